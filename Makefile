@@ -1,0 +1,32 @@
+# The two set-up commands: `make demo` and `make test`. Both build .venv when it is missing.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test install bench clean train
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/repwatch demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python bench/sentiment.py
+	$(BIN)/python bench/spikes.py
+	$(BIN)/python bench/collect.py
+
+train: $(STAMP)
+	$(BIN)/python -m sentiment.train
+
+clean:
+	rm -rf $(VENV) repwatch.db repwatch.db-wal repwatch.db-shm .pytest_cache

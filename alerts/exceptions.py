@@ -1,0 +1,8 @@
+class AlertError(Exception):
+    """Base class for alert-stage errors."""
+
+
+class IllegalTransition(AlertError):
+    def __init__(self, ticket_id: int, current: str, wanted: str, allowed: list[str]):
+        super().__init__(f"ticket {ticket_id} is {current!r}; it cannot move to {wanted!r} "
+                         f"(allowed from {current!r}: {', '.join(allowed) or 'none'})")

@@ -1,0 +1,90 @@
+"""SMTP email: plain SMTP, STARTTLS or SSL; multipart text+HTML rendered by Jinja2 with autoescape,
+so hostile post text arrives inert."""
+from __future__ import annotations
+
+import smtplib
+import socket
+import ssl
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from typing import Literal, Optional
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from pydantic import Field, SecretStr
+
+from alerts.notify.base import Alert, Delivered, Failed, Notifier, Outcome, Retryable
+from storage.types import Strict
+
+_env = Environment(loader=PackageLoader("alerts", "templates"), autoescape=select_autoescape(["html", "j2"]),
+                   trim_blocks=True, lstrip_blocks=True)
+SEVERITY_ZH = {"urgent": "紧急", "important": "重要", "general": "一般", "none": "无"}
+
+
+class SmtpSettings(Strict):
+    host: str
+    port: int = Field(default=25, gt=0, lt=65536)
+    security: Literal["none", "starttls", "ssl"] = "none"
+    username: Optional[str] = None
+    password: Optional[SecretStr] = None
+    timeout: float = Field(default=20, gt=0)
+
+
+class EmailOptions(Strict):
+    smtp: SmtpSettings
+    sender: str = Field(alias="from")
+    to: list[str] = Field(min_length=1)
+    subject_prefix: str = "[repwatch]"
+
+
+def smtp_send(settings: SmtpSettings, message: EmailMessage) -> Outcome:
+    """Shared by alerts and the digest. 4xx replies and network trouble are retryable; 5xx is not."""
+    try:
+        if settings.security == "ssl":
+            server = smtplib.SMTP_SSL(settings.host, settings.port, timeout=settings.timeout,
+                                      context=ssl.create_default_context())
+        else:
+            server = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
+        with server:
+            if settings.security == "starttls":
+                server.starttls(context=ssl.create_default_context())
+            if settings.username:
+                server.login(settings.username, settings.password.get_secret_value() if settings.password else "")
+            refused = server.send_message(message)
+        if refused:
+            return Failed(f"refused recipients: {', '.join(refused)}")
+        return Delivered(f"accepted by {settings.host}:{settings.port}")
+    except smtplib.SMTPAuthenticationError as exc:
+        return Failed(f"SMTP login refused ({exc.smtp_code}); check smtp.username and smtp.password")
+    except smtplib.SMTPResponseException as exc:
+        err = f"SMTP {exc.smtp_code}: {exc.smtp_error!r}"
+        return Retryable(err) if 400 <= exc.smtp_code < 500 else Failed(err)
+    except (smtplib.SMTPException, OSError, socket.timeout) as exc:
+        return Retryable(f"{settings.host}:{settings.port}: {type(exc).__name__}: {exc}")
+
+
+def render_alert(alert: Alert) -> tuple[str, str]:
+    ctx = {"alert": alert, "severity_zh": SEVERITY_ZH.get(alert.severity, alert.severity)}
+    return _env.get_template("alert.txt.j2").render(ctx), _env.get_template("alert.html.j2").render(ctx)
+
+
+class EmailNotifier(Notifier):
+    kind = "email"
+    Options = EmailOptions
+
+    def build(self, alert: Alert) -> EmailMessage:
+        text, html = render_alert(alert)
+        msg = EmailMessage()
+        sev = SEVERITY_ZH.get(alert.severity, alert.severity)
+        msg["Subject"] = f"{self.options.subject_prefix} [{sev}] {alert.title}"[:250]
+        msg["From"] = self.options.sender
+        msg["To"] = ", ".join(self.options.to)
+        msg["Date"] = formatdate(localtime=False)
+        msg["Message-ID"] = make_msgid(domain=Address(addr_spec=self.options.sender).domain or "repwatch")
+        msg["X-Repwatch-Key"] = alert.key
+        msg.set_content(text)
+        msg.add_alternative(html, subtype="html")
+        return msg
+
+    def send(self, alert: Alert) -> Outcome:
+        return smtp_send(self.options.smtp, self.build(alert))

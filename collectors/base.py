@@ -1,0 +1,64 @@
+"""The collector contract."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Callable, ClassVar
+
+from collectors.settings import HttpSettings
+from storage.records import MentionIn
+from storage.types import Strict
+
+
+@dataclass
+class Problem:
+    """One item that could not be used. Counted by kind in source health; never stops the run."""
+
+    kind: str
+    message: str
+    where: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}" if self.where else self.message
+
+
+@dataclass
+class SourceState:
+    """What a collector may know about its past: conditional-GET validators, its own cursor,
+    and whether an external id is already stored (so paging can stop at known items)."""
+
+    now: datetime
+    etag: str | None = None
+    last_modified: str | None = None
+    cursor: dict = field(default_factory=dict)
+    is_known: Callable[[str], bool] = lambda external_id: False
+
+
+@dataclass
+class CollectResult:
+    items: list[MentionIn] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    not_modified: bool = False
+    http_status: int | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    cursor: dict | None = None   # None keeps the stored cursor
+
+
+class Collector(ABC):
+    kind: ClassVar[str]
+    Options: ClassVar[type[Strict]]
+
+    def __init__(self, name: str, options: Strict, http: HttpSettings):
+        self.name = name
+        self.options = options
+        self.http = http
+
+    @abstractmethod
+    def collect(self, state: SourceState) -> CollectResult:
+        """Fetch new items. Raise CollectError for a source-level failure; report bad items as Problems."""
+
+    def expected_period_hint(self) -> float | None:
+        """Seconds between items the source normally produces, if the collector can tell."""
+        return None

@@ -1,0 +1,114 @@
+"""RSS/Atom feeds: fetched by collectors.http, parsed from bytes by feedparser."""
+from __future__ import annotations
+
+import calendar
+import html
+import re
+from datetime import datetime, timezone
+
+import feedparser
+from pydantic import AnyHttpUrl
+
+from collectors.base import CollectResult, Collector, Problem, SourceState
+from collectors.exceptions import CollectError
+from collectors.http import fetch
+from storage.records import MentionIn, content_hash
+from storage.types import Strict
+
+_TAGS = re.compile(r"<[^>]+>")
+_BLANKS = re.compile(r"\s+")
+# feedparser flags these when the declared charset was wrong but it recovered; the entries are fine.
+_BENIGN_BOZO = (feedparser.CharacterEncodingOverride,)
+
+
+def strip_html(value: str | None) -> str:
+    """Collected text is stored as plain text: markup from strangers never reaches a page or an email."""
+    if not value:
+        return ""
+    return _BLANKS.sub(" ", html.unescape(_TAGS.sub(" ", value))).strip()
+
+
+def entry_time(entry) -> datetime | None:
+    for key in ("published_parsed", "updated_parsed", "created_parsed"):
+        parsed = entry.get(key)
+        if parsed:
+            return datetime.fromtimestamp(calendar.timegm(parsed), tz=timezone.utc)
+    return None
+
+
+def entry_to_mention(entry) -> MentionIn | None:
+    title = strip_html(entry.get("title"))
+    body = ""
+    if entry.get("content"):
+        body = strip_html(entry["content"][0].get("value"))
+    body = body or strip_html(entry.get("summary") or entry.get("description"))
+    text = body or title
+    if not text:
+        return None
+    link = entry.get("link")
+    # Dedup by guid, else link, else content hash (issue #2).
+    external_id = entry.get("id") or link or content_hash(f"{title} {text}")
+    author = entry.get("author")
+    return MentionIn(
+        external_id=str(external_id),
+        text=text,
+        title=title if title and title != text else None,
+        url=link,
+        author=strip_html(author) or None,
+        published_at=entry_time(entry),
+        raw={k: entry.get(k) for k in ("id", "link", "tags") if entry.get(k) is not None},
+    )
+
+
+def parse_feed(content: bytes, headers: dict[str, str], where: str) -> CollectResult:
+    # Bytes plus the response headers: feedparser then picks the charset itself (GBK feeds included).
+    parsed = feedparser.parse(content, response_headers={k.lower(): v for k, v in headers.items()})
+    result = CollectResult()
+    if parsed.bozo:
+        exc = parsed.get("bozo_exception")
+        if isinstance(exc, _BENIGN_BOZO):
+            result.problems.append(Problem("encoding", f"declared charset was wrong, decoded as "
+                                           f"{parsed.get('encoding')}: {exc}", where))
+        elif parsed.entries:
+            result.problems.append(Problem("malformed", f"feed is not well-formed ({exc}); "
+                                           f"kept the {len(parsed.entries)} entries that parsed", where))
+        else:
+            raise CollectError("parse", f"{where}: not a feed: {exc}")
+    if not parsed.entries and not parsed.feed and not parsed.bozo:
+        raise CollectError("parse", f"{where}: the response is not an RSS or Atom feed")
+    for index, entry in enumerate(parsed.entries):
+        try:
+            mention = entry_to_mention(entry)
+        except Exception as exc:  # one odd entry never costs the rest
+            result.problems.append(Problem("entry", f"entry {index}: {type(exc).__name__}: {exc}", where))
+            continue
+        if mention is None:
+            result.problems.append(Problem("empty", f"entry {index} has no text", where))
+        else:
+            result.items.append(mention)
+    return result
+
+
+class FeedOptions(Strict):
+    url: AnyHttpUrl
+
+
+class FeedCollector(Collector):
+    kind = "feed"
+    Options = FeedOptions
+
+    def feed_url(self) -> str:
+        return str(self.options.url)
+
+    def collect(self, state: SourceState) -> CollectResult:
+        url = self.feed_url()
+        fetched = fetch(url, self.http, etag=state.etag, last_modified=state.last_modified,
+                        accept="application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.5")
+        if fetched.not_modified:
+            return CollectResult(not_modified=True, http_status=304, etag=state.etag,
+                                 last_modified=state.last_modified)
+        result = parse_feed(fetched.content, fetched.headers, url)
+        result.http_status = fetched.status
+        result.etag = fetched.headers.get("etag")
+        result.last_modified = fetched.headers.get("last-modified")
+        return result

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from repwatch.cli.app import cli, handle_errors
+
+
+def _rows(stream):
+    for lineno, line in enumerate(stream, 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise click.ClickException(f"line {lineno}: not JSON: {exc.msg}") from None
+        if not isinstance(obj, dict) or not isinstance(obj.get("text", ""), str):
+            raise click.ClickException(f"line {lineno}: expected an object with a string `text`")
+        yield obj
+
+
+@cli.command("analyze")
+@click.argument("input", type=click.File("r", encoding="utf-8"), default="-")
+@click.option("-o", "--output", type=click.File("w", encoding="utf-8"), default="-", help="Where to write JSONL.")
+@click.option("--batch", default=1000, show_default=True, help="Texts scored per batch.")
+@handle_errors
+def analyze(input, output, batch: int) -> None:
+    """Score JSONL texts: one object per line with `text` and optional `id`, `title`, `rating`, `lang`.
+
+    \b
+    Writes one JSON object per input line, in order:
+      {"id", "lang", "sentiment" (0..1, 1 = positive), "negative", "complaint",
+       "categories", "severity" (none|general|important|urgent), "signals"}
+    """
+    from sentiment import Analyzer, TextIn
+
+    analyzer = Analyzer()
+    chunk: list = []
+
+    def flush():
+        items = [TextIn(text=o.get("text") or "", title=o.get("title"), rating=_num(o.get("rating")),
+                        lang=o.get("lang"), id=o.get("id")) for o in chunk]
+        for obj, result in zip(chunk, analyzer.score(items)):
+            output.write(json.dumps(result.contract(obj.get("id")), ensure_ascii=False) + "\n")
+        chunk.clear()
+
+    for obj in _rows(input):
+        chunk.append(obj)
+        if len(chunk) >= batch:
+            flush()
+    if chunk:
+        flush()
+    output.flush()
+
+
+def _num(value):
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None

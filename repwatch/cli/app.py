@@ -1,0 +1,91 @@
+"""The command group, shared options and error handling."""
+from __future__ import annotations
+
+import logging
+import sys
+from functools import cached_property, wraps
+
+import click
+
+from repwatch import __version__
+from repwatch.exceptions import ConfigError, RepwatchError
+from storage.exceptions import StorageError
+
+EXIT_CONFIG = 2
+EXIT_DATABASE = 3
+
+
+class Context:
+    def __init__(self, config_path: str, database: str | None):
+        self.config_path = config_path
+        self.database_url = database
+
+    @cached_property
+    def config(self):
+        from repwatch.config import load_config
+
+        return load_config(self.config_path)
+
+    @cached_property
+    def db(self):
+        from storage import Database, default_url
+
+        url = self.database_url or default_url(self.config.database if self._config_loadable() else None)
+        return Database(url)
+
+    def _config_loadable(self) -> bool:
+        try:
+            self.config
+        except ConfigError:
+            return False
+        return True
+
+    def clock(self):
+        from repwatch.clock import SystemClock
+
+        return SystemClock()
+
+
+def handle_errors(fn):
+    """Errors a person can act on become one clear message and an exit code; bugs keep their traceback."""
+
+    @wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except ConfigError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_CONFIG)
+        except StorageError as exc:
+            click.echo(f"database error: {exc}", err=True)
+            sys.exit(EXIT_DATABASE)
+        except RepwatchError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("-c", "--config", "config_path", default="schedules.yaml", show_default=True,
+              envvar="REPWATCH_CONFIG", help="Path to schedules.yaml (env REPWATCH_CONFIG).")
+@click.option("--database", envvar="REPWATCH_DATABASE_URL", default=None,
+              help="SQLAlchemy URL; overrides `database:` in the config (env REPWATCH_DATABASE_URL). "
+                   "Default sqlite:///repwatch.db.")
+@click.option("-v", "--verbose", count=True, help="More logging (-vv for debug).")
+@click.version_option(__version__, prog_name="repwatch")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str, database: str | None, verbose: int) -> None:
+    """repwatch: hear complaints and negative word of mouth before they spread.
+
+    \b
+    Collect public posts on a schedule, score them for complaints, group them into incidents,
+    open tickets and tell the team. Start with `repwatch demo`; for production, write a
+    schedules.yaml and add `*/5 * * * * repwatch run --due` to cron.
+    """
+    level = logging.WARNING - 10 * verbose
+    logging.basicConfig(level=max(level, logging.DEBUG), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ctx.obj = Context(config_path, database)
+
+
+pass_ctx = click.make_pass_decorator(Context)

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import click
+
+from repwatch.cli.app import Context, cli, handle_errors, pass_ctx
+
+
+@cli.command("check-config")
+@pass_ctx
+@handle_errors
+def check_config(ctx: Context) -> None:
+    """Validate schedules.yaml without running anything.
+
+    Every problem is listed with its key path; exit code 2 when the file is invalid."""
+    cfg = ctx.config
+    click.echo(f"{ctx.config_path}: OK")
+    click.echo(f"  timezone {cfg.timezone}; {len(cfg.sources)} sources, {len(cfg.watch)} watch targets, "
+               f"{len(cfg.notify)} notifiers")
+    for s in cfg.sources:
+        click.echo(f"  - {s.name} ({s.kind}){'' if s.enabled else ' [disabled]'}")
+
+
+@cli.group("db")
+def db_group() -> None:
+    """Database maintenance."""
+
+
+@db_group.command("upgrade")
+@click.option("--revision", default="head", show_default=True, help="Alembic revision to migrate to.")
+@pass_ctx
+@handle_errors
+def db_upgrade(ctx: Context, revision: str) -> None:
+    """Apply Alembic migrations (also done automatically on first use of an empty database)."""
+    from storage import Database, default_url
+
+    url = ctx.database_url or default_url(ctx.config.database if ctx._config_loadable() else None)
+    db = Database(url, auto_upgrade=False)
+    db.upgrade(revision)
+    click.echo(f"database {db.safe_url} is at revision {revision}")

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import sys
+
+import click
+
+from repwatch.cli.app import Context, cli, handle_errors, pass_ctx
+
+
+def print_report(report, *, echo=click.echo) -> None:
+    ev, disp = report.evaluation, report.dispatch
+    failed = report.failed_sources
+    echo(f"collected {report.new} new mentions from {len(report.sources)} sources"
+         + (f" ({len(failed)} failed)" if failed else ""))
+    echo(f"analyzed {report.analyzed} mentions")
+    if ev is not None:
+        echo(f"incidents opened {ev.incidents_opened}, tickets opened {ev.tickets_opened}, "
+             f"evidence attached {ev.attached}")
+    if disp is not None and (disp.sent or disp.failed or disp.retry_later):
+        echo(f"notifications sent {disp.sent}, failed {disp.failed}, to retry {disp.retry_later}")
+    for s in failed:
+        echo(f"  FAILED {s.name}: {s.error}", err=True)
+
+
+def run_with_progress(ctx: Context, sources: list[str] | None):
+    from repwatch.pipeline import run_once
+    from sentiment import Analyzer
+
+    cfg = ctx.config
+    names = [s.name for s in cfg.sources if s.enabled and (sources is None or s.name in sources)]
+    analyzer = Analyzer(cfg.analysis, cfg.targets())
+    now = ctx.clock().now()
+    if sys.stderr.isatty() and names:
+        with click.progressbar(length=len(names), label="collecting", file=sys.stderr) as bar:
+            return run_once(ctx.db, cfg, analyzer, now, sources=sources, on_source=lambda r: bar.update(1))
+    return run_once(ctx.db, cfg, analyzer, now, sources=sources,
+                    on_source=lambda r: click.echo(r.line(), err=True))
+
+
+@cli.command("run")
+@click.option("--source", "sources", multiple=True, help="Only these sources (repeatable).")
+@pass_ctx
+@handle_errors
+def run(ctx: Context, sources: tuple[str, ...]) -> None:
+    """One pass: collect → analyze → alerts. Made for cron.
+
+    Per-source failures are recorded and summarised and never stop other sources; the exit code is
+    non-zero only for config (2) or database (3) errors."""
+    for name in sources:
+        ctx.config.source(name)  # unknown names are a usage error, not a silent no-op
+    report = run_with_progress(ctx, list(sources) or None)
+    print_report(report)
+
+
+@cli.command("collect")
+@click.argument("source")
+@pass_ctx
+@handle_errors
+def collect(ctx: Context, source: str) -> None:
+    """Collect one SOURCE now (by its name in schedules.yaml), without analysis or alerts."""
+    from repwatch.pipeline import collect_source
+
+    try:
+        source_cfg = ctx.config.source(source)
+    except KeyError as exc:
+        raise click.UsageError(exc.args[0]) from None
+    report = collect_source(ctx.db, ctx.config, source_cfg, ctx.clock().now())
+    click.echo(report.line())
+    if report.status == "failed":
+        sys.exit(1)

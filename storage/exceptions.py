@@ -1,0 +1,2 @@
+class StorageError(Exception):
+    """Base class for storage problems a person must act on (bad URL, unreachable server, failed migration)."""

@@ -1,0 +1,22 @@
+"""All mapped classes. Import from here: ``from storage.models import Mention``."""
+from storage.models.base import Base, utcnow
+from storage.models.sources import CollectionRun, EngagementSnapshot, ImportedFile, Source
+from storage.models.mentions import Analysis, Mention
+from storage.models.alerts import (
+    DetectorState,
+    Incident,
+    IncidentMention,
+    Notification,
+    Silence,
+    SpreadAlarm,
+    Ticket,
+    TicketEvent,
+)
+from storage.models.ops import Heartbeat, RunLock
+from storage.models.users import ApiToken, User
+
+__all__ = [
+    "Analysis", "ApiToken", "Base", "CollectionRun", "DetectorState", "EngagementSnapshot",
+    "Heartbeat", "ImportedFile", "Incident", "IncidentMention", "Mention", "Notification",
+    "RunLock", "Silence", "Source", "SpreadAlarm", "Ticket", "TicketEvent", "User", "utcnow",
+]

@@ -1,0 +1,152 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Optional
+
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, String, Text, UniqueConstraint, func
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from storage.models.base import Base
+
+
+class Incident(Base):
+    """Mentions about the same issue, across sources, grouped under one natural key."""
+
+    __tablename__ = "incident"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(300), unique=True)
+    target: Mapped[Optional[str]] = mapped_column(String(200), index=True)
+    category: Mapped[Optional[str]] = mapped_column(String(40))
+    title: Mapped[str] = mapped_column(Text)           # the representative text
+    severity: Mapped[str] = mapped_column(String(10))
+    signals: Mapped[list] = mapped_column(default=list)
+    first_seen: Mapped[datetime]
+    last_seen: Mapped[datetime]
+    mention_count: Mapped[int] = mapped_column(default=0)
+    reach: Mapped[int] = mapped_column(BigInteger, default=0)
+    signature: Mapped[Optional[list]]                  # MinHash values for near-duplicate grouping
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+    mentions: Mapped[list["IncidentMention"]] = relationship(back_populates="incident", cascade="all, delete-orphan")
+    tickets: Mapped[list["Ticket"]] = relationship(back_populates="incident")
+
+
+class IncidentMention(Base):
+    __tablename__ = "incident_mention"
+    __table_args__ = (UniqueConstraint("incident_id", "mention_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id", ondelete="CASCADE"), index=True)
+    mention_id: Mapped[int] = mapped_column(ForeignKey("mention.id", ondelete="CASCADE"), index=True)
+    added_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+    incident: Mapped[Incident] = relationship(back_populates="mentions")
+
+
+class Ticket(Base):
+    __tablename__ = "ticket"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id", ondelete="CASCADE"), index=True)
+    # Equals incident_id while the ticket is open and NULL once closed: a unique column that
+    # enforces "one open ticket per incident" on every backend (NULLs never collide).
+    open_incident_id: Mapped[Optional[int]] = mapped_column(unique=True)
+    state: Mapped[str] = mapped_column(String(20), index=True)
+    severity: Mapped[str] = mapped_column(String(10))
+    priority: Mapped[int] = mapped_column(default=3)
+    category: Mapped[Optional[str]] = mapped_column(String(40))
+    title: Mapped[str] = mapped_column(Text)
+    department: Mapped[Optional[str]] = mapped_column(String(200))
+    assignee: Mapped[Optional[str]] = mapped_column(String(200))
+    opened_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    first_response_due: Mapped[Optional[datetime]]
+    resolution_due: Mapped[Optional[datetime]]
+    first_response_at: Mapped[Optional[datetime]]
+    resolved_at: Mapped[Optional[datetime]]
+    closed_at: Mapped[Optional[datetime]]
+    escalation_level: Mapped[int] = mapped_column(default=0)
+    reopen_count: Mapped[int] = mapped_column(default=0)
+    follow_up_satisfied: Mapped[Optional[bool]] = mapped_column(Boolean)
+    external_refs: Mapped[dict] = mapped_column(default=dict)
+
+    incident: Mapped[Incident] = relationship(back_populates="tickets")
+    events: Mapped[list["TicketEvent"]] = relationship(
+        back_populates="ticket", cascade="all, delete-orphan", order_by="TicketEvent.id"
+    )
+
+
+class TicketEvent(Base):
+    """The audit trail. `event_key`, when set, makes a write idempotent (attach mention 42 once)."""
+
+    __tablename__ = "ticket_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id", ondelete="CASCADE"), index=True)
+    event_key: Mapped[Optional[str]] = mapped_column(String(300), unique=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(40))
+    from_state: Mapped[Optional[str]] = mapped_column(String(20))
+    to_state: Mapped[Optional[str]] = mapped_column(String(20))
+    note: Mapped[Optional[str]] = mapped_column(Text)
+    detail: Mapped[dict] = mapped_column(default=dict)
+
+    ticket: Mapped[Ticket] = relationship(back_populates="events")
+
+
+class Notification(Base):
+    """The notification log: one row per (what, to whom). A key already here is never sent again."""
+
+    __tablename__ = "notification"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(400), unique=True)
+    channel: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(40))      # ticket | health | digest | escalation
+    ticket_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ticket.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(20))    # pending | sent | failed
+    attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[Optional[datetime]]
+    last_error: Mapped[Optional[str]] = mapped_column(Text)
+    summary: Mapped[Optional[str]] = mapped_column(Text)
+
+
+class Silence(Base):
+    __tablename__ = "silence"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    target: Mapped[Optional[str]] = mapped_column(String(200))
+    incident_id: Mapped[Optional[int]] = mapped_column(ForeignKey("incident.id", ondelete="CASCADE"))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(200))
+    comment: Mapped[Optional[str]] = mapped_column(Text)
+
+
+class DetectorState(Base):
+    """Saved state of an online spread detector, so a restart resumes where it stopped."""
+
+    __tablename__ = "detector_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(300), unique=True)
+    state: Mapped[dict] = mapped_column(default=dict)
+    updated_at: Mapped[datetime]
+
+
+class SpreadAlarm(Base):
+    __tablename__ = "spread_alarm"
+    __table_args__ = (UniqueConstraint("series", "bin_start"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    series: Mapped[str] = mapped_column(String(300))
+    bin_start: Mapped[datetime]
+    value: Mapped[float] = mapped_column(Float)
+    expected: Mapped[float] = mapped_column(Float)
+    score: Mapped[float] = mapped_column(Float)
+    incident_id: Mapped[Optional[int]] = mapped_column(ForeignKey("incident.id", ondelete="SET NULL"))
+    detail: Mapped[dict] = mapped_column(default=dict)
