@@ -30,6 +30,13 @@ class EvaluateReport:
 def incident_key(analysis: Analysis) -> str:
     target = analysis.targets[0] if analysis.targets else "-"
     category = analysis.categories[0] if analysis.categories else "other"
+    kinds = {s.split(":", 1)[0] for s in analysis.signals}
+    # A safety problem is one incident per target whatever words people use for it; legal, media and
+    # regulator escalations are handled apart from routine grumbling in the same category.
+    if "safety" in kinds:
+        return f"{target}/safety"
+    if kinds & {"media", "legal", "regulator"}:
+        return f"{target}/{category}/escalated"
     return f"{target}/{category}"
 
 

@@ -18,6 +18,7 @@ class Problem:
     kind: str
     message: str
     where: str | None = None
+    warning: bool = False   # recovered without loss (e.g. a wrong charset label); the run still counts as ok
 
     def __str__(self) -> str:
         return f"{self.where}: {self.message}" if self.where else self.message

@@ -17,8 +17,9 @@ from storage.types import Strict
 
 _TAGS = re.compile(r"<[^>]+>")
 _BLANKS = re.compile(r"\s+")
-# feedparser flags these when the declared charset was wrong but it recovered; the entries are fine.
-_BENIGN_BOZO = (feedparser.CharacterEncodingOverride,)
+# feedparser flags these when the declared charset or content type was wrong but it recovered;
+# the entries are fine, so they are warnings, not failures.
+_BENIGN_BOZO = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
 
 
 def strip_html(value: str | None) -> str:
@@ -64,18 +65,19 @@ def parse_feed(content: bytes, headers: dict[str, str], where: str) -> CollectRe
     # Bytes plus the response headers: feedparser then picks the charset itself (GBK feeds included).
     parsed = feedparser.parse(content, response_headers={k.lower(): v for k, v in headers.items()})
     result = CollectResult()
+    exc = parsed.get("bozo_exception")
+    if not parsed.entries and not parsed.get("version"):
+        # An HTML error page, a login wall, JSON: nothing feed-like came back.
+        reason = f" ({exc})" if exc else ""
+        raise CollectError("parse", f"{where}: the response is not an RSS or Atom feed{reason}")
     if parsed.bozo:
-        exc = parsed.get("bozo_exception")
         if isinstance(exc, _BENIGN_BOZO):
-            result.problems.append(Problem("encoding", f"declared charset was wrong, decoded as "
-                                           f"{parsed.get('encoding')}: {exc}", where))
-        elif parsed.entries:
+            kind = "encoding" if isinstance(exc, feedparser.CharacterEncodingOverride) else "content_type"
+            result.problems.append(Problem(kind, f"recovered: {exc} (decoded as {parsed.get('encoding')})",
+                                           where, warning=True))
+        else:
             result.problems.append(Problem("malformed", f"feed is not well-formed ({exc}); "
                                            f"kept the {len(parsed.entries)} entries that parsed", where))
-        else:
-            raise CollectError("parse", f"{where}: not a feed: {exc}")
-    if not parsed.entries and not parsed.feed and not parsed.bozo:
-        raise CollectError("parse", f"{where}: the response is not an RSS or Atom feed")
     for index, entry in enumerate(parsed.entries):
         try:
             mention = entry_to_mention(entry)

@@ -49,10 +49,6 @@ class SourceConfig(BaseModel):
     targets: list[str] = Field(default_factory=list, description="watch targets everything from this source is about")
     options: Any = None
 
-    @property
-    def option_values(self) -> dict:
-        return dict(self.model_extra or {})
-
 
 class NotifierConfig(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
@@ -109,7 +105,7 @@ def _path(loc: tuple) -> str:
 
 def _describe(err: dict, prefix: tuple = ()) -> str:
     loc = prefix + tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-    msg = err["msg"]
+    msg = err["msg"].removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
         msg = "unknown key (check the spelling; see the README for the keys this section takes)"
     elif err["type"] == "missing":
@@ -153,7 +149,11 @@ def _plugin_options(section: str, items: list, raw: list, lookup, problems: list
         except ValidationError as exc:
             problems.extend(_describe(e, (section, index)) for e in exc.errors())
             continue
-        out.append(item.model_copy(update={"options": options}))
+        validated = item.model_copy(update={"options": options})
+        # The raw extras are now held, validated, in `options` (secrets as SecretStr); dropping them
+        # keeps a plain-text password out of every repr and log line.
+        object.__setattr__(validated, "__pydantic_extra__", {})
+        out.append(validated)
     return out
 
 
@@ -197,6 +197,24 @@ def _cross_checks(config: Config) -> list[str]:
     for index, n in enumerate(config.notify):
         if n.min_severity not in ("general", "important", "urgent"):
             problems.append(f"notify[{index}].min_severity: expected general, important or urgent")
+    problems.extend(_digest_checks(config, watch))
+    return problems
+
+
+def _digest_checks(config: Config, watch: set[str]) -> list[str]:
+    """Digest names are unique and every recipient filter names something that exists."""
+    problems, seen = [], set()
+    sources = {s.name for s in config.sources}
+    for index, digest in enumerate(config.digests):
+        if digest.name in seen:
+            problems.append(f"digests[{index}].name: {digest.name!r} is used twice; names must be unique")
+        seen.add(digest.name)
+        for r_index, r in enumerate(digest.recipients):
+            for key, names, known in (("targets", r.targets, watch), ("sources", r.sources, sources)):
+                for n_index, name in enumerate(names):
+                    if name not in known:
+                        problems.append(f"digests[{index}].recipients[{r_index}].{key}[{n_index}]: {name!r} is not "
+                                        f"defined; defined: {', '.join(sorted(known)) or 'none'}")
     return problems
 
 

@@ -101,10 +101,11 @@ def collect_source(db: Database, config: Config, source_cfg: SourceConfig, now: 
             stored = store_mentions(s, source, result.items, now)
             items_seen = len(result.items)
             run.new_count, run.duplicate_count = stored.new, stored.duplicates
-            run.failed_count = len(result.problems)
+            run.failed_count = len([p for p in result.problems if not p.warning])
             run.problems = [{"kind": p.kind, "message": str(p)} for p in result.problems[:100]]
             run.http_status = result.http_status
-            run.status = "not_modified" if result.not_modified else ("partial" if result.problems else "ok")
+            errors = [p for p in result.problems if not p.warning]
+            run.status = "not_modified" if result.not_modified else ("partial" if errors else "ok")
             if result.etag is not None or result.not_modified:
                 source.etag = result.etag
             if result.last_modified is not None or result.not_modified:
@@ -112,7 +113,7 @@ def collect_source(db: Database, config: Config, source_cfg: SourceConfig, now: 
             if result.cursor is not None:
                 source.state = result.cursor
             report.status, report.new, report.duplicates = run.status, stored.new, stored.duplicates
-            report.failed, report.http_status = len(result.problems), result.http_status
+            report.failed, report.http_status = len(errors), result.http_status
         run.finished_at = now
         report.seconds = time.monotonic() - started
         run.duration_ms = int(report.seconds * 1000)

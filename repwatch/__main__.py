@@ -1,0 +1,3 @@
+from repwatch.cli import main
+
+main()

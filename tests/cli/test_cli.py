@@ -1,0 +1,107 @@
+"""The `repwatch` command as an operator runs it: a real subprocess, real files, real servers."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+
+def repwatch(*args, cwd=None, env=None, input=None, timeout=120):
+    return subprocess.run([sys.executable, "-m", "repwatch", *args], capture_output=True, text=True, cwd=cwd,
+                          env=env, input=input, timeout=timeout)
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    monkeypatch.delenv("REPWATCH_DATABASE_URL", raising=False)
+    monkeypatch.delenv("REPWATCH_CONFIG", raising=False)
+    return tmp_path
+
+
+def write_config(path, data) -> str:
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return str(path)
+
+
+def test_help_lists_every_command():
+    out = repwatch("--help").stdout
+    for command in ("run", "collect", "analyze", "tickets", "ticket", "check-config", "db", "demo"):
+        assert f"  {command} " in out or f"  {command}\n" in out
+
+
+def test_check_config_ok_and_invalid(workdir):
+    good = write_config(workdir / "ok.yaml", {"sources": []})
+    assert repwatch("-c", good, "check-config").returncode == 0
+    bad = write_config(workdir / "bad.yaml", {"sources": [{"name": "x", "kind": "feed", "url": "nope"}]})
+    result = repwatch("-c", bad, "check-config")
+    assert result.returncode == 2
+    assert f"{bad}: invalid configuration" in result.stderr and "sources[0].url" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_run_exit_codes_config_database_and_source_failure(workdir, database_url, http_server):
+    bad = write_config(workdir / "bad.yaml", {"bogus": True})
+    assert repwatch("-c", bad, "--database", database_url, "run").returncode == 2
+
+    cfg = write_config(workdir / "s.yaml", {"sources": [{"name": "down", "kind": "feed",
+                                                         "url": http_server.url("/missing.xml")}]})
+    result = repwatch("-c", cfg, "--database", database_url, "run")
+    assert result.returncode == 0, result.stderr
+    assert "down: failed" in result.stderr and "HTTP 404" in result.stderr
+    assert "1 failed" in result.stdout
+
+    unreachable = "postgresql+psycopg://nobody@127.0.0.1:1/none"
+    result = repwatch("-c", cfg, "--database", unreachable, "run")
+    assert result.returncode == 3 and "database error" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_run_then_tickets_then_move_through_the_process(workdir, database_url, http_server):
+    from repwatch.loopback import Response
+
+    body = ('<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title><link>http://e/</link>'
+            "<description>d</description><item><guid>a1</guid><description>快送外卖吃完全家食物中毒住院，"
+            "我要找记者曝光</description></item></channel></rss>").encode()
+    http_server.routes["/f.xml"] = Response(body, etag=True)
+    cfg = write_config(workdir / "s.yaml", {"watch": [{"name": "快送外卖"}],
+                                            "sources": [{"name": "f", "kind": "feed", "url": http_server.url("/f.xml")}]})
+    base = ("-c", cfg, "--database", database_url)
+    assert repwatch(*base, "run").returncode == 0
+    listed = repwatch(*base, "tickets", "--json")
+    rows = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert [(r["severity"], r["state"]) for r in rows] == [("urgent", "new")]
+    ticket = str(rows[0]["id"])
+    illegal = repwatch(*base, "ticket", "move", ticket, "resolved")
+    assert illegal.returncode == 1 and "cannot move to 'resolved'" in illegal.stderr
+    assert repwatch(*base, "ticket", "assign", ticket, "--to", "王芳").returncode == 0
+    assert repwatch(*base, "ticket", "move", ticket, "investigating", "--note", "called the customer").returncode == 0
+    shown = repwatch(*base, "ticket", "show", ticket).stdout
+    assert "investigating" in shown and "called the customer" in shown and "食物中毒" in shown
+    # a second run changes nothing
+    assert repwatch(*base, "run").returncode == 0
+    assert len(repwatch(*base, "tickets", "--json", "--state", "open").stdout.splitlines()) == 1
+
+
+def test_analyze_contract_keys_order_and_ids(workdir):
+    lines = [{"id": 7, "text": "外卖送餐员态度恶劣，再也不点了"}, {"text": ""}, {"id": "x", "text": "东西很好"}]
+    result = repwatch("analyze", input="\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\n")
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["id"] for r in rows] == [7, None, "x"]
+    for r in rows:
+        assert list(r) == ["id", "lang", "sentiment", "negative", "complaint", "categories", "severity", "signals"]
+        assert 0.0 <= r["sentiment"] <= 1.0 and r["severity"] in ("none", "general", "important", "urgent")
+    assert rows[0]["negative"] is True
+
+
+def test_analyze_rejects_bad_json_with_the_line_number(workdir):
+    result = repwatch("analyze", input='{"text": "ok"}\nnot json\n')
+    assert result.returncode != 0 and "line 2" in result.stderr
+
+
+def test_db_upgrade_on_a_new_sqlite_file(workdir):
+    result = repwatch("--database", f"sqlite:///{workdir / 'x.db'}", "db", "upgrade", cwd=workdir)
+    assert result.returncode == 0 and "revision head" in result.stdout
+    assert (workdir / "x.db").exists()

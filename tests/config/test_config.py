@@ -1,0 +1,74 @@
+"""Strict config: a folder of valid and invalid fixtures, each stating its expectation in its first line."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from repwatch.config import load_config
+from repwatch.exceptions import ConfigError
+
+HERE = Path(__file__).parent
+REPO = HERE.parents[1]
+
+
+def expectation(path: Path) -> str:
+    first = path.read_text(encoding="utf-8").splitlines()[0]
+    assert first.startswith("# Expect: "), f"{path.name} must start with '# Expect: ...'"
+    return first.removeprefix("# Expect: ")
+
+
+@pytest.mark.parametrize("path", sorted((HERE / "valid").glob("*.yaml")), ids=lambda p: p.stem)
+def test_valid_configs_load(path):
+    assert expectation(path) == "ok"
+    config = load_config(path)
+    assert config.timezone
+
+
+@pytest.mark.parametrize("path", sorted((HERE / "invalid").glob("*.yaml")), ids=lambda p: p.stem)
+def test_invalid_configs_name_file_key_and_expectation(path):
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    message = str(err.value)
+    assert message.startswith(f"{path}: invalid configuration")
+    assert expectation(path) in message
+
+
+def test_sample_schedules_yaml_is_valid():
+    config = load_config(REPO / "schedules.yaml")
+    assert config.sources and config.watch and config.notify
+
+
+def test_secret_is_interpolated_and_never_printed(monkeypatch):
+    monkeypatch.setenv("REPWATCH_TEST_SECRET", "hunter2-very-secret")
+    config = load_config(HERE / "valid" / "full.yaml")
+    smtp = config.notify[0].options.smtp
+    assert smtp.password.get_secret_value() == "hunter2-very-secret"
+    assert "hunter2" not in repr(config) and "hunter2" not in str(config.notify[0])
+
+
+def test_secret_default_applies_when_env_is_unset(monkeypatch):
+    monkeypatch.delenv("REPWATCH_TEST_SECRET", raising=False)
+    assert load_config(HERE / "valid" / "full.yaml").notify[0].options.smtp.password.get_secret_value() == "fallback"
+
+
+def test_invalid_value_is_not_echoed(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text("http: {max_bytes: my-private-token-123}\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert "my-private-token-123" not in str(err.value)
+
+
+def test_missing_file_says_what_to_do(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        load_config(tmp_path / "nope.yaml")
+    assert "file not found" in str(err.value) and "--config" in str(err.value)
+
+
+def test_all_problems_reported_at_once(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text("bogus: 1\nhttp: {max_redirects: 99}\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert len(err.value.problems) == 2
