@@ -22,6 +22,7 @@ from collectors.registry import get_collector
 from collectors.settings import HttpSettings
 from repwatch.exceptions import ConfigError
 from repwatch.schedule import Schedule
+from repwatch.web.settings import WebSettings
 from sentiment.settings import AnalysisSettings
 from storage.types import Strict
 
@@ -68,6 +69,7 @@ class Config(Strict):
     analysis: AnalysisSettings = AnalysisSettings()
     alerts: AlertSettings = AlertSettings()
     notify: list[NotifierConfig] = Field(default_factory=list)
+    web: WebSettings = WebSettings()
 
     @field_validator("timezone")
     @classmethod
