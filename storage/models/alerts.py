@@ -107,12 +107,17 @@ class Notification(Base):
     channel: Mapped[str] = mapped_column(String(100))
     kind: Mapped[str] = mapped_column(String(40))      # ticket | health | digest | escalation
     ticket_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ticket.id", ondelete="SET NULL"))
-    status: Mapped[str] = mapped_column(String(20))    # pending | sent | failed
+    status: Mapped[str] = mapped_column(String(20), index=True)    # pending | sent | failed | silenced
     attempts: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime]
     sent_at: Mapped[Optional[datetime]]
     last_error: Mapped[Optional[str]] = mapped_column(Text)
     summary: Mapped[Optional[str]] = mapped_column(Text)
+    # The alert itself, so a delivery that failed is rebuilt and retried on a later run.
+    payload: Mapped[dict] = mapped_column(default=dict)
+    group_key: Mapped[Optional[str]] = mapped_column(String(300))
+    due_at: Mapped[Optional[datetime]]                 # group_wait, quiet hours and retry backoff
+    sends: Mapped[int] = mapped_column(default=0)      # deliveries so far (repeat_interval re-sends)
 
 
 class Silence(Base):

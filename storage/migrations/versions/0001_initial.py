@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 01:08:36.538974
+Create Date: 2026-11-23 01:28:41.025818
 """
 from alembic import op
 import sqlalchemy as sa
@@ -279,10 +279,17 @@ def upgrade() -> None:
     sa.Column('sent_at', storage.models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.Column('summary', sa.Text(), nullable=True),
+    sa.Column('payload', sa.JSON(), nullable=False),
+    sa.Column('group_key', sa.String(length=300), nullable=True),
+    sa.Column('due_at', storage.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('sends', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['ticket_id'], ['ticket.id'], name=op.f('fk_notification_ticket_id_ticket'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_notification')),
     sa.UniqueConstraint('key', name=op.f('uq_notification_key'))
     )
+    with op.batch_alter_table('notification', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_notification_status'), ['status'], unique=False)
+
     op.create_table('ticket_event',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('ticket_id', sa.Integer(), nullable=False),
@@ -310,6 +317,9 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_ticket_event_ticket_id'))
 
     op.drop_table('ticket_event')
+    with op.batch_alter_table('notification', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_notification_status'))
+
     op.drop_table('notification')
     with op.batch_alter_table('incident_mention', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_incident_mention_mention_id'))
