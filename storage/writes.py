@@ -20,7 +20,9 @@ def insert_ignore(session: Session, model, values: dict, conflict: list[str]) ->
     where a SELECT-then-INSERT would race."""
     dialect = session.get_bind().dialect.name
     builder = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
-    stmt = builder(model).values(**values).on_conflict_do_nothing(index_elements=conflict)
+    # psycopg 3 forgets rowcount once SQLAlchemy closes the cursor (it reads -1); preserve_rowcount keeps it.
+    stmt = (builder(model).values(**values).on_conflict_do_nothing(index_elements=conflict)
+            .execution_options(preserve_rowcount=True))
     return session.execute(stmt).rowcount == 1
 
 
