@@ -1,0 +1,110 @@
+"""What a team member can do to a ticket, shared by the pages and the JSON API so both leave the same
+audit trail. State changes go through alerts.tickets (move/assign/record); every action is a
+TicketEvent with the actor's name."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from alerts.exceptions import IllegalTransition
+from alerts.tickets import assign, move, record
+from repwatch.exceptions import RepwatchError
+from repwatch.web.users import Principal
+from storage.models import Silence, Ticket
+
+MAX_NOTE = 4000
+MAX_NAME = 200
+SILENCE_MIN, SILENCE_MAX = timedelta(minutes=10), timedelta(days=90)
+FOLLOW_UP_STATES = ("resolved", "followed_up")
+
+
+class ActionError(RepwatchError):
+    """The action cannot be done as asked; the message tells the person why."""
+
+
+def actor(who: Principal) -> str:
+    return f"{'api' if who.via_token else 'web'}:{who.name}"
+
+
+def _clean(value: str | None, limit: int, what: str) -> str | None:
+    value = (value or "").replace("\x00", "").strip()
+    if len(value) > limit:
+        raise ActionError(f"{what} is too long ({len(value)} characters; at most {limit})")
+    return value or None
+
+
+def do_assign(s: Session, t: Ticket, who: Principal, now: datetime, *, assignee: str | None,
+              department: str | None, note: str | None = None) -> None:
+    assignee, department = _clean(assignee, MAX_NAME, "assignee"), _clean(department, MAX_NAME, "department")
+    if not assignee and not department:
+        raise ActionError("name a person (assignee) or a department to assign to")
+    if t.state == "closed":
+        raise ActionError(f"ticket #{t.id} is closed; reopen it before assigning")
+    assign(s, t, assignee=assignee, department=department, actor=actor(who), now=now,
+           note=_clean(note, MAX_NOTE, "note"))
+
+
+def do_move(s: Session, t: Ticket, who: Principal, now: datetime, *, state: str, note: str | None = None) -> None:
+    try:
+        move(s, t, state, actor=actor(who), now=now, note=_clean(note, MAX_NOTE, "note"))
+    except IllegalTransition as exc:
+        raise ActionError(str(exc)) from None
+
+
+def do_note(s: Session, t: Ticket, who: Principal, now: datetime, *, note: str | None) -> None:
+    note = _clean(note, MAX_NOTE, "note")
+    if not note:
+        raise ActionError("the note is empty")
+    t.updated_at = now
+    record(s, t, at=now, actor=actor(who), kind="note", note=note)
+
+
+def do_follow_up(s: Session, t: Ticket, who: Principal, now: datetime, *, satisfied: bool,
+                 note: str | None = None) -> None:
+    """回访: record whether the customer is satisfied; a resolved ticket becomes followed_up."""
+    if t.state not in FOLLOW_UP_STATES:
+        raise ActionError(f"ticket #{t.id} is {t.state}; the follow-up result is recorded once it is resolved")
+    t.follow_up_satisfied = satisfied
+    t.updated_at = now
+    record(s, t, at=now, actor=actor(who), kind="follow_up", note=_clean(note, MAX_NOTE, "note"),
+           detail={"satisfied": satisfied})
+    if t.state == "resolved":
+        move(s, t, "followed_up", actor=actor(who), now=now)
+
+
+def check_silence_length(duration: timedelta) -> None:
+    if not SILENCE_MIN <= duration <= SILENCE_MAX:
+        raise ActionError("a silence lasts between 10 minutes and 90 days")
+
+
+def do_silence(s: Session, t: Ticket, who: Principal, now: datetime, *, duration: timedelta,
+               comment: str | None = None) -> Silence:
+    """Mute notifications for this ticket's incident until now + duration (the ticket stays open)."""
+    check_silence_length(duration)
+    silence = Silence(incident_id=t.incident_id, target=None, starts_at=now, ends_at=now + duration,
+                      created_by=who.name, comment=_clean(comment, MAX_NOTE, "comment"))
+    s.add(silence)
+    s.flush()
+    t.updated_at = now
+    record(s, t, at=now, actor=actor(who), kind="silence", note=silence.comment,
+           detail={"silence_id": silence.id, "until": silence.ends_at.isoformat()})
+    return silence
+
+
+def create_silence(s: Session, who: Principal, now: datetime, *, target: str | None, incident_id: int | None,
+                   duration: timedelta, comment: str | None) -> Silence:
+    target = _clean(target, MAX_NAME, "target")
+    if not target and not incident_id:
+        raise ActionError("a silence needs a watch target or an incident")
+    check_silence_length(duration)
+    silence = Silence(target=target, incident_id=incident_id, starts_at=now, ends_at=now + duration,
+                      created_by=who.name, comment=_clean(comment, MAX_NOTE, "comment"))
+    s.add(silence)
+    s.flush()
+    return silence
+
+
+def expire_silence(silence: Silence, now: datetime) -> None:
+    if silence.ends_at > now:
+        silence.ends_at = now

@@ -1,0 +1,182 @@
+"""The JSON API's request and response shapes; they are also its OpenAPI document."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal, Optional
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+State = Literal["new", "triaged", "assigned", "investigating", "resolved", "followed_up", "closed"]
+Severity = Literal["general", "important", "urgent"]
+Category = Literal["product", "service", "price", "delivery", "after_sales", "communication", "promise"]
+Sentiment = Literal["negative", "positive", "complaint"]
+SilenceLength = Literal["1h", "4h", "24h", "3d", "7d", "14d", "30d"]
+
+
+def _storable(value: str) -> str:
+    """Text a database can hold: NUL is dropped (PostgreSQL refuses it); lone surrogates, which are not
+    valid Unicode and cannot be encoded, are refused."""
+    value = value.replace("\x00", "")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("text must be valid Unicode (no lone surrogates)") from None
+    return value
+
+
+Text = Annotated[str, AfterValidator(_storable)]
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class TicketOut(Out):
+    id: int
+    incident_id: int
+    state: str
+    severity: str
+    priority: int
+    category: Optional[str]
+    title: str
+    department: Optional[str]
+    assignee: Optional[str]
+    opened_at: datetime
+    updated_at: datetime
+    first_response_due: Optional[datetime]
+    resolution_due: Optional[datetime]
+    first_response_at: Optional[datetime]
+    resolved_at: Optional[datetime]
+    closed_at: Optional[datetime]
+    escalation_level: int
+    reopen_count: int
+    follow_up_satisfied: Optional[bool]
+    sla_breached: bool = False
+    next_due: Optional[datetime] = None
+
+
+class EventOut(Out):
+    id: int
+    at: datetime
+    actor: str
+    kind: str
+    from_state: Optional[str]
+    to_state: Optional[str]
+    note: Optional[str]
+    detail: dict
+
+
+class MentionOut(BaseModel):
+    id: int
+    source: Optional[str]
+    url: Optional[str] = Field(description="the post's address, only when it is http(s)")
+    author: Optional[str]
+    author_followers: Optional[int]
+    title: Optional[str]
+    text: str
+    published_at: Optional[datetime]
+    collected_at: datetime
+    likes: Optional[int]
+    reposts: Optional[int]
+    comments: Optional[int]
+    sentiment: Optional[float]
+    negative: Optional[bool]
+    complaint: Optional[bool]
+    severity: Optional[str]
+    categories: list[str]
+    signals: list[str]
+
+
+class IncidentOut(Out):
+    id: int
+    key: str
+    target: Optional[str]
+    category: Optional[str]
+    title: str
+    severity: str
+    signals: list
+    first_seen: datetime
+    last_seen: datetime
+    mention_count: int
+    reach: int
+    status: str
+
+
+class Counters(BaseModel):
+    open: int
+    urgent: int
+    important: int
+    general: int
+    breached: int
+    unassigned: int
+    new: int
+    opened_today: int
+
+
+class TicketList(BaseModel):
+    counts: Counters
+    items: list[TicketOut]
+
+
+class TicketDetail(BaseModel):
+    ticket: TicketOut
+    incident: IncidentOut
+    events: list[EventOut]
+    evidence: list[MentionOut]
+
+
+class IncidentDetail(BaseModel):
+    incident: IncidentOut
+    open_ticket_id: Optional[int]
+    mentions: list[MentionOut]
+
+
+class MentionPage(BaseModel):
+    total: int
+    items: list[MentionOut]
+
+
+class Me(BaseModel):
+    name: str
+    role: str
+    via_token: bool
+
+
+class AssignIn(BaseModel):
+    assignee: Optional[Annotated[Text, Field(max_length=200)]] = None
+    department: Optional[Annotated[Text, Field(max_length=200)]] = None
+    note: Optional[Annotated[Text, Field(max_length=4000)]] = None
+
+
+class MoveIn(BaseModel):
+    state: State
+    note: Optional[Annotated[Text, Field(max_length=4000)]] = None
+
+
+class NoteIn(BaseModel):
+    note: Annotated[Text, Field(min_length=1, max_length=4000)]
+
+
+class FollowUpIn(BaseModel):
+    satisfied: bool = Field(description="回访: is the customer satisfied with the outcome")
+    note: Optional[Annotated[Text, Field(max_length=4000)]] = None
+
+
+class SilenceIn(BaseModel):
+    duration: SilenceLength = "24h"
+    comment: Optional[Annotated[Text, Field(max_length=4000)]] = None
+
+
+class SilenceOut(Out):
+    id: int
+    target: Optional[str]
+    incident_id: Optional[int]
+    starts_at: datetime
+    ends_at: datetime
+    created_by: str
+    comment: Optional[str]
+
+
+class ActionResult(BaseModel):
+    ticket: TicketOut
+    event: Optional[EventOut] = Field(description="the audit-trail entry this action wrote")

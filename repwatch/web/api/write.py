@@ -1,0 +1,76 @@
+"""Ticket actions over the API: the same functions as the page forms, so the audit trail is identical.
+Agents and admins only. A refused action (an illegal state change) is 409 with the reason."""
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Request
+from sqlalchemy import select
+
+from repwatch.web import actions
+from repwatch.web.api.convert import event_out, ticket_out
+from repwatch.web.api.schemas import ActionResult, AssignIn, FollowUpIn, MoveIn, NoteIn, SilenceIn
+from repwatch.web.deps import agent, csrf
+from storage.models import Ticket, TicketEvent
+from storage.types import parse_duration
+
+router = APIRouter(tags=["actions"], dependencies=[agent, csrf],
+                   responses={403: {"description": "needs the agent role, or a CSRF token for cookie sessions"},
+                              404: {"description": "no such ticket"},
+                              409: {"description": "the action is not possible in the ticket's state"}})
+Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
+def _run(request: Request, ticket_id: int, action) -> ActionResult:
+    app = request.app.state
+    now = app.clock.now()
+    with app.db.session() as s:
+        t = s.get(Ticket, ticket_id)
+        if t is None:
+            raise HTTPException(404, f"no ticket #{ticket_id}")
+        last = s.scalar(select(TicketEvent.id).where(TicketEvent.ticket_id == t.id)
+                        .order_by(TicketEvent.id.desc()).limit(1)) or 0
+        try:
+            action(s, t, request.state.principal, now)
+        except actions.ActionError as exc:
+            s.rollback()
+            raise HTTPException(409, str(exc)) from None
+        s.flush()
+        # the first event this action wrote (an assign may also write the move it implies)
+        event = s.scalar(select(TicketEvent).where(TicketEvent.ticket_id == t.id, TicketEvent.id > last)
+                         .order_by(TicketEvent.id).limit(1))
+        return ActionResult(ticket=ticket_out(t, now), event=event_out(event))
+
+
+@router.post("/tickets/{ticket_id}/assign", response_model=ActionResult, summary="Assign to a person and/or department")
+def assign(request: Request, ticket_id: Id, body: AssignIn):
+    return _run(request, ticket_id, lambda s, t, who, now: actions.do_assign(
+        s, t, who, now, assignee=body.assignee, department=body.department, note=body.note))
+
+
+@router.post("/tickets/{ticket_id}/move", response_model=ActionResult, summary="Move to another state")
+def move(request: Request, ticket_id: Id, body: MoveIn):
+    return _run(request, ticket_id, lambda s, t, who, now: actions.do_move(s, t, who, now, state=body.state,
+                                                                           note=body.note))
+
+
+@router.post("/tickets/{ticket_id}/notes", response_model=ActionResult, summary="Add a note to the audit trail")
+def note(request: Request, ticket_id: Id, body: NoteIn):
+    return _run(request, ticket_id, lambda s, t, who, now: actions.do_note(s, t, who, now, note=body.note))
+
+
+@router.post("/tickets/{ticket_id}/follow-up", response_model=ActionResult,
+             summary="Record the follow-up result (customer satisfied or not)")
+def follow_up(request: Request, ticket_id: Id, body: FollowUpIn):
+    return _run(request, ticket_id, lambda s, t, who, now: actions.do_follow_up(
+        s, t, who, now, satisfied=body.satisfied, note=body.note))
+
+
+@router.post("/tickets/{ticket_id}/silence", response_model=ActionResult,
+             summary="Silence notifications for the ticket's incident")
+def silence(request: Request, ticket_id: Id, body: SilenceIn):
+    length: timedelta = parse_duration(body.duration)
+    return _run(request, ticket_id, lambda s, t, who, now: actions.do_silence(
+        s, t, who, now, duration=length, comment=body.comment))
+

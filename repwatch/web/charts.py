@@ -1,0 +1,93 @@
+"""Charts as inline SVG, drawn on the server: no script, nothing to download, works offline and under
+the strict CSP. Colours come from classes in app.css. Every label passes through `escape`."""
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from markupsafe import Markup, escape
+
+W, H = 720, 230
+LEFT, RIGHT, TOP, BOTTOM = 44, 48, 14, 34
+
+
+def _nice_max(value: float) -> float:
+    if value <= 0:
+        return 1
+    for step in (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000):
+        if value <= step:
+            return step
+    return float(int(value * 1.2))
+
+
+def _fmt(n: float) -> str:
+    return f"{n:.1f}".rstrip("0").rstrip(".") if n % 1 else str(int(n))
+
+
+def bar_line_chart(bins: list[datetime], bars: list[float], line: list[float | None], *, tz: ZoneInfo,
+                   time_fmt: str, bar_name: str, line_name: str, line_share: bool = False,
+                   caption: str = "", width: int = W) -> Markup:
+    """Bars (counts per bin) with a line over them: the expected level, or a 0–100 % share on its own axis.
+    `width` is the drawing's own width: match it roughly to the box it fills, so text stays ~12px."""
+    W = width  # noqa: N806
+    n = max(len(bins), 1)
+    plot_w, plot_h = W - LEFT - RIGHT, H - TOP - BOTTOM
+    slot = plot_w / n
+    line_values = [v for v in line if v is not None]
+    top = _nice_max(max(bars + ([] if line_share else line_values), default=0))
+    y = lambda v: TOP + plot_h - (v / top) * plot_h  # noqa: E731
+    y_line = (lambda v: TOP + plot_h - v * plot_h) if line_share else y
+    parts = [f'<svg class="chart" viewBox="0 0 {W} {H}" role="img" aria-label="{escape(caption or bar_name)}">']
+    if caption:
+        parts.append(f"<title>{escape(caption)}</title>")
+    for frac in (0, 0.5, 1):  # grid and left axis
+        gy = TOP + plot_h - frac * plot_h
+        parts.append(f'<line class="grid" x1="{LEFT}" x2="{W - RIGHT}" y1="{gy:.1f}" y2="{gy:.1f}"/>')
+        parts.append(f'<text class="axis" x="{LEFT - 6}" y="{gy + 4:.1f}" text-anchor="end">{_fmt(top * frac)}</text>')
+        if line_share:
+            parts.append(f'<text class="axis share" x="{W - RIGHT + 6}" y="{gy + 4:.1f}">{int(frac * 100)}%</text>')
+    for i, (b, v) in enumerate(zip(bins, bars)):
+        x = LEFT + i * slot + slot * 0.15
+        label = f"{b.astimezone(tz).strftime(time_fmt)}: {_fmt(v)} {bar_name}"
+        if v:
+            parts.append(f'<rect class="bar" x="{x:.1f}" y="{y(v):.1f}" width="{slot * 0.7:.1f}" '
+                         f'height="{TOP + plot_h - y(v):.1f}"><title>{escape(label)}</title></rect>')
+    every = max(1, -(-n // 6))  # at most ~6 time labels, so they never overlap
+    for i, b in enumerate(bins):
+        if i % every == 0:
+            x = LEFT + i * slot + slot / 2
+            parts.append(f'<text class="axis" x="{x:.1f}" y="{H - BOTTOM + 16}" text-anchor="middle">'
+                         f"{escape(b.astimezone(tz).strftime(time_fmt))}</text>")
+    points = [(LEFT + i * slot + slot / 2, y_line(v)) for i, v in enumerate(line) if v is not None]
+    if points:
+        path = " ".join(f"{'M' if k == 0 else 'L'}{px:.1f},{py:.1f}" for k, (px, py) in enumerate(points))
+        parts.append(f'<path class="{"share" if line_share else "expected"}" d="{path}"><title>{escape(line_name)}</title></path>')
+    lx = LEFT
+    parts.append(f'<rect class="bar" x="{lx}" y="{H - 12}" width="10" height="8"/>'
+                 f'<text class="legend" x="{lx + 14}" y="{H - 4}">{escape(bar_name)}</text>')
+    parts.append(f'<line class="{"share" if line_share else "expected"}" x1="{lx + 160}" x2="{lx + 180}" '
+                 f'y1="{H - 8}" y2="{H - 8}"/><text class="legend" x="{lx + 186}" y="{H - 4}">{escape(line_name)}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def hbars(items: list[tuple[str, float]], *, unit: str = "", caption: str = "", css: str = "bar",
+          width: int = 600) -> Markup:
+    """Horizontal bars, one row per item, longest first as given."""
+    rows = max(len(items), 1)
+    row_h, label_w = 26, 160
+    height = rows * row_h + 8
+    top = max((v for _, v in items), default=0) or 1
+    plot_w = width - label_w - 70
+    parts = [f'<svg class="chart hbars" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(caption)}">']
+    if not items:
+        parts.append(f'<text class="axis" x="10" y="20">{escape("暂无数据 no data")}</text>')
+    for i, (label, value) in enumerate(items):
+        y0 = 4 + i * row_h
+        w = plot_w * value / top
+        parts.append(f'<text class="label" x="{label_w - 8}" y="{y0 + 16}" text-anchor="end">{escape(label[:24])}</text>')
+        parts.append(f'<rect class="{escape(css)}" x="{label_w}" y="{y0 + 3}" width="{max(w, 1):.1f}" height="{row_h - 8}">'
+                     f"<title>{escape(label)}: {_fmt(value)}{escape(unit)}</title></rect>")
+        parts.append(f'<text class="axis" x="{label_w + w + 6:.1f}" y="{y0 + 16}">{_fmt(value)}{escape(unit)}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
