@@ -1,17 +1,30 @@
-"""The analyzer: text in, a scored and graded Result out. Safe on empty and garbage text."""
+"""The analyzer: text in, a scored and graded Result out. Safe on empty, huge and garbage text.
+
+Scoring, per language:
+- zh: the domain model (sentiment/zh_model.py) stacked with feeling words; SnowNLP's raw score is kept beside it;
+- en: VADER, calibrated (sentiment/english.py);
+- anything else: neutral 0.5, with `lang` set.
+Emoticons, emoji and a star rating then move the score; the word lists decide complaint, categories, signals
+and severity (sentiment/evidence.py, sentiment/grading.py).
+"""
 from __future__ import annotations
 
+import logging
+import math
+import os
 from dataclasses import asdict, dataclass, field
 from typing import Sequence
 
-from sentiment.grading import find_evidence, grade
+from sentiment.evidence import Evidence, find_evidence
+from sentiment.grading import judge, load_rules
 from sentiment.langdetect import detect_lang
 from sentiment.lexicon import load_lexicon
+from sentiment.normalize import normalize
 from sentiment.settings import AnalysisSettings
 from sentiment.snow import snownlp_score
 
-MODEL_VERSION = "snownlp-0.12.3+lexicon-1"
-MAX_CHARS = 5000  # scoring cost grows with length; the opening of a post carries its complaint
+log = logging.getLogger("repwatch.sentiment")
+NEUTRAL = 0.5
 
 
 @dataclass
@@ -35,7 +48,7 @@ class Result:
     severity: str = "none"
     signals: list[str] = field(default_factory=list)
     targets: list[str] = field(default_factory=list)
-    model_version: str = MODEL_VERSION
+    model_version: str = "unversioned"
 
     def contract(self, id=None) -> dict:
         """The `repwatch analyze` output row. Tooling outside the package depends on these keys."""
@@ -47,34 +60,159 @@ class Result:
         return asdict(self)
 
 
+@dataclass
+class _Prepared:
+    text: str           # normalised
+    lang: str
+    evidence: Evidence
+    rating: float | None
+    followers: int | None
+    scorable: bool      # has letters or CJK: something a model can read
+
+
+def model_version() -> str:
+    from sentiment import english, zh_model  # noqa: PLC0415 - loads the artifacts
+
+    return f"{zh_model.shipped().version}+{english.shipped().version}"
+
+
 class Analyzer:
     def __init__(self, settings: AnalysisSettings | None = None, targets: dict[str, list[str]] | None = None):
         self.settings = settings or AnalysisSettings()
         self.lexicon = load_lexicon(self.settings.lexicon)
+        self.rules = load_rules(self.settings.rules)
         self.targets = {name: [name, *aliases] for name, aliases in (targets or {}).items()}
+        self._pool = None
 
+    # -- public -----------------------------------------------------------------------------------
     def score(self, batch: Sequence[TextIn]) -> list[Result]:
-        return [self.score_one(item) for item in batch]
+        if len(batch) >= self.settings.parallel_min and self.workers > 1:
+            return self._parallel().score(batch)
+        return self.score_here(batch)
 
     def score_one(self, item: TextIn) -> Result:
-        text = " ".join(p for p in (item.title, item.text) if p)[:MAX_CHARS]
-        lang = item.lang or detect_lang(text)
-        snow = snownlp_score(text) if lang == "zh" else None
-        sentiment = snow if snow is not None else 0.5
-        if item.rating is not None:
-            # A star rating is the author's own verdict; let it pull the text score (1..5 stars).
-            sentiment = 0.5 * sentiment + 0.5 * max(0.0, min(1.0, (item.rating - 1) / 4))
+        return self.score_here([item])[0]
+
+    @property
+    def workers(self) -> int:
+        return self.settings.workers or os.cpu_count() or 1
+
+    def batch_hint(self, batch_size: int) -> int:
+        """How many texts a caller should hand to score() at once to use every worker."""
+        if self.workers > 1:
+            return max(batch_size, self.settings.parallel_min, 1000 * self.workers)
+        return batch_size
+
+    def warm_up(self) -> None:
+        """Load every model now (worker start-up, benchmarks), not on the first text."""
+        self.score_here([TextIn("预热一下模型"), TextIn("warming up the models")])
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- in this process --------------------------------------------------------------------------
+    def score_here(self, batch: Sequence[TextIn]) -> list[Result]:
+        try:
+            return self._score(list(batch))
+        except Exception:  # one bad text must not lose the batch: find it by scoring one at a time
+            log.exception("batch scoring failed; scoring %d texts one by one", len(batch))
+            return [self._score_safely(item) for item in batch]
+
+    def _score_safely(self, item: TextIn) -> Result:
+        try:
+            return self._score([item])[0]
+        except Exception as exc:
+            log.exception("scoring failed for one text")
+            return Result(lang="und", sentiment=NEUTRAL, snownlp=None, negative=False, complaint=False,
+                          signals=[f"error:{type(exc).__name__}"], model_version=model_version())
+
+    def _score(self, batch: list[TextIn]) -> list[Result]:
+        from sentiment import english, zh_model  # noqa: PLC0415 - model loading stays lazy
+
+        version = model_version()
+        prepared = [self._prepare(item) for item in batch]
+        log_odds: list[float | None] = [None] * len(prepared)
+        zh_idx = [i for i, p in enumerate(prepared) if p.lang == "zh" and p.scorable]
+        if zh_idx:
+            z = zh_model.shipped().log_odds([prepared[i].text for i in zh_idx],
+                                            [prepared[i].evidence.affect for i in zh_idx],
+                                            [prepared[i].evidence.cues for i in zh_idx])
+            for i, value in zip(zh_idx, z):
+                log_odds[i] = float(value)
+        en = english.shipped()
+        for i, p in enumerate(prepared):
+            if p.lang == "en" and p.scorable:
+                log_odds[i] = en.log_odds(p.text, p.evidence.cues)
+        return [self._result(p, z, version) for p, z in zip(prepared, log_odds)]
+
+    def _prepare(self, item: TextIn) -> _Prepared:
+        raw = " ".join(p for p in (_as_text(item.title), _as_text(item.text)) if p)
+        norm = normalize(raw)
+        lang = item.lang if isinstance(item.lang, str) and item.lang else detect_lang(norm.text)
+        lang = lang.split("-")[0].casefold()[:10] if lang else "und"
+        rating = _finite(item.rating)
+        ev = find_evidence(norm.text, self.lexicon, emoticons=norm.emoticons, targets=self.targets,
+                           rated=rating is not None)
+        followers = item.followers if isinstance(item.followers, int) and item.followers > 0 else None
+        scorable = any(ch.isalnum() for ch in norm.text)
+        return _Prepared(norm.text, lang, ev, rating, followers, scorable)
+
+    def _result(self, p: _Prepared, log_odds: float | None, version: str) -> Result:
+        from sentiment.zh_model import sigmoid  # noqa: PLC0415
+
+        snow = snownlp_score(p.text) if p.lang == "zh" and p.scorable and self.settings.snownlp else None
+        scoring = self.rules["scoring"]
+        z = log_odds if log_odds is not None else 0.0
+        z += scoring["emoticon_weight"] * p.evidence.emoticons
+        sentiment = sigmoid(z) if (log_odds is not None or p.evidence.emoticons) else NEUTRAL
+        signals_extra = []
+        if p.rating is not None:
+            # A star rating is the author's own verdict on a product: it pulls the text score (1..5 stars).
+            stars = max(0.0, min(1.0, (p.rating - 1) / 4))
+            w = scoring["rating_weight"]
+            sentiment = (1 - w) * sentiment + w * stars
+            signals_extra.append(f"rating:{p.rating:g}")
         negative = sentiment < self.settings.negative_threshold
-        evidence = find_evidence(text, self.lexicon)
-        escalation = evidence.kinds() & {"media", "legal", "regulator", "warning", "head_office", "safety"}
-        complaint = negative and bool(evidence.categories or escalation)
+        verdict = judge(p.evidence, sentiment=sentiment, negative=negative, folded_text=p.text.casefold(),
+                        rules=self.rules, followers=p.followers)
         return Result(
-            lang=lang, sentiment=sentiment, snownlp=snow, negative=negative, complaint=complaint,
-            categories=evidence.categories if complaint else [],
-            severity=grade(complaint=complaint, sentiment=sentiment, evidence=evidence, followers=item.followers),
-            signals=evidence.signals, targets=self._targets(text),
+            lang=p.lang, sentiment=sentiment, snownlp=snow, negative=negative, complaint=verdict.complaint,
+            categories=list(p.evidence.categories) if verdict.complaint else [], severity=verdict.severity,
+            signals=verdict.signals + signals_extra, targets=self._targets(p.text), model_version=version,
         )
 
     def _targets(self, text: str) -> list[str]:
         folded = text.casefold()
-        return [name for name, names in self.targets.items() if any(n.casefold() in folded for n in names)]
+        return [name for name, names in self.targets.items() if any(n.casefold() in folded for n in names if n)]
+
+    # -- across processes -------------------------------------------------------------------------
+    def _parallel(self):
+        if self._pool is None:
+            from sentiment.parallel import WorkerPool  # noqa: PLC0415
+
+            self._pool = WorkerPool(self.settings, {k: v[1:] for k, v in self.targets.items()}, self.workers)
+        return self._pool
+
+
+def _as_text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return value if isinstance(value, str) else str(value)
+
+
+def _finite(value) -> float | None:
+    try:
+        number = float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+    return number if number is not None and math.isfinite(number) else None

@@ -1,56 +1,99 @@
-"""Signals, categories and severity from the word lists (DOMAIN.md: scope, intensity, risk)."""
+"""Complaint or not, and severity, from the evidence and the score (rules in sentiment/data/severity.yaml)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 
-from sentiment.lexicon import CATEGORIES, Lexicon
+import yaml
+
+from sentiment.evidence import Evidence
+from sentiment.lexicon import builtin_text
+from sentiment.matcher import compile_words, find
 
 SEVERITIES = ("none", "general", "important", "urgent")
-URGENT_SIGNALS = ("safety", "media", "legal", "regulator")
-IMPORTANT_SIGNALS = ("repeat", "long_wait", "warning", "head_office")
+ESCALATION = frozenset({"media", "legal", "regulator", "warning", "head_office"})
+GROWTH = frozenset({"repeat", "long_wait"})
+
+
+@dataclass(frozen=True, eq=False)
+class Rules:
+    data: dict
+
+    def __getitem__(self, path: str):
+        node = self.data
+        for part in path.split("."):
+            node = node[part]
+        return node
+
+    @property
+    def intensity(self):
+        return _compiled(tuple(self.data.get("intensity") or ()))
+
+
+@lru_cache(maxsize=16)
+def _compiled(words: tuple[str, ...]):
+    return compile_words(words)
+
+
+def _merge(base: dict, extra: dict, where: str) -> dict:
+    out = dict(base)
+    for key, value in extra.items():
+        if key not in base:
+            raise ValueError(f"{where}: unknown key {key!r}; known: {', '.join(sorted(base))}")
+        out[key] = _merge(base[key], value, f"{where}.{key}") if isinstance(base[key], dict) else value
+    return out
+
+
+@lru_cache(maxsize=8)
+def load_rules(extra: Path | None = None) -> Rules:
+    data = yaml.safe_load(builtin_text("severity.yaml"))
+    if extra is not None:
+        try:
+            override = yaml.safe_load(Path(extra).read_text(encoding="utf-8")) or {}
+        except OSError as exc:
+            raise ValueError(f"{extra}: cannot read the severity rules: {exc.strerror}") from None
+        if not isinstance(override, dict):
+            raise ValueError(f"{extra}: expected a mapping like sentiment/data/severity.yaml")
+        data = _merge(data, override, str(extra))
+    return Rules(data)
 
 
 @dataclass
-class Evidence:
-    categories: list[str] = field(default_factory=list)
-    signals: list[str] = field(default_factory=list)   # "kind:word"
-
-    def kinds(self) -> set[str]:
-        return {s.split(":", 1)[0] for s in self.signals}
+class Verdict:
+    complaint: bool
+    severity: str
+    signals: list[str]          # evidence plus what grading itself used (reach, intensity)
 
 
-def _negated(text: str, start: int, negations: tuple[str, ...]) -> bool:
-    window = text[max(0, start - 2):start]
-    return any(window.endswith(n) for n in negations)
-
-
-def find_evidence(text: str, lexicon: Lexicon) -> Evidence:
-    ev = Evidence()
-    for cat in CATEGORIES:
-        for word in lexicon.categories.get(cat, ()):
-            pos = text.find(word)
-            if pos >= 0 and not _negated(text, pos, lexicon.negations):
-                ev.categories.append(cat)
-                ev.signals.append(f"{cat}:{word}")
-                break
-    for kind, words in lexicon.signals.items():
-        for word in words:
-            pos = text.find(word)
-            if pos >= 0 and not _negated(text, pos, lexicon.negations):
-                ev.signals.append(f"{kind}:{word}")
-                break
-    return ev
-
-
-def grade(*, complaint: bool, sentiment: float, evidence: Evidence, followers: int | None = None) -> str:
-    kinds = evidence.kinds()
-    if "safety" in kinds:
-        return "urgent"        # safety is always urgent, complaint or not
+def judge(ev: Evidence, *, sentiment: float, negative: bool, folded_text: str, rules: Rules,
+          followers: int | None = None) -> Verdict:
+    kinds = ev.kinds()
+    about_company = bool(ev.company or ev.categories)
+    signals = list(ev.signals)
+    c = rules["complaint"]
+    safety = "safety" in kinds and (about_company or not c["safety_needs_company"])
+    complaint = (
+        (negative and bool(ev.categories))
+        or (negative and ev.company is not None and sentiment < c["company_only_below"])
+        or (about_company and bool(kinds & (ESCALATION | GROWTH)) and sentiment < c["signal_only_below"])
+        or safety
+    )
     if not complaint:
-        return "none"
+        return Verdict(False, "none", signals)
+    if ev.company:
+        signals.append(ev.company)
+    intensity = [m.group() for m in find(rules.intensity, folded_text)]
+    signals += [f"intensity:{w}" for w in dict.fromkeys(intensity)]
     reach = followers or 0
-    if kinds & set(URGENT_SIGNALS) or reach >= 1_000_000:
-        return "urgent"
-    if kinds & set(IMPORTANT_SIGNALS) or reach >= 10_000 or sentiment < 0.05:
-        return "important"
-    return "general"
+    if reach >= rules["important.followers_at_least"]:
+        signals.append(f"reach:{reach} followers")
+    urgent_kinds = set(rules["urgent.signals"]) - ({"safety"} if not safety else set())
+    if kinds & urgent_kinds or reach >= rules["urgent.followers_at_least"]:
+        severity = "urgent"
+    elif (kinds & set(rules["important.signals"]) or reach >= rules["important.followers_at_least"]
+          or len(intensity) >= rules["important.intensity_at_least"]):
+        severity = "important"
+    else:
+        severity = "general"
+    return Verdict(True, severity, signals)

@@ -9,7 +9,11 @@ from storage.types import Strict
 
 
 class AnalysisSettings(Strict):
-    negative_threshold: float = Field(default=0.4, ge=0, le=1, description="sentiment below this is negative")
+    negative_threshold: float = Field(default=0.5, ge=0, le=1,
+                                      description="sentiment below this is negative (the score is a calibrated probability)")
     lexicon: Optional[Path] = Field(default=None, description="extra YAML word lists merged over the built-in ones")
-    workers: int = Field(default=0, ge=0, description="processes for large batches; 0 = one per core")
-    batch_size: int = Field(default=500, gt=0)
+    rules: Optional[Path] = Field(default=None, description="YAML overriding values of the built-in severity rules")
+    snownlp: bool = Field(default=True, description="also compute SnowNLP's score (the baseline) for Chinese text")
+    workers: int = Field(default=0, ge=0, description="processes for large batches; 0 = one per core, 1 = never fan out")
+    parallel_min: int = Field(default=2000, gt=0, description="batches at least this big are scored by the worker processes")
+    batch_size: int = Field(default=500, gt=0, description="mentions read from the database per batch")

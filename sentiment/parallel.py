@@ -1,0 +1,46 @@
+"""Scoring large batches on every core: a pool of worker processes, each loading the models once.
+
+SnowNLP alone costs about 3 s and 420 MiB per process, so a pool is only worth it for large batches
+(AnalysisSettings.parallel_min) and is kept for the analyzer's lifetime rather than per batch. Workers start
+through a fork server, which is safe in a process that already runs threads (the scheduler does)."""
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
+from typing import Sequence
+
+_analyzer = None   # one per worker process
+
+
+def _init_worker(settings, targets) -> None:
+    global _analyzer
+    from sentiment.analyzer import Analyzer  # noqa: PLC0415
+
+    _analyzer = Analyzer(settings.model_copy(update={"workers": 1}), targets)
+    _analyzer.warm_up()
+
+
+def _score_chunk(chunk):
+    return _analyzer.score_here(chunk)
+
+
+class WorkerPool:
+    def __init__(self, settings, targets: dict[str, list[str]], workers: int):
+        context = multiprocessing.get_context("forkserver")
+        self.workers = workers
+        self._executor = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
+                                             initargs=(settings, targets))
+
+    def score(self, batch: Sequence) -> list:
+        # ids stay here: they need not be picklable, and results come back in order anyway.
+        items = [replace(item, id=None) for item in batch]
+        size = max(100, min(2000, -(-len(items) // (self.workers * 4))))
+        chunks = [items[i:i + size] for i in range(0, len(items), size)]
+        out: list = []
+        for part in self._executor.map(_score_chunk, chunks):
+            out.extend(part)
+        return out
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,150 @@
+"""Build the shipped models from the shared corpora, reproducibly: `python -m sentiment.train` or `repwatch train`.
+
+- Chinese (sentiment/models/zh_sentiment.joblib): character 1–3-gram TF-IDF + logistic regression on the train
+  split of waimai_10k, online_shopping_9_cats and weibo_senti_2k (emoticons stripped), the regularisation chosen
+  on the validation split; then a two-feature logistic stack (model log-odds, feeling-word count) fitted on the
+  validation split, which is also the probability calibration. The test split is never touched.
+- English (sentiment/models/en_vader.json): logistic calibration of VADER's (compound, pos, neg) and the complaint-cue count on the train
+  split of amazon_cells_labelled.
+
+Everything is deterministic: fixed hash splits, fixed MinHash seed, lbfgs (no random state involved).
+Takes about a minute and a half on one core.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from sentiment import corpora, english, zh_model
+from sentiment.evidence import find_evidence
+from sentiment.lexicon import load_lexicon
+from sentiment.normalize import normalize
+
+C_GRID = (1.0, 4.0)
+MODELS_DIR = Path(__file__).resolve().parent / "models"
+
+
+@dataclass
+class Prepared:
+    texts: list[str]
+    affect: np.ndarray
+    cues: np.ndarray
+    labels: np.ndarray
+    corpus: list[str]
+
+
+def prepare(examples: list[corpora.Example]) -> Prepared:
+    """Normalised texts with the same word-list features the analyzer computes (built-in lists only)."""
+    lexicon = load_lexicon()
+    texts = [normalize(e.text).text for e in examples]
+    evidence = [find_evidence(t, lexicon) for t in texts]
+    return Prepared(texts, np.array([ev.affect for ev in evidence], dtype=float),
+                    np.array([ev.cues for ev in evidence], dtype=float),
+                    np.array([e.label for e in examples]), [e.corpus for e in examples])
+
+
+def _auc_by_corpus(labels, scores, corpus) -> dict[str, float]:
+    from sklearn.metrics import roc_auc_score  # noqa: PLC0415
+
+    out = {}
+    for name in sorted(set(corpus)):
+        mask = np.array([c == name for c in corpus])
+        if len(set(labels[mask])) == 2:
+            out[name] = round(float(roc_auc_score(labels[mask], scores[mask])), 4)
+    return out
+
+
+def train_zh(examples: list[corpora.Example], *, c_grid=C_GRID, log: Callable[[str], None] = print) -> zh_model.ZhModel:
+    from sklearn.linear_model import LogisticRegression  # noqa: PLC0415
+
+    train = prepare([e for e in examples if e.split == "train"])
+    valid = prepare([e for e in examples if e.split == "validation"])
+    if len(set(train.labels)) < 2 or len(set(valid.labels)) < 2:
+        raise ValueError("training needs both labels in the train and validation splits")
+    vec = zh_model.vectorizer(min_df=2 if len(train.texts) > 1000 else 1)
+    X_train = vec.fit_transform(train.texts)
+    X_valid = vec.transform(valid.texts)
+    best = None
+    for c in c_grid:
+        clf = LogisticRegression(C=c, max_iter=3000, random_state=0).fit(X_train, train.labels)
+        aucs = _auc_by_corpus(valid.labels, clf.decision_function(X_valid), valid.corpus)
+        score = float(np.mean(list(aucs.values())))   # each corpus counts the same, however big
+        log(f"  C={c:g}: validation AUC {aucs} (mean {score:.4f})")
+        if best is None or score > best[0]:
+            best = (score, c, clf, aucs)
+    _, c, clf, aucs = best
+    decision = clf.decision_function(X_valid)
+    stacker = LogisticRegression(C=1.0, random_state=0).fit(np.c_[decision, valid.affect, valid.cues], valid.labels)
+    terms = [t for t, _ in sorted(vec.vocabulary_.items(), key=lambda kv: kv[1])]
+    meta = {"features": f"char {vec.ngram_range[0]}-{vec.ngram_range[1]}-grams, tf-idf (sublinear), min_df {vec.min_df}",
+            "C": c, "vocabulary": len(terms), "trained_on": sorted({e.corpus for e in examples}),
+            "train_texts": len(train.texts), "validation_texts": len(valid.texts), "validation_auc": aucs}
+    return zh_model.ZhModel(terms, vec.idf_.astype(np.float32), clf.coef_.ravel().astype(np.float32),
+                            float(clf.intercept_[0]),
+                            {"model": float(stacker.coef_[0][0]), "affect": float(stacker.coef_[0][1]),
+                             "cues": float(stacker.coef_[0][2]), "bias": float(stacker.intercept_[0])},
+                            meta, tuple(vec.ngram_range))
+
+
+def train_en(examples: list[corpora.Example], log: Callable[[str], None] = print) -> english.EnglishModel:
+    from sklearn.linear_model import LogisticRegression  # noqa: PLC0415
+    from sklearn.metrics import roc_auc_score  # noqa: PLC0415
+
+    lexicon = load_lexicon()
+    train = [e for e in examples if e.split == "train"]
+    valid = [e for e in examples if e.split == "validation"]
+
+    def rows(items):
+        texts = [normalize(e.text).text for e in items]
+        return np.array([english.features(t, find_evidence(t, lexicon).cues) for t in texts])
+
+    # No intercept: a text without sentiment words or cues stays neutral (see sentiment/english.py).
+    clf = LogisticRegression(C=1.0, fit_intercept=False, random_state=0).fit(rows(train), [e.label for e in train])
+    meta = {"features": list(english.FEATURES), "train_texts": len(train)}
+    if valid and len({e.label for e in valid}) == 2:
+        p = clf.decision_function(rows(valid))
+        meta["validation_auc"] = round(float(roc_auc_score([e.label for e in valid], p)), 4)
+        log(f"  English validation AUC {meta['validation_auc']}")
+    return english.EnglishModel(clf.coef_.ravel().tolist(), 0.0, meta)
+
+
+def build(data_dir: Path, out_dir: Path, *, zh_corpora=corpora.ZH_CORPORA, sample: int | None = None,
+          c_grid=C_GRID, log: Callable[[str], None] = print) -> dict[str, str]:
+    """Train both models and write them to out_dir. `sample` keeps every n-th example (quick test runs)."""
+    started = time.monotonic()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    log(f"reading and deduplicating {', '.join(zh_corpora)} from {data_dir} ...")
+    zh = corpora.load_zh(data_dir, zh_corpora, near_dups=sample is None)
+    en = corpora.load_en(data_dir)
+    if sample:
+        zh, en = zh[::sample], en[::max(1, sample // 10)]
+    log(f"  {len(zh)} Chinese texts, {len(en)} English; training the Chinese model ...")
+    zh_version = train_zh(zh, c_grid=c_grid, log=log).save(out_dir / zh_model.ARTIFACT)
+    en_version = train_en(en, log=log).save(out_dir / english.ARTIFACT)
+    log(f"wrote {out_dir / zh_model.ARTIFACT} ({zh_version}) and {out_dir / english.ARTIFACT} ({en_version}) "
+        f"in {time.monotonic() - started:.0f}s")
+    return {"zh": zh_version, "en": en_version}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sentiment.train", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=None, help="the shared sentiment corpora (default ../shared/data/sentiment)")
+    parser.add_argument("--out", type=Path, default=MODELS_DIR, help="where to write the artifacts (default: the package)")
+    parser.add_argument("--sample", type=int, default=None, help="keep every n-th text: a quick run, not for shipping")
+    args = parser.parse_args(argv)
+    data = args.data or corpora.default_data_dir()
+    if not data.is_dir():
+        print(f"error: {data} is not a directory; pass --data DIR with the shared sentiment corpora", file=sys.stderr)
+        return 2
+    build(data, args.out, sample=args.sample)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
