@@ -39,17 +39,49 @@ def run_with_progress(ctx: Context, sources: list[str] | None):
 
 @cli.command("run")
 @click.option("--source", "sources", multiple=True, help="Only these sources (repeatable).")
+@click.option("--due", is_flag=True, help="Only what is due per schedules.yaml: sources whose schedule fired "
+              "since their last run, and digests not yet sent. For cron: */5 * * * * repwatch run --due")
 @pass_ctx
 @handle_errors
-def run(ctx: Context, sources: tuple[str, ...]) -> None:
+def run(ctx: Context, sources: tuple[str, ...], due: bool) -> None:
     """One pass: collect → analyze → alerts. Made for cron.
 
     Per-source failures are recorded and summarised and never stop other sources; the exit code is
-    non-zero only for config (2) or database (3) errors."""
+    non-zero only for config (2) or database (3) errors. With --due, a second run while one is in
+    progress says so and exits 0."""
+    if due:
+        if sources:
+            raise click.UsageError("--due picks the sources itself; leave out --source")
+        run_due_command(ctx)
+        return
     for name in sources:
         ctx.config.source(name)  # unknown names are a usage error, not a silent no-op
     report = run_with_progress(ctx, list(sources) or None)
     print_report(report)
+
+
+def run_due_command(ctx: Context) -> None:
+    import signal
+
+    from repwatch.cron import cron_run
+    from repwatch.executor import InProcessExecutor
+
+    # SIGTERM (a cron timeout, a shutdown) unwinds like an error: transactions roll back, the lock is released.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    clock = ctx.clock()
+    report = cron_run(ctx.db, InProcessExecutor(ctx.db, ctx.config), clock, echo=click.echo,
+                      on_source=lambda r: click.echo(r.line(), err=True))
+    if report is None:
+        return
+    tz = ctx.config.tz
+    if report.run is not None:
+        print_report(report.run)
+    later = sorted((s for s in report.not_due if s.next_fire), key=lambda s: s.next_fire)
+    if not report.ran:
+        nxt = f"; next: {later[0].name} at {later[0].next_fire.astimezone(tz):%H:%M}" if later else ""
+        click.echo(f"no source due ({len(report.not_due)} not due{nxt})")
+    for outcome in report.digests:
+        click.echo(outcome.line())
 
 
 @cli.command("collect")

@@ -1,0 +1,218 @@
+"""The figures of one digest: one local day, seen through one recipient's filters.
+
+A day is a local calendar day in the digest's timezone (so 00:00-24:00 Beijing time, not UTC). A mention
+belongs to the day its post was published (or collected, when the source gives no date). Filters are
+applied in Python, not SQL: watch targets live in a JSON list, and JSON containment differs between
+SQLite and PostgreSQL; a day is at most some hundred thousand light rows, which is fine once a day."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from typing import Iterable, Optional
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from alerts.tickets import OPEN_STATES
+from storage.models import Analysis, CollectionRun, Incident, IncidentMention, Mention, Source, SpreadAlarm, Ticket
+
+TREND_DAYS = 7
+UNRESOLVED = tuple(s for s in OPEN_STATES if s not in ("resolved", "followed_up"))
+
+
+def day_bounds(day: date, tz: tzinfo) -> tuple[datetime, datetime]:
+    """[start, end) of a local day in UTC. Built from local midnights, so a DST day has 23 or 25 hours."""
+    start = datetime.combine(day, time(0), tz)
+    end = datetime.combine(day + timedelta(days=1), time(0), tz)
+    return start.astimezone(timezone.utc), end.astimezone(timezone.utc)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """A recipient's view. Empty sets mean everything."""
+
+    targets: frozenset[str] = frozenset()
+    sources: frozenset[str] = frozenset()
+
+    def mention(self, source: str, targets: Iterable[str] | None) -> bool:
+        if self.sources and source not in self.sources:
+            return False
+        return not self.targets or bool(self.targets & set(targets or ()))
+
+    def target(self, target: Optional[str]) -> bool:
+        return not self.targets or target in self.targets
+
+    def source(self, name: str) -> bool:
+        return not self.sources or name in self.sources
+
+
+@dataclass
+class DayFigures:
+    day: date
+    mentions: int = 0
+    analyzed: int = 0
+    negative: int = 0
+    complaints: int = 0
+
+    @property
+    def negative_share(self) -> Optional[float]:
+        return self.negative / self.analyzed if self.analyzed else None
+
+
+@dataclass
+class Post:
+    id: int
+    text: str
+    url: Optional[str]
+    author: Optional[str]
+    source: str
+    reach: int
+    at: Optional[datetime]
+    categories: list[str] = field(default_factory=list)
+
+
+@dataclass
+class IncidentItem:
+    id: int
+    title: str
+    target: Optional[str]
+    category: Optional[str]
+    severity: str
+    mentions: int
+    reach: int
+    signals: list[str]
+    ticket_id: Optional[int]
+    evidence: list[Post]
+
+
+@dataclass
+class SpikeItem:
+    series: str
+    at: datetime
+    value: float
+    expected: float
+    score: float
+    incident: Optional[IncidentItem]
+
+
+@dataclass
+class TicketItem:
+    id: int
+    title: str
+    severity: str
+    state: str
+    department: Optional[str]
+    due: Optional[datetime]
+    overdue_by: Optional[timedelta]
+
+
+@dataclass
+class SourceItem:
+    name: str
+    health: str
+    last_success: Optional[datetime]
+    last_error: Optional[str]
+    items_today: int
+
+
+def as_utc(value) -> datetime:
+    """Aware UTC. Expressions such as coalesce() can come back from SQLite as naive values or text."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def post_of(mention: Mention, source: str, analysis: Optional[Analysis]) -> Post:
+    return Post(mention.id, mention.title or mention.text, mention.url, mention.author, source,
+                mention.author_followers or 0, mention.published_at or mention.collected_at,
+                list(analysis.categories) if analysis else [])
+
+
+def mention_rows(session: Session, start: datetime, end: datetime):
+    """(id, when, reach, source, negative, complaint, categories, targets) for every mention in [start, end)."""
+    when = func.coalesce(Mention.published_at, Mention.collected_at)
+    stmt = (select(Mention.id, when, func.coalesce(Mention.author_followers, 0), Source.name, Analysis.negative,
+                   Analysis.complaint, Analysis.categories, Analysis.targets)
+            .join(Source, Source.id == Mention.source_id).outerjoin(Analysis, Analysis.mention_id == Mention.id)
+            .where(when >= start, when < end))
+    return session.execute(stmt.execution_options(yield_per=2000))
+
+
+def evidence(session: Session, incident_id: int, limit: int) -> list[Post]:
+    rows = session.execute(
+        select(Mention, Source.name, Analysis).join(IncidentMention, IncidentMention.mention_id == Mention.id)
+        .join(Source, Source.id == Mention.source_id).outerjoin(Analysis, Analysis.mention_id == Mention.id)
+        .where(IncidentMention.incident_id == incident_id)
+        .order_by(func.coalesce(Mention.author_followers, 0).desc(), Mention.id).limit(limit)).all()
+    return [post_of(m, name, a) for m, name, a in rows]
+
+
+def incident_item(session: Session, incident: Incident, evidence_rows: int) -> IncidentItem:
+    ticket = session.scalar(select(Ticket.id).where(Ticket.incident_id == incident.id).order_by(Ticket.id.desc()))
+    return IncidentItem(incident.id, incident.title, incident.target, incident.category, incident.severity,
+                        incident.mention_count, incident.reach, list(incident.signals or []), ticket,
+                        evidence(session, incident.id, evidence_rows))
+
+
+def new_incidents(session: Session, start: datetime, end: datetime, scope: Scope, evidence_rows: int):
+    """Incidents whose first mention was attached during the day, i.e. detected that day."""
+    detected = func.min(IncidentMention.added_at)
+    ids = [i for i, in session.execute(select(IncidentMention.incident_id).group_by(IncidentMention.incident_id)
+                                        .having(detected >= start).having(detected < end))]
+    incidents = session.scalars(select(Incident).where(Incident.id.in_(ids)).order_by(Incident.id)) if ids else []
+    return [incident_item(session, i, evidence_rows) for i in incidents if scope.target(i.target)]
+
+
+def spikes(session: Session, start: datetime, end: datetime, scope: Scope, evidence_rows: int) -> list[SpikeItem]:
+    out = []
+    for alarm in session.scalars(select(SpreadAlarm).where(SpreadAlarm.bin_start >= start, SpreadAlarm.bin_start < end)
+                                 .order_by(SpreadAlarm.score.desc(), SpreadAlarm.id)):
+        incident = session.get(Incident, alarm.incident_id) if alarm.incident_id else None
+        # An alarm names its watch target through its incident or its detail; one naming neither is
+        # shown only to recipients who see everything.
+        target = incident.target if incident else (alarm.detail or {}).get("target")
+        if scope.targets and not scope.target(target):
+            continue
+        out.append(SpikeItem(alarm.series, alarm.bin_start, alarm.value, alarm.expected, alarm.score,
+                             incident_item(session, incident, evidence_rows) if incident else None))
+    return out
+
+
+def posts(session: Session, ids: list[int]) -> list[Post]:
+    rows = session.execute(select(Mention, Source.name, Analysis).join(Source, Source.id == Mention.source_id)
+                           .outerjoin(Analysis, Analysis.mention_id == Mention.id).where(Mention.id.in_(ids))).all()
+    by_id = {m.id: post_of(m, name, a) for m, name, a in rows}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+def scoped_tickets(session: Session, scope: Scope, opened_before: datetime) -> list[Ticket]:
+    rows = session.execute(select(Ticket, Incident.target).join(Incident, Incident.id == Ticket.incident_id)
+                           .where(Ticket.opened_at < opened_before).order_by(Ticket.id)).all()
+    return [t for t, target in rows if scope.target(target)]
+
+
+def open_at(ticket: Ticket, moment: datetime) -> bool:
+    """Open at that moment, reconstructed from the timestamps, so a digest for a past day is right."""
+    return ticket.opened_at < moment and (ticket.closed_at is None or ticket.closed_at >= moment)
+
+
+def overdue_at(ticket: Ticket, moment: datetime) -> Optional[tuple[str, datetime]]:
+    """("first_response" | "resolution", due) when the ticket is waiting past an SLA at that moment."""
+    if not open_at(ticket, moment):
+        return None
+    if ticket.first_response_due and ticket.first_response_due < moment and (
+            ticket.first_response_at is None or ticket.first_response_at >= moment):
+        return "first_response", ticket.first_response_due
+    if ticket.resolution_due and ticket.resolution_due < moment and (
+            ticket.resolved_at is None or ticket.resolved_at >= moment):
+        return "resolution", ticket.resolution_due
+    return None
+
+
+def source_rows(session: Session, scope: Scope, start: datetime, end: datetime) -> list[tuple[Source, int]]:
+    """Each source in scope with its number of collection runs during the day."""
+    runs = dict(session.execute(select(CollectionRun.source_id, func.count(CollectionRun.id))
+                                .where(CollectionRun.started_at >= start, CollectionRun.started_at < end)
+                                .group_by(CollectionRun.source_id)).all())
+    return [(src, runs.get(src.id, 0)) for src in session.scalars(select(Source).order_by(Source.name))
+            if scope.source(src.name)]

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import click
+
+from repwatch.cli.app import Context, cli, handle_errors, pass_ctx
+
+
+@cli.command("status")
+@pass_ctx
+@handle_errors
+def status(ctx: Context) -> None:
+    """Scheduler heartbeat, last cron run, locks, and per source and digest the last and next run."""
+    from repwatch.heartbeat import CRON, SCHEDULER
+    from repwatch.status import ago, gather_status
+
+    cfg = ctx.config
+    now = ctx.clock().now()
+    st = gather_status(ctx.db, cfg, now)
+    tz = cfg.tz
+
+    def when(dt) -> str:
+        return dt.astimezone(tz).strftime("%m-%d %H:%M") if dt else "-"
+
+    beat = st.beats.get(SCHEDULER)
+    alive = st.scheduler_alive(cfg)
+    if beat is None:
+        click.echo("scheduler: never started (cron mode, or not set up)")
+    elif alive is None:
+        click.echo(f"scheduler: stopped ({ago(now, beat.at)})")
+    else:
+        d = beat.detail
+        state = "running" if alive else "NOT RESPONDING (heartbeat stale: dead or hung?)"
+        click.echo(f"scheduler: {state} on {d.get('host')} pid {beat.pid}, last heartbeat {ago(now, beat.at)}, "
+                   f"{len(d.get('jobs') or [])} jobs")
+        reload = d.get("reload") or {}
+        if reload and not reload.get("ok"):
+            first = (reload.get("error") or "").splitlines()
+            click.echo(f"  last reload FAILED at {reload.get('at')}; old jobs kept: {' '.join(first[1:2]) or first[:1]}")
+    cron = st.beats.get(CRON)
+    if cron is not None:
+        d = cron.detail
+        sent = sum(1 for x in d.get("digests", []) if x.get("status") == "sent")
+        click.echo(f"cron (run --due): last {ago(now, cron.at)}; ran {len(d.get('ran', []))} sources, "
+                   f"sent {sent} digests")
+    for name, info in st.locks.items():
+        click.echo(f"lock {name}: " + (info.describe(now) if info else "free"))
+    click.echo("sources:")
+    for due, last_status, health in st.sources:
+        nxt = "due now" if due.due else when(due.next_fire)
+        click.echo(f"  {due.name:<24} {due.schedule.describe():<18} last {when(due.last_run)} "
+                   f"{last_status or '-':<12} next {nxt:<12} health {health or '-'}")
+    if st.digests:
+        click.echo("digests:")
+    for due, counts, day in st.digests:
+        tally = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none sent yet"
+        state = f"due now for {len(due.pending)} recipients" if due.due else f"next {when(due.next_fire)}"
+        click.echo(f"  {due.job.name:<24} {due.job.schedule.describe():<18} latest day {day or '-'}: {tally}; {state}")
+        if counts.get("sending"):
+            click.echo("    a send was interrupted mid-way; it is not retried, to never send twice: check the inbox")
