@@ -125,13 +125,15 @@ def analyze_pending(db: Database, analyzer: Analyzer, *, batch_size: int = 500, 
                     mention_ids: Iterable[int] | None = None, source_targets: dict[str, list[str]] | None = None) -> int:
     """Score stored mentions that have no Analysis yet. Idempotent: one Analysis per mention.
 
-    `source_targets` names the watch targets a whole source is about (the reviews page of one store)."""
+    `source_targets` names the watch targets a whole source is about (the reviews page of one store).
+    A large backlog is read in batches big enough for the analyzer to spread over every core."""
     done = 0
     source_targets = source_targets or {}
+    fetch = analyzer.batch_hint(batch_size)
     while True:
         with db.session() as s:
             stmt = (select(Mention).where(~exists().where(Analysis.mention_id == Mention.id))
-                    .order_by(Mention.id).limit(batch_size))
+                    .order_by(Mention.id).limit(fetch))
             if mention_ids is not None:
                 stmt = stmt.where(Mention.id.in_(list(mention_ids)))
             mentions = list(s.scalars(stmt))

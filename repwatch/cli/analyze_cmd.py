@@ -24,9 +24,11 @@ def _rows(stream):
 @cli.command("analyze")
 @click.argument("input", type=click.File("r", encoding="utf-8"), default="-")
 @click.option("-o", "--output", type=click.File("w", encoding="utf-8"), default="-", help="Where to write JSONL.")
-@click.option("--batch", default=1000, show_default=True, help="Texts scored per batch.")
+@click.option("--batch", default=1000, show_default=True, help="Texts scored per batch (more when workers are used).")
+@click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Processes for large inputs: 0 = one per core, 1 = this process only.")
 @handle_errors
-def analyze(input, output, batch: int) -> None:
+def analyze(input, output, batch: int, workers: int) -> None:
     """Score JSONL texts: one object per line with `text` and optional `id`, `title`, `rating`, `lang`.
 
     \b
@@ -35,8 +37,10 @@ def analyze(input, output, batch: int) -> None:
        "categories", "severity" (none|general|important|urgent), "signals"}
     """
     from sentiment import Analyzer, TextIn
+    from sentiment.settings import AnalysisSettings
 
-    analyzer = Analyzer()
+    analyzer = Analyzer(AnalysisSettings(workers=workers))
+    batch = analyzer.batch_hint(batch)   # big enough to keep every worker busy once the input is large
     chunk: list = []
 
     def flush():
@@ -46,12 +50,13 @@ def analyze(input, output, batch: int) -> None:
             output.write(json.dumps(result.contract(obj.get("id")), ensure_ascii=False) + "\n")
         chunk.clear()
 
-    for obj in _rows(input):
-        chunk.append(obj)
-        if len(chunk) >= batch:
+    with analyzer:   # stops the worker processes, if any were started
+        for obj in _rows(input):
+            chunk.append(obj)
+            if len(chunk) >= batch:
+                flush()
+        if chunk:
             flush()
-    if chunk:
-        flush()
     output.flush()
 
 
