@@ -3,13 +3,12 @@
 How text matches, per database (the objects come from migration 0002_fulltext):
 - SQLite: terms of three or more characters go to the FTS5 trigram index (substring match, any
   script); shorter terms, which a trigram index cannot serve, use LIKE.
-- PostgreSQL: space-separated words (English, pinyin, model numbers) use the GIN tsvector index
-  with the 'simple' configuration; terms containing Chinese use ILIKE, because 'simple' keeps a
-  whole run of Chinese characters as one token and would miss every word inside it.
+- PostgreSQL: every term is ILIKE '%term%' over title + text, the expression the pg_trgm GIN index
+  covers, so terms of three or more characters are served by the index in any script. (A 'simple'
+  tsvector would keep "我要投诉到12315" as one token and find neither "投诉" nor "12315".)
 Every term must match (AND). All user input is passed as bound parameters."""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -21,8 +20,7 @@ from storage.models import Analysis, Mention, Source
 
 SENTIMENTS = ("negative", "positive", "complaint")
 MAX_TERMS = 8
-_WORD = re.compile(r"^[\w.\-']+$", re.ASCII)
-PG_TSV = "to_tsvector('simple', coalesce(mention.title, '') || ' ' || mention.text)"  # = the index expression
+PG_TEXT = "(coalesce(mention.title, '') || ' ' || mention.text)"  # = the index expression in 0002_fulltext
 
 
 @dataclass
@@ -43,6 +41,11 @@ def _like(term: str):
     return or_(Mention.text.icontains(term, autoescape=True), Mention.title.icontains(term, autoescape=True))
 
 
+def _like_pattern(term: str) -> str:
+    # backslash is PostgreSQL's default LIKE escape: the term's own %, _ and \ match literally
+    return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
 def _fts5_phrase(term: str) -> str:
     # A quoted FTS5 string is matched literally: operators and column filters inside it are inert.
     return '"' + term.replace('"', '""') + '"'
@@ -53,10 +56,9 @@ def text_clauses(dialect: str, q: str) -> list:
     for n, term in enumerate(terms(q)):
         if dialect == "sqlite" and len(term) >= 3:
             long_terms.append(_fts5_phrase(term))
-        elif dialect == "postgresql" and _WORD.match(term):
-            param = f"tsq{n}"
-            clauses.append(text(f"{PG_TSV} @@ plainto_tsquery('simple', :{param})").bindparams(
-                bindparam(param, term)))
+        elif dialect == "postgresql":
+            param = f"term{n}"
+            clauses.append(text(f"{PG_TEXT} ILIKE :{param}").bindparams(bindparam(param, _like_pattern(term))))
         else:
             clauses.append(_like(term))
     if long_terms:

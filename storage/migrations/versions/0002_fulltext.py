@@ -12,23 +12,30 @@ tests/storage/test_migrations.py knows to leave them out of the model comparison
   clause as one token and "外卖" would never match "快送外卖太慢"; trigrams give substring matching
   for any script. Terms shorter than three characters cannot use a trigram index; the search code
   falls back to LIKE for those.
-- PostgreSQL: a GIN index on to_tsvector('simple', ...), used for space-separated words (English,
-  pinyin, model numbers). The 'simple' parser has the same problem with Chinese, so Chinese terms are
-  matched with ILIKE (a sequential scan; fine at one brand's volume). A DBA with pg_trgm can add a
-  trigram index to make those fast without any code change (docs/dashboard.md).
+- PostgreSQL: a trigram GIN index (pg_trgm) on title + text, serving ILIKE '%term%' for any script:
+  the same substring semantics as SQLite. A to_tsvector('simple', ...) index was tried first and
+  rejected: the 'simple' parser keeps a run of Chinese with embedded digits or Latin as one token
+  ("我要投诉到12315"), so neither "投诉" nor "12315" would ever match. pg_trgm is a trusted extension
+  (PostgreSQL 13+: a database owner may create it); where it cannot be created the migration goes on
+  without the index and search still works, by sequential scan.
 
 A later migration that rebuilds `mention` with batch mode on SQLite drops these triggers and must
 recreate them.
 """
+import logging
+
 from alembic import op
+from sqlalchemy.exc import DBAPIError
 
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
 depends_on = None
 
-# The exact expression the search code queries, so PostgreSQL's planner can use the index.
-PG_TSV = "to_tsvector('simple', coalesce(title, '') || ' ' || text)"
+log = logging.getLogger("alembic.runtime.migration")
+# The exact expression the search code queries (repwatch/web/queries/search.py), so PostgreSQL's
+# planner can use the index.
+PG_TEXT = "(coalesce(title, '') || ' ' || text)"
 
 SQLITE_UP = [
     "CREATE VIRTUAL TABLE fts_mention USING fts5("
@@ -57,7 +64,27 @@ def upgrade() -> None:
         for statement in SQLITE_UP:
             op.execute(statement)
     elif dialect == "postgresql":
-        op.execute(f"CREATE INDEX fts_mention_tsv ON mention USING gin ({PG_TSV})")
+        schema = _pg_trgm_schema()
+        if schema is not None:
+            op.execute(f'CREATE INDEX fts_mention_trgm ON mention USING gin ({PG_TEXT} "{schema}".gin_trgm_ops)')
+
+
+def _pg_trgm_schema() -> str | None:
+    """The schema pg_trgm lives in, installing it into public when it is missing and allowed."""
+    bind = op.get_bind()
+    find = ("SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
+            "WHERE e.extname = 'pg_trgm'")
+    schema = bind.exec_driver_sql(find).scalar()
+    if schema is None:
+        try:
+            with bind.begin_nested():  # a refusal must not abort the rest of the migration
+                bind.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public")
+        except DBAPIError as exc:
+            log.warning("pg_trgm could not be created (%s); mention search will work without an index",
+                        str(exc.orig).strip())
+            return None
+        schema = bind.exec_driver_sql(find).scalar()
+    return schema
 
 
 def downgrade() -> None:
@@ -66,4 +93,4 @@ def downgrade() -> None:
         for statement in SQLITE_DOWN:
             op.execute(statement)
     elif dialect == "postgresql":
-        op.execute("DROP INDEX IF EXISTS fts_mention_tsv")
+        op.execute("DROP INDEX IF EXISTS fts_mention_trgm")  # the extension stays: others may use it
