@@ -1,0 +1,28 @@
+"""Large batches go to worker processes; the rows are the same as in-process, in the same order."""
+from __future__ import annotations
+
+from sentiment import Analyzer, TextIn
+from sentiment.settings import AnalysisSettings
+
+TEXTS = ["送餐太慢了，饭都凉了", "很好吃，下次还来", "", "😡", "The refund never came", "宝宝拉肚子了",
+         "这家店又送错了，第三次了"]
+
+
+def test_pool_results_equal_in_process_results(analyzer):
+    batch = [TextIn(text=f"{t} {i}" if t else t, id=object()) for i, t in enumerate(TEXTS * 30)]   # ids need not pickle
+    here = analyzer.score_here(batch)
+    with Analyzer(AnalysisSettings(workers=2, parallel_min=50)) as pooled:
+        assert pooled.batch_hint(500) >= 2000
+        there = pooled.score(batch)
+        assert pooled._pool is not None                     # it really fanned out
+        small = pooled.score(batch[:10])                    # below parallel_min: in this process
+    assert pooled._pool is None                             # closed with the analyzer
+    assert [r.as_dict() for r in there] == [r.as_dict() for r in here]
+    assert [r.as_dict() for r in small] == [r.as_dict() for r in here[:10]]
+
+
+def test_one_worker_never_fans_out():
+    a = Analyzer(AnalysisSettings(workers=1, parallel_min=1, snownlp=False))
+    assert a.batch_hint(500) == 500
+    a.score([TextIn("好")] * 3)
+    assert a._pool is None
