@@ -30,7 +30,6 @@ from typing import Optional
 from zoneinfo import ZoneInfo
 
 from pydantic import Field
-from scipy.special import betainc, gammainc
 
 from storage.types import Duration, Strict
 
@@ -85,6 +84,8 @@ def _alpha(step: float, half_life: float) -> float:
 
 def tail_p(x: float, mu: float, inv_size: float) -> float:
     """P(X >= x) for a negative binomial with mean mu and 1/size inv_size (Poisson when ~0)."""
+    from scipy.special import betainc, gammainc   # lazy: 0.4 s, and config loading imports this module
+
     if x <= 0:
         return 1.0
     x = math.ceil(x)

@@ -1,23 +1,35 @@
-"""Deliver alerts through notifiers, deduplicated by the persistent notification log.
+"""Deliver alerts through notifiers with a persistent notification log (Alertmanager's nflog).
 
-A (alert key, channel) pair is sent at most once, across reruns and restarts: the log row is claimed
-before sending, and a row marked sent is never sent again."""
+One row per (alert key, channel) holds the alert itself, so:
+- a restart or a rerun never sends a row marked sent again;
+- a delivery that failed with a retryable error is rebuilt from the row and retried on a later run,
+  after a backoff that doubles, up to `max_attempts`;
+- a still-firing alert (repeatable, e.g. a spread alarm) is sent again only after `repeat_interval`;
+- a new alert waits `group_wait` (urgent ones do not), and non-urgent ones wait out quiet hours;
+- alerts of one group (one incident, else one target) that are due together go out as one message;
+- silenced alerts are logged as `silenced` and not sent.
+Each group's outcome is committed at once (with `commit`), so a crash mid-batch never re-sends."""
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import groupby
 from typing import Callable, Sequence
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from alerts import silences
 from alerts.notify.base import Alert, Delivered, Failed, Notifier
-from storage.models import Notification
+from alerts.policy import RANK, combine, due_time
+from alerts.settings import DeliverySettings
+from storage.models import Notification, Ticket
 from storage.writes import insert_ignore
 
 log = logging.getLogger(__name__)
-MAX_ATTEMPTS = 5
+MAX_ATTEMPTS = 5   # kept for callers of the old API; the policy's max_attempts is what counts
 
 
 @dataclass
@@ -26,35 +38,114 @@ class DispatchReport:
     skipped: int = 0
     failed: int = 0
     retry_later: int = 0
+    silenced: int = 0
+    waiting: int = 0        # queued behind group_wait or quiet hours
+    messages: int = 0       # messages actually handed to notifiers (a group is one message)
+
+
+def _wants(notifier: Notifier, alert: Alert) -> bool:
+    floor = getattr(notifier, "min_severity", "general") or "general"
+    return RANK.get(alert.severity, 0) >= RANK.get(floor, 1)
+
+
+def enqueue(session: Session, alerts: Sequence[Alert], notifiers: Sequence[Notifier], now: datetime,
+            policy: DeliverySettings, tz: ZoneInfo, report: DispatchReport) -> None:
+    for alert in alerts:
+        for notifier in notifiers:
+            if not _wants(notifier, alert):
+                continue
+            key = f"{alert.key}@{notifier.name}"
+            due = due_time(alert, now, policy, tz)
+            if insert_ignore(session, Notification, dict(
+                    key=key, channel=notifier.name, kind=alert.kind, ticket_id=alert.ticket_id, status="pending",
+                    attempts=0, created_at=now, summary=alert.title[:500], payload=alert.to_dict(),
+                    group_key=alert.group, due_at=due, sends=0), ["key"]):
+                continue
+            row = session.scalar(select(Notification).where(Notification.key == key))
+            last = row.sent_at or row.created_at
+            if alert.repeatable and row.status in ("sent", "silenced") and now - last >= policy.repeat_interval:
+                # still firing after repeat_interval: send again, with the fresh evidence
+                row.status, row.attempts, row.last_error = "pending", 0, None
+                row.payload, row.due_at, row.summary = alert.to_dict(), due, alert.title[:500]
+            elif row.status == "pending" and alert.repeatable:
+                row.payload = alert.to_dict()    # not sent yet: send the newest figures
+            else:
+                report.skipped += 1
+
+
+def deliver_due(session: Session, notifiers: Sequence[Notifier], now: datetime, policy: DeliverySettings,
+                report: DispatchReport, commit: Callable[[], None] | None = None) -> None:
+    muting = silences.active(session, now)
+    for notifier in notifiers:
+        rows = list(session.scalars(select(Notification).where(
+            Notification.channel == notifier.name, Notification.status == "pending")
+            .order_by(Notification.group_key, Notification.id)))
+        for _, members in groupby(rows, key=lambda r: r.group_key or r.key):
+            members = list(members)
+            if not any(r.due_at is None or r.due_at <= now for r in members):
+                report.waiting += len(members)
+                continue
+            # the group is due: everything in it that is not backing off after a failure goes together
+            batch = [r for r in members if r.attempts == 0 or r.due_at is None or r.due_at <= now]
+            report.waiting += len(members) - len(batch)
+            _send_group(session, notifier, batch, now, policy, muting, report)
+            if commit:
+                commit()
+
+
+def _send_group(session: Session, notifier: Notifier, rows: list[Notification], now: datetime,
+                policy: DeliverySettings, muting, report: DispatchReport) -> None:
+    live = []
+    for row in rows:
+        alert = Alert.from_dict(row.payload) if row.payload else Alert(
+            key=row.key.rsplit("@", 1)[0], kind=row.kind, title=row.summary or "", severity="general", summary="")
+        silence = silences.muted_by(muting, alert)
+        if silence is not None:
+            row.status, row.last_error = "silenced", f"silenced by silence {silence.id} until {silence.ends_at:%Y-%m-%d %H:%M} UTC"
+            report.silenced += 1
+        else:
+            live.append((row, alert))
+    if not live:
+        return
+    message = combine([a for _, a in live])
+    outcome = notifier.send(message)
+    report.messages += 1
+    for row, alert in live:
+        row.attempts += 1
+        if isinstance(outcome, Delivered):
+            row.status, row.sent_at, row.last_error = "sent", now, None
+            row.sends += 1
+            report.sent += 1
+            if outcome.ref and alert.ticket_id:
+                _remember_ref(session, alert.ticket_id, notifier.name, outcome.ref)
+            continue
+        row.last_error = outcome.error[:2000]
+        if isinstance(outcome, Failed) or row.attempts >= policy.max_attempts:
+            row.status = "failed"
+            report.failed += 1
+        else:
+            row.due_at = now + policy.retry_backoff * (2 ** (row.attempts - 1))
+            report.retry_later += 1
+    if not isinstance(outcome, Delivered):
+        log.warning("notify %s via %s: %s", message.key, notifier.name, outcome.error)
+
+
+def _remember_ref(session: Session, ticket_id: int, channel: str, ref: str) -> None:
+    """The Jira issue or Zendesk ticket made for our ticket, so people can find it from ours."""
+    ticket = session.get(Ticket, ticket_id)
+    if ticket is not None and (ticket.external_refs or {}).get(channel) != ref:
+        ticket.external_refs = {**(ticket.external_refs or {}), channel: ref}
 
 
 def dispatch(session: Session, alerts: Sequence[Alert], notifiers: Sequence[Notifier], now: datetime,
-             commit: Callable[[], None] | None = None) -> DispatchReport:
+             commit: Callable[[], None] | None = None, *, policy: DeliverySettings | None = None,
+             tz: ZoneInfo | str | None = None) -> DispatchReport:
+    """Queue `alerts` for every notifier that wants them, then send whatever is due, including
+    earlier alerts waiting for a retry, group_wait or the end of quiet hours."""
+    policy = policy or DeliverySettings()
+    tz = ZoneInfo(tz) if isinstance(tz, str) else (tz or ZoneInfo("UTC"))
     report = DispatchReport()
-    for alert in alerts:
-        for notifier in notifiers:
-            key = f"{alert.key}@{notifier.name}"
-            insert_ignore(session, Notification, dict(
-                key=key, channel=notifier.name, kind=alert.kind, ticket_id=alert.ticket_id, status="pending",
-                attempts=0, created_at=now, summary=alert.title[:500]), ["key"])
-            row = session.scalar(select(Notification).where(Notification.key == key))
-            if row.status == "sent" or (row.status == "failed" and row.attempts >= MAX_ATTEMPTS):
-                report.skipped += 1
-                continue
-            row.attempts += 1
-            outcome = notifier.send(alert)
-            if isinstance(outcome, Delivered):
-                row.status, row.sent_at, row.last_error = "sent", now, None
-                report.sent += 1
-            else:
-                row.last_error = outcome.error
-                # Retryable failures stay pending and are tried again on the next run.
-                row.status = "failed" if isinstance(outcome, Failed) or row.attempts >= MAX_ATTEMPTS else "pending"
-                if row.status == "failed":
-                    report.failed += 1
-                else:
-                    report.retry_later += 1
-                log.warning("notify %s via %s: %s", alert.key, notifier.name, outcome.error)
-            if commit:
-                commit()   # record each delivery at once, so a crash mid-batch never re-sends
+    enqueue(session, alerts, notifiers, now, policy, tz, report)
+    session.flush()
+    deliver_due(session, notifiers, now, policy, report, commit)
     return report

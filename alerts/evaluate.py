@@ -1,7 +1,9 @@
-"""The alert stage: complaints graded at or above `open_ticket_at` join an incident; each incident
-has one open ticket; new mentions attach to it as evidence.
+"""The alert stage, one pass: graded complaints join incidents (near-duplicates, target, category);
+incidents open, feed and reopen tickets; spread detection, engagement velocity and reach escalate
+them; SLA timers escalate tickets nobody answers. Returns the alerts to deliver.
 
-Spread detection (alerts/detect.py) plugs in here: it turns volume into extra alerts."""
+Runs in one transaction: a crash part-way leaves nothing half-done, and a rerun finds every step
+already recorded (incident keys, linked mentions, ticket event keys, detector cursors)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -10,13 +12,17 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from alerts import spread
+from alerts.escalate import engagement_surges, reach_severity
+from alerts.evidence import incident_figures, top_posts, what
+from alerts.incidents import RANK, IncidentIndex, join, raise_severity
+from alerts.lifecycle import TicketChanges, ensure_ticket, on_mention
 from alerts.notify.base import Alert
 from alerts.settings import AlertSettings
-from alerts.tickets import open_ticket, record
-from storage.models import Analysis, Incident, IncidentMention, Mention, Source
-from storage.writes import insert_ignore
+from alerts.sla import check_sla
+from storage.models import Analysis, Incident, IncidentMention, Mention
 
-RANK = {"none": 0, "general": 1, "important": 2, "urgent": 3}
+BATCH = 5000   # mentions joined per pass at most; the rest follow on the next run
 
 
 @dataclass
@@ -24,76 +30,91 @@ class EvaluateReport:
     incidents_opened: int = 0
     tickets_opened: int = 0
     attached: int = 0
+    reopened: int = 0
+    escalated: int = 0
+    spread_alarms: int = 0
+    sla_breaches: int = 0
     alerts: list[Alert] = field(default_factory=list)
 
 
-def incident_key(analysis: Analysis) -> str:
-    target = analysis.targets[0] if analysis.targets else "-"
-    category = analysis.categories[0] if analysis.categories else "other"
-    kinds = {s.split(":", 1)[0] for s in analysis.signals}
-    # A safety problem is one incident per target whatever words people use for it; legal, media and
-    # regulator escalations are handled apart from routine grumbling in the same category.
-    if "safety" in kinds:
-        return f"{target}/safety"
-    if kinds & {"media", "legal", "regulator"}:
-        return f"{target}/{category}/escalated"
-    return f"{target}/{category}"
-
-
 def _pending(session: Session, settings: AlertSettings):
-    """Graded complaints not yet in any incident. Cross-source reposts are skipped: the original counts."""
-    floor = RANK[settings.open_ticket_at]
-    wanted = [s for s, r in RANK.items() if r >= floor]
+    """Graded complaints not yet in any incident, oldest first. Reposts of the same text on other
+    sources are included: they are how a complaint spreads, and they join the original's incident."""
+    wanted = [s for s, r in RANK.items() if r >= RANK[settings.incidents.min_severity]]
     linked = select(IncidentMention.mention_id)
     stmt = (select(Analysis, Mention).join(Mention, Mention.id == Analysis.mention_id)
-            .where(Analysis.severity.in_(wanted), Mention.id.not_in(linked), Mention.duplicate_of_id.is_(None))
-            .order_by(Mention.id))
+            .where(Analysis.severity.in_(wanted), Mention.id.not_in(linked)).order_by(Mention.id).limit(BATCH))
     return session.execute(stmt).all()
 
 
-def evaluate(session: Session, settings: AlertSettings, now: datetime, base_url: str | None = None) -> EvaluateReport:
+def evaluate(session: Session, settings: AlertSettings, now: datetime, base_url: str | None = None, *,
+             tz: str | None = None) -> EvaluateReport:
     report = EvaluateReport()
+    changes = TicketChanges()
+    index = IncidentIndex(session, settings.incidents, now)
     for analysis, mention in _pending(session, settings):
-        key = incident_key(analysis)
-        when = mention.published_at or mention.collected_at
-        incident = session.scalar(select(Incident).where(Incident.key == key))
-        if incident is None:
-            insert_ignore(session, Incident, dict(
-                key=key, target=analysis.targets[0] if analysis.targets else None,
-                category=analysis.categories[0] if analysis.categories else None,
-                title=(mention.title or mention.text)[:300], severity=analysis.severity, signals=analysis.signals,
-                first_seen=when, last_seen=when, mention_count=0, reach=0, status="open"), ["key"])
-            incident = session.scalar(select(Incident).where(Incident.key == key))
-            report.incidents_opened += 1
-        if not insert_ignore(session, IncidentMention, dict(incident_id=incident.id, mention_id=mention.id, added_at=now),
-                             ["incident_id", "mention_id"]):
+        incident, created, added = join(session, index, analysis, mention, now)
+        report.incidents_opened += created
+        if not added:
             continue
-        incident.mention_count += 1
-        incident.reach += mention.author_followers or 0
-        incident.first_seen = min(incident.first_seen, when)
-        incident.last_seen = max(incident.last_seen, when)
-        if RANK[analysis.severity] > RANK[incident.severity]:
-            incident.severity = analysis.severity
-        incident.signals = sorted(set(incident.signals) | set(analysis.signals))
-        ticket, opened = open_ticket(session, incident, settings, now)
-        if opened:
-            report.tickets_opened += 1
-            report.alerts.append(ticket_alert(session, ticket.id, incident, mention, base_url))
-        else:
-            report.attached += 1
-            record(session, ticket, at=now, actor="repwatch", kind="evidence", key=f"t{ticket.id}:m{mention.id}",
-                   detail={"mention_id": mention.id, "url": mention.url})
+        by_reach = reach_severity(incident.reach, settings.spread.reach)
+        if by_reach:
+            raise_severity(incident, by_reach, "reach")
+        on_mention(session, incident, mention, analysis.signals, settings, now, base_url=base_url, changes=changes)
+    session.flush()
+
+    for sa in spread.detect(session, settings, now, tz):
+        report.spread_alarms += 1
+        changes.alerts.extend(_spread_alerts(session, sa, settings, now, base_url, changes))
+
+    for surge in engagement_surges(session, settings.spread.engagement, now):
+        incident = session.get(Incident, surge.incident_id)
+        raise_severity(incident, surge.severity, "engagement")
+        ensure_ticket(session, incident, settings, now, base_url=base_url, changes=changes,
+                      reason=f"engagement growing {surge.per_hour:g}/hour (mention {surge.mention_id})")
+
+    sla_alerts = check_sla(session, now, base_url=base_url)
+    report.sla_breaches = len(sla_alerts)
+    report.tickets_opened, report.attached = changes.opened, changes.attached
+    report.reopened, report.escalated = changes.reopened, changes.escalated
+    report.alerts = changes.alerts + sla_alerts
     return report
 
 
-def ticket_alert(session: Session, ticket_id: int, incident: Incident, mention: Mention, base_url: str | None) -> Alert:
-    source = session.get(Source, mention.source_id)
-    return Alert(
-        key=f"ticket:{ticket_id}:opened", kind="ticket", title=incident.title[:120], severity=incident.severity,
-        summary=f"新工单 #{ticket_id}: {incident.target or '未指定对象'} / {incident.category or '其他'}",
-        category=incident.category, ticket_id=ticket_id, incident_id=incident.id,
-        url=f"{base_url.rstrip('/')}/tickets/{ticket_id}" if base_url else None,
-        evidence=[{"text": mention.text[:300], "url": mention.url, "author": mention.author,
-                   "reach": mention.author_followers, "source": source.name if source else None}],
-        figures={"mentions": incident.mention_count, "signals": ", ".join(incident.signals) or "-"},
-    )
+def _spread_alerts(session: Session, sa: spread.SeriesAlarm, settings: AlertSettings, now: datetime,
+                   base_url: str | None, changes: TicketChanges) -> list[Alert]:
+    a = sa.alarm
+    figures = {"count": _n(a.value), "expected": round(a.expected, 2), "score": a.score, "reason": a.reason,
+               "bin": f"{a.bin_time:%Y-%m-%d %H:%M} UTC"}
+    if sa.incident_id is not None:
+        incident = session.get(Incident, sa.incident_id)
+        raise_severity(incident, settings.spread.raise_to, "spread")
+        ticket = ensure_ticket(session, incident, settings, now, base_url=base_url, changes=changes, force=True,
+                               reason=f"spreading: {_n(a.value)} posts in one bin, {a.expected:.2f} expected")
+        return [Alert(
+            key=f"spread:incident:{incident.id}", kind="spike", repeatable=True, severity=incident.severity,
+            title=incident.title[:120], category=incident.category, target=incident.target,
+            incident_id=incident.id, ticket_id=ticket.id if ticket else None,
+            url=f"{base_url.rstrip('/')}/tickets/{ticket.id}" if base_url and ticket else None,
+            summary=(f"事件扩散 (spreading): {what(incident.target, incident.category)} — {_n(a.value)} posts in "
+                     f"{settings.spread.bin}, {a.expected:.2f} expected"),
+            evidence=top_posts(session, incident_id=incident.id), figures={**incident_figures(incident), **figures})]
+    # A surge in one target × category: the incidents in the surge are "several customers with the same
+    # issue" (DOMAIN.md: important), so they get tickets if they had none.
+    incident_ids = sorted(set(session.scalars(select(IncidentMention.incident_id)
+                                              .where(IncidentMention.mention_id.in_(sa.mention_ids or [-1])))))
+    for incident in (session.get(Incident, i) for i in incident_ids):
+        raise_severity(incident, "important", "surge")
+        ensure_ticket(session, incident, settings, now, base_url=base_url, changes=changes,
+                      reason=f"part of a surge in {what(sa.target, sa.category)}")
+    severity = "urgent" if a.value >= 3 * max(a.expected, 1.0) else "important"
+    return [Alert(
+        key=f"spread:{sa.series}", kind="spike", repeatable=True, severity=severity, target=sa.target,
+        category=sa.category, title=f"投诉激增 Complaints rising: {what(sa.target, sa.category)}",
+        summary=(f"{_n(a.value)} complaints in {settings.spread.bin} from {a.bin_time:%Y-%m-%d %H:%M} UTC, "
+                 f"{a.expected:.2f} expected ({a.reason}); {len(incident_ids)} incidents"),
+        evidence=top_posts(session, mention_ids=sa.mention_ids), figures={**figures, "incidents": len(incident_ids)})]
+
+
+def _n(value: float):
+    return int(value) if float(value).is_integer() else value

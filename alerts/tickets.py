@@ -1,4 +1,9 @@
-"""The complaint-handling process (DOMAIN.md) as a state machine with an audit trail."""
+"""The complaint-handling process (DOMAIN.md) as a state machine with an audit trail.
+
+new → triaged → assigned → investigating → resolved → followed_up → closed, with the side steps a
+real desk needs (assign straight from new, back to investigating when the customer is not satisfied
+or the complaint recurs, close a false alarm early) and reopening from closed. Every change is a
+TicketEvent with who and when."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -6,7 +11,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from alerts.exceptions import IllegalTransition
+from alerts.exceptions import AlertError, IllegalTransition
+from alerts.routing import route_for
 from alerts.settings import AlertSettings
 from storage.models import Incident, Ticket, TicketEvent
 from storage.writes import insert_ignore
@@ -23,6 +29,7 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     "closed": ("new",),   # reopening starts the process again
 }
 PRIORITY = {"urgent": 1, "important": 2, "general": 3}
+RANK = {"general": 1, "important": 2, "urgent": 3}
 SYSTEM = "repwatch"
 
 
@@ -38,14 +45,18 @@ def record(session: Session, ticket: Ticket, *, at: datetime, actor: str, kind: 
     return insert_ignore(session, TicketEvent, values, ["event_key"])
 
 
+def _sla(settings: AlertSettings, severity: str):
+    return settings.sla[severity if severity in settings.sla else "general"]
+
+
 def open_ticket(session: Session, incident: Incident, settings: AlertSettings, now: datetime) -> tuple[Ticket, bool]:
-    """The open ticket for an incident, opened if there is none. Returns (ticket, opened_now)."""
+    """The open ticket for an incident, opened if there is none. Returns (ticket, opened_now).
+    Ticket.open_incident_id is unique, so two writers cannot open two tickets for one incident."""
     existing = session.scalar(select(Ticket).where(Ticket.open_incident_id == incident.id))
     if existing is not None:
         return existing, False
-    sla = settings.sla[incident.severity if incident.severity in settings.sla else "general"]
-    route = settings.routing.get(incident.category) if incident.category else None
-    route = route or settings.default_route
+    sla = _sla(settings, incident.severity)
+    route = route_for(settings, incident.category)
     values = dict(
         incident_id=incident.id, open_incident_id=incident.id, state="new", severity=incident.severity,
         priority=PRIORITY.get(incident.severity, 3), category=incident.category, title=incident.title[:300],
@@ -56,32 +67,57 @@ def open_ticket(session: Session, incident: Incident, settings: AlertSettings, n
     ticket = session.scalar(select(Ticket).where(Ticket.open_incident_id == incident.id))
     if created:
         record(session, ticket, at=now, actor=SYSTEM, kind="opened", to_state="new", key=f"t{ticket.id}:opened",
-               detail={"severity": ticket.severity, "category": ticket.category, "department": ticket.department})
+               detail={"severity": ticket.severity, "category": ticket.category, "department": ticket.department,
+                       "assignee": ticket.assignee})
     return ticket, created
 
 
-def move(session: Session, ticket: Ticket, to_state: str, *, actor: str, now: datetime, note: str | None = None) -> None:
+def move(session: Session, ticket: Ticket, to_state: str, *, actor: str, now: datetime, note: str | None = None,
+         satisfied: bool | None = None, settings: AlertSettings | None = None) -> None:
+    """Move a ticket along the process. `satisfied` is the follow-up result (客户是否满意), kept when
+    moving to followed_up. Reopening restarts the SLA clock from now (with `settings`, else the defaults)."""
     if to_state not in STATES:
         raise IllegalTransition(ticket.id, ticket.state, to_state, list(TRANSITIONS[ticket.state]))
     allowed = TRANSITIONS[ticket.state]
     if to_state not in allowed:
         raise IllegalTransition(ticket.id, ticket.state, to_state, list(allowed))
     before = ticket.state
+    if before == "closed":
+        _reopen(session, ticket, now, settings or AlertSettings())
     ticket.state = to_state
     ticket.updated_at = now
-    if ticket.first_response_at is None and to_state != "closed":
-        ticket.first_response_at = now
+    if ticket.first_response_at is None and actor != SYSTEM and to_state != "closed" and before != "closed":
+        ticket.first_response_at = now   # the first move by a person is the first response
     if to_state == "resolved":
         ticket.resolved_at = now
+    if to_state == "followed_up" and satisfied is not None:
+        ticket.follow_up_satisfied = satisfied
     if to_state == "closed":
         ticket.closed_at = now
         ticket.open_incident_id = None
-    if before == "closed":  # reopened
-        ticket.open_incident_id = ticket.incident_id
-        ticket.reopen_count += 1
-        ticket.closed_at = ticket.resolved_at = None
+    detail = {"satisfied": satisfied} if to_state == "followed_up" and satisfied is not None else {}
     record(session, ticket, at=now, actor=actor, kind="reopened" if before == "closed" else "state",
-           from_state=before, to_state=to_state, note=note)
+           from_state=before, to_state=to_state, note=note, detail=detail)
+
+
+def _reopen(session: Session, ticket: Ticket, now: datetime, settings: AlertSettings) -> None:
+    other = session.scalar(select(Ticket.id).where(Ticket.open_incident_id == ticket.incident_id,
+                                                   Ticket.id != ticket.id))
+    if other is not None:
+        raise AlertError(f"ticket {ticket.id} cannot be reopened: its incident already has open ticket {other}")
+    sla = _sla(settings, ticket.severity)
+    ticket.open_incident_id = ticket.incident_id
+    ticket.reopen_count += 1
+    ticket.closed_at = ticket.resolved_at = ticket.first_response_at = None
+    ticket.follow_up_satisfied = None
+    ticket.first_response_due = now + sla.first_response
+    ticket.resolution_due = now + sla.resolution
+
+
+def follow_up(session: Session, ticket: Ticket, *, satisfied: bool, actor: str, now: datetime,
+              note: str | None = None) -> None:
+    """Record the follow-up call (跟进回访): resolved → followed_up with the customer's verdict."""
+    move(session, ticket, "followed_up", actor=actor, now=now, note=note, satisfied=satisfied)
 
 
 def assign(session: Session, ticket: Ticket, *, assignee: str | None, department: str | None, actor: str,
@@ -94,3 +130,23 @@ def assign(session: Session, ticket: Ticket, *, assignee: str | None, department
     record(session, ticket, at=now, actor=actor, kind="assign", note=note, detail=detail)
     if ticket.state in ("new", "triaged"):
         move(session, ticket, "assigned", actor=actor, now=now)
+    elif ticket.first_response_at is None and actor != SYSTEM:
+        ticket.first_response_at = now
+
+
+def raise_ticket_severity(session: Session, ticket: Ticket, severity: str, settings: AlertSettings, now: datetime,
+                          *, reason: str) -> bool:
+    """An incident got worse: the ticket's severity, priority and SLA due times follow (never relax).
+    Returns True when it changed."""
+    if RANK.get(severity, 0) <= RANK.get(ticket.severity, 0):
+        return False
+    before = ticket.severity
+    sla = _sla(settings, severity)
+    ticket.severity, ticket.priority = severity, PRIORITY.get(severity, 3)
+    if ticket.first_response_at is None:
+        ticket.first_response_due = min(ticket.first_response_due, now + sla.first_response)
+    ticket.resolution_due = min(ticket.resolution_due, now + sla.resolution)
+    ticket.updated_at = now
+    record(session, ticket, at=now, actor=SYSTEM, kind="severity", note=reason,
+           key=f"t{ticket.id}:severity:{severity}:{ticket.reopen_count}", detail={"from": before, "to": severity})
+    return True

@@ -167,17 +167,12 @@ def build_notifiers(config: Config) -> list[Notifier]:
 
 
 def notify(db: Database, config: Config, alerts: list[Alert], now: datetime) -> DispatchReport:
-    report = DispatchReport()
-    notifiers = build_notifiers(config)
+    """Queue `alerts` in the notification log (each notifier gets those at or above its min_severity),
+    then send everything due: new alerts, earlier retries, and alerts that waited for group_wait or the
+    end of quiet hours. Silences, repeat_interval and grouping are applied in alerts.dispatch."""
     with db.session() as s:
-        for notifier in notifiers:
-            chosen = [a for a in alerts if RANK.get(a.severity, 0) >= RANK[notifier.min_severity]]
-            part = dispatch(s, chosen, [notifier], now, commit=s.commit)
-            report.sent += part.sent
-            report.skipped += part.skipped
-            report.failed += part.failed
-            report.retry_later += part.retry_later
-    return report
+        return dispatch(s, alerts, build_notifiers(config), now, commit=s.commit,
+                        policy=config.alerts.delivery, tz=config.tz)
 
 
 def run_once(db: Database, config: Config, analyzer: Analyzer, now: datetime, *, sources: list[str] | None = None,

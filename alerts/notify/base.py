@@ -2,9 +2,10 @@
 Like Alertmanager's Notifier.Notify, the result says whether trying again could help."""
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
-from typing import ClassVar, Union
+from dataclasses import asdict, dataclass, field, fields
+from typing import Callable, ClassVar, Union
 
 from storage.types import Strict
 
@@ -22,11 +23,32 @@ class Alert:
     incident_id: int | None = None
     evidence: list[dict] = field(default_factory=list)   # [{"text", "url", "author", "reach"}]
     figures: dict = field(default_factory=dict)          # {"count": 7, "expected": 1.2}
+    target: str | None = None        # the watch target, for silences and grouping
+    repeatable: bool = False         # still firing: may be sent again after repeat_interval
+
+    def to_dict(self) -> dict:
+        """Kept on the notification row, so a delivery that failed can be rebuilt and retried later."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Alert":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    @property
+    def group(self) -> str:
+        """Alerts about one incident (else one target) arriving together go out as one message."""
+        if self.incident_id is not None:
+            return f"incident:{self.incident_id}"
+        if self.target:
+            return f"target:{self.target}:{self.kind}"
+        return f"alert:{self.key}"
 
 
 @dataclass
 class Delivered:
     detail: str = ""
+    ref: str | None = None   # the record made elsewhere (a Jira key, a Zendesk id), kept on the ticket
     ok: ClassVar[bool] = True
 
 
@@ -52,6 +74,10 @@ class Notifier(ABC):
     def __init__(self, name: str, options: Strict):
         self.name = name
         self.options = options
+        # The edges of time, replaceable in tests: the wall clock for request signatures (a robot
+        # rejects a stale timestamp, so this is real time, not the pipeline's `now`) and sleep for backoff.
+        self.wall: Callable[[], float] = time.time
+        self.sleep: Callable[[float], None] = time.sleep
 
     @abstractmethod
     def send(self, alert: Alert) -> Outcome:

@@ -9,6 +9,13 @@ from alerts.notify.base import Notifier
 
 BUILTINS: dict[str, str] = {
     "email": "alerts.notify.email:EmailNotifier",
+    "webhook": "alerts.notify.webhook:WebhookNotifier",
+    "dingtalk": "alerts.notify.dingtalk:DingTalkNotifier",
+    "wecom": "alerts.notify.wecom:WeComNotifier",
+    "feishu": "alerts.notify.feishu:FeishuNotifier",
+    "slack": "alerts.notify.slack:SlackNotifier",
+    "jira": "alerts.notify.jira:JiraNotifier",
+    "zendesk": "alerts.notify.zendesk:ZendeskNotifier",
 }
 _loaded: dict[str, type[Notifier]] = {}
 

@@ -16,58 +16,105 @@ def _actor() -> str:
         return "cli"
 
 
+def _settings(ctx: Context):
+    """The configured alert settings (SLA on reopen), or the defaults when there is no config file:
+    working a ticket must not need the collectors' config to be valid."""
+    from alerts.settings import AlertSettings
+    from repwatch.exceptions import ConfigError
+
+    try:
+        return ctx.config.alerts
+    except ConfigError:
+        return AlertSettings()
+
+
+def _due(t, now) -> str:
+    """SLA state in a few words: what is due next, or what is breached."""
+    if t.state == "closed":
+        return "closed"
+    if t.first_response_at is None and t.first_response_due is not None:
+        if t.first_response_due < now:
+            return "SLA breached: first response"
+        return f"respond by {t.first_response_due:%m-%d %H:%M}"
+    if t.state not in ("resolved", "followed_up") and t.resolution_due is not None:
+        if t.resolution_due < now:
+            return "SLA breached: resolution"
+        return f"resolve by {t.resolution_due:%m-%d %H:%M}"
+    return "-"
+
+
 @cli.command("tickets")
 @click.option("--state", "states", multiple=True, help="new, triaged, assigned, investigating, resolved, "
-              "followed_up, closed; or 'open' (everything not closed, the default).")
+              "followed_up, closed; or 'open' (everything not closed, the default); or 'all'.")
 @click.option("--severity", type=click.Choice(SEVERITIES), multiple=True)
 @click.option("--category", multiple=True)
 @click.option("--department")
+@click.option("--assignee")
+@click.option("--target", help="Only tickets whose incident is about this watch target.")
 @click.option("--breached", is_flag=True, help="Only tickets past an SLA due time.")
+@click.option("--escalated", is_flag=True, help="Only tickets escalated at least once.")
+@click.option("--limit", type=click.IntRange(1, 10000), default=200, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per ticket.")
 @pass_ctx
 @handle_errors
-def tickets(ctx: Context, states, severity, category, department, breached, as_json) -> None:
+def tickets(ctx: Context, states, severity, category, department, assignee, target, breached, escalated, limit,
+            as_json) -> None:
     """List tickets, most urgent first."""
     import json
 
-    from sqlalchemy import or_, select
+    from sqlalchemy import and_, or_, select
 
-    from alerts.tickets import OPEN_STATES
-    from storage.models import Ticket
+    from alerts.tickets import OPEN_STATES, STATES
+    from storage.models import Incident, Ticket
 
     now = ctx.clock().now()
     states = set(states) or {"open"}
-    wanted = set(OPEN_STATES) if "open" in states else set()
-    wanted |= states - {"open"}
-    stmt = select(Ticket).where(Ticket.state.in_(wanted)).order_by(Ticket.priority, Ticket.resolution_due, Ticket.id)
+    unknown = states - set(STATES) - {"open", "all"}
+    if unknown:
+        raise click.UsageError(f"unknown state {', '.join(sorted(unknown))}; states: {', '.join(STATES)}, open, all")
+    wanted = set(STATES) if "all" in states else set(OPEN_STATES) if "open" in states else set()
+    wanted |= states - {"open", "all"}
+    stmt = select(Ticket).where(Ticket.state.in_(wanted))
     if severity:
         stmt = stmt.where(Ticket.severity.in_(severity))
     if category:
         stmt = stmt.where(Ticket.category.in_(category))
     if department:
         stmt = stmt.where(Ticket.department == department)
+    if assignee:
+        stmt = stmt.where(Ticket.assignee == assignee)
+    if target:
+        stmt = stmt.join(Incident, Incident.id == Ticket.incident_id).where(Incident.target == target)
     if breached:
-        stmt = stmt.where(or_(Ticket.resolution_due < now,
-                              (Ticket.first_response_at.is_(None)) & (Ticket.first_response_due < now)))
+        stmt = stmt.where(Ticket.state != "closed", or_(
+            and_(Ticket.state.not_in(("resolved", "followed_up")), Ticket.resolution_due < now),
+            and_(Ticket.first_response_at.is_(None), Ticket.first_response_due < now)))
+    if escalated:
+        stmt = stmt.where(Ticket.escalation_level > 0)
+    stmt = stmt.order_by(Ticket.priority, Ticket.resolution_due, Ticket.id).limit(limit)
     with ctx.db.session() as s:
         rows = list(s.scalars(stmt))
         if as_json:
             for t in rows:
-                click.echo(json.dumps({"id": t.id, "state": t.state, "severity": t.severity, "category": t.category,
-                                       "department": t.department, "assignee": t.assignee, "title": t.title,
-                                       "opened_at": t.opened_at.isoformat(),
-                                       "resolution_due": t.resolution_due.isoformat() if t.resolution_due else None},
-                                      ensure_ascii=False))
+                click.echo(json.dumps({
+                    "id": t.id, "state": t.state, "severity": t.severity, "priority": t.priority,
+                    "category": t.category, "department": t.department, "assignee": t.assignee, "title": t.title,
+                    "incident_id": t.incident_id, "opened_at": t.opened_at.isoformat(),
+                    "first_response_due": t.first_response_due.isoformat() if t.first_response_due else None,
+                    "resolution_due": t.resolution_due.isoformat() if t.resolution_due else None,
+                    "escalation_level": t.escalation_level, "reopen_count": t.reopen_count,
+                    "follow_up_satisfied": t.follow_up_satisfied, "sla": _due(t, now),
+                    "external_refs": t.external_refs or {}}, ensure_ascii=False))
             return
         if not rows:
             click.echo("no tickets match")
             return
-        click.echo(f"{'ID':>5}  {'SEVERITY':<9} {'STATE':<13} {'CATEGORY':<13} {'OWNER':<16} TITLE")
+        click.echo(f"{'ID':>5}  {'SEVERITY':<9} {'STATE':<13} {'CATEGORY':<13} {'OWNER':<16} {'SLA':<30} TITLE")
         for t in rows:
             owner = t.assignee or t.department or "-"
-            late = " (SLA breached)" if t.resolution_due and t.resolution_due < now else ""
+            esc = f" ⇧{t.escalation_level}" if t.escalation_level else ""
             click.echo(f"{t.id:>5}  {t.severity:<9} {t.state:<13} {(t.category or '-'):<13} {owner[:16]:<16} "
-                       f"{t.title[:60]}{late}")
+                       f"{_due(t, now) + esc:<30} {t.title[:60]}")
 
 
 @cli.group("ticket")
@@ -89,22 +136,32 @@ def _load(s, ticket_id: int):
 @pass_ctx
 @handle_errors
 def show(ctx: Context, ticket_id: int) -> None:
-    """Show a ticket, its evidence and its audit trail."""
-    from sqlalchemy import select
+    """Show a ticket, its SLA, its evidence and its audit trail."""
+    from alerts.incidents import members
 
-    from storage.models import IncidentMention, Mention
-
+    now = ctx.clock().now()
     with ctx.db.session() as s:
         t = _load(s, ticket_id)
-        click.echo(f"Ticket #{t.id} [{t.severity}] {t.state}: {t.title}")
-        click.echo(f"  category {t.category or '-'}; department {t.department or '-'}; assignee {t.assignee or '-'}")
+        inc = t.incident
+        click.echo(f"Ticket #{t.id} [{t.severity}, priority {t.priority}] {t.state}: {t.title}")
+        click.echo(f"  category {t.category or '-'}; target {inc.target or '-'}; department {t.department or '-'}; "
+                   f"assignee {t.assignee or '-'}")
         click.echo(f"  opened {t.opened_at:%Y-%m-%d %H:%M} UTC; first response due "
-                   f"{t.first_response_due:%Y-%m-%d %H:%M}; resolution due {t.resolution_due:%Y-%m-%d %H:%M}")
-        mentions = s.scalars(select(Mention).join(IncidentMention, IncidentMention.mention_id == Mention.id)
-                             .where(IncidentMention.incident_id == t.incident_id).order_by(Mention.id))
+                   f"{t.first_response_due:%Y-%m-%d %H:%M}"
+                   + (f" (responded {t.first_response_at:%Y-%m-%d %H:%M})" if t.first_response_at else "")
+                   + f"; resolution due {t.resolution_due:%Y-%m-%d %H:%M}")
+        click.echo(f"  SLA: {_due(t, now)}; escalation level {t.escalation_level}; reopened {t.reopen_count}×"
+                   + ("" if t.follow_up_satisfied is None else
+                      f"; follow-up: customer {'satisfied' if t.follow_up_satisfied else 'NOT satisfied'}"))
+        click.echo(f"  incident #{inc.id}: {inc.mention_count} posts, reach {inc.reach}, first seen "
+                   f"{inc.first_seen:%Y-%m-%d %H:%M}, last seen {inc.last_seen:%Y-%m-%d %H:%M}; "
+                   f"signals {', '.join(inc.signals or []) or '-'}")
+        for channel, ref in sorted((t.external_refs or {}).items()):
+            click.echo(f"  {channel}: {ref}")
         click.echo("Evidence:")
-        for m in mentions:
-            click.echo(f"  - {m.text[:100]}  {m.url or ''}")
+        for m in members(s, t.incident_id, limit=50):
+            reach = f" [{m.author_followers} followers]" if m.author_followers else ""
+            click.echo(f"  - {' '.join(m.text.split())[:100]}{reach}  {m.url or ''}")
         click.echo("Audit trail:")
         for e in t.events:
             change = f" {e.from_state or ''}→{e.to_state}" if e.to_state else ""
@@ -115,18 +172,26 @@ def show(ctx: Context, ticket_id: int) -> None:
 @click.argument("ticket_id", type=int)
 @click.argument("state")
 @click.option("--note", help="Why; kept in the audit trail.")
+@click.option("--satisfied", type=click.Choice(["yes", "no"]),
+              help="Follow-up result (客户是否满意); required when moving to followed_up.")
 @pass_ctx
 @handle_errors
-def move_cmd(ctx: Context, ticket_id: int, state: str, note: str | None) -> None:
-    """Move a ticket to STATE (new → triaged → assigned → investigating → resolved → followed_up → closed)."""
-    from alerts.exceptions import IllegalTransition
+def move_cmd(ctx: Context, ticket_id: int, state: str, note: str | None, satisfied: str | None) -> None:
+    """Move a ticket to STATE (new → triaged → assigned → investigating → resolved → followed_up → closed;
+    closed → new reopens)."""
+    from alerts.exceptions import AlertError
     from alerts.tickets import move
 
+    if state == "followed_up" and satisfied is None:
+        raise click.UsageError("record the follow-up result: --satisfied yes or --satisfied no")
+    if satisfied is not None and state != "followed_up":
+        raise click.UsageError("--satisfied goes with the move to followed_up")
     with ctx.db.session() as s:
         t = _load(s, ticket_id)
         try:
-            move(s, t, state, actor=_actor(), now=ctx.clock().now(), note=note)
-        except IllegalTransition as exc:
+            move(s, t, state, actor=_actor(), now=ctx.clock().now(), note=note,
+                 satisfied=None if satisfied is None else satisfied == "yes", settings=_settings(ctx))
+        except AlertError as exc:
             raise click.ClickException(str(exc)) from None
         click.echo(f"ticket #{t.id} is now {t.state}")
 
@@ -146,5 +211,24 @@ def assign_cmd(ctx: Context, ticket_id: int, assignee: str | None, department: s
         raise click.UsageError("give --to and/or --department")
     with ctx.db.session() as s:
         t = _load(s, ticket_id)
+        if t.state == "closed":
+            raise click.ClickException(f"ticket #{t.id} is closed; reopen it first (repwatch ticket move {t.id} new)")
         assign(s, t, assignee=assignee, department=department, actor=_actor(), now=ctx.clock().now(), note=note)
         click.echo(f"ticket #{t.id} assigned to {t.assignee or t.department}; state {t.state}")
+
+
+@ticket_group.command("note")
+@click.argument("ticket_id", type=int)
+@click.argument("text")
+@pass_ctx
+@handle_errors
+def note_cmd(ctx: Context, ticket_id: int, text: str) -> None:
+    """Add a note to the audit trail."""
+    from alerts.tickets import record
+
+    with ctx.db.session() as s:
+        t = _load(s, ticket_id)
+        now = ctx.clock().now()
+        t.updated_at = now
+        record(s, t, at=now, actor=_actor(), kind="note", note=text)
+        click.echo(f"note added to ticket #{t.id}")

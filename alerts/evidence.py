@@ -1,0 +1,63 @@
+"""Every alert carries its evidence: links, count vs expected, the top posts by reach, category and
+severity. Built here, from the database, so each kind of alert shows the same things."""
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from alerts.notify.base import Alert
+from storage.models import Incident, IncidentMention, Mention, Source, Ticket
+
+TOP_POSTS = 3
+CATEGORY_ZH = {"product": "产品质量", "service": "服务态度", "price": "价格收费", "delivery": "交付物流",
+               "after_sales": "售后", "communication": "信息沟通", "promise": "承诺未兑现"}
+
+
+def _reach_order():
+    return (func.coalesce(Mention.author_followers, 0).desc(), func.coalesce(Mention.reposts, 0).desc(), Mention.id)
+
+
+def post(session: Session, m: Mention) -> dict:
+    source = session.get(Source, m.source_id)
+    return {"text": (m.title + " " if m.title and m.title not in m.text else "") + m.text[:300], "url": m.url,
+            "author": m.author, "reach": m.author_followers, "source": source.name if source else None,
+            "likes": m.likes, "reposts": m.reposts, "comments": m.comments}
+
+
+def top_posts(session: Session, *, incident_id: int | None = None, mention_ids: list[int] | None = None,
+              limit: int = TOP_POSTS) -> list[dict]:
+    stmt = select(Mention)
+    if incident_id is not None:
+        stmt = stmt.join(IncidentMention, IncidentMention.mention_id == Mention.id).where(
+            IncidentMention.incident_id == incident_id)
+    if mention_ids is not None:
+        stmt = stmt.where(Mention.id.in_(mention_ids or [-1]))
+    return [post(session, m) for m in session.scalars(stmt.order_by(*_reach_order()).limit(limit))]
+
+
+def ticket_url(base_url: str | None, ticket_id: int | None) -> str | None:
+    return f"{base_url.rstrip('/')}/tickets/{ticket_id}" if base_url and ticket_id else None
+
+
+def incident_figures(incident: Incident) -> dict:
+    return {"mentions": incident.mention_count, "reach": incident.reach,
+            "first_seen": f"{incident.first_seen:%Y-%m-%d %H:%M} UTC", "last_seen": f"{incident.last_seen:%Y-%m-%d %H:%M} UTC",
+            "signals": ", ".join(incident.signals or []) or "-"}
+
+
+def ticket_alert(session: Session, ticket: Ticket, incident: Incident, *, kind: str, key: str, summary: str,
+                 base_url: str | None, severity: str | None = None, figures: dict | None = None,
+                 repeatable: bool = False) -> Alert:
+    category = incident.category or ticket.category
+    return Alert(
+        key=key, kind=kind, title=incident.title[:120], severity=severity or ticket.severity, summary=summary,
+        category=category, url=ticket_url(base_url, ticket.id), ticket_id=ticket.id, incident_id=incident.id,
+        target=incident.target, evidence=top_posts(session, incident_id=incident.id), repeatable=repeatable,
+        figures={**incident_figures(incident), "ticket": f"#{ticket.id} {ticket.state}",
+                 "owner": ticket.assignee or ticket.department or "-", **(figures or {})},
+    )
+
+
+def what(target: str | None, category: str | None) -> str:
+    cat = f"{CATEGORY_ZH.get(category, category)} {category}" if category else "其他 other"
+    return f"{target or '未指定对象'} / {cat}"

@@ -1,0 +1,86 @@
+"""The HTTP path shared by the webhook, chat and tracker notifiers (httpx).
+
+Transport errors, timeouts, 5xx and 429 are retried here with a doubling backoff, then reported as
+Retryable so the notification log tries again on a later run; other 4xx are the caller's mistake
+(a wrong token, a bad payload) and fail at once with what the server said."""
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from typing import Callable, Optional
+
+import httpx
+from pydantic import Field, field_validator
+
+from alerts.notify.base import Failed, Retryable
+from storage.types import Duration, Strict
+
+USER_AGENT = "repwatch-notifier/0.1"
+
+
+class HttpOptions(Strict):
+    """Keys every HTTP notifier takes besides its own."""
+
+    timeout: Duration = Field(default=timedelta(seconds=10), description="per request")
+    retries: int = Field(default=2, ge=0, le=10, description="extra attempts for 5xx, 429 and timeouts, in this run")
+    backoff: Duration = Field(default=timedelta(seconds=1), description="wait before the first retry; doubles")
+
+
+def check_url(value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise ValueError("expected an http:// or https:// URL")
+    return value
+
+
+class UrlOptions(HttpOptions):
+    url: str
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return check_url(value)
+
+
+def _excerpt(response: httpx.Response) -> str:
+    text = response.text.strip().replace("\n", " ")
+    return text[:300] + ("…" if len(text) > 300 else "")
+
+
+def request(method: str, url: str, options: HttpOptions, *, json=None, content: bytes | None = None,
+            headers: dict | None = None, params: dict | None = None, auth=None,
+            sleep: Callable[[float], None] = time.sleep) -> httpx.Response | Retryable | Failed:
+    """One logical request with in-run retries. Returns the response (2xx/3xx), or an outcome."""
+    wait = options.backoff.total_seconds()
+    last: Optional[Retryable] = None
+    all_headers = {"User-Agent": USER_AGENT, **(headers or {})}
+    with httpx.Client(timeout=options.timeout.total_seconds(), follow_redirects=False) as client:
+        for attempt in range(options.retries + 1):
+            if attempt:
+                sleep(wait * 2 ** (attempt - 1))
+            try:
+                response = client.request(method, url, json=json, content=content, headers=all_headers,
+                                          params=params, auth=auth)
+            except httpx.TimeoutException as exc:
+                last = Retryable(f"{method} {_safe(url)}: timed out ({type(exc).__name__})")
+                continue
+            except httpx.TransportError as exc:
+                last = Retryable(f"{method} {_safe(url)}: {type(exc).__name__}: {exc}")
+                continue
+            if response.status_code >= 500 or response.status_code == 429:
+                last = Retryable(f"{method} {_safe(url)}: HTTP {response.status_code}: {_excerpt(response)}")
+                continue
+            if response.status_code >= 400:
+                return Failed(f"{method} {_safe(url)}: HTTP {response.status_code}: {_excerpt(response)}"
+                              f"{_hint(response.status_code)}")
+            return response
+    return last
+
+
+def _hint(status: int) -> str:
+    return {401: " (check the credentials)", 403: " (check the token's permissions)",
+            404: " (check the URL)"}.get(status, "")
+
+
+def _safe(url: str) -> str:
+    """Robot URLs carry their secret in the query string: never log it."""
+    return url.split("?", 1)[0]
