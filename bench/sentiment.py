@@ -1,0 +1,229 @@
+"""Sentiment benchmark: SnowNLP as shipped against the repwatch analyzer, on the shared labelled corpora.
+
+- Per corpus, on the fixed test split (sentiment/corpora.py; never trained on): accuracy, negative-class
+  precision / recall / F1, ROC-AUC and texts/s. Weibo texts lose their [..] emoticons first (the labels were
+  made from them). SnowNLP was trained partly on e-commerce reviews, so its review numbers are optimistic.
+- Cross-domain: the Chinese model retrained in memory on the review corpora only, tested on all of
+  weibo_senti_2k (emoticons stripped), a platform it never saw.
+- Complaints: the hand-written posts in tests/sentiment/fixtures (dev set: used while writing the word lists;
+  holdout: written afterwards, never tuned on): how often non-complaints are flagged as complaints.
+- Throughput on 5,000 texts, model load time and peak memory (fresh processes), next to SnowNLP's own.
+
+    .venv/bin/python bench/sentiment.py [--skip-cross] [--skip-throughput]
+
+Frugal on purpose (2 shared cores): about four minutes, one process most of the time.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import yaml
+from sklearn.metrics import accuracy_score, precision_recall_fscore_support, roc_auc_score
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sentiment import Analyzer, TextIn  # noqa: E402
+from sentiment import corpora  # noqa: E402
+from sentiment.normalize import normalize  # noqa: E402
+from sentiment.settings import AnalysisSettings  # noqa: E402
+from sentiment.snow import snownlp_score  # noqa: E402
+
+THRESHOLD = 0.5
+CORPUS_LABELS = {"waimai_10k": "waimai_10k (food delivery)", "online_shopping_9_cats": "online_shopping_9_cats",
+                 "weibo_senti_2k": "weibo_senti_2k, emoticons stripped", "amazon_cells_labelled": "amazon_cells (English)"}
+
+
+def metrics(labels, scores, seconds: float) -> dict:
+    labels, scores = np.asarray(labels), np.asarray(scores, dtype=float)
+    predicted_negative = scores < THRESHOLD
+    p, r, f, _ = precision_recall_fscore_support(labels == 0, predicted_negative, average="binary", zero_division=0)
+    return {"n": len(labels), "accuracy": accuracy_score(labels, ~predicted_negative),
+            "neg_precision": p, "neg_recall": r, "neg_f1": f, "auc": roc_auc_score(labels, scores),
+            "texts_per_s": len(labels) / seconds if seconds else float("nan")}
+
+
+def snownlp_scores(texts: list[str]) -> tuple[list[float], float]:
+    """SnowNLP as shipped, on the same normalised text the analyzer reads; unscorable text counts as 0.5."""
+    normalised = [normalize(t).text for t in texts]
+    started = time.perf_counter()
+    scores = [snownlp_score(t) for t in normalised]
+    return [0.5 if s is None else s for s in scores], time.perf_counter() - started
+
+
+def analyzer_scores(analyzer: Analyzer, texts: list[str], lang: str | None = None) -> tuple[list[float], float]:
+    started = time.perf_counter()
+    results = analyzer.score_here([TextIn(t, lang=lang) for t in texts])
+    return [r.sentiment for r in results], time.perf_counter() - started
+
+
+def row(name: str, engine: str, m: dict) -> str:
+    return (f"| {name} | {engine} | {m['n']} | {m['accuracy']:.3f} | {m['neg_precision']:.3f} | {m['neg_recall']:.3f} "
+            f"| {m['neg_f1']:.3f} | **{m['auc']:.3f}** | {m['texts_per_s']:,.0f} |")
+
+
+HEADER = ("| corpus (test split) | engine | n | accuracy | neg. precision | neg. recall | neg. F1 | ROC-AUC | texts/s |\n"
+          "|---|---|---:|---:|---:|---:|---:|---:|---:|")
+
+
+def per_corpus(zh: list[corpora.Example], en: list[corpora.Example], out: dict) -> list[str]:
+    analyzer = Analyzer(AnalysisSettings(workers=1, snownlp=False))   # SnowNLP is timed on its own
+    analyzer.warm_up()
+    lines = [HEADER]
+    for name in (*corpora.ZH_CORPORA, corpora.EN_CORPUS):
+        source = en if name == corpora.EN_CORPUS else zh
+        texts, labels = corpora.pick(source, split="test", corpora=(name,))
+        snow, snow_s = snownlp_scores(texts)
+        ours, ours_s = analyzer_scores(analyzer, texts)
+        ms, mo = metrics(labels, snow, snow_s), metrics(labels, ours, ours_s)
+        out[name] = {"snownlp": ms, "repwatch": mo}
+        lines += [row(CORPUS_LABELS[name], "SnowNLP 0.12.3", ms), row(CORPUS_LABELS[name], "repwatch", mo)]
+        print(f"  {name}: SnowNLP AUC {ms['auc']:.3f}, repwatch AUC {mo['auc']:.3f}", file=sys.stderr, flush=True)
+    return lines
+
+
+def cross_domain(zh: list[corpora.Example], out: dict) -> list[str]:
+    from sentiment.evidence import find_evidence
+    from sentiment.lexicon import load_lexicon
+    from sentiment.train import train_zh
+    from sentiment.zh_model import sigmoid
+
+    reviews = [e for e in zh if e.corpus in corpora.REVIEW_CORPORA]
+    model = train_zh(reviews, log=lambda m: print(m, file=sys.stderr))
+    lexicon = load_lexicon()
+    weibo = [e for e in zh if e.corpus == "weibo_senti_2k"]
+    lines = [HEADER.replace("corpus (test split)", "weibo_senti_2k, all of it, emoticons stripped")]
+    texts, labels = [e.text for e in weibo], [e.label for e in weibo]
+    started = time.perf_counter()
+    norm = [normalize(t).text for t in texts]
+    ev = [find_evidence(t, lexicon) for t in norm]
+    z = model.log_odds(norm, [e.affect for e in ev], [e.cues for e in ev])
+    ours = [sigmoid(v) for v in z]
+    seconds = time.perf_counter() - started
+    snow, snow_s = snownlp_scores(texts)
+    mr, ms = metrics(labels, ours, seconds), metrics(labels, snow, snow_s)
+    decision = model.decision(norm)
+    mm = metrics(labels, [sigmoid(v) for v in decision], seconds)
+    out["cross_domain"] = {"snownlp": ms, "repwatch_reviews_only": mr, "linear_model_alone": mm,
+                           "validation_auc_on_reviews": model.meta["validation_auc"]}
+    lines += [row("weibo (cross-domain)", "SnowNLP 0.12.3", ms),
+              row("weibo (cross-domain)", "repwatch, trained on reviews only", mr),
+              row("weibo (cross-domain)", "  its n-gram model alone (no word lists)", mm)]
+    return lines
+
+
+def complaints(out: dict) -> list[str]:
+    analyzer = Analyzer(AnalysisSettings(workers=1))
+    lines = ["| fixture set | posts | non-complaints | flagged as complaints (target ≤ 15%) | complaints found (recall) "
+             "| non-complaints negative: repwatch | … SnowNLP < 0.5 |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for name in ("posts.yaml", "posts_holdout.yaml"):
+        posts = yaml.safe_load((ROOT / "tests/sentiment/fixtures" / name).read_text(encoding="utf-8"))["posts"]
+        results = analyzer.score_here([TextIn(p["text"], rating=p.get("rating"), lang=p.get("lang"),
+                                              followers=p.get("followers")) for p in posts])
+        non = [(p, r) for p, r in zip(posts, results) if not p["complaint"]]
+        com = [(p, r) for p, r in zip(posts, results) if p["complaint"]]
+        fpr = sum(r.complaint for _, r in non) / len(non)
+        recall = sum(r.complaint for _, r in com) / len(com)
+        neg = sum(r.negative for _, r in non) / len(non)
+        zh_non = [r for p, r in non if r.snownlp is not None]
+        snow_neg = sum(r.snownlp < 0.5 for r in zh_non) / len(zh_non)
+        severity_ok = sum(r.severity == p["severity"] for p, r in zip(posts, results)) / len(posts)
+        out[name] = {"posts": len(posts), "false_positive_rate": fpr, "recall": recall, "negative_rate": neg,
+                     "snownlp_negative_rate": snow_neg, "severity_exact": severity_ok}
+        lines.append(f"| {name} | {len(posts)} | {len(non)} | **{fpr:.1%}** | {recall:.1%} | {neg:.1%} | {snow_neg:.1%} "
+                     f"(Chinese only) |")
+        out[name]["severity_exact"] = severity_ok
+    return lines
+
+
+PROBE = r"""
+import json, resource, sys, time
+sys.path.insert(0, sys.argv[1])
+what = sys.argv[2]
+t = time.perf_counter()
+if what == "snownlp":
+    from snownlp import sentiment; sentiment.classify("预热")
+elif what == "repwatch-no-snownlp":
+    from sentiment import Analyzer; from sentiment.settings import AnalysisSettings
+    Analyzer(AnalysisSettings(workers=1, snownlp=False)).warm_up()
+else:
+    from sentiment import Analyzer; from sentiment.settings import AnalysisSettings
+    Analyzer(AnalysisSettings(workers=1)).warm_up()
+load = time.perf_counter() - t
+print(json.dumps({"load_s": load, "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def load_and_memory() -> dict:
+    out = {}
+    for what in ("snownlp", "repwatch-no-snownlp", "repwatch"):
+        proc = subprocess.run([sys.executable, "-c", PROBE, str(ROOT), what], capture_output=True, text=True, check=True)
+        out[what] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return out
+
+
+def throughput(zh: list[corpora.Example], out: dict) -> list[str]:
+    texts = [e.text for e in zh if e.split == "test"][:5000]
+    items = [TextIn(t) for t in texts]
+    cores = os.cpu_count() or 1
+    res = {}
+    _, res["SnowNLP 0.12.3 alone, 1 process"] = snownlp_scores(texts)
+    fast = Analyzer(AnalysisSettings(workers=1, snownlp=False))
+    fast.warm_up()
+    t = time.perf_counter(); fast.score_here(items); res["repwatch, snownlp: false, 1 process"] = time.perf_counter() - t
+    full = Analyzer(AnalysisSettings(workers=1))
+    full.warm_up()
+    t = time.perf_counter(); full.score_here(items); res["repwatch default (with SnowNLP), 1 process"] = time.perf_counter() - t
+    with Analyzer(AnalysisSettings(workers=cores, parallel_min=1000)) as pooled:
+        t = time.perf_counter(); pooled.score(items); first = time.perf_counter() - t
+        t = time.perf_counter(); pooled.score(items); steady = time.perf_counter() - t
+    res[f"repwatch default, {cores} worker processes, first batch (starts the pool)"] = first
+    res[f"repwatch default, {cores} worker processes, pool running"] = steady
+    mem = load_and_memory()
+    out["throughput"] = {k: len(texts) / v for k, v in res.items()}
+    out["load"] = mem
+    lines = [f"{len(texts)} texts from the Chinese test splits; load average at start "
+             f"{os.getloadavg()[0]:.2f} on {cores} cores (other work shares them).", "",
+             "| configuration | texts/s |", "|---|---:|"]
+    lines += [f"| {k} | {len(texts) / v:,.0f} |" for k, v in res.items()]
+    lines += ["", "| fresh process | load time (s) | peak memory (MiB) |", "|---|---:|---:|"]
+    names = {"snownlp": "SnowNLP import + first score", "repwatch-no-snownlp": "repwatch analyzer, snownlp: false",
+             "repwatch": "repwatch analyzer (default)"}
+    lines += [f"| {names[k]} | {v['load_s']:.2f} | {v['peak_mib']:.0f} |" for k, v in mem.items()]
+    return lines
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=None)
+    parser.add_argument("--skip-cross", action="store_true", help="skip the cross-domain retraining (~1 min)")
+    parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
+    args = parser.parse_args()
+    data = args.data or corpora.default_data_dir()
+    print("loading and deduplicating the corpora ...", file=sys.stderr, flush=True)
+    zh, en = corpora.load_zh(data), corpora.load_en(data)
+    out: dict = {}
+    sections = [("Per corpus, fixed test split", per_corpus(zh, en, out))]
+    if not args.skip_cross:
+        sections.append(("Cross-domain: trained on reviews only, tested on Weibo", cross_domain(zh, out)))
+    sections.append(("Complaints on the hand-written posts", complaints(out)))
+    if not args.skip_throughput:
+        sections.append(("Throughput and footprint", throughput(zh, out)))
+    for title, lines in sections:
+        print(f"\n### {title}\n")
+        print("\n".join(lines))
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=1, default=float) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
