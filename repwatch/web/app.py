@@ -11,6 +11,7 @@ import secrets
 from importlib import resources
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
@@ -96,7 +97,7 @@ def _error_pages(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):
+        if is_api(request):  # FastAPI's own 422 body: the shape the OpenAPI document promises
+            return await request_validation_exception_handler(request, exc)
         problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
-        if is_api(request):
-            return JSONResponse({"detail": problems}, status_code=422)
         return page(request, "error.html", 400, title="请求无效 Bad request", message="; ".join(problems))

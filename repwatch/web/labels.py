@@ -26,6 +26,7 @@ EVENT = {
 SIGNAL_KINDS = {
     "repeat": "反复出现", "unresolved": "长期未解决", "media": "媒体曝光", "legal": "法律",
     "regulator": "监管投诉", "warning": "公开劝退", "head_office": "要求总部处理", "safety": "安全",
+    "intensity": "情绪强烈", "company": "指向商家", "reach": "影响面", "rating": "低评分",
 }
 
 

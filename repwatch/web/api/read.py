@@ -5,6 +5,7 @@ from datetime import datetime, timezone
 from typing import Annotated, Literal, Optional
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
 from sqlalchemy import exists, select
 
 from repwatch.web.api.convert import event_out, mention_out, ticket_out
@@ -27,7 +28,8 @@ def _utc(value: datetime | None, name: str) -> datetime | None:
     try:
         return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
     except (OverflowError, ValueError):
-        raise HTTPException(422, f"{name}: time out of range") from None
+        raise RequestValidationError([{"type": "value_error", "loc": ("query", name),
+                                       "msg": "time out of range", "input": str(value)}]) from None
 
 
 @router.get("/me", response_model=Me, summary="Who the credentials belong to")

@@ -10,11 +10,11 @@
     if (!seconds || seconds < 5) return;
     var stamp = document.getElementById("refreshed");
     function tick() {
-      if (document.hidden) return;                       // no polling from background tabs
-      if (box.contains(document.activeElement) && document.activeElement !== document.body) return;
+      if (document.hidden) return Promise.resolve();     // no polling from background tabs
+      if (box.contains(document.activeElement) && document.activeElement !== document.body) return Promise.resolve();
       var url = new URL(window.location.href);
       url.searchParams.set("fragment", "1");
-      fetch(url.toString(), { credentials: "same-origin", redirect: "manual" })
+      return fetch(url.toString(), { credentials: "same-origin", redirect: "manual" })
         .then(function (resp) {
           if (resp.type === "opaqueredirect" || resp.status === 401 || resp.status === 303) {
             window.location.reload();                    // session ended: let the server send us to login
@@ -29,6 +29,7 @@
         })
         .catch(function () { /* offline for a moment: try again next tick */ });
     }
+    window.repwatch = { refreshQueue: tick };           // lets a test (or a console) refresh on demand
     window.setInterval(tick, seconds * 1000);
   }
 
