@@ -34,6 +34,17 @@ class SourceState:
     last_modified: str | None = None
     cursor: dict = field(default_factory=dict)
     is_known: Callable[[str], bool] = lambda external_id: False
+    is_imported: Callable[[str], bool] = lambda content_hash: False   # import collector: file already loaded?
+
+
+@dataclass
+class ImportedFileIn:
+    """A file the import collector loaded; stored with its rows in one transaction, so it is read once."""
+
+    content_hash: str
+    filename: str
+    rows_ok: int = 0
+    rows_failed: int = 0
 
 
 @dataclass
@@ -45,6 +56,7 @@ class CollectResult:
     etag: str | None = None
     last_modified: str | None = None
     cursor: dict | None = None   # None keeps the stored cursor
+    imported_files: list[ImportedFileIn] = field(default_factory=list)
 
 
 class Collector(ABC):

@@ -1,8 +1,12 @@
 """One polite HTTP fetch path for feed-like sources: timeouts, a size cap, a clear User-Agent,
-a redirect limit and conditional GET. feedparser gets bytes from here, never a URL (it has no timeout)."""
+a redirect limit and conditional GET. feedparser gets bytes from here, never a URL (it has no timeout).
+`fetch_polite` adds what a paging client needs: Retry-After honoured on 429/503 and backoff on 5xx."""
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Callable
 
 import httpx
 
@@ -37,9 +41,37 @@ def client(settings: HttpSettings) -> httpx.Client:
     )
 
 
+class HttpStatusError(CollectError):
+    """An HTTP error status, with the server's Retry-After (seconds) when it sent one."""
+
+    def __init__(self, kind: str, message: str, *, http_status: int, retry_after: float | None = None):
+        super().__init__(kind, message, http_status=http_status)
+        self.retry_after = retry_after
+
+
+def parse_retry_after(value: str | bytes | None, date_header: str | bytes | None = None) -> float | None:
+    """Retry-After is either delta-seconds or an HTTP-date (RFC 9110 §10.2.3). The date is read against
+    the server's own Date header when there is one, so clock skew between us and the server cancels out."""
+    if not value:
+        return None
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")
+    if isinstance(date_header, bytes):
+        date_header = date_header.decode("latin-1")
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value).timestamp()
+        reference = parsedate_to_datetime(date_header).timestamp() if date_header else time.time()
+    except (TypeError, ValueError, IndexError):
+        return None
+    return max(0.0, when - reference)
+
+
 def fetch(url: str, settings: HttpSettings, *, etag: str | None = None, last_modified: str | None = None,
-          accept: str = "*/*", http: httpx.Client | None = None) -> Fetched:
-    headers = {"Accept": accept}
+          accept: str = "*/*", http: httpx.Client | None = None, headers: dict[str, str] | None = None) -> Fetched:
+    headers = {"Accept": accept, **(headers or {})}
     if etag:
         headers["If-None-Match"] = etag
     if last_modified:
@@ -77,5 +109,36 @@ def fetch(url: str, settings: HttpSettings, *, etag: str | None = None, last_mod
             http.close()
     if fetched.status >= 400:
         kind = "http_4xx" if fetched.status < 500 else "http_5xx"
-        raise CollectError(kind, f"{url}: HTTP {fetched.status}", http_status=fetched.status)
+        retry_after = None
+        if fetched.status in (429, 503):
+            retry_after = parse_retry_after(fetched.headers.get("retry-after"), fetched.headers.get("date"))
+        if fetched.status == 429:
+            kind = "rate_limited"
+        wait = f"; the server asked us to wait {retry_after:.0f}s" if retry_after is not None else ""
+        raise HttpStatusError(kind, f"{url}: HTTP {fetched.status}{wait}", http_status=fetched.status,
+                              retry_after=retry_after)
     return fetched
+
+
+RETRYABLE_KINDS = ("timeout", "connect", "network", "http_5xx", "rate_limited")
+
+
+def fetch_polite(url: str, settings: HttpSettings, *, retries: int = 2, backoff: float = 2.0,
+                 max_wait: float = 120.0, sleep: Callable[[float], None] = time.sleep, **kwargs) -> Fetched:
+    """fetch() with retries: Retry-After is honoured on 429/503 (up to `max_wait` seconds; a longer
+    wait is left to the next scheduled run), other transient failures back off exponentially."""
+    for attempt in range(retries + 1):
+        try:
+            return fetch(url, settings, **kwargs)
+        except CollectError as exc:
+            if exc.kind not in RETRYABLE_KINDS or attempt == retries:
+                raise
+            wait = getattr(exc, "retry_after", None)
+            if wait is None:
+                wait = backoff * 2 ** attempt
+            elif wait > max_wait:
+                raise HttpStatusError(exc.kind, f"{exc} (over the {max_wait:.0f}s we wait within a run; "
+                                      "the next scheduled run tries again)", http_status=exc.http_status,
+                                      retry_after=wait) from exc
+            sleep(wait)
+    raise AssertionError("unreachable")

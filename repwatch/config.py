@@ -24,7 +24,7 @@ from repwatch.exceptions import ConfigError
 from repwatch.schedule import DigestJob, Schedule, SchedulerSettings
 from repwatch.web.settings import WebSettings
 from sentiment.settings import AnalysisSettings
-from storage.types import Strict
+from storage.types import Duration, Strict
 
 DEFAULT_PATH = "schedules.yaml"
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -48,6 +48,8 @@ class SourceConfig(BaseModel):
     schedule: Optional[Schedule] = None
     enabled: bool = True
     targets: list[str] = Field(default_factory=list, description="watch targets everything from this source is about")
+    expected_period: Optional[Duration] = Field(default=None, description="health: no new item for longer than "
+                                                "this marks the source silent")
     options: Any = None
 
 

@@ -15,11 +15,11 @@ from alerts.evaluate import RANK, EvaluateReport, evaluate
 from alerts.notify.base import Alert, Notifier
 from alerts.notify.registry import get_notifier
 from collectors import CollectError, SourceState, get_collector
-from collectors.health import record_outcome
+from collectors.health import HealthAlarm, alarm as health_alarm, record_outcome
 from repwatch.config import Config, SourceConfig
 from sentiment import Analyzer, TextIn
 from storage import Database
-from storage.models import Analysis, CollectionRun, Mention, Source
+from storage.models import Analysis, CollectionRun, ImportedFile, Mention, Source
 from storage.writes import get_or_create_source, insert_ignore, store_mentions
 
 log = logging.getLogger("repwatch.pipeline")
@@ -35,6 +35,8 @@ class SourceReport:
     http_status: int | None = None
     error: str | None = None
     seconds: float = 0.0
+    health: str | None = None
+    alarm: HealthAlarm | None = None   # set when the source is broken; becomes a health alert
 
     def line(self) -> str:
         head = f"{self.name}: {self.status}"
@@ -78,7 +80,13 @@ def collect_source(db: Database, config: Config, source_cfg: SourceConfig, now: 
             return ks.scalar(select(exists().where(Mention.source_id == source_id,
                                                    Mention.external_id == external_id))) or False
 
+    def is_imported(content_hash: str) -> bool:
+        with db.session() as ks:
+            return ks.scalar(select(exists().where(ImportedFile.source_id == source_id,
+                                                   ImportedFile.content_hash == content_hash))) or False
+
     state.is_known = is_known
+    state.is_imported = is_imported
     result, error = None, None
     try:
         collector = get_collector(source_cfg.kind)(source_cfg.name, source_cfg.options, config.http)
@@ -99,6 +107,11 @@ def collect_source(db: Database, config: Config, source_cfg: SourceConfig, now: 
             report.status, report.error, report.http_status = "failed", str(error), error.http_status
         else:
             stored = store_mentions(s, source, result.items, now)
+            for f in result.imported_files:   # same transaction as the rows: a file is never half-loaded
+                insert_ignore(s, ImportedFile, dict(source_id=source.id, content_hash=f.content_hash,
+                                                    filename=f.filename[:500], rows_ok=f.rows_ok,
+                                                    rows_failed=f.rows_failed, imported_at=now),
+                              ["source_id", "content_hash"])
             items_seen = len(result.items)
             run.new_count, run.duplicate_count = stored.new, stored.duplicates
             run.failed_count = len([p for p in result.problems if not p.warning])
@@ -117,8 +130,31 @@ def collect_source(db: Database, config: Config, source_cfg: SourceConfig, now: 
         run.finished_at = now
         report.seconds = time.monotonic() - started
         run.duration_ms = int(report.seconds * 1000)
-        record_outcome(source, run, now, items_seen=items_seen)
+        report.health = record_outcome(source, run, now, items_seen=items_seen,
+                                       expected_period=source_cfg.expected_period)
+        report.alarm = health_alarm(source, now)
     return report
+
+
+def health_alerts(reports: Iterable[SourceReport], base_url: str | None = None) -> list[Alert]:
+    """Broken sources, as alerts for the same notifiers as tickets. The key holds the episode start,
+    so the notification log sends each broken episode once, and retries a failed delivery next run."""
+    out = []
+    for r in reports:
+        a = r.alarm
+        if a is None:
+            continue
+        what = {"failures": f"failing ({a.consecutive_failures} runs in a row)",
+                "zero_items": "returning no items", "silence": "silent"}[a.reason]
+        out.append(Alert(
+            key=a.key, kind="health", severity="important", title=f"数据源异常 Source {a.source} is {what}",
+            summary=(f"{a.message}\nSince {a.since:%Y-%m-%d %H:%M} UTC; last success "
+                     f"{a.last_success_at:%Y-%m-%d %H:%M} UTC." if a.last_success_at else
+                     f"{a.message}\nSince {a.since:%Y-%m-%d %H:%M} UTC; no successful run yet."),
+            url=f"{base_url.rstrip('/')}/sources" if base_url else None,
+            figures={"source": a.source, "kind": a.kind, "health": a.health,
+                     "errors": ", ".join(f"{k}×{v}" for k, v in sorted(a.error_counts.items())) or "-"}))
+    return out
 
 
 def analyze_pending(db: Database, analyzer: Analyzer, *, batch_size: int = 500, limit: int | None = None,
@@ -188,5 +224,6 @@ def run_once(db: Database, config: Config, analyzer: Analyzer, now: datetime, *,
                                       source_targets={s.name: list(s.targets) for s in config.sources})
     with db.session() as s:
         report.evaluation = evaluate(s, config.alerts, now, config.base_url)
-    report.dispatch = notify(db, config, report.evaluation.alerts, now)
+    report.dispatch = notify(db, config, report.evaluation.alerts + health_alerts(report.sources, config.base_url),
+                             now)
     return report

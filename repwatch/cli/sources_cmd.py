@@ -1,0 +1,94 @@
+"""`repwatch sources`: the health of every source, as a table or JSON lines."""
+from __future__ import annotations
+
+import unicodedata
+
+import click
+
+from repwatch.cli.app import Context, cli, handle_errors, pass_ctx
+
+COLUMNS = ("name", "kind", "health", "last success", "fails", "error kinds", "typical", "last error")
+LAST_ERROR_WIDTH = 70
+
+
+def _width(text: str) -> int:
+    # CJK characters take two terminal cells; without this, tables with Chinese names go crooked.
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * (width - _width(text))
+
+
+def _cut(text: str, width: int) -> str:
+    out, used = "", 0
+    for c in text:
+        w = _width(c)
+        if used + w > width - 1:
+            return out + "…"
+        out, used = out + c, used + w
+    return out
+
+
+def source_rows(db, config) -> list[dict]:
+    """One dict per source: every configured source (never run ones show health 'unknown'),
+    plus sources still in the database but no longer in the config."""
+    from sqlalchemy import select
+
+    from storage.models import Source
+
+    with db.session() as s:
+        stored = {src.name: src for src in s.scalars(select(Source))}
+        rows = []
+        configured = {c.name: c for c in config.sources}
+        for name in sorted(set(stored) | set(configured)):
+            src, cfg = stored.get(name), configured.get(name)
+            rows.append({
+                "name": name,
+                "kind": cfg.kind if cfg else src.kind,
+                "health": (src.health if src else "unknown") if (cfg is None or cfg.enabled) else "disabled",
+                "in_config": cfg is not None,
+                "last_run_at": src.last_run_at.isoformat() if src and src.last_run_at else None,
+                "last_success_at": src.last_success_at.isoformat() if src and src.last_success_at else None,
+                "last_item_at": src.last_item_at.isoformat() if src and src.last_item_at else None,
+                "consecutive_failures": src.consecutive_failures if src else 0,
+                "error_counts": dict(src.error_counts or {}) if src else {},
+                "last_error": src.last_error if src else None,
+                "typical_items": round(src.typical_items, 1) if src and src.typical_items is not None else None,
+            })
+    return rows
+
+
+def _cells(row: dict) -> list[str]:
+    kinds = ", ".join(f"{k}×{v}" for k, v in sorted(row["error_counts"].items(), key=lambda kv: -kv[1]))
+    name = row["name"] + ("" if row["in_config"] else " (not in config)")
+    return [name, row["kind"], row["health"], (row["last_success_at"] or "never")[:16].replace("T", " "),
+            str(row["consecutive_failures"]), kinds or "-",
+            "-" if row["typical_items"] is None else f"{row['typical_items']:g}",
+            _cut(row["last_error"] or "-", LAST_ERROR_WIDTH)]
+
+
+@cli.command("sources")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per source.")
+@pass_ctx
+@handle_errors
+def sources(ctx: Context, as_json: bool) -> None:
+    """Health of every source: last success, failures in a row, error kinds, typical items per run.
+
+    \b
+    health: ok | degraded (1-2 failures, or 0 items where it used to return many) | failing (3+ failures
+    in a row) | silent (no new item for longer than its expected_period) | unknown (never run) | disabled"""
+    import json
+
+    rows = source_rows(ctx.db, ctx.config)
+    if as_json:
+        for row in rows:
+            click.echo(json.dumps(row, ensure_ascii=False))
+        return
+    if not rows:
+        click.echo("no sources: add some under `sources:` in the config")
+        return
+    table = [list(COLUMNS)] + [_cells(r) for r in rows]
+    widths = [max(_width(line[i]) for line in table) for i in range(len(COLUMNS))]
+    for line in table:
+        click.echo("  ".join(_pad(cell, widths[i]) for i, cell in enumerate(line)).rstrip())
