@@ -51,7 +51,7 @@ def list_tickets(request: Request, state: Annotated[list[State], Query()] = [], 
                      department=clean_query(department or "") or None, source=source, breached=breached)
     with app.db.session() as s:
         rows = queue(s, f, now)[:limit]
-        return TicketList(counts=Counters(**counters(s, now)), items=[ticket_out(r.ticket, now) for r in rows])
+        return TicketList(counts=Counters(**counters(s, now, app.tz)), items=[ticket_out(r.ticket, now) for r in rows])
 
 
 @router.get("/tickets/{ticket_id}", response_model=TicketDetail, summary="A ticket, its evidence and audit trail")

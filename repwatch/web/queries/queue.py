@@ -6,7 +6,7 @@ resolution deadline until it is resolved."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session
@@ -95,11 +95,12 @@ def queue(session: Session, f: QueueFilters, now: datetime) -> list[QueueRow]:
     return rows
 
 
-def counters(session: Session, now: datetime) -> dict[str, int]:
-    """Across every open ticket, whatever the filters: the numbers at the top of the page."""
+def counters(session: Session, now: datetime, tz: tzinfo) -> dict[str, int]:
+    """Across every open ticket, whatever the filters: the numbers at the top of the page.
+    "Today" is the team's local day."""
     open_ = Ticket.state.in_(OPEN_STATES)
     count = lambda *where: session.scalar(select(func.count(Ticket.id)).where(open_, *where)) or 0  # noqa: E731
-    start_of_day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    start_of_day = now.astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0)
     return {
         "open": count(),
         "urgent": count(Ticket.severity == "urgent"),

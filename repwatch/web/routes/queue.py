@@ -30,7 +30,7 @@ def queue_page(request: Request, f: QueueFilters = Depends(queue_filters), fragm
     now = state.clock.now()
     with state.db.session() as s:
         rows = queue(s, f, now)
-        context = dict(rows=rows, counts=counters(s, now), filters=f, choices=filter_choices(s),
+        context = dict(rows=rows, counts=counters(s, now, state.tz), filters=f, choices=filter_choices(s),
                        untracked=untracked_incidents(s), states=STATES, severities=SEVERITIES,
                        categories=CATEGORIES)
         if fragment:
