@@ -77,8 +77,19 @@ def evaluate(session: Session, settings: AlertSettings, now: datetime, base_url:
     report.sla_breaches = len(sla_alerts)
     report.tickets_opened, report.attached = changes.opened, changes.attached
     report.reopened, report.escalated = changes.reopened, changes.escalated
-    report.alerts = changes.alerts + sla_alerts
+    report.alerts = _refreshed(session, changes.alerts + sla_alerts)
     return report
+
+
+def _refreshed(session: Session, alerts: list[Alert]) -> list[Alert]:
+    """An alert raised early in the pass shows the incident as it stands at the end of it (a repost
+    that joined later in the same pass is evidence too)."""
+    for alert in alerts:
+        if alert.incident_id is not None and alert.kind != "spike":
+            incident = session.get(Incident, alert.incident_id)
+            alert.evidence = top_posts(session, incident_id=incident.id)
+            alert.figures = {**alert.figures, **incident_figures(incident)}
+    return alerts
 
 
 def _spread_alerts(session: Session, sa: spread.SeriesAlarm, settings: AlertSettings, now: datetime,

@@ -40,6 +40,8 @@ class Alert:
         """Alerts about one incident (else one target) arriving together go out as one message."""
         if self.incident_id is not None:
             return f"incident:{self.incident_id}"
+        if self.ticket_id is not None:
+            return f"ticket:{self.ticket_id}"
         if self.target:
             return f"target:{self.target}:{self.kind}"
         return f"alert:{self.key}"

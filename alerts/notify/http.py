@@ -53,6 +53,8 @@ def request(method: str, url: str, options: HttpOptions, *, json=None, content: 
     wait = options.backoff.total_seconds()
     last: Optional[Retryable] = None
     all_headers = {"User-Agent": USER_AGENT, **(headers or {})}
+    if params:   # keep what the URL already carries (a robot's access_token), add the rest
+        url, params = str(httpx.URL(url).copy_merge_params(params)), None
     with httpx.Client(timeout=options.timeout.total_seconds(), follow_redirects=False) as client:
         for attempt in range(options.retries + 1):
             if attempt:

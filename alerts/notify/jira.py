@@ -41,18 +41,21 @@ class JiraNotifier(Notifier):
 
     def _find(self, label: str):
         jql = f'project = "{self.options.project}" AND labels = "{label}" ORDER BY created ASC'
-        found = self._call("GET", self.options.search_path, params={"jql": jql, "fields": "key", "maxResults": 1})
+        found = self._call("GET", self.options.search_path,
+                           params={"jql": jql, "fields": "key,description", "maxResults": 1})
         if not isinstance(found, httpx.Response):
             return found
         issues = found.json().get("issues") or []
-        return issues[0]["key"] if issues else None
+        if not issues:
+            return None
+        return issues[0]["key"], ((issues[0].get("fields") or {}).get("description") or "")
 
     def send(self, alert: Alert) -> Outcome:
         label = record_key(alert)
-        key = self._find(label)
-        if isinstance(key, (Retryable, Failed)):
-            return key
-        if key is None:
+        found = self._find(label)
+        if isinstance(found, (Retryable, Failed)):
+            return found
+        if found is None:
             fields = {"project": {"key": self.options.project}, "summary": f"[{alert.severity}] {alert.title}"[:250],
                       "description": body(alert), "issuetype": {"name": self.options.issue_type},
                       "labels": sorted({*self.options.labels, label})}
@@ -63,6 +66,9 @@ class JiraNotifier(Notifier):
                 return made
             issue = made.json().get("key")
             return Delivered(f"Jira issue {issue} created", ref=issue)
+        key, description = found
+        if marker(alert) in description:
+            return Delivered(f"Jira issue {key} was made for this alert", ref=key)
         comments = self._call("GET", f"/rest/api/2/issue/{key}/comment", params={"maxResults": 1000})
         if not isinstance(comments, httpx.Response):
             return comments

@@ -3,19 +3,22 @@
 With a `secret`, the request is signed like Stripe's webhooks: header `X-Repwatch-Timestamp: <unix
 seconds>` and `X-Repwatch-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`, so a receiver
 can check both origin and freshness. `Idempotency-Key` carries the alert key: a receiver that keeps it
-can drop the rare duplicate a retry after a lost response causes."""
+can drop the rare duplicate a retry after a lost response causes. Post text is passed as data;
+evidence links that are not http(s) are dropped, so a receiver that renders them stays safe."""
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
 from typing import Optional
+from urllib.parse import quote
 
 import httpx
 from pydantic import Field, SecretStr
 
 from alerts.notify.base import Alert, Delivered, Notifier, Outcome
 from alerts.notify.http import UrlOptions, request
+from alerts.notify.render import safe_link
 
 PAYLOAD_VERSION = "1"
 
@@ -29,7 +32,7 @@ def payload(alert: Alert) -> dict:
     return {"version": PAYLOAD_VERSION, "key": alert.key, "kind": alert.kind, "severity": alert.severity,
             "title": alert.title, "summary": alert.summary, "category": alert.category, "target": alert.target,
             "url": alert.url, "ticket_id": alert.ticket_id, "incident_id": alert.incident_id,
-            "evidence": alert.evidence, "figures": alert.figures}
+            "evidence": [{**e, "url": safe_link(e.get("url"))} for e in alert.evidence], "figures": alert.figures}
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -44,7 +47,7 @@ class WebhookNotifier(Notifier):
     def send(self, alert: Alert) -> Outcome:
         body = json.dumps(payload(alert), ensure_ascii=False, sort_keys=True).encode("utf-8")
         headers = {**self.options.headers, "Content-Type": "application/json; charset=utf-8",
-                   "Idempotency-Key": alert.key}
+                   "Idempotency-Key": quote(alert.key, safe=":/@")}   # headers are ASCII
         if self.options.secret is not None:
             stamp = str(int(self.wall()))
             headers["X-Repwatch-Timestamp"] = stamp

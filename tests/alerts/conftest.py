@@ -50,3 +50,11 @@ def seed(db) -> Seeder:
 @pytest.fixture
 def settings() -> AlertSettings:
     return AlertSettings()
+
+
+@pytest.fixture(scope="session")
+def analyzer():
+    """The real analyzer (SnowNLP and the domain model): loaded once, it takes seconds and memory."""
+    from sentiment import Analyzer
+
+    return Analyzer(targets={"快送外卖": ["快送"]})

@@ -1,0 +1,97 @@
+"""SLA timers with time travel: the clock is a FrozenClock moved forward by the test."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from alerts.sla import breaches, check_sla
+from alerts.tickets import move, open_ticket
+from storage.models import Incident, Ticket, TicketEvent
+
+MIN = timedelta(minutes=1)
+
+
+def urgent_ticket(db, settings, now, severity="urgent") -> int:
+    with db.session() as s:
+        inc = Incident(key=f"k-{severity}", target="快送外卖", category="product", title="吃了以后食物中毒",
+                       severity=severity, signals=["safety:食物中毒"], first_seen=now, last_seen=now,
+                       mention_count=1, reach=0, status="open")
+        s.add(inc)
+        s.flush()
+        return open_ticket(s, inc, settings, now)[0].id
+
+
+def escalations(db, ticket_id):
+    with db.session() as s:
+        return s.execute(select(TicketEvent.event_key, TicketEvent.at).where(
+            TicketEvent.ticket_id == ticket_id, TicketEvent.kind == "escalation").order_by(TicketEvent.id)).all()
+
+
+def test_no_first_response_within_an_hour_escalates_an_urgent_ticket_once(db, settings, clock):
+    tid = urgent_ticket(db, settings, clock.now())
+    with db.session() as s:
+        assert check_sla(s, clock.advance(59 * MIN)) == []
+    with db.session() as s:
+        alerts = check_sla(s, clock.advance(2 * MIN), base_url="http://dash")
+    assert [(a.kind, a.key, a.severity, a.url) for a in alerts] == [
+        ("escalation", f"ticket:{tid}:sla:first_response:0", "urgent", f"http://dash/tickets/{tid}")]
+    assert alerts[0].figures["escalation_level"] == 1 and alerts[0].evidence == []
+    for _ in range(3):   # the check runs every few minutes; the breach escalates once
+        with db.session() as s:
+            assert check_sla(s, clock.advance(5 * MIN)) == []
+    assert [k for k, _ in escalations(db, tid)] == [f"t{tid}:sla:first_response:0"]
+    with db.session() as s:
+        assert s.get(Ticket, tid).escalation_level == 1
+
+
+def test_resolution_breach_after_a_day_is_a_second_escalation(db, settings, clock):
+    tid = urgent_ticket(db, settings, clock.now())
+    with db.session() as s:
+        move(s, s.get(Ticket, tid), "assigned", actor="cli:wang", now=clock.advance(30 * MIN))
+    with db.session() as s:
+        assert check_sla(s, clock.advance(12 * 60 * MIN)) == []
+    with db.session() as s:
+        alerts = check_sla(s, clock.advance(12 * 60 * MIN))
+    assert [a.key for a in alerts] == [f"ticket:{tid}:sla:resolution:0"]
+    with db.session() as s:
+        t = s.get(Ticket, tid)
+        assert t.escalation_level == 1 and t.first_response_at is not None
+
+
+def test_resolved_in_time_never_escalates(db, settings, clock):
+    tid = urgent_ticket(db, settings, clock.now())
+    with db.session() as s:
+        t = s.get(Ticket, tid)
+        for state in ("assigned", "investigating", "resolved"):
+            move(s, t, state, actor="cli:wang", now=clock.advance(10 * MIN))
+    with db.session() as s:
+        assert check_sla(s, clock.advance(timedelta(days=3))) == []
+        assert breaches(s, clock.now()) == []
+
+
+def test_each_severity_has_its_own_clock(db, settings, clock):
+    start = clock.now()
+    ids = {sev: urgent_ticket(db, settings, start, severity=sev) for sev in ("urgent", "important", "general")}
+    seen = {}
+    for hours in (2, 5, 25, 73, 24 * 7 + 1):
+        clock.at = start + timedelta(hours=hours)
+        with db.session() as s:
+            for a in check_sla(s, clock.now()):
+                seen.setdefault(a.ticket_id, []).append((hours, a.key.split(":")[3]))
+    assert seen == {ids["urgent"]: [(2, "first_response"), (25, "resolution")],
+                    ids["important"]: [(5, "first_response"), (73, "resolution")],
+                    ids["general"]: [(25, "first_response"), (24 * 7 + 1, "resolution")]}
+
+
+def test_a_reopened_ticket_can_breach_again(db, settings, clock):
+    tid = urgent_ticket(db, settings, clock.now())
+    with db.session() as s:
+        check_sla(s, clock.advance(2 * 60 * MIN))
+    with db.session() as s:
+        t = s.get(Ticket, tid)
+        move(s, t, "closed", actor="cli:wang", now=clock.advance(MIN))
+        move(s, t, "new", actor="cli:wang", now=clock.advance(MIN), settings=settings)
+    with db.session() as s:
+        assert [a.key for a in check_sla(s, clock.advance(61 * MIN))] == [f"ticket:{tid}:sla:first_response:1"]
+        assert s.scalar(select(func.max(Ticket.escalation_level))) == 2
