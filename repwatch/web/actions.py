@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from alerts.exceptions import IllegalTransition
+from alerts import silences
+from alerts.exceptions import AlertError, IllegalTransition
 from alerts.tickets import assign, move, record
 from repwatch.exceptions import RepwatchError
 from repwatch.web.users import Principal
@@ -81,11 +82,7 @@ def check_silence_length(duration: timedelta) -> None:
 def do_silence(s: Session, t: Ticket, who: Principal, now: datetime, *, duration: timedelta,
                comment: str | None = None) -> Silence:
     """Mute notifications for this ticket's incident until now + duration (the ticket stays open)."""
-    check_silence_length(duration)
-    silence = Silence(incident_id=t.incident_id, target=None, starts_at=now, ends_at=now + duration,
-                      created_by=who.name, comment=_clean(comment, MAX_NOTE, "comment"))
-    s.add(silence)
-    s.flush()
+    silence = create_silence(s, who, now, target=None, incident_id=t.incident_id, duration=duration, comment=comment)
     t.updated_at = now
     record(s, t, at=now, actor=actor(who), kind="silence", note=silence.comment,
            detail={"silence_id": silence.id, "until": silence.ends_at.isoformat()})
@@ -94,17 +91,18 @@ def do_silence(s: Session, t: Ticket, who: Principal, now: datetime, *, duration
 
 def create_silence(s: Session, who: Principal, now: datetime, *, target: str | None, incident_id: int | None,
                    duration: timedelta, comment: str | None) -> Silence:
-    target = _clean(target, MAX_NAME, "target")
-    if not target and not incident_id:
-        raise ActionError("a silence needs a watch target or an incident")
+    """A Silence row through alerts.silences, the same rules the `repwatch silence add` command uses."""
     check_silence_length(duration)
-    silence = Silence(target=target, incident_id=incident_id, starts_at=now, ends_at=now + duration,
-                      created_by=who.name, comment=_clean(comment, MAX_NOTE, "comment"))
-    s.add(silence)
-    s.flush()
-    return silence
+    try:
+        return silences.add(s, now=now, ends_at=now + duration, created_by=who.name,
+                            target=_clean(target, MAX_NAME, "target"), incident_id=incident_id,
+                            comment=_clean(comment, MAX_NOTE, "comment"))
+    except AlertError as exc:
+        raise ActionError(str(exc)) from None
 
 
-def expire_silence(silence: Silence, now: datetime) -> None:
-    if silence.ends_at > now:
-        silence.ends_at = now
+def expire_silence(s: Session, silence_id: int, now: datetime) -> Silence:
+    try:
+        return silences.expire(s, silence_id, now)
+    except AlertError as exc:
+        raise ActionError(str(exc)) from None

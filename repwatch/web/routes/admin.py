@@ -5,7 +5,7 @@ Silences: everyone sees them; admins create and expire them here (agents silence
 from its ticket page)."""
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
 from sqlalchemy import select
 
@@ -54,7 +54,8 @@ def add_silence(request: Request, target: str = Form(""), incident_id: str = For
     try:
         with state.db.session() as s:
             actions.create_silence(s, request.state.principal, state.clock.now(), target=target,
-                                   incident_id=int(incident_id) if incident_id.isdigit() else None,
+                                   incident_id=int(incident_id) if incident_id.isdigit() and len(incident_id) < 10
+                                   else None,
                                    duration=length, comment=comment)
         flash(request, "已添加静默 Silence added.")
     except actions.ActionError as exc:
@@ -65,12 +66,12 @@ def add_silence(request: Request, target: str = Form(""), incident_id: str = For
 @router.post("/silences/{silence_id}/expire", dependencies=[admin, csrf])
 def expire(request: Request, silence_id: int):
     state = request.app.state
-    with state.db.session() as s:
-        row = s.get(Silence, silence_id) if 0 < silence_id < 2**31 else None
-        if row is None:
-            raise HTTPException(404, "no such silence")
-        actions.expire_silence(row, state.clock.now())
-    flash(request, "静默已结束 Silence ended.")
+    try:
+        with state.db.session() as s:
+            actions.expire_silence(s, silence_id if 0 < silence_id < 2**31 else 0, state.clock.now())
+        flash(request, "静默已结束 Silence ended.")
+    except actions.ActionError as exc:
+        flash(request, str(exc), "error")
     return RedirectResponse("/silences", status_code=303)
 
 
