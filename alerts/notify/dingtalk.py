@@ -8,18 +8,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from typing import Optional
 
-from pydantic import Field, SecretStr
+from pydantic import Field
 
 from alerts.notify.base import Alert, Notifier, Outcome
-from alerts.notify.http import UrlOptions, request
+from alerts.notify.http import OptionalSecret, UrlOptions, request
 from alerts.notify.render import heading, markdown
 from alerts.notify.robots import robot_outcome
 
 
 class DingTalkOptions(UrlOptions):
-    secret: Optional[SecretStr] = Field(default=None, description="加签 secret, SEC…")
+    secret: OptionalSecret = Field(default=None, description="加签 secret, SEC…")
     at_mobiles: list[str] = Field(default_factory=list, description="phone numbers to @ on urgent alerts")
 
 

@@ -8,18 +8,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from typing import Optional
 
-from pydantic import Field, SecretStr
+from pydantic import Field
 
 from alerts.notify.base import Alert, Notifier, Outcome
-from alerts.notify.http import UrlOptions, request
+from alerts.notify.http import OptionalSecret, UrlOptions, request
 from alerts.notify.render import MAX_TEXT, figures_line, heading, safe_link
 from alerts.notify.robots import robot_outcome
 
 
 class FeishuOptions(UrlOptions):
-    secret: Optional[SecretStr] = Field(default=None, description="签名校验 secret")
+    secret: OptionalSecret = Field(default=None, description="签名校验 secret")
 
 
 def sign(secret: str, timestamp: str) -> str:

@@ -10,12 +10,17 @@ from datetime import timedelta
 from typing import Callable, Optional
 
 import httpx
-from pydantic import Field, field_validator
+from pydantic import BeforeValidator, Field, SecretStr, field_validator
+from typing_extensions import Annotated
 
 from alerts.notify.base import Failed, Retryable
 from storage.types import Duration, Strict
 
 USER_AGENT = "repwatch-notifier/0.1"
+
+
+# `secret: ${DINGTALK_SECRET:-}` with the variable unset means "no signing", not "sign with ''"
+OptionalSecret = Annotated[Optional[SecretStr], BeforeValidator(lambda v: None if v in ("", None) else v)]
 
 
 class HttpOptions(Strict):

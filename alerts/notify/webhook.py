@@ -10,21 +10,20 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from typing import Optional
 from urllib.parse import quote
 
 import httpx
-from pydantic import Field, SecretStr
+from pydantic import Field
 
 from alerts.notify.base import Alert, Delivered, Notifier, Outcome
-from alerts.notify.http import UrlOptions, request
+from alerts.notify.http import OptionalSecret, UrlOptions, request
 from alerts.notify.render import safe_link
 
 PAYLOAD_VERSION = "1"
 
 
 class WebhookOptions(UrlOptions):
-    secret: Optional[SecretStr] = Field(default=None, description="HMAC-SHA256 signing key")
+    secret: OptionalSecret = Field(default=None, description="HMAC-SHA256 signing key")
     headers: dict[str, str] = Field(default_factory=dict, description="extra request headers")
 
 
