@@ -223,7 +223,7 @@ def run_once(db: Database, config: Config, analyzer: Analyzer, now: datetime, *,
     report.analyzed = analyze_pending(db, analyzer, batch_size=config.analysis.batch_size,
                                       source_targets={s.name: list(s.targets) for s in config.sources})
     with db.session() as s:
-        report.evaluation = evaluate(s, config.alerts, now, config.base_url)
+        report.evaluation = evaluate(s, config.alerts, now, config.base_url, tz=config.timezone)
     report.dispatch = notify(db, config, report.evaluation.alerts + health_alerts(report.sources, config.base_url),
                              now)
     return report
