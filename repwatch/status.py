@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from repwatch.config import Config
 from repwatch.due import due_digests, due_sources
-from repwatch.heartbeat import CRON, SCHEDULER, Beat, read_beats
+from repwatch.heartbeat import SCHEDULER, Beat, read_beats
 from repwatch.locks import RUN_LOCK, SCHEDULER_LOCK, LockInfo, lock_info
 from storage import Database
 from storage.models import CollectionRun, Notification, Source

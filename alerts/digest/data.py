@@ -12,7 +12,8 @@ from alerts.digest import queries as q
 from alerts.digest.queries import (DayFigures, IncidentItem, Post, Scope, SourceItem, SpikeItem, TicketItem,
                                    day_bounds)
 
-EVIDENCE_ROWS = 3
+EVIDENCE_ROWS = 3      # posts shown under each incident
+SPIKE_EVIDENCE_ROWS = 2
 
 
 @dataclass
@@ -42,6 +43,8 @@ class DigestData:
     overdue_tickets: list[TicketItem] = field(default_factory=list)
     top_negative: list[Post] = field(default_factory=list)
     sources: list[SourceItem] = field(default_factory=list)   # failing or silent only
+    incidents_total: int = 0                 # the lists above show the `top` most serious; these count all
+    spikes_total: int = 0
 
     @property
     def quiet(self) -> bool:
@@ -132,8 +135,10 @@ def gather(session: Session, day: date, tz: tzinfo, scope: Optional[Scope] = Non
     per_source: Counter = Counter()
     top_ids = _volumes(session, data, top, per_source)
     data.top_negative = q.posts(session, top_ids)
-    data.incidents = q.new_incidents(session, start, end, scope, EVIDENCE_ROWS)
-    data.spikes = q.spikes(session, start, end, scope, EVIDENCE_ROWS)
+    incidents = q.most_serious(q.new_incidents(session, start, end, scope, EVIDENCE_ROWS))
+    data.incidents_total, data.incidents = len(incidents), incidents[:top]
+    spikes = q.spikes(session, start, end, scope, SPIKE_EVIDENCE_ROWS)
+    data.spikes_total, data.spikes = len(spikes), spikes[:top]
     _tickets(session, data)
     _sources(session, data, per_source)
     return data

@@ -13,11 +13,9 @@ from typing import Iterable, Optional
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from alerts.tickets import OPEN_STATES
 from storage.models import Analysis, CollectionRun, Incident, IncidentMention, Mention, Source, SpreadAlarm, Ticket
 
 TREND_DAYS = 7
-UNRESOLVED = tuple(s for s in OPEN_STATES if s not in ("resolved", "followed_up"))
 
 
 def day_bounds(day: date, tz: tzinfo) -> tuple[datetime, datetime]:
@@ -88,11 +86,14 @@ class IncidentItem:
 @dataclass
 class SpikeItem:
     series: str
+    target: Optional[str]
+    category: Optional[str]
     at: datetime
     value: float
     expected: float
     score: float
     incident: Optional[IncidentItem]
+    evidence: list[Post] = field(default_factory=list)   # the alarm's own posts, when it has no incident
 
 
 @dataclass
@@ -123,7 +124,8 @@ def as_utc(value) -> datetime:
 
 
 def post_of(mention: Mention, source: str, analysis: Optional[Analysis]) -> Post:
-    return Post(mention.id, mention.title or mention.text, mention.url, mention.author, source,
+    # The body, not the title: feed titles are often just the first words of the post.
+    return Post(mention.id, mention.text or mention.title or "", mention.url, mention.author, source,
                 mention.author_followers or 0, mention.published_at or mention.collected_at,
                 list(analysis.categories) if analysis else [])
 
@@ -163,6 +165,14 @@ def new_incidents(session: Session, start: datetime, end: datetime, scope: Scope
     return [incident_item(session, i, evidence_rows) for i in incidents if scope.target(i.target)]
 
 
+SEVERITY_RANK = {"urgent": 3, "important": 2, "general": 1}
+
+
+def most_serious(items: list[IncidentItem]) -> list[IncidentItem]:
+    """Urgent first, then the most talked-about and the widest reach: what a reader must see first."""
+    return sorted(items, key=lambda i: (-SEVERITY_RANK.get(i.severity, 0), -i.mentions, -i.reach, i.id))
+
+
 def spikes(session: Session, start: datetime, end: datetime, scope: Scope, evidence_rows: int) -> list[SpikeItem]:
     out = []
     for alarm in session.scalars(select(SpreadAlarm).where(SpreadAlarm.bin_start >= start, SpreadAlarm.bin_start < end)
@@ -170,12 +180,20 @@ def spikes(session: Session, start: datetime, end: datetime, scope: Scope, evide
         incident = session.get(Incident, alarm.incident_id) if alarm.incident_id else None
         # An alarm names its watch target through its incident or its detail; one naming neither is
         # shown only to recipients who see everything.
-        target = incident.target if incident else (alarm.detail or {}).get("target")
+        detail = alarm.detail or {}
+        target = incident.target if incident else detail.get("target")
         if scope.targets and not scope.target(target):
             continue
-        out.append(SpikeItem(alarm.series, alarm.bin_start, alarm.value, alarm.expected, alarm.score,
-                             incident_item(session, incident, evidence_rows) if incident else None))
+        category = incident.category if incident else detail.get("category")
+        ids = [i for i in detail.get("mention_ids") or [] if isinstance(i, int)]
+        out.append(SpikeItem(alarm.series, target, category, alarm.bin_start, alarm.value, alarm.expected, alarm.score,
+                             incident_item(session, incident, evidence_rows) if incident else None,
+                             [] if incident else by_reach(posts(session, ids))[:evidence_rows]))
     return out
+
+
+def by_reach(items: list[Post]) -> list[Post]:
+    return sorted(items, key=lambda p: (-p.reach, p.id))
 
 
 def posts(session: Session, ids: list[int]) -> list[Post]:

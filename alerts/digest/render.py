@@ -98,10 +98,12 @@ def render(data: DigestData, *, locale: str = "zh", prefix: str = "[repwatch]", 
         span=lambda v: span(locale, v), http_url=http_url, snippet=snippet, pct=pct, delta=delta,
         delta_pt=delta_pt, trend=trend,
     )
+    if data.scope.targets:
+        # Scope next to the prefix: Python folds a long subject with a trailing space before an encoded
+        # word at the end, which readers then show as a double space.
+        prefix = f"{prefix} [{', '.join(sorted(data.scope.targets))}]"
     subject = text["subject"].format(prefix=prefix, day=data.day.isoformat(), mentions=data.today.mentions,
                                      negative_share=pct(data.today.negative_share))
-    if data.scope.targets:
-        subject += f" [{', '.join(sorted(data.scope.targets))}]"
     return RenderedDigest(subject.strip(), _env.get_template("digest.txt.j2").render(context),
                           _env.get_template("digest.html.j2").render(context), chart, cid)
 
