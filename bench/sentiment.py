@@ -9,7 +9,7 @@
   holdout: written afterwards, never tuned on): how often non-complaints are flagged as complaints.
 - Throughput on 5,000 texts, model load time and peak memory (fresh processes), next to SnowNLP's own.
 
-    .venv/bin/python bench/sentiment.py [--skip-cross] [--skip-throughput]
+    .venv/bin/python bench/sentiment.py [--only corpora|cross|complaints|throughput ...] [--json FILE]
 
 Frugal on purpose (2 shared cores): about four minutes, one process most of the time.
 """
@@ -37,6 +37,7 @@ from sentiment.settings import AnalysisSettings  # noqa: E402
 from sentiment.snow import snownlp_score  # noqa: E402
 
 THRESHOLD = 0.5
+SECTIONS = ("corpora", "cross", "complaints", "throughput")
 CORPUS_LABELS = {"waimai_10k": "waimai_10k (food delivery)", "online_shopping_9_cats": "online_shopping_9_cats",
                  "weibo_senti_2k": "weibo_senti_2k, emoticons stripped", "amazon_cells_labelled": "amazon_cells (English)"}
 
@@ -122,7 +123,7 @@ def cross_domain(zh: list[corpora.Example], out: dict) -> list[str]:
 def complaints(out: dict) -> list[str]:
     analyzer = Analyzer(AnalysisSettings(workers=1))
     lines = ["| fixture set | posts | non-complaints | flagged as complaints (target ≤ 15%) | complaints found (recall) "
-             "| non-complaints negative: repwatch | … SnowNLP < 0.5 |", "|---|---:|---:|---:|---:|---:|---:|"]
+             "| non-complaints scored negative: repwatch | … SnowNLP < 0.5 |", "|---|---:|---:|---:|---:|---:|---:|"]
     for name in ("posts.yaml", "posts_holdout.yaml"):
         posts = yaml.safe_load((ROOT / "tests/sentiment/fixtures" / name).read_text(encoding="utf-8"))["posts"]
         results = analyzer.score_here([TextIn(p["text"], rating=p.get("rating"), lang=p.get("lang"),
@@ -144,7 +145,7 @@ def complaints(out: dict) -> list[str]:
 
 
 PROBE = r"""
-import json, resource, sys, time
+import json, sys, time
 sys.path.insert(0, sys.argv[1])
 what = sys.argv[2]
 t = time.perf_counter()
@@ -157,7 +158,9 @@ else:
     from sentiment import Analyzer; from sentiment.settings import AnalysisSettings
     Analyzer(AnalysisSettings(workers=1)).warm_up()
 load = time.perf_counter() - t
-print(json.dumps({"load_s": load, "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss across fork and exec, so a child would report its parent's peak.
+hwm = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print(json.dumps({"load_s": load, "peak_mib": hwm / 1024}))
 """
 
 
@@ -203,19 +206,22 @@ def throughput(zh: list[corpora.Example], out: dict) -> list[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=None)
-    parser.add_argument("--skip-cross", action="store_true", help="skip the cross-domain retraining (~1 min)")
-    parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument("--only", choices=SECTIONS, action="append", help="run only these sections (repeatable)")
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     args = parser.parse_args()
     data = args.data or corpora.default_data_dir()
     print("loading and deduplicating the corpora ...", file=sys.stderr, flush=True)
     zh, en = corpora.load_zh(data), corpora.load_en(data)
     out: dict = {}
-    sections = [("Per corpus, fixed test split", per_corpus(zh, en, out))]
-    if not args.skip_cross:
+    chosen = args.only or SECTIONS
+    sections = []
+    if "corpora" in chosen:
+        sections.append(("Per corpus, fixed test split", per_corpus(zh, en, out)))
+    if "cross" in chosen:
         sections.append(("Cross-domain: trained on reviews only, tested on Weibo", cross_domain(zh, out)))
-    sections.append(("Complaints on the hand-written posts", complaints(out)))
-    if not args.skip_throughput:
+    if "complaints" in chosen:
+        sections.append(("Complaints on the hand-written posts", complaints(out)))
+    if "throughput" in chosen:
         sections.append(("Throughput and footprint", throughput(zh, out)))
     for title, lines in sections:
         print(f"\n### {title}\n")

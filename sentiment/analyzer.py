@@ -86,8 +86,13 @@ class Analyzer:
 
     # -- public -----------------------------------------------------------------------------------
     def score(self, batch: Sequence[TextIn]) -> list[Result]:
-        if len(batch) >= self.settings.parallel_min and self.workers > 1:
-            return self._parallel().score(batch)
+        if len(batch) >= self.settings.parallel_min and self.workers > 1 and _may_fork():
+            try:
+                pool = self._parallel()
+            except Exception:   # no processes to be had here: score in this process rather than fail
+                log.exception("could not start sentiment worker processes; scoring in this process")
+            else:
+                return pool.score(batch, self.score_here)
         return self.score_here(batch)
 
     def score_one(self, item: TextIn) -> Result:
@@ -99,7 +104,7 @@ class Analyzer:
 
     def batch_hint(self, batch_size: int) -> int:
         """How many texts a caller should hand to score() at once to use every worker."""
-        if self.workers > 1:
+        if self.workers > 1 and _may_fork():
             return max(batch_size, self.settings.parallel_min, 1000 * self.workers)
         return batch_size
 
@@ -195,11 +200,20 @@ class Analyzer:
 
     # -- across processes -------------------------------------------------------------------------
     def _parallel(self):
+        if self._pool is not None and self._pool.broken:
+            self.close()
         if self._pool is None:
             from sentiment.parallel import WorkerPool  # noqa: PLC0415
 
             self._pool = WorkerPool(self.settings, {k: v[1:] for k, v in self.targets.items()}, self.workers)
         return self._pool
+
+
+def _may_fork() -> bool:
+    """A daemonic process (a Celery or multiprocessing worker) may not start children; it scores alone."""
+    import multiprocessing  # noqa: PLC0415
+
+    return not multiprocessing.current_process().daemon
 
 
 def _as_text(value) -> str:

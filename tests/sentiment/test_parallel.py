@@ -26,3 +26,26 @@ def test_one_worker_never_fans_out():
     assert a.batch_hint(500) == 500
     a.score([TextIn("好")] * 3)
     assert a._pool is None
+
+
+def _score_in_a_daemon(queue):
+    from sentiment import Analyzer, TextIn
+    from sentiment.settings import AnalysisSettings
+
+    a = Analyzer(AnalysisSettings(workers=2, parallel_min=1, snownlp=False))
+    results = a.score([TextIn("送餐太慢了"), TextIn("很好")])
+    queue.put((len(results), a._pool is None, a.batch_hint(500)))
+
+
+def test_a_daemonic_worker_scores_alone():
+    """Celery and multiprocessing workers are daemonic and may not start children: no pool, no crash."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_score_in_a_daemon, args=(queue,), daemon=True)
+    proc.start()
+    try:
+        assert queue.get(timeout=120) == (2, True, 500)
+    finally:
+        proc.join(timeout=30)
