@@ -1,6 +1,7 @@
 """Complaint or not, and severity, from the evidence and the score (rules in sentiment/data/severity.yaml)."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -12,6 +13,7 @@ from sentiment.lexicon import builtin_text
 from sentiment.matcher import compile_words, find
 
 SEVERITIES = ("none", "general", "important", "urgent")
+_PUNCT_RUN = re.compile(r"([!！?？])\1*")
 ESCALATION = frozenset({"media", "legal", "regulator", "warning", "head_office"})
 GROWTH = frozenset({"repeat", "long_wait"})
 
@@ -83,8 +85,10 @@ def judge(ev: Evidence, *, sentiment: float, negative: bool, folded_text: str, r
         return Verdict(False, "none", signals)
     if ev.company:
         signals.append(ev.company)
-    intensity = [m.group() for m in find(rules.intensity, folded_text)]
-    signals += [f"intensity:{w}" for w in dict.fromkeys(intensity)]
+    # Distinct words, and a run of "!!!" counts once however often it recurs: one shouty writer is one signal.
+    intensity = list(dict.fromkeys(_PUNCT_RUN.sub(lambda m: m.group()[0] * 3, m.group())
+                                   for m in find(rules.intensity, folded_text)))
+    signals += [f"intensity:{w}" for w in intensity]
     reach = followers or 0
     if reach >= rules["important.followers_at_least"]:
         signals.append(f"reach:{reach} followers")

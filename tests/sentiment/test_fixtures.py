@@ -54,6 +54,20 @@ def test_safety_words_are_urgent_only_about_a_product(analyzer):
     assert "safety:拉肚子" in food.signals
 
 
+def test_a_baby_called_baobei_is_not_a_product(analyzer):
+    """宝贝 is Taobao's word for an item and a parent's word for a baby (found in the demo's Weibo posts)."""
+    r = analyzer.score_one(as_text_in({"text": "[悲伤] 我的宝贝老是拉肚子，思密达，妈咪爱都吃过"}))
+    assert (r.complaint, r.severity) == (False, "none")
+
+
+def test_exclamation_runs_count_once_for_intensity(analyzer):
+    shouty = analyzer.score_one(as_text_in({"text": "私自就把豆腐脑换成炸蘑菇了！！！送餐非常慢！！！！"}))
+    angry = analyzer.score_one(as_text_in({"text": "气死了！！！这家店送餐太慢，太垃圾了"}))
+    assert [s for s in shouty.signals if s.startswith("intensity:")] == ["intensity:!!!"]
+    assert shouty.severity == "general"
+    assert angry.severity == "important"
+
+
 def test_reach_raises_severity(analyzer):
     text = "这家店的菜太难吃了，服务员态度也很差"
     grades = [analyzer.score_one(as_text_in({"text": text, "followers": f})).severity for f in (None, 50_000, 2_000_000)]
