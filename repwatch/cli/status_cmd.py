@@ -56,4 +56,7 @@ def status(ctx: Context) -> None:
         state = f"due now for {len(due.pending)} recipients" if due.due else f"next {when(due.next_fire)}"
         click.echo(f"  {due.job.name:<24} {due.job.schedule.describe():<18} latest day {day or '-'}: {tally}; {state}")
         if counts.get("sending"):
-            click.echo("    a send was interrupted mid-way; it is not retried, to never send twice: check the inbox")
+            if st.locks.get("run") is not None:
+                click.echo("    being sent right now (or interrupted: then it is never retried, check the inbox)")
+            else:
+                click.echo("    a send was interrupted mid-way; it is not retried, to never send twice: check the inbox")

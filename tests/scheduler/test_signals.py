@@ -83,3 +83,36 @@ def test_sighup_and_sigterm_on_a_real_scheduler_process(tmp_path, database_url, 
             proc.kill()
             proc.wait(timeout=10)
         log.close()
+
+
+@pytest.mark.slow
+def test_sigterm_during_run_due_rolls_back_and_releases_the_lock(tmp_path, database_url, write_config, http_server):
+    """A cron tick killed mid-collection (a cron timeout, a shutdown) leaves no lock behind."""
+    from sqlalchemy import select
+
+    from repwatch.locks import RUN_LOCK
+    from repwatch.loopback import Response
+    from storage.models import CollectionRun, Mention
+
+    http_server.routes["/slow.xml"] = Response(b"<rss/>", delay=30)      # answers long after we stop waiting
+    sources = [{"name": "slow", "kind": "feed", "url": http_server.url("/slow.xml")}]
+    path = write_config(tmp_path / "schedules.yaml", sources=sources, digests=[])
+    proc = subprocess.Popen([sys.executable, "-c", "from repwatch.cli import main; main()", "-c", str(path),
+                             "--database", database_url, "run", "--due"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    db = Database(database_url, auto_upgrade=False)
+    try:
+        def fetching():
+            with db.session() as s:
+                return s.scalar(select(CollectionRun.status)) == "running" and lock_info(db, RUN_LOCK)
+        wait_for(fetching, "the run to start fetching", proc=proc)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 143
+        assert lock_info(db, RUN_LOCK) is None
+        with db.session() as s:
+            assert s.scalar(select(Mention.id)) is None
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        db.dispose()

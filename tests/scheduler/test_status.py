@@ -41,7 +41,8 @@ def test_status_shows_a_live_scheduler_its_failed_reload_and_the_cron_and_digest
          pid=4242)
     beat(db, CRON, clock.now() - timedelta(minutes=5), {"ran": ["every-15"], "digests": [
         {"status": "sent"}, {"status": "sent"}]})
-    Lease(db, RUN_LOCK, clock, timedelta(minutes=5), holder="web-1:99:ab").acquire()
+    running = Lease(db, RUN_LOCK, clock, timedelta(minutes=5), holder="web-1:99:ab")
+    assert running.acquire()
     with db.session() as s:
         src = get_or_create_source(s, "every-15", "feed")
         s.add(CollectionRun(source_id=src.id, started_at=clock.now(), status="ok", problems=[]))
@@ -55,7 +56,9 @@ def test_status_shows_a_live_scheduler_its_failed_reload_and_the_cron_and_digest
     assert "lock run: held by web-1:99:ab" in out
     assert "last 11-23 10:00 ok           next 11-23 10:15" in out
     assert "latest day 2026-11-22: 1 sending, 1 sent; next 11-24 08:00" in out
-    assert "a send was interrupted mid-way" in out
+    assert "being sent right now" in out              # a run holds the lock: the send may be in flight
+    running.release()
+    assert "a send was interrupted mid-way; it is not retried" in status().output
 
 
 def test_status_says_when_the_scheduler_stopped_answering(status, db, clock):
