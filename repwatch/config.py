@@ -21,6 +21,7 @@ from collectors.exceptions import UnknownCollector
 from collectors.registry import get_collector
 from collectors.settings import HttpSettings
 from repwatch.exceptions import ConfigError
+from repwatch.distributed.settings import DistributedSettings
 from repwatch.schedule import DigestJob, Schedule, SchedulerSettings
 from repwatch.web.settings import WebSettings
 from sentiment.settings import AnalysisSettings
@@ -74,6 +75,7 @@ class Config(Strict):
     scheduler: SchedulerSettings = SchedulerSettings()
     digests: list[DigestJob] = Field(default_factory=list)
     web: WebSettings = WebSettings()
+    distributed: DistributedSettings = DistributedSettings()
 
     @field_validator("timezone")
     @classmethod

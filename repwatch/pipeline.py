@@ -222,8 +222,15 @@ def run_once(db: Database, config: Config, analyzer: Analyzer, now: datetime, *,
             on_source(sr)
     report.analyzed = analyze_pending(db, analyzer, batch_size=config.analysis.batch_size,
                                       source_targets={s.name: list(s.targets) for s in config.sources})
-    with db.session() as s:
-        report.evaluation = evaluate(s, config.alerts, now, config.base_url, tz=config.timezone)
-    report.dispatch = notify(db, config, report.evaluation.alerts + health_alerts(report.sources, config.base_url),
-                             now)
+    report.evaluation, report.dispatch = alert_stage(db, config, now,
+                                                     extra=health_alerts(report.sources, config.base_url))
     return report
+
+
+def alert_stage(db: Database, config: Config, now: datetime, *,
+                extra: list[Alert] = ()) -> tuple[EvaluateReport, DispatchReport]:
+    """Evaluate, then notify (with `extra` alerts). One function, so a run in-process and the
+    distributed alerts task (repwatch/distributed/tasks.py) do the same thing."""
+    with db.session() as s:
+        evaluation = evaluate(s, config.alerts, now, config.base_url, tz=config.timezone)
+    return evaluation, notify(db, config, evaluation.alerts + list(extra), now)

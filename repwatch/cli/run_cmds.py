@@ -56,6 +56,11 @@ def run(ctx: Context, sources: tuple[str, ...], due: bool) -> None:
         return
     for name in sources:
         ctx.config.source(name)  # unknown names are a usage error, not a silent no-op
+    from repwatch import distributed
+
+    if distributed.enabled():   # REPWATCH_BROKER_URL: workers do the work (docs/distributed.md)
+        click.echo(distributed.enqueue_run(ctx.config, list(sources) or None, ctx.clock().now()).line())
+        return
     report = run_with_progress(ctx, list(sources) or None)
     print_report(report)
 
@@ -64,17 +69,19 @@ def run_due_command(ctx: Context) -> None:
     import signal
 
     from repwatch.cron import cron_run
-    from repwatch.executor import InProcessExecutor
+    from repwatch.distributed import executor_for
 
     # SIGTERM (a cron timeout, a shutdown) unwinds like an error: transactions roll back, the lock is released.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     clock = ctx.clock()
-    report = cron_run(ctx.db, InProcessExecutor(ctx.db, ctx.config), clock, echo=click.echo,
+    report = cron_run(ctx.db, executor_for(ctx.db, ctx.config), clock, echo=click.echo,
                       on_source=lambda r: click.echo(r.line(), err=True))
     if report is None:
         return
     tz = ctx.config.tz
-    if report.run is not None:
+    if hasattr(report.run, "line"):   # distributed mode: an EnqueueReport
+        click.echo(report.run.line())
+    elif report.run is not None:
         print_report(report.run)
     later = sorted((s for s in report.not_due if s.next_fire), key=lambda s: s.next_fire)
     if not report.ran:

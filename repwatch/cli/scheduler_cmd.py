@@ -18,10 +18,10 @@ def scheduler(ctx: Context, no_catch_up: bool) -> None:
     SIGHUP re-reads schedules.yaml (an invalid file is reported and the current jobs are kept).
     SIGTERM or SIGINT finishes the running job and exits; a second signal exits at once.
     Run one per database; `repwatch status` shows its heartbeat."""
-    from repwatch.executor import InProcessExecutor
+    from repwatch.distributed import executor_for   # enqueues when REPWATCH_BROKER_URL is set
     from repwatch.scheduler import Daemon
 
-    daemon = Daemon(ctx.config_path, ctx.db, lambda db, config: InProcessExecutor(db, config), clock=ctx.clock())
+    daemon = Daemon(ctx.config_path, ctx.db, executor_for, clock=ctx.clock())
     if no_catch_up:
         daemon.catch_up_at_start = False
     click.echo(f"repwatch scheduler: {len(daemon.job_specs(daemon.config))} jobs from {ctx.config_path}, "
