@@ -17,7 +17,7 @@ from storage import Database
 NEVER = "0 3 1 1 *"        # 03:00 on 1 January: no job fires while the test runs
 
 
-def wait_for(check, what: str, deadline: float = 30.0, proc=None):
+def wait_for(check, what: str, deadline: float = 60.0, proc=None):
     end = time.monotonic() + deadline
     while time.monotonic() < end:
         value = check()
