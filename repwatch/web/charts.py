@@ -34,7 +34,8 @@ def bar_line_chart(bins: list[datetime], bars: list[float], line: list[float | N
     plot_w, plot_h = W - LEFT - RIGHT, H - TOP - BOTTOM
     slot = plot_w / n
     line_values = [v for v in line if v is not None]
-    top = _nice_max(max(bars + ([] if line_share else line_values), default=0))
+    # counts: at least 0–2, so small numbers get whole-number gridlines (0, 1, 2), not 0.5
+    top = max(_nice_max(max(bars + ([] if line_share else line_values), default=0)), 2)
     y = lambda v: TOP + plot_h - (v / top) * plot_h  # noqa: E731
     y_line = (lambda v: TOP + plot_h - v * plot_h) if line_share else y
     parts = [f'<svg class="chart" viewBox="0 0 {W} {H}" role="img" aria-label="{escape(caption or bar_name)}">']

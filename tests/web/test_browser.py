@@ -74,7 +74,7 @@ def test_agent_works_a_ticket_the_pipeline_opened(demo_data, users, make_server,
     assert "王芳" in page.locator(".facts").inner_text()
     assert "联系顾客核实订单" in page.locator("ol.audit").inner_text()
     if database_url.startswith("sqlite"):  # one screenshot is enough; both backends render the same page
-        page.screenshot(path=str(SCREENSHOT))
+        page.screenshot(path=str(SCREENSHOT), full_page=True)
     assert page.errors == []                         # no CSP violations, no script errors
 
     with db.session() as s:
