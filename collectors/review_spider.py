@@ -58,7 +58,7 @@ class ReviewSpider(scrapy.Spider):
         # dont_filter: the engine's dupefilter would silently swallow a redirect back to a seen URL;
         # we track pages ourselves, and a redirect loop then ends in a countable "too many redirects".
         return scrapy.Request(url, callback=self.parse, errback=self.harvest.on_error, dont_filter=True,
-                              meta={"page": page, "first_page": page == 1})
+                              meta={"page": page})
 
     def parse(self, response):
         response, note = fix_encoding(response, self.options.encoding)

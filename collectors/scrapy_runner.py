@@ -37,7 +37,6 @@ class Failure:
     kind: str
     message: str
     http_status: int | None = None
-    first_page: bool = False
 
 
 @dataclass
@@ -75,7 +74,7 @@ class Harvest:
         """Errback for every request: a failure becomes a countable kind and a message a person can act on."""
         request = failure.request
         kind, message, status = classify(failure.value, request.url)
-        self.failures.append(Failure(request.url, kind, message, status, bool(request.meta.get("first_page"))))
+        self.failures.append(Failure(request.url, kind, message, status))
 
 
 def classify(exc: BaseException, url: str) -> tuple[str, str, int | None]:

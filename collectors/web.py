@@ -154,22 +154,22 @@ class WebCollector(Collector):
         return self.outcome(harvest)
 
     def outcome(self, harvest) -> CollectResult:
-        failures = harvest.failures
+        """No page read and nothing scraped is a source failure; anything less is a run with problems."""
+        failures, limit = harvest.failures, format_duration(self.options.crawl_timeout)
         timed_out = harvest.close_reason == "closespider_timeout"
-        if harvest.pages_ok == 0 and (failures or timed_out):
+        if harvest.pages_ok == 0 and not harvest.items:
             if failures:
                 first = failures[0]
                 more = f" (and {len(failures) - 1} more failures)" if len(failures) > 1 else ""
                 raise CollectError(first.kind, first.message + more, http_status=first.http_status)
-            raise CollectError("timeout", f"the crawl hit crawl_timeout ({format_duration(self.options.crawl_timeout)}) "
-                               "before any page arrived; the site is very slow")
-        if harvest.pages_ok == 0 and not harvest.items:
-            raise CollectError("internal", f"the crawl fetched no page (closed: {harvest.close_reason})")
+            if timed_out:
+                raise CollectError("timeout", f"the crawl hit crawl_timeout ({limit}) before any page arrived; "
+                                   "the site is very slow")
+            if self.options.spider is None:
+                raise CollectError("internal", f"the crawl read no page (Scrapy closed: {harvest.close_reason})")
         result = CollectResult(items=list(harvest.items), problems=list(harvest.problems))
         result.problems.extend(Problem(f.kind, f.message) for f in failures)
         if timed_out:
-            result.problems.append(Problem("timeout", f"the crawl hit crawl_timeout "
-                                           f"({format_duration(self.options.crawl_timeout)}); kept {len(harvest.items)} "
-                                           "items, the rest is read next run"))
+            result.problems.append(Problem("timeout", f"the crawl hit crawl_timeout ({limit}); kept "
+                                           f"{len(harvest.items)} items, the rest is read next run"))
         return result
-

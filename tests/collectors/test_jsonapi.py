@@ -144,3 +144,18 @@ def test_config_errors_name_the_key(site, make_config):
     with pytest.raises(ConfigError) as err:
         make_config([nocursor])
     assert "{cursor}" in str(err.value)
+
+
+@pytest.mark.parametrize("route,kind,words", [
+    (Response(b"", 302, {"Location": "/api/reviews"}), "redirects", "redirect loop"),
+    (Response(b"[" + b"1," * 150_000 + b"1]"), "too_large", "cap"),
+    (Response(b"{}", delay=2.0), "timeout", "slow or down"),
+    (Response(b"nope", 404), "http_4xx", "HTTP 404"),
+])
+def test_bad_responses_fail_the_api_source_clearly(db, site, clock, make_config, collect, http_server, count,
+                                                   route, kind, words):
+    http_server.routes["/api/reviews"] = route
+    report = collect(db, make_config([api_source(site, retries=0)]), "api", clock.now())
+    assert report.status == "failed" and words in report.error
+    with db.session() as s:
+        assert s.scalar(select(Source.error_counts)) == {kind: 1}

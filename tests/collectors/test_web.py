@@ -150,3 +150,22 @@ def test_a_failing_later_page_keeps_the_earlier_pages(db, make_config, web_sourc
     config = make_config([web_source(site, "/flaky/reviews", name="flaky")])
     report = collect(db, config, "flaky", clock.now())
     assert (report.status, report.new, report.failed) == ("partial", 4, 1)
+
+
+def test_crawl_timeout_stops_paging_and_keeps_what_was_read(db, make_config, web_source, collect, site, clock,
+                                                            http_server):
+    def sluggish(req):
+        page = site.page(req, "/sluggish/reviews")
+        if "page=2" in req.query:
+            page.delay = 2.0   # still in flight when crawl_timeout strikes: Scrapy lets it finish
+        return page
+
+    http_server.routes["/sluggish/reviews"] = sluggish
+    config = make_config([web_source(site, "/sluggish/reviews", name="sluggish", crawl_timeout="1s",
+                                     download_timeout="10s")])
+    report = collect(db, config, "sluggish", clock.now())
+    assert (report.status, report.new, report.failed) == ("partial", 8, 1)
+    assert len(site.hits["/sluggish/reviews"]) == 2, "no new page was requested after the timeout"
+    with db.session() as s:
+        run = s.scalar(select(CollectionRun))
+    assert [p["kind"] for p in run.problems] == ["timeout"] and "crawl_timeout (1s)" in run.problems[0]["message"]
