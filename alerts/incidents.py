@@ -48,7 +48,11 @@ def signature(text: str, settings: IncidentSettings):
 
 
 def mention_text(mention: Mention) -> str:
-    return " ".join(p for p in (mention.title, mention.text) if p)
+    """Title and text, unless the title is just the opening of the text (feeds often make it so)."""
+    title = mention.title or ""
+    if not title or normalise(title) in normalise(mention.text):
+        return mention.text
+    return f"{title} {mention.text}"
 
 
 def _compatible(a: str | None, b: str | None) -> bool:
