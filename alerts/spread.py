@@ -58,14 +58,17 @@ class _Series:
         self.ids[(key, b)].append(mention_id)
 
 
-def _load(session: Session, key: str, settings: AlertSettings, tz: str | None):
-    row = session.scalar(select(DetectorState).where(DetectorState.key == key))
-    if row is None:
-        return None
-    try:
-        return SpreadDetector.restore(row.state, settings.detect, tz=tz)
-    except (KeyError, ValueError):
-        return None   # state from an older version: start the series afresh
+def _load_many(session: Session, keys: list[str], settings: AlertSettings, tz: str | None) -> dict:
+    """Saved detectors by key, in one query; a state from an older version starts its series afresh."""
+    out = {}
+    for i in range(0, len(keys), 500):
+        for key, state in session.execute(select(DetectorState.key, DetectorState.state)
+                                          .where(DetectorState.key.in_(keys[i:i + 500]))):
+            try:
+                out[key] = SpreadDetector.restore(state, settings.detect, tz=tz)
+            except (KeyError, ValueError):
+                pass
+    return out
 
 
 def _save(session: Session, key: str, det: SpreadDetector, now: datetime) -> None:
@@ -96,8 +99,8 @@ def detect(session: Session, settings: AlertSettings, now: datetime, tz: str | N
 
     # -- per watch target × category -------------------------------------------------------------
     keys = set(session.scalars(select(DetectorState.key).where(DetectorState.key.like("tc:%"))))
-    detectors = {k: _load(session, k, settings, tz) for k in keys}
-    cursors = [d.last + width for d in detectors.values() if d is not None and d.last is not None]
+    detectors = _load_many(session, sorted(keys), settings, tz)
+    cursors = [d.last + width for d in detectors.values() if d.last is not None]
     lower = min(cursors + [end]) if len(cursors) == len(keys) and keys else end - sp.history
     data = _Series()
     labels: dict[str, tuple[str | None, str | None]] = {}
@@ -133,9 +136,10 @@ def detect(session: Session, settings: AlertSettings, now: datetime, tz: str | N
                                       Mention.collected_at >= end - sp.history))
         for incident_id, mention_id, published, collected in rows:
             inc.add(f"incident:{incident_id}", floor_bin(event_time(published, collected), width), mention_id)
+    saved = _load_many(session, [f"incident:{i.id}" for i in active], settings, tz)
     for incident in active:
         key = f"incident:{incident.id}"
-        det = _load(session, key, settings, tz)
+        det = saved.get(key)
         if det is None:
             parent = detectors.get(tc_key(incident.target, incident.category))
             det = SpreadDetector(settings.detect, prior=sp.incident_prior, tz=tz,
