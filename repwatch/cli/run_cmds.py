@@ -16,6 +16,10 @@ def print_report(report, *, echo=click.echo) -> None:
     if ev is not None:
         echo(f"incidents opened {ev.incidents_opened}, tickets opened {ev.tickets_opened}, "
              f"evidence attached {ev.attached}")
+        extra = {"tickets reopened": ev.reopened, "escalated": ev.escalated, "spread alarms": ev.spread_alarms,
+                 "SLA breaches": ev.sla_breaches}
+        if any(extra.values()):
+            echo(", ".join(f"{k} {v}" for k, v in extra.items()))
     if disp is not None and (disp.sent or disp.failed or disp.retry_later):
         echo(f"notifications sent {disp.sent}, failed {disp.failed}, to retry {disp.retry_later}")
     for s in failed:
