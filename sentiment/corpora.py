@@ -20,6 +20,7 @@ from sentiment.normalize import dedup_key, strip_emoticons
 
 ZH_CORPORA = ("waimai_10k", "online_shopping_9_cats", "weibo_senti_2k")
 REVIEW_CORPORA = ("waimai_10k", "online_shopping_9_cats")
+SOCIAL_CORPORA = ("weibo_senti_2k",)
 EN_CORPUS = "amazon_cells_labelled"
 SPLITS = ("train", "validation", "test")
 NEAR_DUP_THRESHOLD = 0.8
