@@ -1,15 +1,23 @@
 """Scoring large batches on every core: a pool of worker processes, each loading the models once.
 
 SnowNLP alone costs about 3 s and 420 MiB per process, so a pool is only worth it for large batches
-(AnalysisSettings.parallel_min) and is kept for the analyzer's lifetime rather than per batch. Workers start
-through a fork server, which is safe in a process that already runs threads (the scheduler does)."""
+(AnalysisSettings.parallel_min) and is kept for the analyzer's lifetime rather than per batch.
+
+How workers start: a single-threaded process (the CLI, benchmarks) forks, so workers inherit whatever models
+are already loaded and start at once. A process that runs threads (the scheduler) must not fork, since a
+lock held by another thread would stay locked in the child forever; it uses a fork server instead, which
+re-imports the main module in each worker (the `repwatch` command guards it, as multiprocessing requires)."""
 from __future__ import annotations
 
+import logging
 import multiprocessing
+import threading
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from typing import Sequence
 
+log = logging.getLogger("repwatch.sentiment")
 _analyzer = None   # one per worker process
 
 
@@ -27,12 +35,26 @@ def _score_chunk(chunk):
 
 class WorkerPool:
     def __init__(self, settings, targets: dict[str, list[str]], workers: int):
-        context = multiprocessing.get_context("forkserver")
+        method = "fork" if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods() \
+            else "forkserver"
+        context = multiprocessing.get_context(method)
         self.workers = workers
         self._executor = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
                                              initargs=(settings, targets))
 
-    def score(self, batch: Sequence) -> list:
+    def score(self, batch: Sequence, fallback) -> list:
+        """Results in order; if the pool breaks (a worker killed, out of memory), `fallback` scores the batch
+        in this process, so a batch is never lost."""
+        try:
+            return self._score(batch)
+        except BrokenProcessPool:
+            log.error("a sentiment worker process died; scoring %d texts in this process", len(batch))
+            self.broken = True
+            return fallback(batch)
+
+    broken = False
+
+    def _score(self, batch: Sequence) -> list:
         # ids stay here: they need not be picklable, and results come back in order anyway.
         items = [replace(item, id=None) for item in batch]
         size = max(100, min(2000, -(-len(items) // (self.workers * 4))))
