@@ -54,3 +54,22 @@ def held(db: Database, name: str, wait: timedelta) -> Iterator[None]:
     with db.session() as guard:
         hold_for_transaction(guard, name, wait)
         yield
+
+
+@contextmanager
+def coalesced(db: Database, name: str, wait: timedelta) -> Iterator[bool]:
+    """Like `held`, but at most one caller queues behind the one running: a caller that finds a waiter
+    already there gets False and skips. That is safe because the waiter has not started its work yet,
+    so it will see everything committed before the skip; the work must be "do whatever is pending".
+    A burst of alert tasks (one per analyzed batch) thus costs two evaluations, not one each."""
+    if db.engine.dialect.name != "postgresql":
+        yield True
+        return
+    with db.session() as waiting:
+        if not waiting.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": lock_id(f"{name}:waiting")}):
+            yield False
+            return
+        with db.session() as running:
+            hold_for_transaction(running, name, wait)
+            waiting.commit()   # ends the waiting lock's transaction: the next caller may queue behind us
+            yield True

@@ -21,7 +21,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from repwatch.distributed import worker_state
 from repwatch.distributed.app import app
-from repwatch.distributed.serialise import ALERTS_LOCK, held
+from repwatch.distributed.serialise import ALERTS_LOCK, coalesced, held
 from storage.models import Analysis, CollectionRun, Mention, Source
 
 log = logging.getLogger("repwatch.distributed")
@@ -133,13 +133,17 @@ def analyze(self, mention_ids: list[int], now: str | None = None) -> dict:
 @app.task(name="repwatch.evaluate_alerts", bind=True)
 @retry_transient
 def evaluate_alerts(self, target: str | None = None, now: str | None = None) -> dict:
-    """The alert stage, one worker at a time across the cluster (see serialise.py). `target` is
-    accepted for when `alerts.evaluate` learns to evaluate one watch target; today it evaluates all."""
+    """The alert stage for everything pending, one worker at a time across the cluster, and skipped
+    when another evaluation already waits to run (serialise.py). `target` is accepted for when
+    `alerts.evaluate` learns to evaluate one watch target; today it evaluates all."""
     from repwatch.pipeline import alert_stage
 
     st, started = worker_state.get(), time.monotonic()
     db_before, config = st.db_seconds, st.config
-    with held(st.db, ALERTS_LOCK, config.distributed.alerts_lock_timeout):
+    with coalesced(st.db, ALERTS_LOCK, config.distributed.alerts_lock_timeout) as run:
+        if not run:
+            _log_done("alerts", started, db_before, "skipped: an evaluation already waits behind the running one")
+            return {"skipped": True}
         evaluation, dispatch = alert_stage(st.db, config, _when(now))
     _log_done("alerts", started, db_before, f"{evaluation.incidents_opened} incidents, "
               f"{evaluation.tickets_opened} tickets opened, {dispatch.sent} notifications sent")

@@ -2,14 +2,16 @@
 ticket per incident, keep every incident counter exact, and send each email once."""
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from repwatch.config import parse_config
 from repwatch.distributed.app import configure
-from repwatch.distributed.serialise import ALERTS_LOCK, hold_for_transaction, lock_id
+from repwatch.distributed.serialise import ALERTS_LOCK, coalesced, hold_for_transaction, lock_id
 from repwatch.loopback import SMTPSink
 from repwatch.pipeline import analyze_pending, collect_source, run_once
 from storage import Database
@@ -63,6 +65,35 @@ def embedded_emails(data: dict, tmp_path) -> int:
         finally:
             db.dispose()
         return len(smtp.messages)
+
+
+@pytest.mark.postgres
+def test_a_burst_coalesces_into_the_running_evaluation_and_one_waiter(pg_url):
+    db = Database(pg_url, auto_upgrade=False)
+    outcomes: dict[str, bool] = {}
+
+    def task(name: str) -> None:
+        with coalesced(db, "burst", timedelta(seconds=20)) as run:
+            outcomes[name] = run
+
+    def someone_waits() -> bool:
+        with db.session() as probe:   # the waiting slot is taken when a try-lock on it fails
+            return not probe.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": lock_id("burst:waiting")})
+
+    try:
+        with db.session() as running:
+            hold_for_transaction(running, "burst", timedelta(seconds=5))    # an evaluation in progress
+            waiter = threading.Thread(target=task, args=("waiter",), daemon=True)
+            waiter.start()
+            wait_until(someone_waits, timeout=20, what="the second task to queue behind the first")
+            task("third")                  # arrives while one waits: nothing for it to do
+            assert outcomes == {"third": False}
+        waiter.join(timeout=20)            # the running one committed: the waiter runs
+        assert outcomes == {"third": False, "waiter": True}
+        task("later")                      # nobody running or waiting: runs at once
+        assert outcomes["later"] is True
+    finally:
+        db.dispose()
 
 
 @pytest.mark.broker
