@@ -38,7 +38,7 @@ class WorkerPool:
         method = "fork" if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods() \
             else "forkserver"
         context = multiprocessing.get_context(method)
-        self.workers = workers
+        self.workers, self.start_method = workers, method
         self._executor = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
                                              initargs=(settings, targets))
 

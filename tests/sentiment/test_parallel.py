@@ -15,6 +15,7 @@ def test_pool_results_equal_in_process_results(analyzer):
         assert pooled.batch_hint(500) >= 2000
         there = pooled.score(batch)
         assert pooled._pool is not None                     # it really fanned out
+        assert pooled._pool.start_method == "fork"           # single-threaded: fork, models inherited
         small = pooled.score(batch[:10])                    # below parallel_min: in this process
     assert pooled._pool is None                             # closed with the analyzer
     assert [r.as_dict() for r in there] == [r.as_dict() for r in here]
@@ -49,3 +50,22 @@ def test_a_daemonic_worker_scores_alone():
         assert queue.get(timeout=120) == (2, True, 500)
     finally:
         proc.join(timeout=30)
+
+
+def test_a_process_with_threads_uses_a_fork_server():
+    """The scheduler runs threads; forking it could copy a held lock into a child. Same rows either way."""
+    import threading
+
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait, args=(60,), daemon=True)
+    thread.start()
+    try:
+        batch = [TextIn(t) for t in TEXTS * 10]
+        with Analyzer(AnalysisSettings(workers=2, parallel_min=10, snownlp=False)) as pooled:
+            there = pooled.score(batch)
+            assert pooled._pool.start_method == "forkserver"
+        here = Analyzer(AnalysisSettings(workers=1, snownlp=False)).score(batch)
+        assert [r.as_dict() for r in there] == [r.as_dict() for r in here]
+    finally:
+        stop.set()
+        thread.join(timeout=5)
