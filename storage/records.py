@@ -37,7 +37,9 @@ class MentionIn:
 
     @property
     def hash(self) -> str:
-        return content_hash(f"{self.title or ''} {self.text}")
+        # The body only: one site titles a post, another repeats its first words or has no title at all,
+        # and the same complaint must still be recognised across sources.
+        return content_hash(self.text)
 
     @property
     def has_engagement(self) -> bool:
