@@ -13,12 +13,12 @@ TEXTS = ["送餐太慢了，饭都凉了", "很好吃，下次还来", "", "😡
 def test_pool_results_equal_in_process_results(analyzer):
     batch = [TextIn(text=f"{t} {i}" if t else t, id=object()) for i, t in enumerate(TEXTS * 30)]   # ids need not pickle
     here = analyzer.score_here(batch)
+    single_threaded = threading.active_count() == 1      # other suites may leave threads running here
     with Analyzer(AnalysisSettings(workers=2, parallel_min=50)) as pooled:
         assert pooled.batch_hint(500) >= 2000
         there = pooled.score(batch)
         assert pooled._pool is not None                     # it really fanned out
-        # single-threaded: fork (models inherited); other suites may leave threads running in this process
-        assert pooled._pool.start_method == ("fork" if threading.active_count() == 1 else "forkserver")
+        assert pooled._pool.start_method == ("fork" if single_threaded else "forkserver")   # fork inherits models
         small = pooled.score(batch[:10])                    # below parallel_min: in this process
     assert pooled._pool is None                             # closed with the analyzer
     assert [r.as_dict() for r in there] == [r.as_dict() for r in here]
