@@ -206,24 +206,6 @@ def _cross_checks(config: Config) -> list[str]:
         if n.min_severity not in ("general", "important", "urgent"):
             problems.append(f"notify[{index}].min_severity: expected general, important or urgent")
     problems.extend(_digest_checks(config, watch))
-    problems.extend(_digest_checks(config, watch))
-    return problems
-
-
-def _digest_checks(config: Config, watch: set[str]) -> list[str]:
-    """Digest names are unique and every recipient filter names something that exists."""
-    problems, seen = [], set()
-    sources = {s.name for s in config.sources}
-    for index, digest in enumerate(config.digests):
-        if digest.name in seen:
-            problems.append(f"digests[{index}].name: {digest.name!r} is used twice; names must be unique")
-        seen.add(digest.name)
-        for r_index, r in enumerate(digest.recipients):
-            for key, names, known in (("targets", r.targets, watch), ("sources", r.sources, sources)):
-                for n_index, name in enumerate(names):
-                    if name not in known:
-                        problems.append(f"digests[{index}].recipients[{r_index}].{key}[{n_index}]: {name!r} is not "
-                                        f"defined; defined: {', '.join(sorted(known)) or 'none'}")
     return problems
 
 
