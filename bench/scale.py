@@ -10,7 +10,10 @@ stops when every mention is stored and analyzed and no graded complaint waits fo
 
 Where the time goes: in-process, each stage is timed and SQL time is summed from engine events; on
 workers, every task logs its duration and its SQL time, and the rest of the workers' wall-clock time
-(processes x wall - time inside tasks) is broker, queueing and idle time.
+(processes x wall - time inside tasks) is broker, queueing and idle time. Columns collect, analysis
+(minus its SQL) and alerts are the stages' summed durations; SQL is time inside SQL statements.
+CPU per 1000 mentions (the pipeline processes' user+system time) does not depend on what else the
+machine is doing, unlike mentions/s on a shared machine: it is the cost to compare across modes.
 
     REPWATCH_TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test \\
     .venv/bin/python bench/scale.py [--sources 40] [--posts 50] [--modes sqlite,pg,1,2]
@@ -104,6 +107,7 @@ def in_process(url: str, data: dict, expected: int) -> dict:
     analyzer = Analyzer(config.analysis.model_copy(update={"workers": 1}), config.targets())
     analyzer.warm_up()
     stages = {}
+    cpu0 = process_cpu()
     t0 = time.perf_counter()
     for source_cfg in config.sources:
         collect_source(db, config, source_cfg, NOW)
@@ -116,11 +120,32 @@ def in_process(url: str, data: dict, expected: int) -> dict:
     alert_stage(db, config, NOW)
     stages["alerts"] = time.perf_counter() - t2
     wall = time.perf_counter() - t0
+    cpu = process_cpu() - cpu0
     db.dispose()
     assert scored == expected, (scored, expected)
-    return {"wall": wall, "stages": stages, "sql": sql[0],
+    return {"wall": wall, "cpu": cpu, "stages": stages, "sql": sql[0],
             "sql_by_stage": {"collect": sql_collect, "analyze": sql_analyze,
                              "alerts": sql[0] - sql_collect - sql_analyze}}
+
+
+def process_cpu() -> float:
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def session_cpu(sid: int) -> float:
+    """CPU seconds of every live process of a worker (its own session: the main process and its pool)."""
+    total, tick = 0, os.sysconf("SC_CLK_TCK")
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:   # the process ended meanwhile
+            continue
+        if int(fields[3]) == sid:          # state ppid pgrp session ... utime(11) stime(12)
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
 
 
 def settled(db, expected: int) -> bool:
@@ -163,6 +188,7 @@ def distributed(url: str, data: dict, expected: int, workers: int, tmp: Path) ->
                 raise RuntimeError("workers did not start")
             time.sleep(0.2)
         db = Database(url, auto_upgrade=False)
+        cpu0 = sum(session_cpu(p.pid) for p in procs)
         t0 = time.perf_counter()
         enqueue_run(config, None, NOW)
         publish = time.perf_counter() - t0
@@ -172,6 +198,7 @@ def distributed(url: str, data: dict, expected: int, workers: int, tmp: Path) ->
                 raise RuntimeError("the workers did not finish in 15 minutes")
             time.sleep(0.1)
         wall = time.perf_counter() - t0
+        cpu = sum(session_cpu(p.pid) for p in procs) - cpu0
         db.dispose()
     finally:
         for p in procs:
@@ -190,7 +217,7 @@ def distributed(url: str, data: dict, expected: int, workers: int, tmp: Path) ->
             sql[stage] = sql.get(stage, 0.0) + float(db_secs)
             tasks[stage] = tasks.get(stage, 0) + 1
     busy = sum(stages.values())
-    return {"wall": wall, "publish": publish, "stages": stages, "sql_by_stage": sql, "sql": sum(sql.values()),
+    return {"wall": wall, "cpu": cpu, "publish": publish, "stages": stages, "sql_by_stage": sql, "sql": sum(sql.values()),
             "tasks": tasks, "outside_tasks": max(0.0, workers * wall - busy)}
 
 
@@ -199,8 +226,8 @@ def row(name: str, r: dict, n: int, base: float | None) -> str:
     analysis_cpu = st.get("analyze", 0) - sq.get("analyze", 0)
     ratio = f"{(n / r['wall']) / base:.2f}x" if base else "1.00x"
     extra = f"{r['outside_tasks']:.1f}s" if "outside_tasks" in r else "-"
-    return (f"| {name} | {n / r['wall']:.0f} | {ratio} | {r['wall']:.1f}s | {st.get('collect', 0):.1f}s | "
-            f"{analysis_cpu:.1f}s | {st.get('alerts', 0):.1f}s | {r['sql']:.1f}s | {extra} |")
+    return (f"| {name} | {n / r['wall']:.0f} | {ratio} | {r['wall']:.1f}s | {1000 * r['cpu'] / n:.1f}s | "
+            f"{st.get('collect', 0):.1f}s | {analysis_cpu:.1f}s | {st.get('alerts', 0):.1f}s | {r['sql']:.1f}s | {extra} |")
 
 
 def main() -> None:
@@ -246,9 +273,11 @@ def main() -> None:
 def delete_queues(prefix: str) -> None:
     from kombu import Connection
 
+    from repwatch.distributed.app import QUEUES
+
     with Connection(BROKER, connect_timeout=5) as conn:
         channel = conn.channel()
-        for q in ("collect", "analyze", "alerts"):
+        for q in QUEUES:
             channel.queue_delete(prefix + q)
 
 
@@ -258,10 +287,13 @@ def report(results: dict, args, n: int, load_before: float) -> None:
     base = n / results["pg"]["wall"] if "pg" in results else None
     print(f"{args.sources} loopback feeds x {args.posts} posts = {n} mentions; {os.cpu_count()} cores; "
           f"1-minute load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after (other work on the machine)\n")
-    print("| mode | mentions/s | vs in-process PG | wall | collect | analysis (CPU) | alerts | SQL | outside tasks |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| mode | mentions/s | vs in-process PG | wall | CPU per 1000 mentions | collect | analysis | alerts | SQL "
+          "| outside tasks |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for mode, r in results.items():
         print(row(names.get(mode, mode), r, n, base))
+    print("\nCPU: the pipeline's processes only (this process in-process, the workers' process trees on Celery;"
+          " from /proc); PostgreSQL's and RabbitMQ's CPU is not included.")
     for mode, r in results.items():
         if "tasks" in r:
             print(f"\n{names[mode]}: tasks {r['tasks']}, publish of {args.sources + 1} messages {r['publish']:.2f}s, "

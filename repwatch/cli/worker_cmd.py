@@ -27,7 +27,7 @@ def parse_stages(value: str) -> list[str]:
 
 @cli.command("worker")
 @click.option("-Q", "--queues", default=",".join(STAGES), show_default=True,
-              help="Comma-separated queues to consume: collect, analyze, alerts.")
+              help="Comma-separated queues to consume: collect, analyze, alerts (alerts includes digests).")
 @click.option("-c", "--concurrency", type=click.IntRange(1, 256), default=None,
               help="Worker processes. Default: 4 per core for collect alone, else 1 per core.")
 @click.option("--max-tasks-per-child", type=click.IntRange(1), default=200, show_default=True,
@@ -70,7 +70,7 @@ def worker(ctx: Context, queues: str, concurrency: int | None, max_tasks_per_chi
     if "analyze" in stages:
         state.analyzer()   # here, before the pool forks: every process inherits the loaded models
     argv = ["worker", "--pool", "prefork", "--concurrency", str(processes),
-            "--queues", ",".join(app.repwatch_queues[s] for s in stages),
+            "--queues", ",".join(app.repwatch_queues.for_stages(stages)),
             "--hostname", hostname or f"{'+'.join(stages)}.{os.getpid()}@%h",
             "--loglevel", loglevel.upper(), "--max-tasks-per-child", str(max_tasks_per_child),
             # Mingle and gossip sync state between workers at start; nothing here needs them, and

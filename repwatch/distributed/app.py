@@ -13,9 +13,15 @@ from kombu import Exchange, Queue
 from repwatch.distributed import BROKER_ENV
 from repwatch.distributed.settings import DistributedSettings
 
-QUEUES = ("collect", "analyze", "alerts")
+QUEUES = ("collect", "analyze", "alerts", "digest")
+# What `repwatch worker -Q` names (a stage) and the queues it consumes.
+STAGES = {"collect": ("collect",), "analyze": ("analyze",), "alerts": ("alerts", "digest")}
 TASK_QUEUES = {"repwatch.collect": "collect", "repwatch.analyze": "analyze",
-               "repwatch.evaluate_alerts": "alerts", "repwatch.send_digest": "alerts"}
+               "repwatch.evaluate_alerts": "alerts", "repwatch.send_digest": "digest"}
+# Every alert evaluation does "whatever is pending", so one waiting in the queue stands for any number:
+# RabbitMQ keeps only the newest ready message (messages being worked on do not count). A burst of
+# analyzed batches then costs the running evaluation plus one, not one evaluation per batch.
+COALESCE = {"alerts": {"x-max-length": 1, "x-overflow": "drop-head"}}
 
 app = Celery("repwatch", include=["repwatch.distributed.tasks"])
 app.conf.update(
@@ -57,6 +63,9 @@ class QueueNames:
     def all(self) -> list[str]:
         return [self[q] for q in QUEUES]
 
+    def for_stages(self, stages: list[str]) -> list[str]:
+        return [self[q] for stage in stages for q in STAGES[stage]]
+
 
 def broker_url() -> str | None:
     return os.environ.get(BROKER_ENV) or None
@@ -83,7 +92,8 @@ def configure(settings: DistributedSettings, url: str | None = None) -> Celery:
     exchange = Exchange(names["repwatch"], type="direct", durable=True)
     app.conf.update(
         broker_url=url,
-        task_queues=[Queue(names[q], exchange, routing_key=names[q], durable=True) for q in QUEUES],
+        task_queues=[Queue(names[q], exchange, routing_key=names[q], durable=True, queue_arguments=COALESCE.get(q))
+                     for q in QUEUES],
         task_default_queue=names["collect"],
         task_default_exchange=exchange.name,
         task_routes={task: {"queue": names[q], "routing_key": names[q]} for task, q in TASK_QUEUES.items()},

@@ -7,6 +7,7 @@ take each other's tasks. Every worker is started in its own process group and st
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -99,7 +100,7 @@ def queue_prefix(broker_url) -> str:
 
     with Connection(broker_url, connect_timeout=5) as conn:   # leave no test queues behind
         channel = conn.channel()
-        for name in [*(prefix + q for q in QUEUES)]:
+        for name in (prefix + q for q in QUEUES):
             try:
                 channel.queue_delete(name)
             except Exception:   # already gone, or the channel closed on a previous error
@@ -162,6 +163,10 @@ class Workers:
     def done(self, name: str, stage: str) -> int:
         """Tasks of one stage this worker finished, from its own log."""
         return self.log_text(name).count(f"{stage} done in")
+
+    def received(self, name: str, task: str) -> int:
+        """Messages of one task this worker took from the broker, from its own log."""
+        return len(re.findall(rf"Task repwatch\.{task}\[[0-9a-f-]+\] received", self.log_text(name)))
 
 
 @pytest.fixture
