@@ -25,6 +25,7 @@ from sentiment.snow import snownlp_score
 
 log = logging.getLogger("repwatch.sentiment")
 NEUTRAL = 0.5
+POOL_MIN = 100   # a running pool takes batches from this size up
 
 
 @dataclass
@@ -86,7 +87,10 @@ class Analyzer:
 
     # -- public -----------------------------------------------------------------------------------
     def score(self, batch: Sequence[TextIn]) -> list[Result]:
-        if len(batch) >= self.settings.parallel_min and self.workers > 1 and _may_fork():
+        # Once the pool runs, smaller batches use it too: the tail of a large input should not make this
+        # process load SnowNLP (seconds and 420 MiB) for the last few hundred texts.
+        wanted = len(batch) >= self.settings.parallel_min or (self._pool is not None and len(batch) >= POOL_MIN)
+        if wanted and self.workers > 1 and _may_fork():
             try:
                 pool = self._parallel()
             except Exception:   # no processes to be had here: score in this process rather than fail
@@ -203,8 +207,10 @@ class Analyzer:
         if self._pool is not None and self._pool.broken:
             self.close()
         if self._pool is None:
-            from sentiment.parallel import WorkerPool  # noqa: PLC0415
+            from sentiment.parallel import WorkerPool, will_fork  # noqa: PLC0415
 
+            if will_fork():
+                self.warm_up()   # forked workers then share the loaded models instead of each loading its own
             self._pool = WorkerPool(self.settings, {k: v[1:] for k, v in self.targets.items()}, self.workers)
         return self._pool
 

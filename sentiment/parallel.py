@@ -33,10 +33,13 @@ def _score_chunk(chunk):
     return _analyzer.score_here(chunk)
 
 
+def will_fork() -> bool:
+    return threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods()
+
+
 class WorkerPool:
     def __init__(self, settings, targets: dict[str, list[str]], workers: int):
-        method = "fork" if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods() \
-            else "forkserver"
+        method = "fork" if will_fork() else "forkserver"
         context = multiprocessing.get_context(method)
         self.workers, self.start_method = workers, method
         self._executor = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
