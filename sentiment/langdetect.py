@@ -10,7 +10,7 @@ import re
 _WORD = re.compile(r"[a-zà-ÿ']+")
 # The commonest function words; enough to tell Latin-script languages apart in a sentence or two.
 _STOPWORDS = {
-    "en": set("the and is it to of i this for not my was with you very in on that but have are be they".split()),
+    "en": set("the a and is it to of i this for not my was with you very in on that but have are be they".split()),
     "fr": set("le la les et est un une des pas je ce que pour dans du avec très il sur mais ne".split()),
     "de": set("der die das und ist ein eine nicht ich mit sehr zu es auf für den sie auch aber".split()),
     "es": set("el la los las y es un una no que de muy con por para lo pero del se mi".split()),
@@ -60,6 +60,8 @@ def detect_lang(text: str) -> str:
     words = _WORD.findall(text[:2000].casefold())
     hits = {lang: sum(w in stop for w in words) for lang, stop in _STOPWORDS.items()}
     best = max(hits, key=hits.get)
-    if hits[best] == 0 or hits[best] == hits["en"]:
-        return "en"                                # short or stopword-free Latin text: English is likeliest
+    # Short function words are shared ("a", "o", "no"): another language must clearly outscore English, or
+    # a two-word English review ("A Disappointment.") would be called Portuguese and scored neutral.
+    if hits[best] < 2 or hits[best] < hits["en"] + 2:
+        return "en"
     return best

@@ -12,6 +12,8 @@ from sentiment.langdetect import detect_lang
     ("這個產品質量很好", "zh"),
     ("iPhone 屏幕碎了去 Apple Store 换，售后说不给换", "zh"),
     ("The charger stopped working after a week", "en"),
+    ("A Disappointment.", "en"),                     # "a" is also Portuguese; one shared word is not enough
+    ("O produto não funciona e é muito caro", "pt"),
     ("C'est très mauvais, je ne le recommande pas", "fr"),
     ("Das ist nicht gut und sehr teuer", "de"),
     ("El producto es muy malo y no funciona", "es"),
