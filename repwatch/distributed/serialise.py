@@ -33,6 +33,13 @@ def lock_id(name: str) -> int:
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
 
 
+def scoped_key(session: Session, name: str) -> int:
+    """Advisory locks belong to the whole database, but repwatch's data lives in one schema: two
+    deployments (or two test runs) in different schemas of one database must not share a lock, or one
+    could skip work because the other's evaluation is waiting."""
+    return lock_id(f"{session.scalar(text('SELECT current_schema()'))}:{name}")
+
+
 def hold_for_transaction(session: Session, name: str, wait: timedelta) -> None:
     """Block until this transaction holds the named lock. Waiting longer than `wait` raises
     OperationalError (lock_timeout), which the task treats as transient and retries with backoff.
@@ -42,7 +49,7 @@ def hold_for_transaction(session: Session, name: str, wait: timedelta) -> None:
         return
     millis = max(1, int(wait.total_seconds() * 1000))
     session.execute(text(f"SET LOCAL lock_timeout = {millis}"))
-    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_id(name)})
+    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": scoped_key(session, name)})
     session.execute(text("SET LOCAL lock_timeout = 0"))   # the rest of the stage waits on rows as usual
 
 
@@ -66,7 +73,8 @@ def coalesced(db: Database, name: str, wait: timedelta) -> Iterator[bool]:
         yield True
         return
     with db.session() as waiting:
-        if not waiting.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": lock_id(f"{name}:waiting")}):
+        if not waiting.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"),
+                              {"key": scoped_key(waiting, f"{name}:waiting")}):
             yield False
             return
         with db.session() as running:

@@ -67,7 +67,7 @@ def _log_done(stage: str, started: float, db_before: float, detail: str) -> None
 @app.task(name="repwatch.collect", bind=True)
 @retry_transient
 def collect(self, source: str, now: str | None = None) -> dict:
-    from repwatch.pipeline import collect_source, health_alerts, notify
+    from repwatch.pipeline import collect_source, health_alerts
 
     st, started = worker_state.get(), time.monotonic()
     db_before, config = st.db_seconds, st.config
@@ -77,13 +77,28 @@ def collect(self, source: str, now: str | None = None) -> dict:
         log.error("collect: %s; is this worker's schedules.yaml the scheduler's?", exc.args[0])
         return {"source": source, "status": "unknown source"}
     when = _when(now)
-    if (self.request.delivery_info or {}).get("redelivered"):
-        close_abandoned_runs(source, when)
+    if (self.request.delivery_info or {}).get("redelivered") or self.request.retries:
+        close_abandoned_runs(source, when)   # an earlier attempt died or failed after opening its run
     report = collect_source(st.db, config, source_cfg, when)
-    notify(st.db, config, health_alerts([report], config.base_url), when)
+    broken = health_alerts([report], config.base_url)
+    if broken:
+        log_for_delivery(broken, when)
     batches = enqueue_pending_analysis(source)
     _log_done("collect", started, db_before, f"{report.line()}; {batches} analyze tasks")
     return {"source": source, "status": report.status, "new": report.new, "analyze_tasks": batches}
+
+
+def log_for_delivery(alerts: list, now: datetime) -> None:
+    """Put a broken source's alert in the notification log and let the alert stage send it. Sending
+    here would also deliver whatever else is due, outside the alert stage's lock: two workers could
+    then find one notification due at once."""
+    from alerts.dispatch import DispatchReport, enqueue
+    from repwatch.pipeline import build_notifiers
+
+    config = worker_state.get().config
+    with worker_state.get().db.session() as s:
+        enqueue(s, alerts, build_notifiers(config), now, config.alerts.delivery, config.tz, DispatchReport())
+    evaluate_alerts.apply_async(args=[None, None])
 
 
 def close_abandoned_runs(source: str, now: datetime) -> int:

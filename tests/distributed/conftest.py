@@ -64,7 +64,7 @@ def broker_url() -> str:
     return BROKER_URL
 
 
-def _schema_url(schema: str) -> str:
+def schema_url(schema: str) -> str:
     # The same trick as tests/conftest.py's pg_schema_url: search_path in the URL isolates subprocesses too.
     url = make_url(PG_URL)
     if url.drivername == "postgresql":
@@ -79,10 +79,10 @@ def pg_url() -> str:
     if not PG_URL:
         pytest.skip("distributed tests need PostgreSQL: set REPWATCH_TEST_DATABASE_URL (`.ci/run` does)")
     schema = f"rw_dist_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(_schema_url("public"))
+    admin = create_engine(schema_url("public"))
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = _schema_url(schema)
+    url = schema_url(schema)
     Database(url).dispose()
     yield url
     with admin.begin() as conn:
@@ -190,6 +190,22 @@ def cluster(tmp_path, pg_url, queue_prefix, broker_url, monkeypatch):
             self.config = parse_config(data, str(path))
             self.env, self.path = env, path
             return self.config
+
+        def queue_depths(self) -> dict[str, int]:
+            """Messages ready in each of this test's queues (not those a worker is working on)."""
+            from kombu import Connection
+
+            from repwatch.distributed.app import QUEUES
+
+            depths = {}
+            with Connection(broker_url, connect_timeout=5) as conn:
+                for q in QUEUES:
+                    channel = conn.channel()
+                    try:
+                        depths[q] = channel.queue_declare(queue_prefix + q, passive=True).message_count
+                    except Exception:   # not declared yet: nobody published to it or consumed from it
+                        depths[q] = 0
+            return depths
 
     yield Cluster()
     if "workers" in state:

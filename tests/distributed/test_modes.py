@@ -10,7 +10,7 @@ import pytest
 
 from repwatch.config import parse_config
 from repwatch.distributed import executor_for
-from repwatch.distributed.app import QUEUES, publish_retry_policy
+from repwatch.distributed.app import publish_retry_policy
 from repwatch.distributed.enqueue import CeleryExecutor
 from repwatch.distributed.settings import DistributedSettings
 from repwatch.cli.worker_cmd import default_concurrency, parse_stages
@@ -73,14 +73,6 @@ def test_soft_limit_comes_first_with_room_to_record_the_failure():
     assert s.soft_limit(timedelta(seconds=4)) == 2             # never below half
 
 
-def queue_depths(cluster) -> dict[str, int]:
-    from kombu import Connection
-
-    with Connection(cluster.broker, connect_timeout=5) as conn:
-        channel = conn.channel()
-        return {q: channel.queue_declare(cluster.prefix + q, passive=True).message_count for q in QUEUES}
-
-
 @pytest.mark.broker
 @pytest.mark.postgres
 def test_cron_run_due_enqueues_the_due_sources_on_the_broker(cluster, serve_feeds):
@@ -97,9 +89,9 @@ def test_cron_run_due_enqueues_the_due_sources_on_the_broker(cluster, serve_feed
     out = subprocess.run([REPWATCH, "run", "--due"], env=cluster.env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert "enqueued 2 collect tasks" in out.stdout
-    assert queue_depths(cluster) == {"collect": 2, "analyze": 0, "alerts": 1, "digest": 0}
+    assert cluster.queue_depths() == {"collect": 2, "analyze": 0, "alerts": 1, "digest": 0}
     # Alert evaluations each do whatever is pending, so the broker keeps one waiting, however many arrive.
     out = subprocess.run([REPWATCH, "run", "--source", sources[0]["name"]], env=cluster.env, capture_output=True,
                          text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    assert queue_depths(cluster) == {"collect": 3, "analyze": 0, "alerts": 1, "digest": 0}
+    assert cluster.queue_depths() == {"collect": 3, "analyze": 0, "alerts": 1, "digest": 0}

@@ -11,13 +11,13 @@ from sqlalchemy.exc import OperationalError
 
 from repwatch.config import parse_config
 from repwatch.distributed.app import configure
-from repwatch.distributed.serialise import ALERTS_LOCK, coalesced, hold_for_transaction, lock_id
+from repwatch.distributed.serialise import ALERTS_LOCK, coalesced, hold_for_transaction, lock_id, scoped_key
 from repwatch.loopback import SMTPSink
 from repwatch.pipeline import analyze_pending, collect_source, run_once
 from storage import Database
 from storage.models import Notification
 
-from .conftest import WATCH, assert_one_ticket_per_incident, count, pending_complaints, wait_until
+from .conftest import WATCH, assert_one_ticket_per_incident, count, pending_complaints, schema_url, wait_until
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)
 
@@ -68,6 +68,19 @@ def embedded_emails(data: dict, tmp_path) -> int:
 
 
 @pytest.mark.postgres
+def test_deployments_in_other_schemas_of_one_database_do_not_share_locks(pg_url):
+    mine, other = Database(pg_url, auto_upgrade=False), Database(schema_url("public"), auto_upgrade=False)
+    try:
+        with mine.session() as holder:
+            hold_for_transaction(holder, ALERTS_LOCK, timedelta(seconds=5))
+            with other.session() as neighbour:   # same name, same database, another schema: free
+                hold_for_transaction(neighbour, ALERTS_LOCK, timedelta(milliseconds=200))
+    finally:
+        mine.dispose()
+        other.dispose()
+
+
+@pytest.mark.postgres
 def test_a_burst_coalesces_into_the_running_evaluation_and_one_waiter(pg_url):
     db = Database(pg_url, auto_upgrade=False)
     outcomes: dict[str, bool] = {}
@@ -77,8 +90,12 @@ def test_a_burst_coalesces_into_the_running_evaluation_and_one_waiter(pg_url):
             outcomes[name] = run
 
     def someone_waits() -> bool:
-        with db.session() as probe:   # the waiting slot is taken when a try-lock on it fails
-            return not probe.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": lock_id("burst:waiting")})
+        """Read pg_locks rather than try the lock: a probe holding it for an instant could turn the waiter away."""
+        with db.session() as probe:
+            key = scoped_key(probe, "burst:waiting") & 0xFFFF_FFFF_FFFF_FFFF
+            return probe.scalar(text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 "
+                "AND classid::bigint = :hi AND objid::bigint = :lo"), {"hi": key >> 32, "lo": key & 0xFFFF_FFFF}) == 1
 
     try:
         with db.session() as running:

@@ -3,7 +3,7 @@ left behind), `repwatch run` enqueuing from the command line, and digests sent o
 from __future__ import annotations
 
 import subprocess
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select
@@ -88,3 +88,25 @@ def test_a_digest_enqueued_twice_is_sent_once_per_recipient(cluster, smtp):
     assert [o.to for o in first] == recipients and {o.status for o in first} == {"enqueued"}
     wait_until(lambda: cluster.workers.done("mailer", "digest") == 2, timeout=90, what="both digest tasks")
     assert sorted(m["To"] for m in smtp.messages) == sorted(recipients)
+
+
+def test_a_broken_source_is_announced_once_through_the_alert_stage(cluster, http_server, smtp):
+    http_server.routes["/gone.xml"] = Response(b"not here", 404)
+    config = cluster.configure({
+        "sources": [{"name": "gone", "kind": "feed", "url": http_server.url("/gone.xml")}],
+        "notify": [{"name": "team", "kind": "email", "from": "repwatch@example.com", "to": ["team@example.com"],
+                    "smtp": {"host": "127.0.0.1", "port": smtp.port}}]})
+    workers = cluster.workers
+    workers.start("w", queues="collect,alerts", concurrency=1)
+    db = Database(cluster.db_url, auto_upgrade=False)
+    try:
+        for run in range(1, 5):   # failing from the third run on: one broken episode
+            CeleryExecutor(config).run_sources(["gone"], NOW + timedelta(minutes=run))
+            wait_until(lambda: len(finished_runs(db)) == run, timeout=60, what=f"failed run {run}")
+        wait_until(lambda: cluster.queue_depths()["alerts"] == 0 and len(smtp.messages) >= 1
+                   and workers.received("w", "evaluate_alerts") == workers.done("w", "alerts"),
+                   timeout=60, what="every alert evaluation to be done")
+        assert finished_runs(db) == ["failed"] * 4
+        assert len(smtp.messages) == 1 and "gone" in smtp.messages[0]["Subject"]
+    finally:
+        db.dispose()
