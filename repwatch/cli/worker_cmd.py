@@ -44,11 +44,10 @@ def worker(ctx: Context, queues: str, concurrency: int | None, max_tasks_per_chi
     """Run a Celery worker for distributed mode (needs REPWATCH_BROKER_URL).
 
     \b
-    Consumes the collect, analyze and alerts queues (all by default) with the prefork pool: crawls and
-    scoring run in processes of their own, and the models are loaded once, before the pool forks.
-    Start as many as you like, on any machine that
-    shares the PostgreSQL database and the schedules.yaml; stop with SIGTERM (a warm shutdown: running
-    tasks finish; a task cut short is redelivered)."""
+    Consumes the collect, analyze and alerts queues (all by default) with the prefork pool: crawls
+    and scoring run in processes of their own, and the models load once, before the pool forks.
+    Start as many as you like, on any machine that shares the PostgreSQL database and schedules.yaml;
+    stop with SIGTERM (a warm shutdown: running tasks finish; a task cut short is redelivered)."""
     from repwatch.distributed import BROKER_ENV, enabled
 
     if not enabled():
