@@ -25,6 +25,9 @@ def kinds(text: str) -> set[str]:
     ("质量没问题，做工也不差", set(), {"product"}),             # negation cancels the cue
     ("还没退款", {"after_sales"}, set()),                    # ...but not for after-sales topics
     ("不是第一次了", {"repeat"}, set()),
+    ("不会再在这儿订第二次了", set(), {"repeat"}),              # a customer leaving, not a failure repeating
+    ("不是第一次在京东买水果了", set(), {"repeat"}),            # a loyal customer
+    ("不是第一次送错了", {"repeat", "delivery"}, set()),
     ("大家别买，避雷", {"warning"}, set()),
     ("已经打了12315，也找了消协", {"regulator"}, set()),
     ("I want a refund, it is broken", {"after_sales", "product"}, set()),
