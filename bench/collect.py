@@ -115,7 +115,6 @@ def main() -> None:
 
 def run(args, base: str) -> list[dict]:
     from repwatch.config import parse_config
-    from repwatch.pipeline import collect_source
     from storage import Database
 
     fast = {"delay": 0, "autothrottle": False}

@@ -10,10 +10,10 @@ import os
 import re
 from pathlib import Path
 from typing import Any, Optional
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from alerts.notify.registry import UnknownNotifier, get_notifier
 from alerts.settings import AlertSettings
@@ -25,7 +25,7 @@ from repwatch.distributed.settings import DistributedSettings
 from repwatch.schedule import DigestJob, Schedule, SchedulerSettings
 from repwatch.web.settings import WebSettings
 from sentiment.settings import AnalysisSettings
-from storage.types import Duration, Strict
+from storage.types import Duration, Strict, TimeZoneName
 
 DEFAULT_PATH = "schedules.yaml"
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -63,7 +63,7 @@ class NotifierConfig(BaseModel):
 
 
 class Config(Strict):
-    timezone: str = "Asia/Shanghai"
+    timezone: TimeZoneName = "Asia/Shanghai"
     database: Optional[str] = None
     base_url: Optional[str] = Field(default=None, description="dashboard URL used in links in alerts and digests")
     http: HttpSettings = HttpSettings()
@@ -77,14 +77,6 @@ class Config(Strict):
     web: WebSettings = WebSettings()
     distributed: DistributedSettings = DistributedSettings()
 
-    @field_validator("timezone")
-    @classmethod
-    def _tz(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown timezone {value!r}; use an IANA name such as Asia/Shanghai or UTC") from None
-        return value
 
     @property
     def tz(self) -> ZoneInfo:

@@ -11,7 +11,7 @@ from typing import Callable, Iterable
 from sqlalchemy import exists, select
 
 from alerts.dispatch import DispatchReport, dispatch
-from alerts.evaluate import RANK, EvaluateReport, evaluate
+from alerts.evaluate import EvaluateReport, evaluate
 from alerts.notify.base import Alert, Notifier
 from alerts.notify.registry import get_notifier
 from collectors import CollectError, SourceState, get_collector

@@ -5,28 +5,20 @@ The same trigger arithmetic serves both modes: the daemon hands the triggers to 
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, timedelta
 from typing import Literal, Optional
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import model_validator
 
 from alerts.digest.settings import DigestSettings
-from storage.types import Duration, Strict
+from storage.types import Duration, Strict, check_timezone
 
 CRON_FIELDS = ("minute", "hour", "day", "month", "day_of_week")
 # Interval schedules fire on a fixed grid counted from this local midnight, so `every: 15m` means
 # :00/:15/:30/:45 in both modes and a restart does not shift the grid.
 INTERVAL_ANCHOR = datetime(2000, 1, 3)  # a Monday, so `every: 1w` fires on Mondays
 ONE_MICROSECOND = timedelta(microseconds=1)
-
-
-def check_timezone(name: str) -> str:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown timezone {name!r}; use an IANA name such as Asia/Shanghai or UTC") from None
-    return name
 
 
 def check_cron(expr: str) -> None:

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import click
-
 from repwatch.cli.app import Context, cli, handle_errors, pass_ctx
 
 

@@ -2,7 +2,7 @@
 lock behaviour: a second run exits 0 with a clear message; a dead holder's lock is taken over."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from email.utils import format_datetime
 from xml.sax.saxutils import escape
 
