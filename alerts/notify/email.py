@@ -76,7 +76,9 @@ class EmailNotifier(Notifier):
         text, html = render_alert(alert)
         msg = EmailMessage()
         sev = SEVERITY_ZH.get(alert.severity, alert.severity)
-        msg["Subject"] = f"{self.options.subject_prefix} [{sev}] {alert.title}"[:250]
+        # A subject is read in an inbox list: the post's opening words, the rest is in the body.
+        title = alert.title if len(alert.title) <= 60 else alert.title[:59] + "…"
+        msg["Subject"] = f"{self.options.subject_prefix} [{sev}] {title}"
         msg["From"] = self.options.sender
         msg["To"] = ", ".join(self.options.to)
         msg["Date"] = formatdate(localtime=False)
