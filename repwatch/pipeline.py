@@ -10,7 +10,7 @@ from typing import Callable, Iterable
 
 from sqlalchemy import exists, select
 
-from alerts.dispatch import DispatchReport, dispatch
+from alerts.dispatch import DispatchReport, deliver_due, enqueue
 from alerts.evaluate import EvaluateReport, evaluate
 from alerts.notify.base import Alert, Notifier
 from alerts.notify.registry import get_notifier
@@ -202,15 +202,6 @@ def build_notifiers(config: Config) -> list[Notifier]:
     return out
 
 
-def notify(db: Database, config: Config, alerts: list[Alert], now: datetime) -> DispatchReport:
-    """Queue `alerts` in the notification log (each notifier gets those at or above its min_severity),
-    then send everything due: new alerts, earlier retries, and alerts that waited for group_wait or the
-    end of quiet hours. Silences, repeat_interval and grouping are applied in alerts.dispatch."""
-    with db.session() as s:
-        return dispatch(s, alerts, build_notifiers(config), now, commit=s.commit,
-                        policy=config.alerts.delivery, tz=config.tz)
-
-
 def run_once(db: Database, config: Config, analyzer: Analyzer, now: datetime, *, sources: list[str] | None = None,
              on_source: Callable[[SourceReport], None] | None = None) -> RunReport:
     report = RunReport()
@@ -229,8 +220,17 @@ def run_once(db: Database, config: Config, analyzer: Analyzer, now: datetime, *,
 
 def alert_stage(db: Database, config: Config, now: datetime, *,
                 extra: list[Alert] = ()) -> tuple[EvaluateReport, DispatchReport]:
-    """Evaluate, then notify (with `extra` alerts). One function, so a run in-process and the
-    distributed alerts task (repwatch/distributed/tasks.py) do the same thing."""
+    """Evaluate, then notify (with `extra` alerts, e.g. source health): queue every alert in the
+    notification log (each notifier gets those at or above its min_severity), then send everything due:
+    new alerts, earlier retries, and alerts that waited for group_wait or the end of quiet hours.
+    One function, so a run in-process and the distributed alerts task do the same thing."""
+    notifiers, policy = build_notifiers(config), config.alerts.delivery
+    report = DispatchReport()
     with db.session() as s:
         evaluation = evaluate(s, config.alerts, now, config.base_url, tz=config.timezone)
-    return evaluation, notify(db, config, evaluation.alerts + list(extra), now)
+        # Logged in the transaction that opened the tickets: if the process dies after this commit
+        # the alerts wait in the notification log as pending, and the next run sends them.
+        enqueue(s, evaluation.alerts + list(extra), notifiers, now, policy, config.tz, report)
+    with db.session() as s:
+        deliver_due(s, notifiers, now, policy, report, commit=s.commit)
+    return evaluation, report

@@ -89,3 +89,25 @@ def test_exact_repost_with_link_and_spacing_is_linked(db, feeds, posts, make_rss
         original = s.scalar(select(Mention).where(Mention.external_id == "p-1"))
         assert repost.duplicate_of_id == original.id
     assert count(db, Ticket) == 2, "a repost does not open or count as a new complaint"
+
+
+def test_alerts_survive_a_crash_between_ticket_and_email(db, config, analyzer, clock, smtp, monkeypatch):
+    """The ticket and its pending notification commit together; a process that dies before sending
+    leaves the alert in the log, and the next run delivers it once."""
+    import alerts.dispatch
+    import repwatch.pipeline
+
+    def crash(*args, **kwargs):
+        raise SystemExit("worker lost before sending")
+
+    monkeypatch.setattr(repwatch.pipeline, "deliver_due", crash)
+    try:
+        run_once(db, config, analyzer, clock.now())
+    except SystemExit:
+        pass
+    with db.session() as s:
+        pending = s.scalars(select(Notification.status)).all()
+    assert pending == ["pending", "pending"] and count(db, Ticket) == 2 and smtp.messages == []
+    monkeypatch.setattr(repwatch.pipeline, "deliver_due", alerts.dispatch.deliver_due)
+    run_once(db, config, analyzer, clock.advance(timedelta(minutes=5)))
+    assert len(smtp.messages) == 2 and count(db, Ticket) == 2 and count(db, Notification) == 2
