@@ -141,6 +141,7 @@ def run_demo(database_url: str | None, echo=print) -> int:
     echo("  repwatch ticket assign 1 --to 王芳    # 责任到人")
     echo("  echo '{\"text\": \"快递三天没到，客服也不回复，我要投诉到12315\"}' | repwatch analyze")
     echo("  repwatch serve                        # the dashboard at http://127.0.0.1:8080 (admin password printed once)")
-    echo("  repwatch digest --to you@example.com --out digest.eml   # today's digest email, not sent")
+    day = BASE_TIME.astimezone(config.tz).date().isoformat()  # the day the demo's posts were published
+    echo(f"  repwatch digest --date {day} --to you@example.com --out digest.eml   # that day's digest, not sent")
     echo("  repwatch check-config -c schedules.yaml")
     return 0
