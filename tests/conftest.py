@@ -4,30 +4,25 @@ from __future__ import annotations
 
 import os
 import shutil
-import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from repwatch.clock import FrozenClock
 from repwatch.loopback import LoopbackHTTPServer, SMTPSink
 from storage import Database
 from storage.models import Base
+from storage.pgschema import private_schema, schema_url
 
 PG_URL = os.environ.get("REPWATCH_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 
 
 def pg_schema_url(schema: str) -> str:
-    """The same server, with search_path pointed at a private schema: the URL alone isolates a run,
-    so subprocesses (CLI, workers) given it see the same tables."""
-    url = make_url(PG_URL)
-    if url.drivername == "postgresql":
-        url = url.set(drivername="postgresql+psycopg")
-    return url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+    """The test server with search_path at `schema`: the URL alone isolates a run, subprocesses included."""
+    return schema_url(PG_URL, schema)
 
 
 @pytest.fixture(scope="session")
@@ -42,16 +37,8 @@ def _sqlite_template(tmp_path_factory) -> Path:
 def _pg_schema():
     if not PG_URL:
         pytest.skip("REPWATCH_TEST_DATABASE_URL is not set")
-    schema = f"rw_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(pg_schema_url("public"))
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = pg_schema_url(schema)
-    Database(url).dispose()  # migrate once per session
-    yield url
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    with private_schema(PG_URL, "rw_test") as url:  # migrated once per session
+        yield url
 
 
 @pytest.fixture(params=BACKENDS)

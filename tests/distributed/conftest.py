@@ -18,10 +18,11 @@ from typing import Callable
 
 import pytest
 import yaml
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select
 
 from storage import Database
+from storage.pgschema import private_schema
+from storage.pgschema import schema_url as storage_schema_url
 from storage.models import Analysis, Incident, IncidentMention, Mention, Source, Ticket, TicketEvent
 
 PG_URL = os.environ.get("REPWATCH_TEST_DATABASE_URL")
@@ -65,11 +66,7 @@ def broker_url() -> str:
 
 
 def schema_url(schema: str) -> str:
-    # The same trick as tests/conftest.py's pg_schema_url: search_path in the URL isolates subprocesses too.
-    url = make_url(PG_URL)
-    if url.drivername == "postgresql":
-        url = url.set(drivername="postgresql+psycopg")
-    return url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+    return storage_schema_url(PG_URL, schema)
 
 
 @pytest.fixture
@@ -78,16 +75,8 @@ def pg_url() -> str:
     worker shares, so these tests skip (saying so) rather than fall back to SQLite."""
     if not PG_URL:
         pytest.skip("distributed tests need PostgreSQL: set REPWATCH_TEST_DATABASE_URL (`.ci/run` does)")
-    schema = f"rw_dist_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(schema_url("public"))
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = schema_url(schema)
-    Database(url).dispose()
-    yield url
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    with private_schema(PG_URL, "rw_dist") as url:
+        yield url
 
 
 @pytest.fixture
