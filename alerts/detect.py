@@ -11,21 +11,22 @@ Model, chosen for complaint counts that are often 0, 1 or 2 per bin:
 - counts are negative binomial around mu, with the overdispersion fitted online from pooled moments
   (Poisson when the data show none);
 - two ways to alarm, in the spirit of disease-outbreak surveillance:
-  * a robust NB CUSUM for growth (the likelihood ratio of "mu has doubled" against "mu", each bin's
-    count capped, so one odd bin cannot reach the threshold alone: persistent growth is needed);
+  * an NB CUSUM for growth (the likelihood ratio of "mu has doubled" against "mu"), fed once per
+    growth window (an hour, or the bin if longer) so that 5-minute and hourly data weigh an hour of
+    evidence alike, each window bringing at most a share of the threshold: growth must persist;
   * a single-bin upper-tail test at a very small p-value for sudden, extreme bursts;
   both thresholds come from a false-alarm rate in time, tightened on series whose tails are heavier
   than the model (counted online as how often bins fall below P = 0.001);
-- guards: no alarm on fewer than `min_count` posts in the bin (one or two posts never alarm),
-  a Farrington-style guard on the posts over the CUSUM run, a minimum ratio to the expected count,
-  a warm-up, and a cooldown after each alarm.
+- guards: no alarm on fewer than `min_count` posts (in the bin for a burst, in the growth window for
+  growth: one or two posts never alarm), a Farrington-style guard on the posts over the CUSUM run, a
+  minimum ratio to the expected count for a burst, a warm-up, and a cooldown after each alarm.
 Only the past is used: the decision for a bin depends on that bin and the ones before it, so a
 replay of a prefix gives exactly the alarms of the full run up to that point."""
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Optional
 from zoneinfo import ZoneInfo
 
@@ -33,7 +34,7 @@ from pydantic import Field
 
 from storage.types import Duration, Strict
 
-STATE_VERSION = 1
+STATE_VERSION = 2
 LN10 = math.log(10)
 SURPRISE_Q = 1e-3   # a bin with P(X >= x) below this is a "surprise"; a calibrated model has 1 in 1000
 
@@ -47,7 +48,8 @@ class DetectorSettings(Strict):
     growth_every: Duration = Field(
         default=timedelta(days=60), description="false growth alarms expected this rarely on a series that "
         "follows its baseline; sets the CUSUM threshold to log10(growth_every / bin width)")
-    growth_cap_sd: float = Field(default=3.0, gt=0, description="cap on one bin's count in the CUSUM, in sd above mu")
+    growth_bin_share: float = Field(default=0.34, gt=0, le=1, description="one bin brings at most this share "
+                                    "of the growth threshold, so growth must persist over several bins")
     spike_every: Duration = Field(
         default=timedelta(days=3650), description="false single-bin alarms expected this rarely; a bin alarms "
         "alone when P(X >= count) < bin width / spike_every")
@@ -64,6 +66,8 @@ class DetectorSettings(Strict):
         default=timedelta(days=14), description="memory of how often the series surprises the model; a series "
         "with heavier tails than negative binomial gets proportionally stricter thresholds")
     clip_sd: float = Field(default=4.0, gt=0, description="counts above mu + clip_sd·sd update the baseline as if capped")
+    growth_window: Duration = Field(default=timedelta(hours=1), description="growth is judged on the posts "
+                                    "of each window this long (or each bin, if bins are longer)")
 
 
 @dataclass
@@ -73,9 +77,15 @@ class Alarm:
     expected: float
     score: float          # log10 evidence: -log10 p for a spike, the CUSUM in log10 units for growth
     reason: str           # spike | growth
+    posts: float = 0.0    # the posts the guard saw: the bin's for a spike, the growth window's for growth
 
     def as_dict(self) -> dict:
         return {**asdict(self), "bin_time": self.bin_time.isoformat()}
+
+
+def _epoch(t: datetime) -> float:
+    """Seconds since 1970 with naive times read as UTC, so window edges never depend on the host's zone."""
+    return (t if t.tzinfo else t.replace(tzinfo=timezone.utc)).timestamp()
 
 
 def _alpha(step: float, half_life: float) -> float:
@@ -119,6 +129,9 @@ class SpreadDetector:
         self.moments = [0.0, 0.0, 0.0]     # weighted sums of (x-mu)^2, mu, mu^2: a pooled NB moment fit
         self.cusum = 0.0
         self.run_count = 0.0
+        self.run_expected = 0.0
+        self.chunk: list = [None, 0.0, 0.0]   # the growth window being filled: [key, posts, expected]
+        self.window_posts = 0.0                # posts in the last growth window closed
         self.first: datetime | None = None
         self.last: datetime | None = None
         self.last_alarm: datetime | None = None
@@ -162,12 +175,6 @@ class SpreadDetector:
         return alarm
 
     def _decide(self, t: datetime, x: float, mu: float) -> Optional[Alarm]:
-        sd = self._sd(mu)
-        capped = min(x, mu + self.s.growth_cap_sd * sd)
-        self.cusum = max(0.0, self.cusum + growth_llr(capped, mu, self.s.growth_ratio, self.inv_size))
-        self.run_count = self.run_count + x if self.cusum > 0 else 0.0
-        if not self.warm and (t - self.first) >= self.s.warmup:
-            self.warm = True
         step = self.step or 3600.0
         p = tail_p(x, mu, self.inv_size)
         # Real counts have heavier tails than any fitted model: when surprises come c times more often
@@ -175,24 +182,67 @@ class SpreadDetector:
         c = max(1.0, self.surprise / SURPRISE_Q)
         self.surprise += _alpha(step, self.s.calibration_half_life.total_seconds()) * (
             (1.0 if p < SURPRISE_Q else 0.0) - self.surprise)
+        closed = self._grow(t, x, mu, step, c)
+        if not self.warm and (t - self.first) >= self.s.warmup:
+            self.warm = True
+        posts = x
         if self.last_alarm is not None and t - self.last_alarm < self.s.cooldown:
             # evidence gathered during the cooldown would fire the moment it ends: start afresh instead
-            self.cusum, self.run_count = 0.0, 0.0
+            self.cusum = self.run_count = self.run_expected = 0.0
             return None
-        if not self.warm or x < self.s.min_count or x < self.s.min_ratio * mu:
+        if not self.warm:
             return None
-        # thresholds follow from a false-alarm rate in time, so 5-minute and hourly bins mean the same
-        growth = self.cusum / LN10
-        if p < step / self.s.spike_every.total_seconds() / c:
+        if (x >= self.s.min_count and x >= self.s.min_ratio * mu
+                and p < step / self.s.spike_every.total_seconds() / c):
             reason, score = "spike", -math.log10(max(p, 1e-300))
-        elif (growth >= math.log10(c * self.s.growth_every.total_seconds() / step)
-              and self.run_count >= self.s.min_run_count):
-            reason, score = "growth", growth
+        elif (closed and self.cusum >= self._growth_threshold(step, c) and self.run_count >= self.s.min_run_count
+              and self.run_count > self.run_expected):
+            # growth is guarded on its window (min_count posts in the hour that closed it, as `closed`
+            # says) and its run (min_run_count posts), not on the last short bin: with 15-minute bins a
+            # growing hour of 1 + 2 + 0 + 1 posts is real growth though no single bin holds 3
+            reason, score, posts = "growth", self.cusum / LN10, self.window_posts
         else:
             return None
         self.last_alarm = t
-        self.cusum, self.run_count = 0.0, 0.0
-        return Alarm(t, x, round(mu, 4), round(score, 3), reason)
+        self.cusum = self.run_count = self.run_expected = 0.0
+        return Alarm(t, x, round(mu, 4), round(score, 3), reason, posts)
+
+    def _growth_threshold(self, step: float, c: float) -> float:
+        """In nats: a false-alarm rate in time, so 5-minute and hourly bins mean the same."""
+        return math.log(c * self.s.growth_every.total_seconds() / max(step, self.s.growth_window.total_seconds()))
+
+    def _grow(self, t: datetime, x: float, mu: float, step: float, c: float) -> bool:
+        """Add the bin to the growth window it falls in; when that window is complete, add the window's
+        evidence to the CUSUM. Returns whether a window just closed above its expected count.
+        Why windows: the baseline's error lasts longer than one short bin, so the dispersion term taken
+        bin by bin would be counted twelve times an hour on 5-minute data and make drift look like
+        growth; judged once per window, an hour's evidence is the same whatever the bin width."""
+        width = max(step, self.s.growth_window.total_seconds())
+        now = _epoch(t)
+        key = int(now // width)
+        closed = False
+        if self.chunk[0] is not None and self.chunk[0] != key:   # the window's last bins never came
+            closed = self._close_chunk(step, c)
+        self.chunk = [key, self.chunk[1] + x, self.chunk[2] + mu]
+        if now + step >= (key + 1) * width:
+            closed = self._close_chunk(step, c) or closed
+        return closed
+
+    def _close_chunk(self, step: float, c: float) -> bool:
+        _, x, mu = self.chunk
+        self.chunk = [None, 0.0, 0.0]
+        threshold = self._growth_threshold(step, c)
+        llr = growth_llr(x, mu, self.s.growth_ratio, self.inv_size)
+        # one window brings at most a share of the threshold, so growth must persist over several
+        # windows; a single burst is the single-bin test's business
+        self.cusum = max(0.0, self.cusum + min(llr, self.s.growth_bin_share * threshold))
+        if self.cusum > 0:
+            self.run_count += x
+            self.run_expected += mu
+        else:
+            self.run_count = self.run_expected = 0.0
+        self.window_posts = x
+        return x > mu and x >= self.s.min_count
 
     def _learn(self, t: datetime, x: float, mu: float) -> None:
         step = self.step or 3600.0
@@ -228,6 +278,8 @@ class SpreadDetector:
         iso = lambda t: t.isoformat() if t else None  # noqa: E731
         return {"v": STATE_VERSION, "level": self.level, "hour": self.hour, "weekday": self.weekday,
                 "inv_size": self.inv_size, "moments": self.moments, "surprise": self.surprise, "cusum": self.cusum, "run_count": self.run_count,
+                "run_expected": self.run_expected, "chunk": self.chunk,
+                "window_posts": self.window_posts,
                 "first": iso(self.first), "last": iso(self.last), "last_alarm": iso(self.last_alarm),
                 "step": self.step, "warm": self.warm, "n": self.n, "pending": self.pending}
 
@@ -239,7 +291,8 @@ class SpreadDetector:
         parse = lambda v: datetime.fromisoformat(v) if v else None  # noqa: E731
         det.level, det.hour, det.weekday = state["level"], list(state["hour"]), list(state["weekday"])
         det.inv_size, det.moments, det.surprise = state["inv_size"], list(state["moments"]), state["surprise"]
-        det.cusum, det.run_count = state["cusum"], state["run_count"]
+        det.cusum, det.run_count, det.run_expected = state["cusum"], state["run_count"], state["run_expected"]
+        det.chunk, det.window_posts = list(state["chunk"]), state["window_posts"]
         det.first, det.last, det.last_alarm = parse(state["first"]), parse(state["last"]), parse(state["last_alarm"])
         det.step, det.warm, det.n = state["step"], state["warm"], state["n"]
         det.pending = [list(p) for p in state["pending"]]

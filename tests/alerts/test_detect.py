@@ -145,3 +145,40 @@ def test_restore_refuses_state_of_another_version():
 ])
 def test_tail_probabilities(x, mu, inv, expected):
     assert tail_p(x, mu, inv) == pytest.approx(expected, rel=1e-9)
+
+
+QUARTER = timedelta(minutes=15)
+
+
+def quarters(n_days: float, rate) -> list[tuple[datetime, int]]:
+    """15-minute bins; rate(i) gives the count of bin i exactly (no noise), so the answers are known."""
+    return [(START + i * QUARTER, rate(i)) for i in range(int(n_days * 96))]
+
+
+def test_growth_is_judged_once_per_hour_and_guarded_on_the_hour():
+    """A quiet series (one post every 8 hours) starts to get one post in every other 15-minute bin:
+    no bin ever holds more than one post, but each hour holds two, then, from day 6, three or four.
+    Two an hour never alarms (the guard counts the posts of the growth window); three or more does,
+    on the bin that closes an hour, as growth, and the alarm says which posts the guard saw."""
+    onset = 4 * 96
+    three = 6 * 96
+    points = quarters(8, lambda i: (1 if i % 32 == 0 else 0) if i < onset
+                      else 1 if (i % 2 == 0 or (i >= three and i % 4 == 1)) else 0)
+    found = alarms_of(points)
+    assert found, "sustained growth is found"
+    first = found[0]
+    assert first.reason == "growth" and first.value <= 1 and first.posts >= 3
+    assert first.bin_time >= START + three * QUARTER, "two posts an hour never alarm"
+    assert (first.bin_time + QUARTER).minute == 0, "growth is judged when an hour closes"
+
+
+def test_the_cusum_moves_only_when_a_growth_window_closes():
+    det = SpreadDetector(DetectorSettings())
+    seen = []
+    # one post a bin, then two a bin for two hours: evidence of growth, but no bin is a burst
+    for t, x in quarters(3, lambda i: 2 if 2 * 96 <= i < 2 * 96 + 8 else 1):
+        det.update(t, x)
+        seen.append((t, det.cusum))
+    moved = [t for (t, c), (_, before) in zip(seen[1:], seen) if c != before]
+    assert moved[0] == START + 2 * 96 * QUARTER + 3 * QUARTER, "up when the first growing hour closes"
+    assert all((t + QUARTER).minute == 0 for t in moved), "and only ever at an hour's close"
