@@ -48,8 +48,8 @@ class DetectorSettings(Strict):
     growth_every: Duration = Field(
         default=timedelta(days=60), description="false growth alarms expected this rarely on a series that "
         "follows its baseline; sets the CUSUM threshold to log10(growth_every / bin width)")
-    growth_bin_share: float = Field(default=0.34, gt=0, le=1, description="one bin brings at most this share "
-                                    "of the growth threshold, so growth must persist over several bins")
+    growth_bin_share: float = Field(default=0.34, gt=0, le=1, description="one growth window brings at most "
+                                    "this share of the growth threshold, so growth must persist over several")
     spike_every: Duration = Field(
         default=timedelta(days=3650), description="false single-bin alarms expected this rarely; a bin alarms "
         "alone when P(X >= count) < bin width / spike_every")
