@@ -283,10 +283,18 @@ def total(all_series: list[Series], make, alarm_at_bin_end: bool) -> dict:
             "small": sc.bins_alarmed_small, "alarms": sc.alarms}
 
 
+def makers(settings: DetectorSettings) -> dict:
+    return {"repwatch": lambda: SpreadDetector(settings), "huginn": HuginnPeak,
+            "huginn ≥3 posts": lambda: HuginnPeak(min_value=3)}
+
+
+def low_view(nab: list[Series], rng: random.Random) -> list[Series]:
+    """The low-count view: 1% of the mentions, fixed by rng, in 15-minute bins."""
+    return [thin(s, 0.01, timedelta(minutes=15), rng) for s in nab]
+
+
 def evaluate(all_series: list[Series], alarm_at_bin_end: bool, settings: DetectorSettings) -> dict[str, dict]:
-    makers = {"repwatch": lambda: SpreadDetector(settings), "huginn": HuginnPeak,
-              "huginn ≥3 posts": lambda: HuginnPeak(min_value=3)}
-    rows = {name: total(all_series, make, alarm_at_bin_end) for name, make in makers.items()}
+    rows = {name: total(all_series, make, alarm_at_bin_end) for name, make in makers(settings).items()}
     # The same rule made as cautious as repwatch: the smallest σ multiple whose false alarms are no
     # more than repwatch's, so recall is compared at an equal false-alarm rate too.
     for k in [3.5 + 0.5 * i for i in range(14)]:
@@ -299,14 +307,8 @@ def evaluate(all_series: list[Series], alarm_at_bin_end: bool, settings: Detecto
 
 def low_count_seeds(nab: list[Series], seeds: range, settings: DetectorSettings) -> dict[str, list[dict]]:
     """The low-count view thinned with other seeds: one seed is one draw of which mentions are kept."""
-    out: dict[str, list[dict]] = {"repwatch": [], "huginn": [], "huginn ≥3 posts": []}
-    for seed in seeds:
-        rng = random.Random(seed)
-        view = [thin(s, 0.01, timedelta(minutes=15), rng) for s in nab]
-        out["repwatch"].append(total(view, lambda: SpreadDetector(settings), True))
-        out["huginn"].append(total(view, HuginnPeak, True))
-        out["huginn ≥3 posts"].append(total(view, lambda: HuginnPeak(min_value=3), True))
-    return out
+    views = [low_view(nab, random.Random(seed)) for seed in seeds]
+    return {name: [total(view, make, True) for view in views] for name, make in makers(settings).items()}
 
 
 def main() -> None:
@@ -323,7 +325,7 @@ def main() -> None:
     rng = random.Random(args.seed)
     views = {
         "raw 5-min (NAB)": (nab, False),
-        "low-count 1%, 15-min": ([thin(s, 0.01, timedelta(minutes=15), rng) for s in nab], True),
+        "low-count 1%, 15-min": (low_view(nab, rng), True),
         "synthetic hourly": (synthetic(args.streams, args.seed), True),
     }
     results = {view: evaluate(series, end, settings) for view, (series, end) in views.items()}
