@@ -10,16 +10,19 @@ Model, chosen for complaint counts that are often 0, 1 or 2 per bin:
   the time before it rather than with itself, and counts far above mu are capped when learned;
 - counts are negative binomial around mu, with the overdispersion fitted online from pooled moments
   (Poisson when the data show none);
-- two ways to alarm, in the spirit of disease-outbreak surveillance:
+- three ways to alarm, in the spirit of disease-outbreak surveillance:
   * an NB CUSUM for growth (the likelihood ratio of "mu has doubled" against "mu"), fed once per
     growth window (an hour, or the bin if longer) so that 5-minute and hourly data weigh an hour of
     evidence alike, each window bringing at most a share of the threshold: growth must persist;
-  * a single-bin upper-tail test at a very small p-value for sudden, extreme bursts;
-  both thresholds come from a false-alarm rate in time, tightened on series whose tails are heavier
+  * an upper-tail test on the window that just closed, for a burst spread over an hour: at complaint
+    scale a burst is 2 + 1 + 3 + 2 posts in four 15-minute bins, and no one bin of it is rare;
+  * a single-bin upper-tail test at a very small p-value, which fires on an extreme bin at once
+    instead of waiting for its hour to close;
+  all thresholds come from a false-alarm rate in time, tightened on series whose tails are heavier
   than the model (counted online as how often bins fall below P = 0.001);
-- guards: no alarm on fewer than `min_count` posts (in the bin for a burst, in the growth window for
-  growth: one or two posts never alarm), a Farrington-style guard on the posts over the CUSUM run, a
-  minimum ratio to the expected count for a burst, a warm-up, and a cooldown after each alarm.
+- guards: no alarm on fewer than `min_count` posts (in the bin for a spike, in the window for a burst
+  or growth: one or two posts never alarm), a Farrington-style guard on the posts over the CUSUM run, a
+  minimum ratio to the expected count for a spike or a burst, a warm-up, and a cooldown after each alarm.
 Only the past is used: the decision for a bin depends on that bin and the ones before it, so a
 replay of a prefix gives exactly the alarms of the full run up to that point."""
 from __future__ import annotations
@@ -51,13 +54,18 @@ class DetectorSettings(Strict):
     growth_bin_share: float = Field(default=0.34, gt=0, le=1, description="one growth window brings at most "
                                     "this share of the growth threshold, so growth must persist over several")
     spike_every: Duration = Field(
-        default=timedelta(days=3650), description="false single-bin alarms expected this rarely; a bin alarms "
-        "alone when P(X >= count) < bin width / spike_every")
-    min_count: int = Field(default=3, ge=1, description="fewer posts than this in the bin never alarm")
+        default=timedelta(days=36500), description="false single-bin alarms expected this rarely; a bin alarms "
+        "alone, before its window closes, when P(X >= count) < bin width / spike_every")
+    burst_every: Duration = Field(
+        default=timedelta(days=14), description="false burst alarms expected this rarely; a growth window alarms "
+        "when P(X >= its posts) < window / burst_every")
+    min_count: int = Field(default=3, ge=1, description="fewer posts than this never alarm: in the bin for a "
+                           "spike, in the window for a burst or growth")
     min_run_count: int = Field(default=5, ge=1, description="posts over the CUSUM run needed to alarm on growth")
-    min_ratio: float = Field(default=2.0, ge=1, description="the bin's count must be at least this times mu")
+    min_ratio: float = Field(default=2.0, ge=1, description="a spike's bin or a burst's window must hold at "
+                             "least this times its expected posts")
     min_expected: float = Field(default=0.01, gt=0, description="floor on mu, per bin")
-    cooldown: Duration = Field(default=timedelta(hours=48), description="quiet time after an alarm on this series")
+    cooldown: Duration = Field(default=timedelta(hours=42), description="quiet time after an alarm on this series")
     warmup: Duration = Field(default=timedelta(days=2), description="no alarms before this much history")
     guard: Duration = Field(default=timedelta(hours=24),
                             description="bins join the baseline only this long after they happen, so a growing "
@@ -75,9 +83,9 @@ class Alarm:
     bin_time: datetime
     value: float
     expected: float
-    score: float          # log10 evidence: -log10 p for a spike, the CUSUM in log10 units for growth
-    reason: str           # spike | growth
-    posts: float = 0.0    # the posts the guard saw: the bin's for a spike, the growth window's for growth
+    score: float          # log10 evidence: -log10 p for a spike or a burst, the CUSUM in log10 units for growth
+    reason: str           # spike | burst | growth
+    posts: float = 0.0    # the posts the guard saw: the bin's for a spike, the window's for burst and growth
 
     def as_dict(self) -> dict:
         return {**asdict(self), "bin_time": self.bin_time.isoformat()}
@@ -132,6 +140,7 @@ class SpreadDetector:
         self.run_expected = 0.0
         self.chunk: list = [None, 0.0, 0.0]   # the growth window being filled: [key, posts, expected]
         self.window_posts = 0.0                # posts in the last growth window closed
+        self.window_p = 1.0                    # P(X >= its posts) under the baseline, 1 unless min_ratio × expected
         self.first: datetime | None = None
         self.last: datetime | None = None
         self.last_alarm: datetime | None = None
@@ -195,6 +204,8 @@ class SpreadDetector:
         if (x >= self.s.min_count and x >= self.s.min_ratio * mu
                 and p < step / self.s.spike_every.total_seconds() / c):
             reason, score = "spike", -math.log10(max(p, 1e-300))
+        elif closed and self.window_p < self._window(step) / self.s.burst_every.total_seconds() / c:
+            reason, score, posts = "burst", -math.log10(max(self.window_p, 1e-300)), self.window_posts
         elif (closed and self.cusum >= self._growth_threshold(step, c) and self.run_count >= self.s.min_run_count
               and self.run_count > self.run_expected):
             # growth is guarded on its window (min_count posts in the hour that closed it, as `closed`
@@ -209,7 +220,11 @@ class SpreadDetector:
 
     def _growth_threshold(self, step: float, c: float) -> float:
         """In nats: a false-alarm rate in time, so 5-minute and hourly bins mean the same."""
-        return math.log(c * self.s.growth_every.total_seconds() / max(step, self.s.growth_window.total_seconds()))
+        return math.log(c * self.s.growth_every.total_seconds() / self._window(step))
+
+    def _window(self, step: float) -> float:
+        """The growth window in seconds: `growth_window`, or the bin if bins are longer."""
+        return max(step, self.s.growth_window.total_seconds())
 
     def _grow(self, t: datetime, x: float, mu: float, step: float, c: float) -> bool:
         """Add the bin to the growth window it falls in; when that window is complete, add the window's
@@ -217,7 +232,7 @@ class SpreadDetector:
         Why windows: the baseline's error lasts longer than one short bin, so the dispersion term taken
         bin by bin would be counted twelve times an hour on 5-minute data and make drift look like
         growth; judged once per window, an hour's evidence is the same whatever the bin width."""
-        width = max(step, self.s.growth_window.total_seconds())
+        width = self._window(step)
         now = _epoch(t)
         key = int(now // width)
         closed = False
@@ -242,6 +257,7 @@ class SpreadDetector:
         else:
             self.run_count = self.run_expected = 0.0
         self.window_posts = x
+        self.window_p = tail_p(x, mu, self.inv_size) if x >= self.s.min_ratio * mu else 1.0
         return x > mu and x >= self.s.min_count
 
     def _learn(self, t: datetime, x: float, mu: float) -> None:
@@ -279,7 +295,7 @@ class SpreadDetector:
         return {"v": STATE_VERSION, "level": self.level, "hour": self.hour, "weekday": self.weekday,
                 "inv_size": self.inv_size, "moments": self.moments, "surprise": self.surprise, "cusum": self.cusum, "run_count": self.run_count,
                 "run_expected": self.run_expected, "chunk": self.chunk,
-                "window_posts": self.window_posts,
+                "window_posts": self.window_posts, "window_p": self.window_p,
                 "first": iso(self.first), "last": iso(self.last), "last_alarm": iso(self.last_alarm),
                 "step": self.step, "warm": self.warm, "n": self.n, "pending": self.pending}
 
@@ -293,6 +309,7 @@ class SpreadDetector:
         det.inv_size, det.moments, det.surprise = state["inv_size"], list(state["moments"]), state["surprise"]
         det.cusum, det.run_count, det.run_expected = state["cusum"], state["run_count"], state["run_expected"]
         det.chunk, det.window_posts = list(state["chunk"]), state["window_posts"]
+        det.window_p = state.get("window_p", 1.0)   # absent from states saved before the burst test
         det.first, det.last, det.last_alarm = parse(state["first"]), parse(state["last"]), parse(state["last_alarm"])
         det.step, det.warm, det.n = state["step"], state["warm"], state["n"]
         det.pending = [list(p) for p in state["pending"]]

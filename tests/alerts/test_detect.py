@@ -62,15 +62,16 @@ def test_known_answers(name, points, expected):
 
 def test_false_alarms_are_rare_on_series_that_follow_their_baseline():
     """Poisson counts around a daily cycle at three levels, 24 streams of six weeks: the model is
-    right, so alarms are false. The design rate is one growth alarm per 60 days per series plus a
-    margin for learning the baseline; the measured rate must stay well under 1 per stream-week."""
+    right, so alarms are false. The design rates are one burst per 14 days (0.5 a week) and one
+    growth alarm per 60 days per series, before the guards; with a margin for learning the baseline
+    the measured rate must stay at a quarter of the issue's limit of 1 per stream-week."""
     weeks, alarms = 0.0, 0
     for seed in range(8):
         for base in (0.3, 1.0, 3.0):
             points = series(at(42), lambda t: base * daily(t.hour), seed=seed)
             alarms += len(alarms_of(points))
             weeks += 6
-    assert alarms / weeks <= 0.1
+    assert alarms / weeks <= 0.25
 
 
 def test_exponential_outbreak_is_caught_early_and_once():
@@ -122,6 +123,15 @@ def test_state_round_trips_through_json_and_resumes_exactly():
         reference = SpreadDetector(DetectorSettings(), tz="Asia/Shanghai")
         assert got == [a for t, x in points if (a := reference.update(t, x))]
     assert whole, "the outbreak is found"
+
+
+def test_a_state_saved_before_the_burst_test_still_restores():
+    det = SpreadDetector(DetectorSettings())
+    for t, x in quarters(3, lambda i: i % 3):
+        det.update(t, x)
+    old = {k: v for k, v in det.state().items() if k != "window_p"}
+    restored = SpreadDetector.restore(old, DetectorSettings())
+    assert restored.window_p == 1.0 and restored.state() == det.state() | {"window_p": 1.0}
 
 
 def test_a_bin_given_twice_is_ignored():
@@ -182,3 +192,28 @@ def test_the_cusum_moves_only_when_a_growth_window_closes():
     moved = [t for (t, c), (_, before) in zip(seen[1:], seen) if c != before]
     assert moved[0] == START + 2 * 96 * QUARTER + 3 * QUARTER, "up when the first growing hour closes"
     assert all((t + QUARTER).minute == 0 for t in moved), "and only ever at an hour's close"
+
+
+def test_a_burst_spread_over_an_hour_alarms_when_the_hour_closes():
+    """One post every 4 hours, then an hour of 2 + 1 + 2 + 2 posts: no 15-minute bin holds the 3 posts
+    a spike needs, but 7 posts in an hour against 0.25 expected is a burst. The same 7 posts spread
+    over 7 hours, one an hour, are not."""
+    burst_hour = 5 * 96 + 40                       # a bin index that opens an hour, on day 5
+    quiet = lambda i: 1 if i % 16 == 0 else 0     # noqa: E731
+    burst = {burst_hour: 2, burst_hour + 1: 1, burst_hour + 2: 2, burst_hour + 3: 2}
+    found = alarms_of(quarters(6, lambda i: burst.get(i, quiet(i))))
+    assert [(a.reason, a.bin_time, a.posts) for a in found] == [("burst", START + (burst_hour + 3) * QUARTER, 7)]
+    assert found[0].value == 2 and found[0].score > 2
+
+    spread = {burst_hour + 4 * k + 1: 1 for k in range(7)}
+    assert alarms_of(quarters(6, lambda i: spread.get(i, quiet(i)))) == []
+
+
+def test_burst_every_sets_how_rare_a_burst_must_be():
+    """An hour of 1 + 1 + 1 + 1 posts where 0.25 are expected is a burst at the default rate, and not
+    when bursts are asked to be a million times rarer."""
+    hour = 5 * 96 + 40
+    points = quarters(6, lambda i: 1 if hour <= i < hour + 4 else (1 if i % 16 == 0 else 0))
+    assert [a.reason for a in alarms_of(points)] == ["burst"]
+    rare = DetectorSettings(burst_every=timedelta(days=14 * 10**6))
+    assert alarms_of(points, rare) == []
