@@ -11,6 +11,7 @@ One row per (alert key, channel) holds the alert itself, so:
 Each group's outcome is committed at once (with `commit`), so a crash mid-batch never re-sends."""
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -108,6 +109,7 @@ def _send_group(session: Session, notifier: Notifier, rows: list[Notification], 
     if not live:
         return
     message = combine([a for _, a in live])
+    message.delivery = delivery_id(notifier.name, [row for row, _ in live])
     outcome = notifier.send(message)
     report.messages += 1
     for row, alert in live:
@@ -128,6 +130,12 @@ def _send_group(session: Session, notifier: Notifier, rows: list[Notification], 
             report.retry_later += 1
     if not isinstance(outcome, Delivered):
         log.warning("notify %s via %s: %s", message.key, notifier.name, outcome.error)
+
+
+def delivery_id(channel: str, rows: list[Notification]) -> str:
+    """Stable across tries of one sending (only a delivered send bumps `sends`), new for the next one."""
+    ident = "\n".join(sorted(f"{row.key}#{row.sends}" for row in rows))
+    return hashlib.sha256(f"{channel}\n{ident}".encode()).hexdigest()[:32]
 
 
 def _remember_ref(session: Session, ticket_id: int, channel: str, ref: str) -> None:

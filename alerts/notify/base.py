@@ -25,6 +25,10 @@ class Alert:
     figures: dict = field(default_factory=dict)          # {"count": 7, "expected": 1.2}
     target: str | None = None        # the watch target, for silences and grouping
     repeatable: bool = False         # still firing: may be sent again after repeat_interval
+    # Which sending this is, set by the dispatcher: the same when a send is tried again (a crash after the
+    # receiver took it, a lost response), new when a still-firing alert is announced again. Receivers
+    # dedupe on it (email Message-ID, webhook Idempotency-Key); None when sent outside the dispatcher.
+    delivery: str | None = None
 
     def to_dict(self) -> dict:
         """Kept on the notification row, so a delivery that failed can be rebuilt and retried later."""

@@ -82,7 +82,9 @@ class EmailNotifier(Notifier):
         msg["From"] = self.options.sender
         msg["To"] = ", ".join(self.options.to)
         msg["Date"] = formatdate(localtime=False)
-        msg["Message-ID"] = make_msgid(domain=Address(addr_spec=self.options.sender).domain or "repwatch")
+        domain = Address(addr_spec=self.options.sender).domain or "repwatch"
+        # a resend of the same delivery carries the same Message-ID, which mail systems collapse
+        msg["Message-ID"] = f"<{alert.delivery}.repwatch@{domain}>" if alert.delivery else make_msgid(domain=domain)
         msg["X-Repwatch-Key"] = alert.key
         msg.set_content(text)
         msg.add_alternative(html, subtype="html")

@@ -2,8 +2,10 @@
 
 With a `secret`, the request is signed like Stripe's webhooks: header `X-Repwatch-Timestamp: <unix
 seconds>` and `X-Repwatch-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`, so a receiver
-can check both origin and freshness. `Idempotency-Key` carries the alert key: a receiver that keeps it
-can drop the rare duplicate a retry after a lost response causes. Post text is passed as data;
+can check both origin and freshness. `Idempotency-Key` names the delivery: the same when a send is tried
+again (after a lost response, or a crash after the receiver took it), new when a still-firing alert is
+announced again after repeat_interval; a receiver that keeps it drops the rare duplicate. The body's
+`key` names the alert. Post text is passed as data;
 evidence links that are not http(s) are dropped, so a receiver that renders them stays safe."""
 from __future__ import annotations
 
@@ -46,7 +48,7 @@ class WebhookNotifier(Notifier):
     def send(self, alert: Alert) -> Outcome:
         body = json.dumps(payload(alert), ensure_ascii=False, sort_keys=True).encode("utf-8")
         headers = {**self.options.headers, "Content-Type": "application/json; charset=utf-8",
-                   "Idempotency-Key": quote(alert.key, safe=":/@")}   # headers are ASCII
+                   "Idempotency-Key": quote(alert.delivery or alert.key, safe=":/@")}   # headers are ASCII
         if self.options.secret is not None:
             stamp = str(int(self.wall()))
             headers["X-Repwatch-Timestamp"] = stamp

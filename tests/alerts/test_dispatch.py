@@ -144,6 +144,28 @@ def test_repeat_interval_resends_a_still_firing_alert_with_fresh_figures(db, hoo
     assert rows(db)[0][3] == 2
 
 
+def test_a_crash_after_the_receiver_took_it_resends_under_the_same_idempotency_key(db, hook, clock):
+    """The one duplicate a log cannot prevent (the worker dies after the receiver accepted, before the
+    log is written) reaches the receiver with the key of the first try, so it can drop it; a still-firing
+    alert announced again after repeat_interval is a new delivery with a new key."""
+    def die():
+        raise RuntimeError("worker died before writing the log")
+
+    with pytest.raises(RuntimeError), db.session() as s:
+        dispatch(s, [alert()], [notifier(hook)], clock.now(), commit=die, policy=DeliverySettings(), tz=TZ)
+    assert rows(db) == [], "nothing of the first try was logged"
+    send(db, [alert()], hook, clock.advance(MIN))
+    keys = [m["headers"]["idempotency-key"] for m in hook.accepted]
+    assert received(hook) == ["ticket:1:opened"] * 2 and keys[0] == keys[1] != "ticket:1:opened"
+
+    policy = DeliverySettings(repeat_interval=timedelta(hours=4))
+    firing = alert("spread:tc:快送外卖/delivery", kind="spike", repeatable=True)
+    send(db, [firing], hook, clock.advance(MIN), policy)
+    send(db, [firing], hook, clock.advance(timedelta(hours=5)), policy)
+    repeat_keys = [m["headers"]["idempotency-key"] for m in hook.accepted[2:]]
+    assert len(repeat_keys) == 2 and len(set(repeat_keys + keys[:1])) == 3
+
+
 def test_silences_mute_a_target_or_an_incident_until_they_end(db, hook, clock):
     now = clock.now()
     with db.session() as s:

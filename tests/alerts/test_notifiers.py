@@ -189,6 +189,11 @@ def test_email_contract_against_smtp_sink(smtp):
     assert "快送外卖吃出头发" in msg["Subject"] and "紧急" in msg["Subject"]
     assert "https://weibo.example/p/1" in html and "52000" in text
     assert "<script>" not in html and "javascript:" not in html
+    assert msg["Message-ID"].endswith("@example.com>")
+    # a dispatcher's delivery id makes the Message-ID, so a resend of one delivery is one message to mail systems
+    for _ in range(2):
+        n.send(alert(delivery="0123abcd"))
+    assert [m["Message-ID"] for m in smtp.messages[1:]] == ["<0123abcd.repwatch@example.com>"] * 2
     dead = build("email", {"from": "a@example.com", "to": ["b@example.com"],
                            "smtp": {"host": "127.0.0.1", "port": free_port(), "timeout": 2}})
     assert isinstance(dead.send(alert()), Retryable)
