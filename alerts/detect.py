@@ -139,8 +139,10 @@ class SpreadDetector:
         self.run_count = 0.0
         self.run_expected = 0.0
         self.chunk: list = [None, 0.0, 0.0]   # the growth window being filled: [key, posts, expected]
-        self.window_posts = 0.0                # posts in the last growth window closed
-        self.window_p = 1.0                    # P(X >= its posts) under the baseline, 1 unless min_ratio × expected
+        # the window that closed during this update: its posts, and P(X >= posts) under the baseline (1
+        # unless min_ratio × expected). Read only in the update that closes it, so not part of state().
+        self.window_posts = 0.0
+        self.window_p = 1.0
         self.first: datetime | None = None
         self.last: datetime | None = None
         self.last_alarm: datetime | None = None
@@ -295,7 +297,6 @@ class SpreadDetector:
         return {"v": STATE_VERSION, "level": self.level, "hour": self.hour, "weekday": self.weekday,
                 "inv_size": self.inv_size, "moments": self.moments, "surprise": self.surprise, "cusum": self.cusum, "run_count": self.run_count,
                 "run_expected": self.run_expected, "chunk": self.chunk,
-                "window_posts": self.window_posts, "window_p": self.window_p,
                 "first": iso(self.first), "last": iso(self.last), "last_alarm": iso(self.last_alarm),
                 "step": self.step, "warm": self.warm, "n": self.n, "pending": self.pending}
 
@@ -308,8 +309,7 @@ class SpreadDetector:
         det.level, det.hour, det.weekday = state["level"], list(state["hour"]), list(state["weekday"])
         det.inv_size, det.moments, det.surprise = state["inv_size"], list(state["moments"]), state["surprise"]
         det.cusum, det.run_count, det.run_expected = state["cusum"], state["run_count"], state["run_expected"]
-        det.chunk, det.window_posts = list(state["chunk"]), state["window_posts"]
-        det.window_p = state.get("window_p", 1.0)   # absent from states saved before the burst test
+        det.chunk = list(state["chunk"])   # states saved before this release also hold "window_posts": unused
         det.first, det.last, det.last_alarm = parse(state["first"]), parse(state["last"]), parse(state["last_alarm"])
         det.step, det.warm, det.n = state["step"], state["warm"], state["n"]
         det.pending = [list(p) for p in state["pending"]]

@@ -125,13 +125,19 @@ def test_state_round_trips_through_json_and_resumes_exactly():
     assert whole, "the outbreak is found"
 
 
-def test_a_state_saved_before_the_burst_test_still_restores():
+def test_a_state_saved_before_the_burst_test_still_restores_and_resumes_exactly():
+    """States saved by the previous release carry "window_posts"; they restore, and the detector goes
+    on exactly as the one that never stopped, burst included."""
+    hour = 5 * 96 + 40
+    points = quarters(6, lambda i: 1 if hour <= i < hour + 4 else (1 if i % 16 == 0 else 0))
     det = SpreadDetector(DetectorSettings())
-    for t, x in quarters(3, lambda i: i % 3):
+    for t, x in points[:hour]:
         det.update(t, x)
-    old = {k: v for k, v in det.state().items() if k != "window_p"}
-    restored = SpreadDetector.restore(old, DetectorSettings())
-    assert restored.window_p == 1.0 and restored.state() == det.state() | {"window_p": 1.0}
+    old = det.state() | {"window_posts": 0.0}
+    restored = SpreadDetector.restore(json.loads(json.dumps(old)), DetectorSettings())
+    assert restored.state() == det.state()
+    got = [a for t, x in points[hour:] if (a := restored.update(t, x))]
+    assert got == [a for t, x in points[hour:] if (a := det.update(t, x))] and [a.reason for a in got] == ["burst"]
 
 
 def test_a_bin_given_twice_is_ignored():
