@@ -10,8 +10,10 @@ import feedparser
 from pydantic import AnyHttpUrl
 
 from collectors.base import CollectResult, Collector, Problem, SourceState
+from collectors.encoding import charset_of, decode, xml_declared
 from collectors.exceptions import CollectError
 from collectors.http import fetch
+from storage.clean import clean_text, has_unsafe
 from storage.records import MentionIn, content_hash
 from storage.types import Strict
 
@@ -26,7 +28,8 @@ def strip_html(value: str | None) -> str:
     """Collected text is stored as plain text: markup from strangers never reaches a page or an email."""
     if not value:
         return ""
-    return _BLANKS.sub(" ", html.unescape(_TAGS.sub(" ", value))).strip()
+    # Cleaned after unescaping: &#0; or &#xD800; in a stranger's markup becomes nothing, not a NUL.
+    return _BLANKS.sub(" ", clean_text(html.unescape(_TAGS.sub(" ", value)))).strip()
 
 
 def entry_time(entry) -> datetime | None:
@@ -61,15 +64,86 @@ def entry_to_mention(entry) -> MentionIn | None:
     )
 
 
+# A numeric character reference to a code point XML forbids (NUL, C0 controls, surrogate halves,
+# U+FFFE/FFFF, beyond U+10FFFF). feedparser turns &#xD800; into a traceback and &#0; into a NUL that
+# PostgreSQL refuses, so they are removed before parsing.
+_CHARREF = re.compile(r"&#(?:[xX]([0-9a-fA-F]{1,8})|([0-9]{1,10}));")
+_XML_DECL_ENCODING = re.compile(r'^(\s*<\?xml[^>]*?encoding\s*=\s*)["\'][^"\']*["\']')
+_ROOT = re.compile(r"<([A-Za-z_][\w.:-]*)")
+_TAIL = re.compile(r"(?:\s+|<!--(?:(?!-->).)*-->|<\?(?:(?!\?>).)*\?>)+\Z", re.S)
+
+
+def _xml_char(cp: int) -> bool:
+    return cp in (0x9, 0xA, 0xD) or 0x20 <= cp <= 0xD7FF or 0xE000 <= cp <= 0xFFFD or 0x10000 <= cp <= 0x10FFFF
+
+
+def drop_bad_charrefs(text: str) -> tuple[str, int]:
+    dropped = 0
+
+    def keep(m: re.Match) -> str:
+        nonlocal dropped
+        cp = int(m.group(1), 16) if m.group(1) else int(m.group(2))
+        if _xml_char(cp):
+            return m.group(0)
+        dropped += 1
+        return ""
+
+    return _CHARREF.sub(keep, text), dropped
+
+
+def ends_properly(text: str) -> bool:
+    """Whether the document's root element is closed. A body cut off mid-feed (a connection closed
+    early with no Content-Length to tell) would otherwise give half an item, stored under a content
+    hash, and the whole item next run as a second row."""
+    start = 0
+    while True:   # skip the prolog: declaration, comments, doctype
+        m = _ROOT.search(text, start)
+        if m is None:
+            return False
+        if text[m.start() - 1:m.start() + 1] not in ("<!", "<?") and not text.startswith("<!", m.start()):
+            break
+        start = m.end()
+    root = m.group(1)
+    body = _TAIL.sub("", text[-4096:]) if len(text) > 4096 else _TAIL.sub("", text)
+    return re.search(rf"</\s*{re.escape(root)}\s*>\Z", body) is not None
+
+
+def prepare_xml(content: bytes, headers: dict[str, str], where: str) -> tuple[bytes, dict[str, str], list[Problem]]:
+    """Bytes feedparser can read without guessing: UTF-8, declared as such, with no character it
+    would choke on. The charset is chosen here (collectors/encoding.py), never by feedparser's
+    windows-1252 fallback."""
+    headers = {k.lower(): v for k, v in headers.items()}
+    ctype = headers.get("content-type", "")
+    decoded = decode(content, [charset_of(ctype), xml_declared(content)], where)
+    problems = []
+    if decoded.warning:
+        problems.append(Problem("encoding", f"recovered: {decoded.warning}", where, warning=True))
+    text, dropped = drop_bad_charrefs(decoded.text)
+    if dropped:
+        problems.append(Problem("charref", f"removed {dropped} character reference(s) to characters XML does "
+                                "not allow (such as &#xD800; or &#0;)", where, warning=True))
+    if has_unsafe(text):
+        text = clean_text(text)
+        problems.append(Problem("control", "removed control characters XML does not allow", where, warning=True))
+    text = _XML_DECL_ENCODING.sub(r'\1"utf-8"', text, count=1)
+    media = ctype.split(";")[0].strip() or "application/xml"
+    headers["content-type"] = f"{media}; charset=utf-8"
+    return text.encode("utf-8"), headers, problems
+
+
 def parse_feed(content: bytes, headers: dict[str, str], where: str) -> CollectResult:
-    # Bytes plus the response headers: feedparser then picks the charset itself (GBK feeds included).
-    parsed = feedparser.parse(content, response_headers={k.lower(): v for k, v in headers.items()})
-    result = CollectResult()
+    data, headers, problems = prepare_xml(content, headers, where)
+    parsed = feedparser.parse(data, response_headers=headers)
+    result = CollectResult(problems=problems)
     exc = parsed.get("bozo_exception")
     if not parsed.entries and not parsed.get("version"):
         # An HTML error page, a login wall, JSON: nothing feed-like came back.
         reason = f" ({exc})" if exc else ""
         raise CollectError("parse", f"{where}: the response is not an RSS or Atom feed{reason}")
+    if not ends_properly(data.decode("utf-8")):
+        raise CollectError("truncated", f"{where}: the feed ends before its last closing tag (the connection "
+                           "was cut, or the server sent less than it meant to); nothing was stored, the next "
+                           "run tries again")
     if parsed.bozo:
         if isinstance(exc, _BENIGN_BOZO):
             kind = "encoding" if isinstance(exc, feedparser.CharacterEncodingOverride) else "content_type"

@@ -17,8 +17,10 @@ from alerts.notify.registry import get_notifier
 from collectors import CollectError, SourceState, get_collector
 from collectors.health import HealthAlarm, alarm as health_alarm, record_outcome
 from repwatch.config import Config, SourceConfig
+from repwatch.runs import abandon_stale_runs, clean_message, prepare_result, problem_rows, store_error
 from sentiment import Analyzer, TextIn
 from storage import Database
+from storage.clean import cap
 from storage.models import Analysis, CollectionRun, ImportedFile, Mention, Source
 from storage.writes import get_or_create_source, insert_ignore, store_mentions
 
@@ -63,10 +65,12 @@ class RunReport:
 
 
 def collect_source(db: Database, config: Config, source_cfg: SourceConfig, now: datetime) -> SourceReport:
-    """Collect one source. Never raises for source trouble: it is recorded on the run and in health."""
+    """Collect one source. Never raises for source trouble: it is recorded on the run and in health.
+    A failure to store what was collected (a value the database refuses) fails this source alone."""
     started = time.monotonic()
     with db.session() as s:
         source = get_or_create_source(s, source_cfg.name, source_cfg.kind)
+        abandon_stale_runs(s, source.id, now)
         run = CollectionRun(source_id=source.id, started_at=now, status="running", problems=[])
         s.add(run)
         s.flush()
@@ -97,43 +101,64 @@ def collect_source(db: Database, config: Config, source_cfg: SourceConfig, now: 
         log.exception("collector %s crashed", source_cfg.name)
         error = CollectError("internal", f"{type(exc).__name__}: {exc}")
 
+    if error is None:
+        prepare_result(result)
+        try:
+            with db.session() as s:
+                _store_result(s, source_id, run_id, result, report, source_cfg, now, started)
+            return report
+        except Exception as exc:  # the database refused a value: this source fails, the run goes on
+            log.exception("storing source %s failed", source_cfg.name)
+            error = store_error(exc)
     with db.session() as s:
         source = s.get(Source, source_id)
         run = s.get(CollectionRun, run_id)
-        items_seen = None
-        if error is not None:
-            run.status, run.error_kind, run.error = "failed", error.kind, str(error)
-            run.http_status = error.http_status
-            report.status, report.error, report.http_status = "failed", str(error), error.http_status
-        else:
-            stored = store_mentions(s, source, result.items, now)
-            for f in result.imported_files:   # same transaction as the rows: a file is never half-loaded
-                insert_ignore(s, ImportedFile, dict(source_id=source.id, content_hash=f.content_hash,
-                                                    filename=f.filename[:500], rows_ok=f.rows_ok,
-                                                    rows_failed=f.rows_failed, imported_at=now),
-                              ["source_id", "content_hash"])
-            items_seen = len(result.items)
-            run.new_count, run.duplicate_count = stored.new, stored.duplicates
+        run.status, run.error_kind, run.error = "failed", error.kind, clean_message(str(error))
+        run.http_status = error.http_status
+        if result is not None:   # what the collector noticed still helps the person fixing it
+            run.problems = problem_rows(result.problems)
             run.failed_count = len([p for p in result.problems if not p.warning])
-            run.problems = [{"kind": p.kind, "message": str(p)} for p in result.problems[:100]]
-            run.http_status = result.http_status
-            errors = [p for p in result.problems if not p.warning]
-            run.status = "not_modified" if result.not_modified else ("partial" if errors else "ok")
-            if result.etag is not None or result.not_modified:
-                source.etag = result.etag
-            if result.last_modified is not None or result.not_modified:
-                source.last_modified = result.last_modified
-            if result.cursor is not None:
-                source.state = result.cursor
-            report.status, report.new, report.duplicates = run.status, stored.new, stored.duplicates
-            report.failed, report.http_status = len(errors), result.http_status
-        run.finished_at = now
-        report.seconds = time.monotonic() - started
-        run.duration_ms = int(report.seconds * 1000)
-        report.health = record_outcome(source, run, now, items_seen=items_seen,
-                                       expected_period=source_cfg.expected_period)
-        report.alarm = health_alarm(source, now)
+        report.status, report.error, report.http_status = "failed", run.error, error.http_status
+        _finish(source, run, report, source_cfg, now, started, items_seen=None)
     return report
+
+
+def _store_result(s, source_id: int, run_id: int, result, report: SourceReport, source_cfg: SourceConfig,
+                  now: datetime, started: float) -> None:
+    source = s.get(Source, source_id)
+    run = s.get(CollectionRun, run_id)
+    stored = store_mentions(s, source, result.items, now)
+    for f in result.imported_files:   # same transaction as the rows: a file is never half-loaded
+        insert_ignore(s, ImportedFile, dict(source_id=source.id, content_hash=f.content_hash,
+                                            filename=cap(f.filename, 500)[0], rows_ok=f.rows_ok,
+                                            rows_failed=f.rows_failed, imported_at=now),
+                      ["source_id", "content_hash"])
+    errors = [p for p in result.problems if not p.warning]
+    run.new_count, run.duplicate_count = stored.new, stored.duplicates
+    run.failed_count = len(errors)
+    run.problems = problem_rows(result.problems)
+    run.http_status = result.http_status
+    run.status = "not_modified" if result.not_modified else ("partial" if errors else "ok")
+    if result.etag is not None or result.not_modified:
+        source.etag = result.etag
+    if result.last_modified is not None or result.not_modified:
+        source.last_modified = result.last_modified
+    if result.cursor is not None:
+        source.state = result.cursor
+    report.status, report.new, report.duplicates = run.status, stored.new, stored.duplicates
+    report.failed, report.http_status = len(errors), result.http_status
+    s.flush()   # a refused value fails here, inside the error handling, not at commit time
+    _finish(source, run, report, source_cfg, now, started, items_seen=len(result.items))
+
+
+def _finish(source: Source, run: CollectionRun, report: SourceReport, source_cfg: SourceConfig, now: datetime,
+            started: float, *, items_seen: int | None) -> None:
+    run.finished_at = now
+    report.seconds = time.monotonic() - started
+    run.duration_ms = int(report.seconds * 1000)
+    report.health = record_outcome(source, run, now, items_seen=items_seen,
+                                   expected_period=source_cfg.expected_period)
+    report.alarm = health_alarm(source, now)
 
 
 def health_alerts(reports: Iterable[SourceReport], base_url: str | None = None) -> list[Alert]:
