@@ -26,6 +26,7 @@ from repwatch.schedule import DigestJob, Schedule, SchedulerSettings
 from repwatch.web.settings import WebSettings
 from sentiment.settings import AnalysisSettings
 from storage.types import Duration, Strict, TimeZoneName
+from storage.vocabulary import SEVERITIES
 
 DEFAULT_PATH = "schedules.yaml"
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -195,8 +196,8 @@ def _cross_checks(config: Config) -> list[str]:
         if name not in names:
             problems.append(f"alerts.notify[{index}]: no notifier named {name!r}; defined: {', '.join(sorted(names)) or 'none'}")
     for index, n in enumerate(config.notify):
-        if n.min_severity not in ("general", "important", "urgent"):
-            problems.append(f"notify[{index}].min_severity: expected general, important or urgent")
+        if n.min_severity not in SEVERITIES:
+            problems.append(f"notify[{index}].min_severity: expected one of {', '.join(SEVERITIES)}")
     problems.extend(_digest_checks(config, watch))
     return problems
 

@@ -11,8 +11,9 @@ import yaml
 from sentiment.evidence import Evidence
 from sentiment.lexicon import builtin_text
 from sentiment.matcher import compile_words, find
+from storage.vocabulary import SEVERITY_LEVELS
 
-SEVERITIES = ("none", "general", "important", "urgent")
+SEVERITIES = SEVERITY_LEVELS
 _PUNCT_RUN = re.compile(r"([!！?？])\1*")
 ESCALATION = frozenset({"media", "legal", "regulator", "warning", "head_office"})
 GROWTH = frozenset({"repeat", "long_wait"})

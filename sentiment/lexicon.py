@@ -22,8 +22,8 @@ from pathlib import Path
 import yaml
 
 from sentiment.matcher import Negation, compile_words
+from storage.vocabulary import CATEGORIES
 
-CATEGORIES = ("product", "service", "price", "delivery", "after_sales", "communication", "promise")
 SIGNAL_KINDS = ("media", "legal", "regulator", "warning", "head_office", "safety", "repeat", "long_wait")
 BUILTIN_FILES = ("lexicon.yaml", "lexicon_en.yaml", "affect.yaml", "emoticons.yaml")
 SECTIONS = ("categories", "signals", "company", "negations", "affect", "emoticons")
