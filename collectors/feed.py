@@ -67,10 +67,9 @@ def entry_to_mention(entry) -> MentionIn | None:
 # A numeric character reference to a code point XML forbids (NUL, C0 controls, surrogate halves,
 # U+FFFE/FFFF, beyond U+10FFFF). feedparser turns &#xD800; into a traceback and &#0; into a NUL that
 # PostgreSQL refuses, so they are removed before parsing.
-_CHARREF = re.compile(r"&#(?:[xX]([0-9a-fA-F]{1,8})|([0-9]{1,10}));")
+_CHARREF = re.compile(r"&#(?:[xX]([0-9a-fA-F]+)|([0-9]+));")
 _XML_DECL_ENCODING = re.compile(r'^(\s*<\?xml[^>]*?encoding\s*=\s*)["\'][^"\']*["\']')
 _ROOT = re.compile(r"<([A-Za-z_][\w.:-]*)")
-_TAIL = re.compile(r"(?:\s+|<!--(?:(?!-->).)*-->|<\?(?:(?!\?>).)*\?>)+\Z", re.S)
 
 
 def _xml_char(cp: int) -> bool:
@@ -82,7 +81,9 @@ def drop_bad_charrefs(text: str) -> tuple[str, int]:
 
     def keep(m: re.Match) -> str:
         nonlocal dropped
-        cp = int(m.group(1), 16) if m.group(1) else int(m.group(2))
+        digits = (m.group(1) or m.group(2)).lstrip("0")
+        # more than 8 digits is beyond U+10FFFF anyway (and int() refuses 4,300+ digits)
+        cp = -1 if len(digits) > 8 else int(digits or "0", 16 if m.group(1) else 10)
         if _xml_char(cp):
             return m.group(0)
         dropped += 1
@@ -95,17 +96,47 @@ def ends_properly(text: str) -> bool:
     """Whether the document's root element is closed. A body cut off mid-feed (a connection closed
     early with no Content-Length to tell) would otherwise give half an item, stored under a content
     hash, and the whole item next run as a second row."""
-    start = 0
-    while True:   # skip the prolog: declaration, comments, doctype
-        m = _ROOT.search(text, start)
-        if m is None:
-            return False
-        if text[m.start() - 1:m.start() + 1] not in ("<!", "<?") and not text.startswith("<!", m.start()):
-            break
-        start = m.end()
-    root = m.group(1)
-    body = _TAIL.sub("", text[-4096:]) if len(text) > 4096 else _TAIL.sub("", text)
+    root = _root_name(text)
+    if root is None:
+        return False
+    body = _strip_tail(text[-4096:])
     return re.search(rf"</\s*{re.escape(root)}\s*>\Z", body) is not None
+
+
+def _root_name(text: str) -> str | None:
+    """The first element's name, past the declaration, comments and doctype. Scanned with find(),
+    always forward, so no hostile prolog costs more than one pass."""
+    i = 0
+    while True:
+        i = text.find("<", i)
+        if i < 0:
+            return None
+        if text.startswith("<!--", i):
+            i = text.find("-->", i + 4)
+        elif text.startswith("<?", i):
+            i = text.find("?>", i + 2)
+        elif text.startswith("<!", i):   # doctype, perhaps with an internal subset in [...]
+            end, bracket = text.find(">", i), text.find("[", i)
+            if -1 < bracket < end:
+                close = text.find("]", bracket)
+                i = text.find(">", close) if close >= 0 else -1
+            else:
+                i = end
+        else:
+            m = _ROOT.match(text, i)
+            return m.group(1) if m else None
+        if i < 0:
+            return None
+
+
+def _strip_tail(body: str) -> str:
+    """Comments, processing instructions and blanks may follow the root element. (A loop, not a
+    regex: a hostile tail of blanks would make a nested-quantifier regex backtrack for ever.)"""
+    body = body.rstrip()
+    for closing, opening in (("-->", "<!--"), ("?>", "<?")) * 50:
+        if body.endswith(closing) and opening in body:
+            body = body[:body.rfind(opening)].rstrip()
+    return body
 
 
 def prepare_xml(content: bytes, headers: dict[str, str], where: str) -> tuple[bytes, dict[str, str], list[Problem]]:

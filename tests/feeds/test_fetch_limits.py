@@ -76,3 +76,24 @@ def test_whole_body_ended_by_close_is_fine(raw_server):
                                           b"Connection: close", FEED)
     result = collect(raw_server.url("/whole.xml"))
     assert [m.external_id for m in result.items] == ["t-1", "t-2"]
+
+
+@pytest.mark.parametrize("document,ends", [
+    ('<?xml version="1.0"?><!-- <b>x</b> --><!DOCTYPE rss [<!ENTITY a "b">]><rss><channel/></rss>\n<!-- end -->\n', True),
+    ('<rdf:RDF xmlns:rdf="x"><item/></rdf:RDF >', True),
+    ("<feed><entry></entry></feed", False),
+    ("<rss><channel><item><title>半", False),
+    ("<!--" * 10_000, False),                     # hostile prologs cost one pass, not a hang
+    ("<rss>" + " " * 100_000 + "x", False),
+])
+def test_ends_properly(document, ends):
+    from collectors.feed import ends_properly
+
+    assert ends_properly(document) is ends
+
+
+def test_character_references_to_forbidden_code_points_are_dropped():
+    from collectors.feed import drop_bad_charrefs
+
+    text, dropped = drop_bad_charrefs("a&#xD800;b&#0;c&#x41;&#20013;&#99999999999999;&#x" + "F" * 5000 + ";d")
+    assert (text, dropped) == ("abc&#x41;&#20013;d", 4)
