@@ -87,13 +87,13 @@ def test_whole_body_ended_by_close_is_fine(raw_server):
     ("<rss>" + " " * 100_000 + "x", False),
 ])
 def test_ends_properly(document, ends):
-    from collectors.feed import ends_properly
+    from collectors.feed_xml import ends_properly
 
     assert ends_properly(document) is ends
 
 
 def test_character_references_to_forbidden_code_points_are_dropped():
-    from collectors.feed import drop_bad_charrefs
+    from collectors.feed_xml import drop_bad_charrefs
 
     text, dropped = drop_bad_charrefs("a&#xD800;b&#0;c&#x41;&#20013;&#99999999999999;&#x" + "F" * 5000 + ";d")
     assert (text, dropped) == ("abc&#x41;&#20013;d", 4)
