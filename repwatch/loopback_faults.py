@@ -13,6 +13,7 @@ Behaviour = Callable[[socket.socket, threading.Event], None]
 class RawHTTPServer:
     def __init__(self):
         self.routes: dict[str, Behaviour] = {}
+        self.hits: list[str] = []   # request paths, in order
         self.stopping = threading.Event()
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.sock.settimeout(0.2)
@@ -44,6 +45,7 @@ class RawHTTPServer:
                         return
                     head += data
                 path = head.split(b" ", 2)[1].decode()
+                self.hits.append(path)
                 behaviour = self.routes.get(path.split("?")[0])
                 if behaviour is None:
                     conn.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")

@@ -97,3 +97,29 @@ def test_character_references_to_forbidden_code_points_are_dropped():
 
     text, dropped = drop_bad_charrefs("a&#xD800;b&#0;c&#x41;&#20013;&#99999999999999;&#x" + "F" * 5000 + ";d")
     assert (text, dropped) == ("abc&#x41;&#20013;d", 4)
+
+
+def test_json_api_page_that_trickles_fails_at_the_deadline_and_is_not_retried(raw_server):
+    from collectors.jsonapi import JsonApiCollector, JsonApiOptions
+
+    raw_server.routes["/api"] = drip(b'[{"id": "1", "text": "' + "退款不处理".encode() + b'"}]', every=0.2)
+    options = JsonApiOptions(url=raw_server.url("/api"), fields={"id": "id", "text": "text"}, retries=2,
+                             retry_backoff="10ms", delay=0)
+    collector = JsonApiCollector("api", options, HttpSettings(fetch_deadline="1s"))
+    with pytest.raises(CollectError) as err:
+        collector.collect(SourceState(now=None))
+    assert err.value.kind == "deadline"
+    assert raw_server.hits == ["/api"]   # a trickling server is not given three deadlines in one run
+
+
+def test_json_api_in_gb18030_labelled_iso_8859_1_is_not_mojibake(http_server):
+    from collectors.jsonapi import JsonApiCollector, JsonApiOptions
+    from repwatch.loopback import Response
+
+    body = '[{"id": "1", "text": "优选商城卖假货，客服一直推脱，我要投诉到消费者协会"}]'.encode("gb18030")
+    http_server.routes["/api"] = Response(body, headers={"Content-Type": "application/json; charset=iso-8859-1"})
+    options = JsonApiOptions(url=http_server.url("/api"), fields={"id": "id", "text": "text"}, delay=0)
+    result = JsonApiCollector("api", options, HttpSettings()).collect(SourceState(now=None))
+    assert [m.text for m in result.items] == ["优选商城卖假货，客服一直推脱，我要投诉到消费者协会"]
+    (warning,) = result.problems
+    assert warning.kind == "encoding" and warning.warning and "declared iso-8859-1" in str(warning)
