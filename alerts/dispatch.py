@@ -46,8 +46,7 @@ class DispatchReport:
 
 
 def _wants(notifier: Notifier, alert: Alert) -> bool:
-    floor = getattr(notifier, "min_severity", "general") or "general"
-    return severity_rank(alert.severity) >= severity_rank(floor)
+    return severity_rank(alert.severity) >= severity_rank(notifier.min_severity)
 
 
 def enqueue(session: Session, alerts: Sequence[Alert], notifiers: Sequence[Notifier], now: datetime,

@@ -102,7 +102,7 @@ class FeedOptions(Strict):
     url: AnyHttpUrl
 
 
-class FeedCollector(Collector):
+class FeedCollector(Collector[FeedOptions]):
     kind = "feed"
     Options = FeedOptions
 

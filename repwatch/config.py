@@ -15,9 +15,8 @@ from zoneinfo import ZoneInfo
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from alerts.notify.registry import UnknownNotifier, get_notifier
+from alerts.notify.registry import get_notifier
 from alerts.settings import AlertSettings
-from collectors.exceptions import UnknownCollector
 from collectors.registry import get_collector
 from collectors.settings import HttpSettings
 from repwatch.exceptions import ConfigError
@@ -25,6 +24,7 @@ from repwatch.distributed.settings import DistributedSettings
 from repwatch.schedule import DigestJob, Schedule, SchedulerSettings
 from repwatch.web.settings import WebSettings
 from sentiment.settings import AnalysisSettings
+from storage.plugins import BadPlugin, UnknownPlugin
 from storage.types import Duration, Strict, TimeZoneName
 from storage.vocabulary import SEVERITIES
 
@@ -141,7 +141,7 @@ def _plugin_options(section: str, items: list, raw: list, lookup, problems: list
     for index, item in enumerate(items):
         try:
             plugin = lookup(item.kind)
-        except (UnknownCollector, UnknownNotifier) as exc:
+        except (UnknownPlugin, BadPlugin) as exc:
             problems.append(f"{section}[{index}].kind: {exc}")
             continue
         extra = {k: v for k, v in raw[index].items() if k not in type(item).model_fields}

@@ -68,7 +68,7 @@ def render_alert(alert: Alert) -> tuple[str, str]:
     return _env.get_template("alert.txt.j2").render(ctx), _env.get_template("alert.html.j2").render(ctx)
 
 
-class EmailNotifier(Notifier):
+class EmailNotifier(Notifier[EmailOptions]):
     kind = "email"
     Options = EmailOptions
 
