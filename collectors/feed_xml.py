@@ -16,7 +16,8 @@ from storage.clean import clean_text, has_unsafe
 # A numeric character reference to a code point XML forbids (NUL, C0 controls, surrogate halves,
 # U+FFFE/FFFF, beyond U+10FFFF). feedparser turns &#xD800; into a traceback and &#0; into a NUL that
 # PostgreSQL refuses, so they are removed before parsing.
-_CHARREF = re.compile(r"&#(?:[xX]([0-9a-fA-F]+)|([0-9]+));")
+# `&amp;#...;` too: escaped HTML in a description is unescaped and parsed again by feedparser.
+_CHARREF = re.compile(r"&(?:amp;)?#(?:[xX]([0-9a-fA-F]+)|([0-9]+));")
 _XML_DECL_ENCODING = re.compile(r'^(\s*<\?xml[^>]*?encoding\s*=\s*)["\'][^"\']*["\']')
 _ROOT = re.compile(r"<([A-Za-z_][\w.:-]*)")
 

@@ -95,8 +95,9 @@ def test_ends_properly(document, ends):
 def test_character_references_to_forbidden_code_points_are_dropped():
     from collectors.feed_xml import drop_bad_charrefs
 
-    text, dropped = drop_bad_charrefs("a&#xD800;b&#0;c&#x41;&#20013;&#99999999999999;&#x" + "F" * 5000 + ";d")
-    assert (text, dropped) == ("abc&#x41;&#20013;d", 4)
+    text, dropped = drop_bad_charrefs("a&#xD800;b&#0;c&#x41;&#20013;&#99999999999999;&#x" + "F" * 5000 + ";d"
+                                      "&amp;#xDFFF;&amp;#x4E2D;")
+    assert (text, dropped) == ("abc&#x41;&#20013;d&amp;#x4E2D;", 5)
 
 
 def test_json_api_page_that_trickles_fails_at_the_deadline_and_is_not_retried(raw_server):

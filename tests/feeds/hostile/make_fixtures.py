@@ -73,10 +73,11 @@ def main() -> None:
     write("control-characters.xml", rss([("k-1", "优选\x01商城", "优选商城\x1b[31m卖假货\x07，客服\x00不理人\x08"),
                                          ("k-2", "快\x0b送", "骑手\x0c态度\x1f恶劣")],
                                         declaration="utf-8", comment=c).encode("utf-8").replace(b"[31m", b""))
-    c = expect(content_type="application/rss+xml", items=2, texts=["优选商城卖假货", "快送外卖的骑手态度恶劣"],
+    c = expect(content_type="application/rss+xml", items=3, texts=["优选商城卖假货", "快送外卖的骑手态度恶劣", "售后太差"],
                warnings=["charref"], **ok)
     write("charref-surrogates.xml", rss([("r-1", "优选&#xD800;商城", "优选商城&#xD800;卖假货&#xDFFF;&#0;"),
-                                         ("r-2", "快送&#55296;", "快送外卖的骑手态度恶劣&#x110000;")],
+                                         ("r-2", "快送&#55296;", "快送外卖的骑手态度恶劣&#x110000;"),
+                                         ("r-3", "售后", "&lt;p&gt;售后&amp;#xD800;太差&lt;/p&gt;")],
                                         declaration="utf-8", comment=c).encode("utf-8"))
     long_id = "x" * 800
     c = expect(content_type="application/rss+xml", items=2, texts=["优选商城卖假货"], warnings=["cut"], **ok)
