@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable, Iterable
@@ -14,7 +15,7 @@ from alerts.dispatch import DispatchReport, deliver_due, enqueue
 from alerts.evaluate import EvaluateReport, evaluate
 from alerts.notify.base import Alert, Notifier
 from alerts.notify.registry import get_notifier
-from collectors import CollectError, SourceState, get_collector
+from collectors import CollectError, CollectResult, SourceState, get_collector
 from collectors.health import HealthAlarm, alarm as health_alarm, record_outcome
 from repwatch.config import Config, SourceConfig
 from repwatch.runs import abandon_stale_runs, clean_message, prepare_result, problem_rows, store_error
@@ -25,6 +26,10 @@ from storage.models import Analysis, CollectionRun, ImportedFile, Mention, Sourc
 from storage.writes import get_or_create_source, insert_ignore, store_mentions
 
 log = logging.getLogger("repwatch.pipeline")
+# Fetched side by side within one run: the httpx-based kinds. Scrapy crawls (`web`) and local
+# imports run one at a time in the calling thread.
+PARALLEL_KINDS = frozenset({"feed", "rsshub", "json"})
+COLLECT_THREADS = 4   # enough that a few stuck sources leave room for the rest; polite on two cores
 
 
 @dataclass
@@ -64,9 +69,48 @@ class RunReport:
         return [s for s in self.sources if s.status == "failed"]
 
 
+@dataclass
+class _Collection:
+    """One source's run between opening its row and storing what came back."""
+
+    source_cfg: SourceConfig
+    source_id: int
+    run_id: int
+    state: SourceState
+    now: datetime
+    started: float
+    report: SourceReport
+
+
 def collect_source(db: Database, config: Config, source_cfg: SourceConfig, now: datetime) -> SourceReport:
     """Collect one source. Never raises for source trouble: it is recorded on the run and in health.
     A failure to store what was collected (a value the database refuses) fails this source alone."""
+    job = _open_run(db, source_cfg, now)
+    return _close_run(db, job, *_fetch(config, job))
+
+
+def collect_sources(db: Database, config: Config, chosen: list[SourceConfig], now: datetime,
+                    on_source: Callable[[SourceReport], None] | None = None) -> list[SourceReport]:
+    """Collect several sources. Feeds and JSON APIs are fetched side by side, so a stuck one (a server
+    trickling its answer until http.fetch_deadline) does not delay the others' fetches; results are
+    stored one at a time, in config order, from this thread, so database writes never race and the
+    first source to carry a text stays its original, as in a one-by-one run."""
+    jobs = [_open_run(db, cfg, now) for cfg in chosen]
+    side_by_side = [job for job in jobs if job.source_cfg.kind in PARALLEL_KINDS]
+    reports = []
+    with ThreadPoolExecutor(max_workers=max(1, min(COLLECT_THREADS, len(side_by_side))),
+                            thread_name_prefix="collect") as pool:
+        fetching = {id(job): pool.submit(_fetch, config, job) for job in side_by_side} if len(side_by_side) > 1 else {}
+        for job in jobs:
+            future = fetching.get(id(job))
+            report = _close_run(db, job, *(future.result() if future else _fetch(config, job)))
+            reports.append(report)
+            if on_source:
+                on_source(report)
+    return reports
+
+
+def _open_run(db: Database, source_cfg: SourceConfig, now: datetime) -> _Collection:
     started = time.monotonic()
     with db.session() as s:
         source = get_or_create_source(s, source_cfg.name, source_cfg.kind)
@@ -77,7 +121,6 @@ def collect_source(db: Database, config: Config, source_cfg: SourceConfig, now: 
         run_id, source_id = run.id, source.id
         state = SourceState(now=now, etag=source.etag, last_modified=source.last_modified,
                             cursor=dict(source.state or {}))
-    report = SourceReport(source_cfg.name, "running")
 
     def is_known(external_id: str) -> bool:
         with db.session() as ks:
@@ -91,28 +134,39 @@ def collect_source(db: Database, config: Config, source_cfg: SourceConfig, now: 
 
     state.is_known = is_known
     state.is_imported = is_imported
-    result, error = None, None
+    return _Collection(source_cfg, source_id, run_id, state, now, started, SourceReport(source_cfg.name, "running"))
+
+
+def _fetch(config: Config, job: _Collection) -> tuple[CollectResult | None, CollectError | None]:
+    """Run the collector and clean its result. Reads the database (is_known) but never writes it,
+    so it may run in a worker thread."""
+    source_cfg = job.source_cfg
     try:
-        collector = get_collector(source_cfg.kind).from_config(source_cfg.name, source_cfg.options, http=config.http)
-        result = collector.collect(state)
+        collector = get_collector(source_cfg.kind)(source_cfg.name, source_cfg.options, config.http)
+        result = collector.collect(job.state)
+        prepare_result(result)
     except CollectError as exc:
-        error = exc
+        return None, exc
     except Exception as exc:  # a bug in one collector must not stop the other sources
         log.exception("collector %s crashed", source_cfg.name)
-        error = CollectError("internal", f"{type(exc).__name__}: {exc}")
+        return None, CollectError("internal", f"{type(exc).__name__}: {exc}")
+    return result, None
 
+
+def _close_run(db: Database, job: _Collection, result: CollectResult | None,
+               error: CollectError | None) -> SourceReport:
+    source_cfg, report, now, started = job.source_cfg, job.report, job.now, job.started
     if error is None:
-        prepare_result(result)
         try:
             with db.session() as s:
-                _store_result(s, source_id, run_id, result, report, source_cfg, now, started)
+                _store_result(s, job.source_id, job.run_id, result, report, source_cfg, now, started)
             return report
         except Exception as exc:  # the database refused a value: this source fails, the run goes on
             log.exception("storing source %s failed", source_cfg.name)
             error = store_error(exc)
     with db.session() as s:
-        source = s.get(Source, source_id)
-        run = s.get(CollectionRun, run_id)
+        source = s.get(Source, job.source_id)
+        run = s.get(CollectionRun, job.run_id)
         run.status, run.error_kind, run.error = "failed", error.kind, clean_message(str(error))
         run.http_status = error.http_status
         if result is not None:   # what the collector noticed still helps the person fixing it
@@ -230,11 +284,7 @@ def run_once(db: Database, config: Config, analyzer: Analyzer, now: datetime, *,
              on_source: Callable[[SourceReport], None] | None = None) -> RunReport:
     report = RunReport()
     chosen = [s for s in config.sources if s.enabled and (sources is None or s.name in sources)]
-    for source_cfg in chosen:
-        sr = collect_source(db, config, source_cfg, now)
-        report.sources.append(sr)
-        if on_source:
-            on_source(sr)
+    report.sources = collect_sources(db, config, chosen, now, on_source)
     report.analyzed = analyze_pending(db, analyzer, batch_size=config.analysis.batch_size,
                                       source_targets={s.name: list(s.targets) for s in config.sources})
     report.evaluation, report.dispatch = alert_stage(db, config, now,

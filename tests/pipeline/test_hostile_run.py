@@ -72,17 +72,27 @@ def test_a_value_the_database_refuses_fails_that_source_alone(refusing_db, feeds
     assert len(smtp.messages) == 2
 
 
-def test_a_trickling_source_does_not_hold_back_the_next_one(db, feeds, smtp, analyzer, clock, make_rss):
+def test_a_trickling_source_does_not_hold_back_the_next_one(db, feeds, smtp, analyzer, clock, make_rss, posts):
     body = make_rss([("d-1", "快送外卖的送餐员态度恶劣")])
     with RawHTTPServer() as slow:
-        slow.routes["/drip.xml"] = trickle = drip(body, every=0.5)
+        slow.routes["/drip.xml"] = trickle = drip(body, every=0.2)
+        sent_when_good_was_fetched = []
+
+        def good(req):
+            sent_when_good_was_fetched.append(trickle.sent)
+            return Response(make_rss(posts))
+
+        feeds.routes["/good.xml"] = good
         config = config_with(feeds, smtp, {"name": "drip", "kind": "feed", "url": slow.url("/drip.xml")},
-                             fetch_deadline="1s", read_timeout="5s")
+                             fetch_deadline="2s", read_timeout="5s")
         started = time.monotonic()
         report = run_once(db, config, analyzer, clock.now())
         elapsed = time.monotonic() - started
         assert trickle.sent < len(body)   # still trickling when the run moved on
-    stuck, good = report.sources
+    stuck, fetched = report.sources   # reported in config order
     assert stuck.status == "failed" and "http.fetch_deadline" in stuck.error
-    assert (good.status, good.new) == ("ok", 3) and report.analyzed == 3
+    assert (fetched.status, fetched.new) == ("ok", 3) and report.analyzed == 3
+    # The good feed was fetched while the trickle had barely begun, not after the deadline cut it off
+    # (one byte every 0.2 s until the 2 s deadline: ~10 bytes in all).
+    assert sent_when_good_was_fetched[0] < trickle.sent - 3, (sent_when_good_was_fetched, trickle.sent)
     assert elapsed < 60, elapsed   # generous: the trickle alone would take several minutes
