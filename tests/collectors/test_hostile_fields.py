@@ -3,7 +3,6 @@ lone surrogates (SQLite's driver refuses them), over-long author, ETag and Last-
 CSV cell, a body cut mid-feed, and a run a killed process left `running`."""
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
 from sqlalchemy import select
