@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from collectors.exceptions import CollectError
 
@@ -24,8 +25,6 @@ _SUPERSET = {"gb2312": "gb18030", "gbk": "gb18030", "cp936": "gb18030", "x-gbk":
              # as browsers do: servers say iso-8859-1 and mean windows-1252
              "iso-8859-1": "cp1252", "latin-1": "cp1252", "latin1": "cp1252", "us-ascii": "cp1252",
              "ascii": "cp1252"}
-# Encodings in which any byte sequence is valid text, so "it decoded" proves nothing.
-_SINGLE_BYTE = ("latin", "iso8859", "cp125", "windows-125", "ascii", "us-ascii", "iso-8859")
 _CJK = ("gb18030", "gbk", "gb2312", "big5", "big5hkscs", "cp950", "euc_jp", "shift_jis", "cp932",
         "euc_kr", "cp949", "hz", "iso2022_jp")
 
@@ -58,8 +57,11 @@ def _codec(label: str) -> str | None:
         return None
 
 
+@lru_cache(maxsize=64)
 def _single_byte(codec: str) -> bool:
-    return codec.replace("_", "-").startswith(_SINGLE_BYTE)
+    """Whether (nearly) every byte is a character of its own, so that "it decoded" proves nothing:
+    latin-1, windows-125x, koi8-r ... Multibyte codecs pair bytes up, UTF-8 refuses half of them."""
+    return len(bytes(range(256)).decode(codec, "ignore")) > 240
 
 
 def _strict(content: bytes, codec: str) -> str | None:
@@ -75,11 +77,17 @@ LIKELY = ["utf_8", "gb18030", "big5hkscs", "cp1252"]
 
 
 def detect(content: bytes) -> str | None:
-    """The encoding charset-normalizer finds most coherent, or None."""
+    """The encoding charset-normalizer finds most coherent, or None. On a tie (a few characters can
+    read as GB18030 and as Big5 alike) the order of LIKELY decides: mainland sources are the most common."""
     from charset_normalizer import from_bytes   # lazy: only feeds that need detecting pay for it
 
-    best = from_bytes(content, cp_isolation=LIKELY).best() or from_bytes(content).best()
-    return _codec(best.encoding) if best is not None else None
+    matches = list(from_bytes(content, cp_isolation=LIKELY)) or list(from_bytes(content))
+    if not matches:
+        return None
+    best = min((m.chaos, -m.coherence) for m in matches)
+    tied = [m.encoding for m in matches if (m.chaos, -m.coherence) == best]
+    tied.sort(key=lambda e: LIKELY.index(e) if e in LIKELY else len(LIKELY))
+    return _codec(tied[0])
 
 
 def decode(content: bytes, declared: list[str | None], where: str) -> Decoded:
@@ -97,6 +105,10 @@ def decode(content: bytes, declared: list[str | None], where: str) -> Decoded:
         codec = _codec(label)
         if codec is None:
             refused.append(f"{label} (unknown)")
+            continue
+        if codec.replace("-", "_").startswith(("utf_16", "utf_32")) and content.lstrip()[:1] == b"<":
+            # a UTF-16/32 label on bytes that start with an ASCII "<" is wrong (a common copy-paste)
+            refused.append(f"{label} (the bytes are not {label})")
             continue
         text = _strict(content, codec)
         if text is None:
