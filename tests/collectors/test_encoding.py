@@ -47,7 +47,7 @@ def test_unknown_and_wrong_labels_are_named_in_the_warning():
     assert got.warning.startswith("declared x-no-such-charset (unknown), utf-8 (does not decode)")
 
 
-def test_bytes_no_encoding_reads_fail_with_a_clear_error(monkeypatch):
+def test_bytes_that_no_encoding_reads_fail_with_a_clear_error(monkeypatch):
     import collectors.encoding
 
     monkeypatch.setattr(collectors.encoding, "detect", lambda content: None)   # unit-level corner case
