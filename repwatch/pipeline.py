@@ -141,6 +141,7 @@ def _fetch(config: Config, job: _Collection) -> tuple[CollectResult | None, Coll
     """Run the collector and clean its result. Reads the database (is_known) but never writes it,
     so it may run in a worker thread."""
     source_cfg = job.source_cfg
+    job.started = time.monotonic()   # a source's time is its own, not the wait for a free thread
     try:
         collector = get_collector(source_cfg.kind)(source_cfg.name, source_cfg.options, config.http)
         result = collector.collect(job.state)
