@@ -15,7 +15,7 @@ from alerts.dispatch import DispatchReport, deliver_due, enqueue
 from alerts.evaluate import EvaluateReport, evaluate
 from alerts.notify.base import Alert, Notifier
 from alerts.notify.registry import get_notifier
-from collectors import CollectError, CollectResult, SourceState, get_collector
+from collectors import CollectError, CollectResult, Problem, SourceState, get_collector
 from collectors.health import HealthAlarm, alarm as health_alarm, record_outcome
 from repwatch.config import Config, SourceConfig
 from repwatch.runs import abandon_stale_runs, clean_message, prepare_result, problem_rows, store_error
@@ -23,7 +23,7 @@ from sentiment import Analyzer, TextIn
 from storage import Database
 from storage.clean import cap
 from storage.models import Analysis, CollectionRun, ImportedFile, Mention, Source
-from storage.writes import get_or_create_source, insert_ignore, store_mentions
+from storage.writes import StoreResult, get_or_create_source, insert_ignore, store_mentions
 
 log = logging.getLogger("repwatch.pipeline")
 # Fetched side by side within one run: the httpx-based kinds. Scrapy crawls (`web`) and local
@@ -162,9 +162,15 @@ def _close_run(db: Database, job: _Collection, result: CollectResult | None,
             with db.session() as s:
                 _store_result(s, job.source_id, job.run_id, result, report, source_cfg, now, started)
             return report
-        except Exception as exc:  # the database refused a value: this source fails, the run goes on
-            log.exception("storing source %s failed", source_cfg.name)
-            error = store_error(exc)
+        except Exception as exc:  # the database refused a value: find which, keep the rest
+            try:
+                stored = _store_one_by_one(db, job, result, exc)
+                with db.session() as s:
+                    _store_result(s, job.source_id, job.run_id, result, report, source_cfg, now, started, stored)
+                return report
+            except Exception as again:   # not one item's fault: this source fails, the run goes on
+                log.exception("storing source %s failed", source_cfg.name)
+                error = store_error(again)
     with db.session() as s:
         source = s.get(Source, job.source_id)
         run = s.get(CollectionRun, job.run_id)
@@ -178,11 +184,34 @@ def _close_run(db: Database, job: _Collection, result: CollectResult | None,
     return report
 
 
+def _store_one_by_one(db: Database, job: _Collection, result: CollectResult, failure: Exception) -> StoreResult:
+    """The database refused something in the batch: store each item in its own transaction, so only
+    the refused ones are lost to this run. They become `store` problems, and the source keeps no new
+    ETag/Last-Modified, so the next run fetches everything again and retries them."""
+    log.warning("storing source %s as a batch failed (%s); storing item by item", job.source_cfg.name,
+                str(failure).splitlines()[0][:200])
+    total = StoreResult(new_ids=[])
+    for item in result.items:
+        try:
+            with db.session() as s:
+                stored = store_mentions(s, s.get(Source, job.source_id), [item], job.now)
+        except Exception as exc:
+            result.problems.append(Problem("store", f"{store_error(exc).detail}; this item was skipped",
+                                           f"item {item.external_id[:80]}"))
+            result.etag = result.last_modified = None
+            continue
+        total.new += stored.new
+        total.duplicates += stored.duplicates
+        total.new_ids.extend(stored.new_ids or [])
+    return total
+
+
 def _store_result(s, source_id: int, run_id: int, result, report: SourceReport, source_cfg: SourceConfig,
-                  now: datetime, started: float) -> None:
+                  now: datetime, started: float, stored: StoreResult | None = None) -> None:
     source = s.get(Source, source_id)
     run = s.get(CollectionRun, run_id)
-    stored = store_mentions(s, source, result.items, now)
+    if stored is None:
+        stored = store_mentions(s, source, result.items, now)
     for f in result.imported_files:   # same transaction as the rows: a file is never half-loaded
         insert_ignore(s, ImportedFile, dict(source_id=source.id, content_hash=f.content_hash,
                                             filename=cap(f.filename, 500)[0], rows_ok=f.rows_ok,

@@ -76,11 +76,21 @@ def prepare_result(result: CollectResult) -> None:
                                       result.problems)
 
 
-def store_error(exc: Exception) -> CollectError:
+class StoreError(CollectError):
+    """The database refused what a source returned; `detail` is the database's own words."""
+
+    def __init__(self, detail: str):
+        self.detail = f"the database refused it ({detail[:300]})"
+        super().__init__("store", f"the database refused what this source returned ({detail[:300]}); the run "
+                         "is marked failed and the next run tries again (what was stored is never stored twice). "
+                         "Other sources were not affected; if it repeats, report it with this message")
+
+
+def store_error(exc: Exception) -> StoreError:
+    if isinstance(exc, StoreError):
+        return exc
     if isinstance(exc, SQLAlchemyError):
         detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
     else:
         detail = f"{type(exc).__name__}: {exc}"
-    return CollectError("store", f"the database refused what this source returned ({detail[:300]}); nothing "
-                        "from this run was kept and the next run tries again. Other sources were not affected; "
-                        "if it repeats, report it with this message")
+    return StoreError(detail)

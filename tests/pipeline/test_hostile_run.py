@@ -14,26 +14,35 @@ from repwatch.loopback_faults import RawHTTPServer, drip
 from repwatch.pipeline import run_once
 from storage.models import Analysis, CollectionRun, Mention, Source, Ticket
 
-POISON = "毒丸"   # the database below refuses any mention whose text holds it
+POISON = "毒丸"   # the database below refuses a mention whose text holds it, and a source whose ETag does
 
-SQLITE_TRIGGER = [f"""CREATE TRIGGER refuse_poison BEFORE INSERT ON mention WHEN NEW.text LIKE '%{POISON}%'
-                      BEGIN SELECT RAISE(ABORT, 'refused by the test trigger'); END"""]
-PG_TRIGGER = [f"""CREATE OR REPLACE FUNCTION refuse_poison() RETURNS trigger AS $$ BEGIN
-                    IF NEW.text LIKE '%{POISON}%' THEN RAISE EXCEPTION 'refused by the test trigger'; END IF;
-                    RETURN NEW; END $$ LANGUAGE plpgsql""",
-              "CREATE TRIGGER refuse_poison BEFORE INSERT ON mention FOR EACH ROW EXECUTE FUNCTION refuse_poison()"]
+SQLITE_TRIGGERS = [
+    f"""CREATE TRIGGER refuse_mention BEFORE INSERT ON mention WHEN NEW.text LIKE '%{POISON}%'
+        BEGIN SELECT RAISE(ABORT, 'refused by the test trigger'); END""",
+    """CREATE TRIGGER refuse_source BEFORE UPDATE ON source WHEN NEW.etag LIKE '%poison%'
+       BEGIN SELECT RAISE(ABORT, 'refused by the test trigger'); END"""]
+PG_TRIGGERS = [
+    f"""CREATE OR REPLACE FUNCTION refuse_mention() RETURNS trigger AS $$ BEGIN
+          IF NEW.text LIKE '%{POISON}%' THEN RAISE EXCEPTION 'refused by the test trigger'; END IF;
+          RETURN NEW; END $$ LANGUAGE plpgsql""",
+    """CREATE OR REPLACE FUNCTION refuse_source() RETURNS trigger AS $$ BEGIN
+          IF NEW.etag LIKE '%poison%' THEN RAISE EXCEPTION 'refused by the test trigger'; END IF;
+          RETURN NEW; END $$ LANGUAGE plpgsql""",
+    "CREATE TRIGGER refuse_mention BEFORE INSERT ON mention FOR EACH ROW EXECUTE FUNCTION refuse_mention()",
+    "CREATE TRIGGER refuse_source BEFORE UPDATE ON source FOR EACH ROW EXECUTE FUNCTION refuse_source()"]
 
 
 @pytest.fixture
 def refusing_db(db):
-    """The database itself refuses one value: the store failure is real, not a mock."""
+    """The database itself refuses some values: the store failures are real, not mocks."""
     sqlite = db.is_sqlite
     with db.engine.begin() as conn:
-        for statement in SQLITE_TRIGGER if sqlite else PG_TRIGGER:
+        for statement in SQLITE_TRIGGERS if sqlite else PG_TRIGGERS:
             conn.execute(text(statement))
     yield db
     with db.engine.begin() as conn:   # the PostgreSQL schema outlives the test
-        conn.execute(text("DROP TRIGGER IF EXISTS refuse_poison" + ("" if sqlite else " ON mention")))
+        for trigger, table in (("refuse_mention", "mention"), ("refuse_source", "source")):
+            conn.execute(text(f"DROP TRIGGER IF EXISTS {trigger}" + ("" if sqlite else f" ON {table}")))
 
 
 def count(db, model, *where) -> int:
@@ -50,10 +59,32 @@ def config_with(feeds, smtp, first: dict, **http):
     return parse_config(data, "<test>")
 
 
-def test_a_value_the_database_refuses_fails_that_source_alone(refusing_db, feeds, smtp, analyzer, clock,
-                                                              make_rss):
+def test_an_item_the_database_refuses_is_skipped_and_the_rest_kept(refusing_db, feeds, smtp, analyzer, clock,
+                                                                     make_rss):
     db = refusing_db
-    feeds.routes["/poison.xml"] = Response(make_rss([("x-1", "快送外卖很好吃"), ("x-2", f"快送外卖{POISON}")]))
+    feeds.routes["/poison.xml"] = Response(make_rss([("x-1", "快送外卖的客服根本不理人，退款一个月没到"),
+                                                     ("x-2", f"快送外卖{POISON}")]), etag=True)
+    config = config_with(feeds, smtp, {"name": "poison", "kind": "feed", "url": feeds.url("/poison.xml")})
+    report = run_once(db, config, analyzer, clock.now())
+    poison, good = report.sources
+    assert (poison.status, poison.new, poison.failed) == ("partial", 1, 1)
+    assert (good.status, good.new) == ("ok", 3)
+    with db.session() as s:
+        run = s.scalars(select(CollectionRun).join(Source).where(Source.name == "poison")).one()
+        (problem,) = [p for p in run.problems if p["kind"] == "store"]
+        assert "item x-2" in problem["message"] and "refused by the test trigger" in problem["message"]
+        # no ETag kept: the next run fetches in full and tries the refused item again
+        assert s.scalar(select(Source.etag).where(Source.name == "poison")) is None
+    assert count(db, Mention) == 4 and report.analyzed == 4
+    again = run_once(db, config, analyzer, clock.now())
+    assert (again.sources[0].new, again.sources[0].duplicates, again.sources[0].failed) == (0, 1, 1)
+    assert count(db, Mention) == 4
+
+
+def test_a_source_the_database_refuses_fails_alone(refusing_db, feeds, smtp, analyzer, clock, make_rss):
+    db = refusing_db
+    feeds.routes["/poison.xml"] = Response(make_rss([("x-1", "快送外卖很好吃")]),
+                                           headers={"ETag": '"poison"'})
     config = config_with(feeds, smtp, {"name": "poison", "kind": "feed", "url": feeds.url("/poison.xml")})
     report = run_once(db, config, analyzer, clock.now())
     poison, good = report.sources
@@ -64,12 +95,12 @@ def test_a_value_the_database_refuses_fails_that_source_alone(refusing_db, feeds
         run = s.scalars(select(CollectionRun).join(Source).where(Source.name == "poison")).one()
         assert (run.status, run.error_kind) == ("failed", "store")
         assert s.scalar(select(Source.consecutive_failures).where(Source.name == "poison")) == 1
-    # nothing of the failed source was kept, not even its harmless first item
-    assert count(db, Mention) == 3
     # analysis and alerts ran after the failure
-    assert report.analyzed == 3 and count(db, Analysis) == 3
+    assert report.analyzed == count(db, Mention) and count(db, Analysis) == count(db, Mention)
     assert report.evaluation is not None and count(db, Ticket) == report.evaluation.tickets_opened == 2
     assert len(smtp.messages) == 2
+    again = run_once(db, config, analyzer, clock.now())   # items kept by the failed run are not stored twice
+    assert again.sources[0].status == "failed" and count(db, Mention) == 4
 
 
 def test_a_trickling_source_does_not_hold_back_the_next_one(db, feeds, smtp, analyzer, clock, make_rss, posts):
