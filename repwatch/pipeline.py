@@ -187,7 +187,8 @@ def _close_run(db: Database, job: _Collection, result: CollectResult | None,
 def _store_one_by_one(db: Database, job: _Collection, result: CollectResult, failure: Exception) -> StoreResult:
     """The database refused something in the batch: store each item in its own transaction, so only
     the refused ones are lost to this run. They become `store` problems, and the source keeps no new
-    ETag/Last-Modified, so the next run fetches everything again and retries them."""
+    ETag/Last-Modified and records no import file as loaded, so the next run reads everything again
+    and retries them (what was stored is recognised, never stored twice)."""
     log.warning("storing source %s as a batch failed (%s); storing item by item", job.source_cfg.name,
                 str(failure).splitlines()[0][:200])
     total = StoreResult(new_ids=[])
@@ -199,6 +200,7 @@ def _store_one_by_one(db: Database, job: _Collection, result: CollectResult, fai
             result.problems.append(Problem("store", f"{store_error(exc).detail}; this item was skipped",
                                            f"item {item.external_id[:80]}"))
             result.etag = result.last_modified = None
+            result.imported_files = []
             continue
         total.new += stored.new
         total.duplicates += stored.duplicates
