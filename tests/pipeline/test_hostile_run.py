@@ -127,3 +127,19 @@ def test_a_trickling_source_does_not_hold_back_the_next_one(db, feeds, smtp, ana
     # (one byte every 0.2 s until the 2 s deadline: ~10 bytes in all).
     assert sent_when_good_was_fetched[0] < trickle.sent - 3, (sent_when_good_was_fetched, trickle.sent)
     assert elapsed < 60, elapsed   # generous: the trickle alone would take several minutes
+
+
+def test_an_import_file_with_a_refused_row_is_read_again_next_run(refusing_db, tmp_path, clock):
+    from repwatch.pipeline import collect_source
+    from storage.models import ImportedFile
+
+    db = refusing_db
+    (tmp_path / "hotline.jsonl").write_text('{"id": "h1", "text": "空调漏水没人修"}\n'
+                                            f'{{"id": "h2", "text": "{POISON}"}}\n', encoding="utf-8")
+    config = parse_config({"sources": [{"name": "imp", "kind": "import", "path": str(tmp_path),
+                                        "columns": {"id": "id", "text": "text"}}]}, "<test>")
+    first = collect_source(db, config, config.source("imp"), clock.now())
+    assert (first.status, first.new, first.failed) == ("partial", 1, 1)
+    assert count(db, ImportedFile) == 0   # not recorded: the refused row is retried
+    second = collect_source(db, config, config.source("imp"), clock.now())
+    assert (second.new, second.duplicates, second.failed) == (0, 1, 1) and count(db, Mention) == 1
