@@ -16,9 +16,10 @@ EXIT_DATABASE = 3
 
 
 class Context:
-    def __init__(self, config_path: str, database: str | None):
+    def __init__(self, config_path: str, database: str | None, verbose: int = 0):
         self.config_path = config_path
         self.database_url = database
+        self.verbose = verbose
 
     @cached_property
     def config(self):
@@ -66,7 +67,54 @@ def handle_errors(fn):
     return wrapper
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+def _set_verbosity(verbose: int) -> None:
+    level = logging.WARNING - 10 * verbose
+    logging.basicConfig(level=max(level, logging.DEBUG), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger().setLevel(max(level, logging.DEBUG))
+
+
+# The global options are accepted after the command name too (`repwatch check-config -c FILE`, as the
+# README and the sample config print it): each command gets hidden copies of them, except for short
+# names it already uses for something else (`worker -c` is Celery's concurrency).
+_GLOBAL = [
+    (("-c", "--config"), "_global_config", dict(default=None)),
+    (("--database",), "_global_database", dict(default=None)),
+    (("-v", "--verbose"), "_global_verbose", dict(count=True)),
+]
+
+
+class GlobalOptionsCommand(click.Command):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        taken = {opt for p in self.params for opt in getattr(p, "opts", []) + getattr(p, "secondary_opts", [])}
+        for opts, name, extra in _GLOBAL:
+            free = [o for o in opts if o not in taken]
+            if free:
+                self.params.append(click.Option([*free, name], hidden=True, **extra))
+
+    def invoke(self, ctx: click.Context):
+        config = ctx.params.pop("_global_config", None)
+        database = ctx.params.pop("_global_database", None)
+        verbose = ctx.params.pop("_global_verbose", 0)
+        obj = ctx.find_object(Context)
+        if obj is not None:
+            if config is not None:
+                obj.config_path = config
+                obj.__dict__.pop("config", None)   # not yet loaded in practice; never a stale file
+            if database is not None:
+                obj.database_url = database
+        if verbose:
+            _set_verbosity(verbose + (obj.verbose if obj is not None else 0))
+        return super().invoke(ctx)
+
+
+class RepwatchGroup(click.Group):
+    command_class = GlobalOptionsCommand
+    group_class = type   # subgroups (`ticket`, `db`, ...) are RepwatchGroups too
+
+
+@click.group(cls=RepwatchGroup,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("-c", "--config", "config_path", default="schedules.yaml", show_default=True,
               envvar="REPWATCH_CONFIG", help="Path to schedules.yaml (env REPWATCH_CONFIG).")
 @click.option("--database", envvar="REPWATCH_DATABASE_URL", default=None,
@@ -82,10 +130,11 @@ def cli(ctx: click.Context, config_path: str, database: str | None, verbose: int
     Collect public posts on a schedule, score them for complaints, group them into incidents,
     open tickets and tell the team. Start with `repwatch demo`; for production, write a
     schedules.yaml and add `*/5 * * * * repwatch run --due` to cron.
+
+    The options below may also follow the command: `repwatch check-config -c FILE`.
     """
-    level = logging.WARNING - 10 * verbose
-    logging.basicConfig(level=max(level, logging.DEBUG), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    ctx.obj = Context(config_path, database)
+    _set_verbosity(verbose)
+    ctx.obj = Context(config_path, database, verbose)
 
 
 pass_ctx = click.make_pass_decorator(Context)

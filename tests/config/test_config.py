@@ -72,3 +72,46 @@ def test_all_problems_reported_at_once(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_config(path)
     assert len(err.value.problems) == 2
+
+
+def test_secret_from_env_is_never_echoed_in_a_schedule_error(tmp_path, monkeypatch):
+    # a password pasted into the wrong variable lands in a cron field, whose error quotes the field
+    monkeypatch.setenv("REPWATCH_TEST_CRON", "hunter2 s3cret")
+    path = tmp_path / "s.yaml"
+    path.write_text("sources:\n  - {name: news, kind: feed, url: http://x/a.xml, schedule: '${REPWATCH_TEST_CRON}'}\n",
+                    encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert "sources[0].schedule" in str(err.value)
+    assert "hunter2" not in str(err.value) and "s3cret" not in str(err.value)
+
+
+def test_check_config_takes_global_options_after_the_command(tmp_path):
+    from click.testing import CliRunner
+
+    from repwatch.cli import cli
+
+    good = CliRunner().invoke(cli, ["check-config", "-c", str(HERE / "valid" / "minimal.yaml")])
+    assert good.exit_code == 0, good.output
+    assert f"{HERE / 'valid' / 'minimal.yaml'}: OK" in good.output
+    bad = CliRunner().invoke(cli, ["check-config", "--config", str(HERE / "invalid" / "unknown_key.yaml")])
+    assert bad.exit_code == 2 and "unknown key" in bad.output
+
+
+@pytest.mark.parametrize("make, expected", [
+    (lambda p: p.mkdir(), "is a directory"),
+    (lambda p: p.write_text("", encoding="utf-8"), "holds no settings"),
+    (lambda p: p.write_text("watch: " + "[" * 20000 + "]" * 20000, encoding="utf-8"), "nested more than"),
+    (lambda p: p.write_bytes(b"http: {max_bytes: " + b"7" * 5000 + b"}"), "a number of 5000 digits"),
+], ids=["directory", "empty", "deep", "huge-int"])
+def test_check_config_refuses_odd_files_with_a_message_not_a_traceback(tmp_path, make, expected):
+    from click.testing import CliRunner
+
+    from repwatch.cli import cli
+
+    path = tmp_path / "s.yaml"
+    make(path)
+    result = CliRunner().invoke(cli, ["check-config", "-c", str(path)])
+    assert result.exit_code == 2, result.output
+    assert expected in result.output and "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
