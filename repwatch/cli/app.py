@@ -6,6 +6,7 @@ import sys
 from functools import cached_property, wraps
 
 import click
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from repwatch import __version__
 from repwatch.exceptions import ConfigError, RepwatchError
@@ -47,6 +48,13 @@ class Context:
         return SystemClock()
 
 
+def _database_label() -> str | None:
+    ctx = click.get_current_context(silent=True)
+    obj = ctx.find_object(Context) if ctx else None
+    db = obj.__dict__.get("db") if obj is not None else None
+    return db.safe_url if db is not None else None
+
+
 def handle_errors(fn):
     """Errors a person can act on become one clear message and an exit code; bugs keep their traceback."""
 
@@ -59,6 +67,15 @@ def handle_errors(fn):
             sys.exit(EXIT_CONFIG)
         except StorageError as exc:
             click.echo(f"database error: {exc}", err=True)
+            sys.exit(EXIT_DATABASE)
+        except DBAPIError as exc:
+            from storage.trouble import database_trouble, trouble_kind
+
+            # machine trouble (locked, read-only, disk full, unreachable) and any OperationalError are
+            # the database's, not a bug; other driver errors (an IntegrityError) keep their traceback
+            if trouble_kind(exc) is None and not isinstance(exc, OperationalError):
+                raise
+            click.echo(f"database error: {database_trouble(exc, _database_label())}", err=True)
             sys.exit(EXIT_DATABASE)
         except RepwatchError as exc:
             click.echo(f"error: {exc}", err=True)
