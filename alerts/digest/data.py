@@ -9,6 +9,7 @@ from typing import Optional
 from sqlalchemy.orm import Session
 
 from alerts.digest import queries as q
+from alerts.sla import breach_at, open_at
 from alerts.digest.queries import (DayFigures, IncidentItem, Post, Scope, SourceItem, SpikeItem, TicketItem,
                                    day_bounds)
 
@@ -100,16 +101,15 @@ def _tickets(session: Session, data: DigestData) -> None:
     for ticket in q.scoped_tickets(session, data.scope, data.end):
         for figures, start, end in ((data.tickets, data.start, data.end), (data.tickets_before, prev_start, prev_end)):
             figures.new += start <= ticket.opened_at < end
-            figures.open += q.open_at(ticket, end)
-            figures.overdue += q.overdue_at(ticket, end) is not None
+            figures.open += open_at(ticket, end)
+            figures.overdue += breach_at(ticket, end) is not None
         item = TicketItem(ticket.id, ticket.title, ticket.severity, ticket.state, ticket.department, None, None)
         if data.start <= ticket.opened_at < data.end:
             data.new_tickets.append(item)
-        late = q.overdue_at(ticket, data.end)
+        late = breach_at(ticket, data.end)
         if late:
-            kind, due = late
-            data.overdue_tickets.append(TicketItem(ticket.id, ticket.title, ticket.severity, kind,
-                                                   ticket.department, due, data.end - due))
+            data.overdue_tickets.append(TicketItem(ticket.id, ticket.title, ticket.severity, late.kind,
+                                                   ticket.department, late.due, data.end - late.due))
     data.overdue_tickets.sort(key=lambda t: -t.overdue_by)
 
 
