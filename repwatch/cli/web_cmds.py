@@ -53,7 +53,10 @@ def serve(ctx: Context, host: str | None, port: int | None) -> None:
     port = port or config.web.port
     click.echo(f"repwatch dashboard on http://{host}:{port}/  (database {db.safe_url})", err=False)
     sys.stdout.flush()
-    uvicorn.run(create_app(db, config), host=host, port=port, log_level="warning", server_header=False)
+    # The login throttle counts per client address: behind a reverse proxy that address comes from
+    # X-Forwarded-For, trusted only from the proxies named in web.forwarded_allow_ips.
+    uvicorn.run(create_app(db, config), host=host, port=port, log_level="warning", server_header=False,
+                proxy_headers=True, forwarded_allow_ips=config.web.forwarded_allow_ips)
 
 
 @cli.group("user")
@@ -105,7 +108,7 @@ def user_set(ctx: Context, name: str, role: str | None, disabled: bool | None, r
     """Change a user's role, disable or enable them, or reset their password."""
     from sqlalchemy import select
 
-    from repwatch.web.users import new_password, set_password
+    from repwatch.web.users import end_sessions, new_password, set_password
     from storage.models import User
 
     with _db(ctx, _config(ctx)).session() as s:
@@ -116,6 +119,8 @@ def user_set(ctx: Context, name: str, role: str | None, disabled: bool | None, r
             user.role = role
         if disabled is not None:
             user.disabled = disabled
+            if disabled:
+                end_sessions(user)
         password = new_password() if reset_password else None
         if password:
             set_password(user, password)
