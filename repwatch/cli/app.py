@@ -9,6 +9,7 @@ import click
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from repwatch import __version__
+from repwatch.cli.terminal import echo
 from repwatch.exceptions import ConfigError, RepwatchError
 from storage.exceptions import StorageError
 
@@ -63,10 +64,10 @@ def handle_errors(fn):
         try:
             return fn(*args, **kwargs)
         except ConfigError as exc:
-            click.echo(f"error: {exc}", err=True)
+            echo(f"error: {exc}", err=True)
             sys.exit(EXIT_CONFIG)
         except StorageError as exc:
-            click.echo(f"database error: {exc}", err=True)
+            echo(f"database error: {exc}", err=True)
             sys.exit(EXIT_DATABASE)
         except DBAPIError as exc:
             from storage.trouble import database_trouble, trouble_kind
@@ -75,10 +76,10 @@ def handle_errors(fn):
             # the database's, not a bug; other driver errors (an IntegrityError) keep their traceback
             if trouble_kind(exc) is None and not isinstance(exc, OperationalError):
                 raise
-            click.echo(f"database error: {database_trouble(exc, _database_label())}", err=True)
+            echo(f"database error: {database_trouble(exc, _database_label())}", err=True)
             sys.exit(EXIT_DATABASE)
         except RepwatchError as exc:
-            click.echo(f"error: {exc}", err=True)
+            echo(f"error: {exc}", err=True)   # messages may quote collected text
             sys.exit(1)
 
     return wrapper
