@@ -265,3 +265,20 @@ def test_failed_logins_for_one_name_do_not_lock_out_others_behind_the_same_addre
     # everyone here comes from 127.0.0.1, like an office behind one NAT: the others still get in
     assert attempt("viewer", users["viewer"]) == 303
     assert attempt("admin", users["admin"]) == 303
+
+
+def test_api_ticket_events_carry_only_http_urls(as_role, hostile_data, clock):
+    # the evidence event keeps the post's URL as collected (alerts/lifecycle.py); the API must not hand
+    # a data: or java<TAB>script: URL to an integration that renders it as a link
+    with hostile_data.session() as s:
+        ticket = s.scalar(select(Ticket))
+        for n, url in enumerate(["data:text/html,<script>alert(1)</script>", "java\tscript:alert(1)",
+                                 " JavaScript:alert(1)", "https://weibo.example/p/1"]):
+            s.add(TicketEvent(ticket_id=ticket.id, at=clock.now(), actor="pipeline", kind="evidence",
+                              detail={"mention_id": n, "url": url, "nested": [{"source_url": url}]}))
+    client, _ = as_role("viewer")
+    events = [e for e in client.get(f"/api/tickets/{ticket.id}").json()["events"] if e["kind"] == "evidence"]
+    urls = [e["detail"]["url"] for e in events]
+    assert urls[-4:] == [None, None, None, "https://weibo.example/p/1"]
+    assert [e["detail"]["nested"][0]["source_url"] for e in events][-4:] == urls[-4:]
+    assert [e["detail"]["mention_id"] for e in events][-4:] == [0, 1, 2, 3]   # the rest of the detail is kept
