@@ -138,3 +138,22 @@ def test_a_resolved_ticket_is_not_breached_anywhere(db, settings, clock):
         assert breach_at(s.get(Ticket, tid), now) is None
         assert s.scalars(select(Ticket.id).where(breached_clause(now))).all() == []
         assert breaches(s, now) == []
+
+
+def test_todays_digest_lists_only_breaches_that_have_happened(db, settings, clock):
+    """The digest for a day still running measures SLA as of the moment it is built (not the day's end),
+    so it agrees with `repwatch tickets --breached` at that moment."""
+    from zoneinfo import ZoneInfo
+
+    from alerts.digest.data import gather
+
+    tid = urgent_ticket(db, settings, clock.now())          # T0 02:00 UTC; first response due 03:00
+    utc = ZoneInfo("UTC")
+    with db.session() as s:
+        early = gather(s, clock.now().date(), utc, now=clock.now() + 30 * MIN)
+        late = gather(s, clock.now().date(), utc, now=clock.now() + 90 * MIN)
+        day_after = gather(s, clock.now().date(), utc)      # a past day: as of its end
+    assert early.tickets.overdue == 0 and early.overdue_tickets == []
+    assert [(t.id, t.state) for t in late.overdue_tickets] == [(tid, "first_response")]
+    assert late.overdue_tickets[0].overdue_by == 30 * MIN
+    assert day_after.tickets.overdue == 1
