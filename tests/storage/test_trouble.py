@@ -142,3 +142,52 @@ def test_read_only_database_exits_3_and_says_what_to_do(tmp_path, feed_config):
     assert result.exit_code == 3, result.output
     assert "database is read-only" in result.output and "permissions" in result.output
     assert count(path, "mention") == 0
+
+
+def test_disk_full_during_a_full_run_exits_3_too(tmp_path, feed_config):
+    path = tmp_path / "repwatch.db"
+    Database(f"sqlite:///{path}").dispose()
+    with disk_full_after(pages(path) + 3):
+        result = CliRunner().invoke(cli, ["run", "-c", str(feed_config), "--database", f"sqlite:///{path}"])
+    assert result.exit_code == 3, result.output
+    assert "disk holding the database is full" in result.output and "Traceback" not in result.output
+    assert count(path, "mention") == 0
+
+
+def _with_options(url: str, *settings: str) -> str:
+    """The PostgreSQL URL with extra server settings for its sessions (libpq options)."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    options = " ".join([parsed.query.get("options", ""), *(f"-c{s}" for s in settings)]).strip()
+    return parsed.update_query_dict({"options": options}).render_as_string(hide_password=False)
+
+
+def _postgresql(database_url: str) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL's own read-only and lock errors; SQLite's are tested above")
+
+
+def test_postgresql_read_only_server_exits_3(database_url, feed_config):
+    _postgresql(database_url)
+    # a hot standby answers every write with SQLSTATE 25006, as this setting does
+    url = _with_options(database_url, "default_transaction_read_only=on")
+    result = CliRunner().invoke(cli, ["collect", "many", "-c", str(feed_config), "--database", url])
+    assert result.exit_code == 3, result.output
+    assert "database is read-only" in result.output and "Traceback" not in result.output
+
+
+def test_postgresql_lock_wait_exits_3(database_url, feed_config):
+    _postgresql(database_url)
+    holder = create_engine(database_url)
+    conn = holder.connect()
+    conn.execute(text("LOCK TABLE collection_run IN ACCESS EXCLUSIVE MODE"))   # another process's long lock
+    try:
+        url = _with_options(database_url, "lock_timeout=300")
+        result = CliRunner().invoke(cli, ["collect", "many", "-c", str(feed_config), "--database", url])
+    finally:
+        conn.rollback()
+        conn.close()
+        holder.dispose()
+    assert result.exit_code == 3, result.output
+    assert "locked by another process" in result.output and "Traceback" not in result.output
