@@ -9,7 +9,7 @@ import click
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from repwatch import __version__
-from repwatch.cli.terminal import echo
+from repwatch.cli.terminal import clean, echo
 from repwatch.exceptions import ConfigError, RepwatchError
 from storage.exceptions import StorageError
 
@@ -85,10 +85,21 @@ def handle_errors(fn):
     return wrapper
 
 
+class TerminalSafeFormatter(logging.Formatter):
+    """Log lines quote collected text and remote servers' answers; they reach a terminal too."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return clean(super().format(record))
+
+
 def _set_verbosity(verbose: int) -> None:
     level = logging.WARNING - 10 * verbose
-    logging.basicConfig(level=max(level, logging.DEBUG), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger().setLevel(max(level, logging.DEBUG))
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(TerminalSafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+    root.setLevel(max(level, logging.DEBUG))
 
 
 # The global options are accepted after the command name too (`repwatch check-config -c FILE`, as the

@@ -70,3 +70,12 @@ def test_tickets_json_escapes_them_and_stays_the_same_json(database_url, hostile
 
 def test_clean_keeps_layout_and_text():
     assert clean("a\tb\nc\x1b[0m\x00\u2066d\ud800") == "a\tb\nc[0md"
+
+
+def test_log_lines_are_cleaned_too():
+    import logging
+
+    from repwatch.cli.app import TerminalSafeFormatter
+
+    record = logging.LogRecord("repwatch.pipeline", logging.WARNING, __file__, 1, "source %s: %s", ("evil", "\x1b[2J\x07boom"), None)
+    assert TerminalSafeFormatter("%(message)s").format(record) == "source evil: [2Jboom"
