@@ -13,7 +13,7 @@ from typing import Any, Optional
 from zoneinfo import ZoneInfo
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from alerts.notify.registry import get_notifier
 from alerts.settings import AlertSettings
@@ -80,6 +80,14 @@ class Config(Strict):
     distributed: DistributedSettings = DistributedSettings()
 
 
+    # values taken from the environment; see redact()
+    _secrets: frozenset[str] = PrivateAttr(default=frozenset())
+
+    def redact(self, text: str) -> str:
+        """`text` with every value that came from ${ENV} masked: a token in a feed's URL
+        (`?token=${FEED_TOKEN}`) otherwise reaches the run's error, the cron mail and the dashboard."""
+        return redact([text], self._secrets)[0] if self._secrets and text else text
+
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
@@ -139,12 +147,15 @@ def interpolate(node: Any, loc: tuple, problems: list[str], secrets: set[str] | 
     return node
 
 
-def redact(problems: list[str], secrets: set[str]) -> list[str]:
+MIN_SECRET = 6   # shorter environment values (a port, "true") would mask ordinary words and numbers
+
+
+def redact(problems: list[str], secrets: set[str] | frozenset[str]) -> list[str]:
     """Validators quote some values (a cron expression, an address); one from the environment may be
     a password put in the wrong key, so it is masked wherever it appears."""
     out = []
     for problem in problems:
-        for value in sorted(secrets, key=len, reverse=True):
+        for value in sorted((v for v in secrets if len(v) >= MIN_SECRET), key=len, reverse=True):
             problem = problem.replace(value, "***")
         out.append(problem)
     return out
@@ -190,7 +201,9 @@ def parse_config(data: Any, path: str = DEFAULT_PATH) -> Config:
     problems.extend(_cross_checks(config))
     if problems:
         raise ConfigError(path, redact(problems, secrets))
-    return config.model_copy(update={"sources": sources, "notify": notify})
+    config = config.model_copy(update={"sources": sources, "notify": notify})
+    config._secrets = frozenset(secrets)
+    return config
 
 
 def _cross_checks(config: Config) -> list[str]:

@@ -115,3 +115,23 @@ def test_check_config_refuses_odd_files_with_a_message_not_a_traceback(tmp_path,
     assert result.exit_code == 2, result.output
     assert expected in result.output and "Traceback" not in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_a_token_from_env_in_a_feed_url_is_masked_in_the_run_error(tmp_path, monkeypatch, http_server):
+    # `repwatch run --due` from cron mails its output: a failing feed's error quotes the URL
+    from click.testing import CliRunner
+
+    from repwatch.cli import cli
+
+    monkeypatch.setenv("REPWATCH_TEST_FEED_TOKEN", "tok-5ecret-99")
+    path = tmp_path / "s.yaml"
+    path.write_text("sources:\n  - {name: news, kind: feed, url: '" + http_server.url("/missing.xml")
+                    + "?token=${REPWATCH_TEST_FEED_TOKEN}'}\n", encoding="utf-8")
+    db = f"sqlite:///{tmp_path / 'r.db'}"
+    result = CliRunner().invoke(cli, ["collect", "news", "-c", str(path), "--database", db])
+    assert result.exit_code == 1 and "HTTP 404" in result.output and "token=***" in result.output
+    assert "tok-5ecret-99" not in result.output
+    import sqlite3
+    with sqlite3.connect(tmp_path / "r.db") as conn:
+        stored = conn.execute("SELECT error FROM collection_run").fetchone()[0]
+    assert "HTTP 404" in stored and "tok-5ecret-99" not in stored
