@@ -23,6 +23,7 @@ from sentiment import Analyzer, TextIn
 from storage import Database
 from storage.clean import cap
 from storage.models import Analysis, CollectionRun, ImportedFile, Mention, Source
+from storage.trouble import is_database_trouble
 from storage.writes import StoreResult, get_or_create_source, insert_ignore, store_mentions
 
 log = logging.getLogger("repwatch.pipeline")
@@ -80,12 +81,13 @@ class _Collection:
     now: datetime
     started: float
     report: SourceReport
+    redact: Callable[[str], str]   # masks values from ${ENV} (a token in a feed URL) in stored messages
 
 
 def collect_source(db: Database, config: Config, source_cfg: SourceConfig, now: datetime) -> SourceReport:
     """Collect one source. Never raises for source trouble: it is recorded on the run and in health.
     A failure to store what was collected (a value the database refuses) fails this source alone."""
-    job = _open_run(db, source_cfg, now)
+    job = _open_run(db, config, source_cfg, now)
     return _close_run(db, job, *_fetch(config, job))
 
 
@@ -95,7 +97,7 @@ def collect_sources(db: Database, config: Config, chosen: list[SourceConfig], no
     trickling its answer until http.fetch_deadline) does not delay the others' fetches; results are
     stored one at a time, in config order, from this thread, so database writes never race and the
     first source to carry a text stays its original, as in a one-by-one run."""
-    jobs = [_open_run(db, cfg, now) for cfg in chosen]
+    jobs = [_open_run(db, config, cfg, now) for cfg in chosen]
     side_by_side = [job for job in jobs if job.source_cfg.kind in PARALLEL_KINDS]
     reports = []
     with ThreadPoolExecutor(max_workers=max(1, min(COLLECT_THREADS, len(side_by_side))),
@@ -110,7 +112,7 @@ def collect_sources(db: Database, config: Config, chosen: list[SourceConfig], no
     return reports
 
 
-def _open_run(db: Database, source_cfg: SourceConfig, now: datetime) -> _Collection:
+def _open_run(db: Database, config: Config, source_cfg: SourceConfig, now: datetime) -> _Collection:
     started = time.monotonic()
     with db.session() as s:
         source = get_or_create_source(s, source_cfg.name, source_cfg.kind)
@@ -134,7 +136,8 @@ def _open_run(db: Database, source_cfg: SourceConfig, now: datetime) -> _Collect
 
     state.is_known = is_known
     state.is_imported = is_imported
-    return _Collection(source_cfg, source_id, run_id, state, now, started, SourceReport(source_cfg.name, "running"))
+    return _Collection(source_cfg, source_id, run_id, state, now, started, SourceReport(source_cfg.name, "running"),
+                       config.redact)
 
 
 def _fetch(config: Config, job: _Collection) -> tuple[CollectResult | None, CollectError | None]:
@@ -160,24 +163,31 @@ def _close_run(db: Database, job: _Collection, result: CollectResult | None,
     if error is None:
         try:
             with db.session() as s:
-                _store_result(s, job.source_id, job.run_id, result, report, source_cfg, now, started)
+                _store_result(s, job.source_id, job.run_id, result, report, source_cfg, now, started,
+                              job.redact)
             return report
         except Exception as exc:  # the database refused a value: find which, keep the rest
+            if is_database_trouble(exc):   # locked, full, read-only, gone: every write would fail (exit 3)
+                raise
             try:
                 stored = _store_one_by_one(db, job, result, exc)
                 with db.session() as s:
-                    _store_result(s, job.source_id, job.run_id, result, report, source_cfg, now, started, stored)
+                    _store_result(s, job.source_id, job.run_id, result, report, source_cfg, now, started,
+                                  job.redact, stored)
                 return report
             except Exception as again:   # not one item's fault: this source fails, the run goes on
+                if is_database_trouble(again):
+                    raise
                 log.exception("storing source %s failed", source_cfg.name)
                 error = store_error(again)
     with db.session() as s:
         source = s.get(Source, job.source_id)
         run = s.get(CollectionRun, job.run_id)
-        run.status, run.error_kind, run.error = "failed", error.kind, clean_message(str(error))
+        # a URL may hold a token from ${ENV}
+        run.status, run.error_kind, run.error = "failed", error.kind, clean_message(job.redact(str(error)))
         run.http_status = error.http_status
         if result is not None:   # what the collector noticed still helps the person fixing it
-            run.problems = problem_rows(result.problems)
+            run.problems = problem_rows(result.problems, job.redact)
             run.failed_count = len([p for p in result.problems if not p.warning])
         report.status, report.error, report.http_status = "failed", run.error, error.http_status
         _finish(source, run, report, source_cfg, now, started, items_seen=None)
@@ -197,6 +207,8 @@ def _store_one_by_one(db: Database, job: _Collection, result: CollectResult, fai
             with db.session() as s:
                 stored = store_mentions(s, s.get(Source, job.source_id), [item], job.now)
         except Exception as exc:
+            if is_database_trouble(exc):
+                raise
             result.problems.append(Problem("store", f"{store_error(exc).detail}; this item was skipped",
                                            f"item {item.external_id[:80]}"))
             result.etag = result.last_modified = None
@@ -209,7 +221,8 @@ def _store_one_by_one(db: Database, job: _Collection, result: CollectResult, fai
 
 
 def _store_result(s, source_id: int, run_id: int, result, report: SourceReport, source_cfg: SourceConfig,
-                  now: datetime, started: float, stored: StoreResult | None = None) -> None:
+                  now: datetime, started: float, redact: Callable[[str], str],
+                  stored: StoreResult | None = None) -> None:
     source = s.get(Source, source_id)
     run = s.get(CollectionRun, run_id)
     if stored is None:
@@ -222,7 +235,7 @@ def _store_result(s, source_id: int, run_id: int, result, report: SourceReport, 
     errors = [p for p in result.problems if not p.warning]
     run.new_count, run.duplicate_count = stored.new, stored.duplicates
     run.failed_count = len(errors)
-    run.problems = problem_rows(result.problems)
+    run.problems = problem_rows(result.problems, redact)
     run.http_status = result.http_status
     run.status = "not_modified" if result.not_modified else ("partial" if errors else "ok")
     if result.etag is not None or result.not_modified:

@@ -4,6 +4,7 @@ process is closed as abandoned by the next run of its source."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Callable
 
 from sqlalchemy import update
 from sqlalchemy.exc import SQLAlchemyError
@@ -39,8 +40,8 @@ def clean_message(message: str | None) -> str | None:
     return cap(message, MESSAGE_LIMIT)[0]
 
 
-def problem_rows(problems: list[Problem]) -> list[dict]:
-    rows = [{"kind": cap(p.kind, 60)[0], "message": clean_message(str(p))} for p in problems[:PROBLEMS_KEPT]]
+def problem_rows(problems: list[Problem], redact: Callable[[str], str] = lambda text: text) -> list[dict]:
+    rows = [{"kind": cap(p.kind, 60)[0], "message": clean_message(redact(str(p)))} for p in problems[:PROBLEMS_KEPT]]
     if len(problems) > PROBLEMS_KEPT:
         rows.append({"kind": "more", "message": f"{len(problems) - PROBLEMS_KEPT} more problems not listed"})
     return rows
