@@ -79,9 +79,9 @@ class _Collection:
     run_id: int
     state: SourceState
     now: datetime
-    started: float
     report: SourceReport
     redact: Callable[[str], str]   # masks values from ${ENV} (a token in a feed URL) in stored messages
+    fetch_seconds: float = 0.0
 
 
 def collect_source(db: Database, config: Config, source_cfg: SourceConfig, now: datetime) -> SourceReport:
@@ -113,7 +113,6 @@ def collect_sources(db: Database, config: Config, chosen: list[SourceConfig], no
 
 
 def _open_run(db: Database, config: Config, source_cfg: SourceConfig, now: datetime) -> _Collection:
-    started = time.monotonic()
     with db.session() as s:
         source = get_or_create_source(s, source_cfg.name, source_cfg.kind)
         abandon_stale_runs(s, source.id, now)
@@ -136,7 +135,7 @@ def _open_run(db: Database, config: Config, source_cfg: SourceConfig, now: datet
 
     state.is_known = is_known
     state.is_imported = is_imported
-    return _Collection(source_cfg, source_id, run_id, state, now, started, SourceReport(source_cfg.name, "running"),
+    return _Collection(source_cfg, source_id, run_id, state, now, SourceReport(source_cfg.name, "running"),
                        config.redact)
 
 
@@ -144,7 +143,7 @@ def _fetch(config: Config, job: _Collection) -> tuple[CollectResult | None, Coll
     """Run the collector and clean its result. Reads the database (is_known) but never writes it,
     so it may run in a worker thread."""
     source_cfg = job.source_cfg
-    job.started = time.monotonic()   # a source's time is its own, not the wait for a free thread
+    began = time.monotonic()
     try:
         collector = get_collector(source_cfg.kind)(source_cfg.name, source_cfg.options, config.http)
         result = collector.collect(job.state)
@@ -154,12 +153,17 @@ def _fetch(config: Config, job: _Collection) -> tuple[CollectResult | None, Coll
     except Exception as exc:  # a bug in one collector must not stop the other sources
         log.exception("collector %s crashed", source_cfg.name)
         return None, CollectError("internal", f"{type(exc).__name__}: {exc}")
+    finally:
+        job.fetch_seconds = time.monotonic() - began
     return result, None
 
 
 def _close_run(db: Database, job: _Collection, result: CollectResult | None,
                error: CollectError | None) -> SourceReport:
-    source_cfg, report, now, started = job.source_cfg, job.report, job.now, job.started
+    # A source's time is its fetch plus its own storing, not the wait for a free thread or for the
+    # sources stored before it.
+    started = time.monotonic() - job.fetch_seconds
+    source_cfg, report, now = job.source_cfg, job.report, job.now
     if error is None:
         try:
             with db.session() as s:
