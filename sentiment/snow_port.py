@@ -44,7 +44,7 @@ import numpy as np
 
 log_ = logging.getLogger(__name__)
 
-FORMAT = 1                       # bump when the cached arrays' layout changes
+FORMAT = 2                       # bump when the cached arrays' layout changes
 TAGS = ("b", "m", "e", "s")      # SnowNLP's status order; the candidate order depends on it
 _NEG_INF = float("-inf")
 _MISSING = object()
@@ -84,22 +84,27 @@ def _load_marshal(path: Path) -> dict:
 
 
 class SegModel:
-    """SnowNLP's CharacterBasedGenerativeModel as arrays. Elements (character, tag) are numbered
-    cid*4 + tag with tag 0..3 = b/m/e/s; cid 0 is every character the model lacks (all counts 0) and the
-    last cid is the begin-of-sentence element ('', 'BOS')."""
+    """SnowNLP's CharacterBasedGenerativeModel as sorted arrays. Characters are numbered 1..C (0 = every
+    character the model lacks: all its counts are 0; C+1 = the begin-of-sentence element ('', 'BOS')), and
+    keys are character-major, tag-minor, so the 16 (bigram) or 64 (trigram) tag combinations of a character
+    n-gram are one contiguous block of keys, found with two binary searches:
+        uni[cid, tag]; bi key (c1*W + c2)*16 + t1*4 + t2; tri key ((c1*W + c2)*W + c3)*64 + t1*16 + t2*4 + t3
+    with W = C+2 and tags 0..3 = b/m/e/s. BOS has no b/m/e/s tag; its counts are repeated under all four, so
+    every lookup has the same shape (SnowNLP's single BOS state reads the tag-0 copy)."""
 
     def __init__(self, arrays: dict[str, np.ndarray]):
         self.chars = [str(c) for c in arrays["chars"].tolist()]
         self.cid = {c: i + 1 for i, c in enumerate(self.chars)}
-        self.bos = 4 * (len(self.chars) + 1)
-        self.E = self.bos + 4
-        self.uni = arrays["uni"]                      # int64[E], dense
+        self.BOS = len(self.chars) + 1
+        self.W = len(self.chars) + 2
+        self.uni = arrays["uni"]                      # int64[W, 4]
         self.bi_keys, self.bi_counts = arrays["bi_keys"], arrays["bi_counts"]
         self.tri_keys, self.tri_counts = arrays["tri_keys"], arrays["tri_counts"]
         l1, l2, l3, total = arrays["floats"].tolist()
         self.l1, self.l2, self.l3, self.uni_total = float(l1), float(l2), float(l3), float(total)
-        known = self.uni[: self.bos].reshape(-1, 4).any(axis=1)
-        self.known = {c for c, k in zip(self.chars, known[1:].tolist()) if k}
+        known = self.uni[1:self.BOS].any(axis=1).tolist()
+        # SnowNLP's `not_found`: no tag s with uni.freq((w, s)) != 0
+        self.known = frozenset(c for c, k in zip(self.chars, known) if k)
 
     # -- building the arrays from SnowNLP's marshal file
 
@@ -112,35 +117,43 @@ class SegModel:
         chars = sorted(({c for c, _ in uni} | {c for e in bi for c, _ in e} | {c for e in tri for c, _ in e}) - {""})
         if np.array(chars, dtype=str).tolist() != chars:     # numpy drops trailing NULs, for one
             raise ValueError("SnowNLP's segmenter characters do not survive a numpy string array")
-        cid = {c: i + 1 for i, c in enumerate(chars)}
-        tag = {t: i for i, t in enumerate(TAGS)}
-        bos_id = 4 * (len(chars) + 1)
-        E = bos_id + 4
+        W = len(chars) + 2
+        code = {bos: [(W - 1, t) for t in range(4)]}         # BOS under all four tags
+        for i, c in enumerate(chars):
+            for t, name in enumerate(TAGS):
+                code[(c, name)] = [(i + 1, t)]
+        # a KeyError below (an element that is neither BOS nor a b/m/e/s-tagged character) stops the load:
+        # better than a wrong score
 
-        def el(e):
-            if e == bos:
-                return bos_id
-            c, t = e
-            return cid[c] * 4 + tag[t]     # KeyError on anything unexpected: better than a wrong score
-
-        uni_a = np.zeros(E, dtype=np.int64)
+        uni_a = np.zeros((W, 4), dtype=np.int64)
         for e, v in uni.items():
-            uni_a[el(e)] = v
-        bi_k = np.fromiter((el(a) * E + el(b) for a, b in bi), dtype=np.int64, count=len(bi))
-        bi_v = np.fromiter(bi.values(), dtype=np.int64, count=len(bi))
-        tri_k = np.fromiter(((el(a) * E + el(b)) * E + el(c) for a, b, c in tri), dtype=np.int64, count=len(tri))
-        tri_v = np.fromiter(tri.values(), dtype=np.int64, count=len(tri))
-        o = np.argsort(bi_k, kind="stable")
-        bi_k, bi_v = bi_k[o], bi_v[o]
-        o = np.argsort(tri_k, kind="stable")
-        tri_k, tri_v = tri_k[o], tri_v[o]
-        if (np.diff(bi_k) <= 0).any() or (np.diff(tri_k) <= 0).any():
-            raise ValueError("duplicate keys in SnowNLP's segmenter counts")
-        floats = np.array([d["l1"], d["l2"], d["l3"], d["uni"]["total"]], dtype=np.float64)
-        if floats.tolist() != [d["l1"], d["l2"], d["l3"], d["uni"]["total"]]:
-            raise ValueError("SnowNLP's segmenter weights do not survive float64")
-        return {"chars": np.array(chars, dtype=str), "uni": uni_a, "bi_keys": bi_k, "bi_counts": bi_v,
-                "tri_keys": tri_k, "tri_counts": tri_v, "floats": floats}
+            for c, t in code[e]:
+                uni_a[c, t] = v
+        bi_k, bi_v = [], []
+        for (e1, e2), v in bi.items():
+            for c1, t1 in code[e1]:
+                for c2, t2 in code[e2]:
+                    bi_k.append((c1 * W + c2) * 16 + t1 * 4 + t2)
+                    bi_v.append(v)
+        tri_k, tri_v = [], []
+        for (e1, e2, e3), v in tri.items():
+            for c1, t1 in code[e1]:
+                for c2, t2 in code[e2]:
+                    for c3, t3 in code[e3]:
+                        tri_k.append(((c1 * W + c2) * W + c3) * 64 + t1 * 16 + t2 * 4 + t3)
+                        tri_v.append(v)
+        out = {}
+        for name, k, v in (("bi", bi_k, bi_v), ("tri", tri_k, tri_v)):
+            k, v = np.array(k, dtype=np.int64), np.array(v, dtype=np.int64)
+            o = np.argsort(k, kind="stable")
+            k, v = k[o], v[o]
+            if (np.diff(k) <= 0).any():
+                raise ValueError(f"duplicate keys in SnowNLP's segmenter {name} counts")
+            out[f"{name}_keys"], out[f"{name}_counts"] = k, v
+        floats = [d["l1"], d["l2"], d["l3"], d["uni"]["total"]]
+        if np.array(floats, dtype=np.float64).tolist() != floats or not all(type(f) is float for f in floats):
+            raise ValueError("SnowNLP's segmenter weights are not plain floats")
+        return {"chars": np.array(chars, dtype=str), "uni": uni_a, **out, "floats": np.array(floats)}
 
     @classmethod
     def load(cls, path: Path | None = None, cache: Path | None | bool = True) -> "SegModel":
@@ -157,7 +170,7 @@ class SegModel:
                     arrays = {k: z[k] for k in z.files}
                 if str(arrays.pop("source")) == digest:
                     return cls(arrays)
-            except (OSError, KeyError, ValueError):
+            except (OSError, KeyError, ValueError, EOFError):
                 pass
         try:
             d = marshal.loads(gzip.decompress(raw))
@@ -171,55 +184,58 @@ class SegModel:
 
     # -- the 64 log-probabilities of a character trigram
 
-    def _count(self, keys, counts, q: np.ndarray) -> np.ndarray:
-        i = np.searchsorted(keys, q)
-        np.minimum(i, len(keys) - 1, out=i)
-        return np.where(keys[i] == q, counts[i], 0)
+    @staticmethod
+    def _blocks(keys: np.ndarray, counts: np.ndarray, base: np.ndarray, width: int) -> np.ndarray:
+        """counts[base[i] + j] for j < width (0 where absent), as an (m, width) array."""
+        m = len(base)
+        out = np.zeros((m, width), dtype=np.int64)
+        lo = np.searchsorted(keys, base)
+        hi = np.searchsorted(keys, base + width)
+        n = hi - lo
+        total = int(n.sum())
+        if total:
+            rows = np.repeat(np.arange(m), n)
+            idx = np.arange(total) - np.repeat(np.cumsum(n) - n, n) + np.repeat(lo, n)
+            out[rows, keys[idx] - base[rows]] = counts[idx]
+        return out
 
     def tables(self, grams: list[str]) -> list[tuple | None]:
         """For each 1-3 character string (the characters at i-2, i-1, i; shorter at a run's start, where
         SnowNLP uses ('', 'BOS')), the tuple LP[(a*4 + b)*4 + s] = SnowNLP's log_prob((c1, a), (c2, b),
         (c3, s)); None when c3 is unknown to the model (SnowNLP's not_found branch). Vectorised over the
-        grams; each sum is SnowNLP's `uni + bi + tri`, and the logarithm is math.log, as in SnowNLP."""
+        grams; each term and sum is SnowNLP's (uni + bi) + tri, in float64, and the logarithm is math.log,
+        as in SnowNLP."""
         out: list[tuple | None] = [None] * len(grams)
-        idx = [i for i, g in enumerate(grams) if g[-1] in self.known]
+        known = self.known
+        idx = [i for i, g in enumerate(grams) if g[-1] in known]
         if not idx:
             return out
-        cid, bos, E = self.cid, self.bos, self.E
-        ids = np.empty((len(idx), 3), dtype=np.int64)          # element base per slot; -1 = BOS
-        for row, i in enumerate(idx):
-            g = grams[i]
-            pad = 3 - len(g)
-            ids[row] = [-1] * pad + [cid.get(c, 0) * 4 for c in g]
-        tags = np.arange(4, dtype=np.int64)
-        el = np.where(ids[:, :, None] < 0, bos, ids[:, :, None] + tags)   # (m, 3 slots, 4 tags)
-        s1, s2, s3 = el[:, 0], el[:, 1], el[:, 2]                          # (m, 4)
-        u3 = self.uni[s3]                                                  # (m, s)
-        u2 = self.uni[s2]                                                  # (m, b)
-        b23 = self._count(self.bi_keys, self.bi_counts, s2[:, :, None] * E + s3[:, None, :])   # (m, b, s)
-        b12 = self._count(self.bi_keys, self.bi_counts, s1[:, :, None] * E + s2[:, None, :])   # (m, a, b)
-        t = self._count(self.tri_keys, self.tri_counts,
-                        (s1[:, :, None, None] * E + s2[:, None, :, None]) * E + s3[:, None, None, :])  # (m,a,b,s)
+        cid, BOS, W = self.cid, self.BOS, self.W
+        m = len(idx)
+        ids = np.array([[BOS] * (3 - len(grams[i])) + [cid.get(c, 0) for c in grams[i]] for i in idx],
+                       dtype=np.int64)
+        c1, c2, c3 = ids[:, 0], ids[:, 1], ids[:, 2]
+        u3 = self.uni[c3]                                                            # (m, s)
+        u2 = self.uni[c2]                                                            # (m, b)
+        b23 = self._blocks(self.bi_keys, self.bi_counts, (c2 * W + c3) * 16, 16).reshape(m, 4, 4)   # (m, b, s)
+        b12 = self._blocks(self.bi_keys, self.bi_counts, (c1 * W + c2) * 16, 16).reshape(m, 4, 4)   # (m, a, b)
+        t = self._blocks(self.tri_keys, self.tri_counts, ((c1 * W + c2) * W + c3) * 64, 64).reshape(m, 4, 4, 4)
         # uni = l1 * freq(s3) = l1 * (float(count) / total)
-        uni_t = self.l1 * (u3.astype(np.float64) / self.uni_total)                      # (m, s)
-        # bi = div(l2 * count(s2, s3), count(s2)): 0 when count(s2) is 0
+        uni_t = self.l1 * (u3.astype(np.float64) / self.uni_total)                  # (m, s)
+        # bi = div(l2 * count(s2, s3), count(s2)) = float(l2 * count) / count(s2), or 0 when count(s2) is 0
+        den = np.broadcast_to(u2[:, :, None], b23.shape)
         bi_t = np.zeros(b23.shape)
-        np.divide(self.l2 * b23, np.broadcast_to(u2[:, :, None], b23.shape), out=bi_t,
-                  where=np.broadcast_to(u2[:, :, None] != 0, b23.shape))
+        np.divide(self.l2 * b23, den, out=bi_t, where=den != 0)
+        # tri = div(l3 * count(s1, s2, s3), count(s1, s2))
+        den = np.broadcast_to(b12[:, :, :, None], t.shape)
         tri_t = np.zeros(t.shape)
-        np.divide(self.l3 * t, np.broadcast_to(b12[:, :, :, None], t.shape), out=tri_t,
-                  where=np.broadcast_to(b12[:, :, :, None] != 0, t.shape))
-        x = (uni_t[:, None, None, :] + bi_t[:, None, :, :]) + tri_t                       # (m, a, b, s)
-        flat = x.reshape(len(idx), 64).tolist()
-        for row, i in enumerate(idx):
-            logs: dict[float, float] = {}
-            lp = []
-            for v in flat[row]:
-                r = logs.get(v)
-                if r is None:
-                    r = logs[v] = _NEG_INF if v == 0 else log(v)
-                lp.append(r)
-            out[i] = tuple(lp)
+        np.divide(self.l3 * t, den, out=tri_t, where=den != 0)
+        x = (uni_t[:, None, None, :] + bi_t[:, None, :, :]) + tri_t                 # (m, a, b, s)
+        values, inverse = np.unique(x, return_inverse=True)
+        logs = [_NEG_INF if v == 0 else log(v) for v in values.tolist()]          # log(0): SnowNLP's -inf
+        get = logs.__getitem__
+        for i, row in zip(idx, inverse.reshape(m, 64).tolist()):
+            out[i] = tuple(map(get, row))
         return out
 
 
