@@ -114,46 +114,52 @@ class SegModel:
             raise ValueError(f"unexpected SnowNLP segmenter status {d['status']!r}")
         uni, bi, tri = d["uni"]["d"], d["bi"]["d"], d["tri"]["d"]
         bos = ("", "BOS")
-        chars = sorted(({c for c, _ in uni} | {c for e in bi for c, _ in e} | {c for e in tri for c, _ in e}) - {""})
+        if bos not in uni or any(len(e) != 2 or (e != bos and e[1] not in TAGS) for e in uni):
+            raise ValueError("unexpected elements in SnowNLP's segmenter")
+        chars = sorted({c for c, _ in uni} - {""})
         if np.array(chars, dtype=str).tolist() != chars:     # numpy drops trailing NULs, for one
             raise ValueError("SnowNLP's segmenter characters do not survive a numpy string array")
         W = len(chars) + 2
-        code = {bos: [(W - 1, t) for t in range(4)]}         # BOS under all four tags
-        for i, c in enumerate(chars):
-            for t, name in enumerate(TAGS):
-                code[(c, name)] = [(i + 1, t)]
-        # a KeyError below (an element that is neither BOS nor a b/m/e/s-tagged character) stops the load:
-        # better than a wrong score
+        # element -> cid*4 + tag; BOS -> -1 (expanded below). An element of bi/tri missing from uni is a
+        # KeyError: better than a wrong score.
+        code = {(c, t): (i + 1) * 4 + j for i, c in enumerate(chars) for j, t in enumerate(TAGS)}
+        code[bos] = -1
+
+        def table(counts: dict, k: int) -> tuple[np.ndarray, np.ndarray]:
+            els = np.array([code[e] for key in counts for e in key], dtype=np.int64).reshape(-1, k)
+            vals = np.fromiter(counts.values(), dtype=np.int64, count=len(counts))
+            for j in range(k):                      # BOS, under each of the four tags
+                bos_rows = els[:, j] < 0
+                if bos_rows.any():
+                    extra = np.repeat(els[bos_rows], 4, axis=0)
+                    extra[:, j] = (W - 1) * 4 + np.tile(np.arange(4), int(bos_rows.sum()))
+                    els = np.concatenate([els[~bos_rows], extra])
+                    vals = np.concatenate([vals[~bos_rows], np.repeat(vals[bos_rows], 4)])
+            cids, tags = els >> 2, els & 3
+            key = np.zeros(len(els), dtype=np.int64)
+            for j in range(k):
+                key = key * W + cids[:, j]
+            for j in range(k):
+                key = key * 4 + tags[:, j]
+            o = np.argsort(key, kind="stable")
+            key, vals = key[o], vals[o]
+            if (np.diff(key) <= 0).any():
+                raise ValueError("duplicate keys in SnowNLP's segmenter counts")
+            return key, vals
 
         uni_a = np.zeros((W, 4), dtype=np.int64)
         for e, v in uni.items():
-            for c, t in code[e]:
-                uni_a[c, t] = v
-        bi_k, bi_v = [], []
-        for (e1, e2), v in bi.items():
-            for c1, t1 in code[e1]:
-                for c2, t2 in code[e2]:
-                    bi_k.append((c1 * W + c2) * 16 + t1 * 4 + t2)
-                    bi_v.append(v)
-        tri_k, tri_v = [], []
-        for (e1, e2, e3), v in tri.items():
-            for c1, t1 in code[e1]:
-                for c2, t2 in code[e2]:
-                    for c3, t3 in code[e3]:
-                        tri_k.append(((c1 * W + c2) * W + c3) * 64 + t1 * 16 + t2 * 4 + t3)
-                        tri_v.append(v)
-        out = {}
-        for name, k, v in (("bi", bi_k, bi_v), ("tri", tri_k, tri_v)):
-            k, v = np.array(k, dtype=np.int64), np.array(v, dtype=np.int64)
-            o = np.argsort(k, kind="stable")
-            k, v = k[o], v[o]
-            if (np.diff(k) <= 0).any():
-                raise ValueError(f"duplicate keys in SnowNLP's segmenter {name} counts")
-            out[f"{name}_keys"], out[f"{name}_counts"] = k, v
+            if e == bos:
+                uni_a[W - 1, :] = v
+            else:
+                uni_a[code[e] >> 2, code[e] & 3] = v
+        bi_k, bi_v = table(bi, 2)
+        tri_k, tri_v = table(tri, 3)
         floats = [d["l1"], d["l2"], d["l3"], d["uni"]["total"]]
         if np.array(floats, dtype=np.float64).tolist() != floats or not all(type(f) is float for f in floats):
             raise ValueError("SnowNLP's segmenter weights are not plain floats")
-        return {"chars": np.array(chars, dtype=str), "uni": uni_a, **out, "floats": np.array(floats)}
+        return {"chars": np.array(chars, dtype=str), "uni": uni_a, "bi_keys": bi_k, "bi_counts": bi_v,
+                "tri_keys": tri_k, "tri_counts": tri_v, "floats": np.array(floats)}
 
     @classmethod
     def load(cls, path: Path | None = None, cache: Path | None | bool = True) -> "SegModel":
