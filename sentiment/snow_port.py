@@ -36,7 +36,6 @@ import os
 import re
 import tempfile
 import threading
-from array import array
 from math import exp, log
 from pathlib import Path
 
@@ -258,6 +257,13 @@ def _write_cache(path: Path, arrays: dict[str, np.ndarray]) -> None:
             raise
     except OSError as e:
         log_.info("SnowNLP port: cannot cache the segmenter arrays at %s (%s); converting each load", path, e)
+        return
+    for old in path.parent.glob("snownlp-seg-*.npz"):      # another snownlp version's, or an older layout
+        if old != path:
+            try:
+                old.unlink()
+            except OSError:
+                pass
 
 
 def _viterbi(run: str, memo: dict, build) -> list[int]:
