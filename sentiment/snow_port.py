@@ -190,6 +190,17 @@ class SegModel:
     # -- the 64 log-probabilities of a character trigram
 
     @staticmethod
+    def _entries(keys: np.ndarray, counts: np.ndarray, base: np.ndarray, width: int):
+        """The keys in [base[i], base[i] + width): (i, key - base[i], count) as three arrays."""
+        lo = np.searchsorted(keys, base)
+        hi = np.searchsorted(keys, base + width)
+        n = hi - lo
+        total = int(n.sum())
+        rows = np.repeat(np.arange(len(base)), n)
+        idx = np.arange(total) - np.repeat(np.cumsum(n) - n, n) + np.repeat(lo, n)
+        return rows, keys[idx] - base[rows], counts[idx]
+
+    @staticmethod
     def _blocks(keys: np.ndarray, counts: np.ndarray, base: np.ndarray, width: int) -> np.ndarray:
         """counts[base[i] + j] for j < width (0 where absent), as an (m, width) array."""
         m = len(base)
@@ -209,7 +220,9 @@ class SegModel:
         SnowNLP uses ('', 'BOS')), the tuple LP[(a*4 + b)*4 + s] = SnowNLP's log_prob((c1, a), (c2, b),
         (c3, s)); None when c3 is unknown to the model (SnowNLP's not_found branch). Vectorised over the
         grams; each term and sum is SnowNLP's (uni + bi) + tri, in float64, and the logarithm is math.log,
-        as in SnowNLP."""
+        as in SnowNLP. Most trigrams were never seen in training: their tri term is 0, and x + 0 == x, so
+        LP does not depend on a and the 16 values of log(uni + bi) are repeated; the few (a, b, s) with a
+        trigram count are computed apart."""
         out: list[tuple | None] = [None] * len(grams)
         known = self.known
         idx = [i for i, g in enumerate(grams) if g[-1] in known]
@@ -222,25 +235,31 @@ class SegModel:
         c1, c2, c3 = ids[:, 0], ids[:, 1], ids[:, 2]
         u3 = self.uni[c3]                                                            # (m, s)
         u2 = self.uni[c2]                                                            # (m, b)
-        b23 = self._blocks(self.bi_keys, self.bi_counts, (c2 * W + c3) * 16, 16).reshape(m, 4, 4)   # (m, b, s)
-        b12 = self._blocks(self.bi_keys, self.bi_counts, (c1 * W + c2) * 16, 16).reshape(m, 4, 4)   # (m, a, b)
-        t = self._blocks(self.tri_keys, self.tri_counts, ((c1 * W + c2) * W + c3) * 64, 64).reshape(m, 4, 4, 4)
+        bi = self._blocks(self.bi_keys, self.bi_counts, np.concatenate([(c2 * W + c3) * 16, (c1 * W + c2) * 16]), 16)
+        b23, b12 = bi[:m].reshape(m, 4, 4), bi[m:].reshape(m, 4, 4)                 # (m, b, s), (m, a, b)
         # uni = l1 * freq(s3) = l1 * (float(count) / total)
         uni_t = self.l1 * (u3.astype(np.float64) / self.uni_total)                  # (m, s)
         # bi = div(l2 * count(s2, s3), count(s2)) = float(l2 * count) / count(s2), or 0 when count(s2) is 0
         den = np.broadcast_to(u2[:, :, None], b23.shape)
         bi_t = np.zeros(b23.shape)
         np.divide(self.l2 * b23, den, out=bi_t, where=den != 0)
-        # tri = div(l3 * count(s1, s2, s3), count(s1, s2))
-        den = np.broadcast_to(b12[:, :, :, None], t.shape)
-        tri_t = np.zeros(t.shape)
-        np.divide(self.l3 * t, den, out=tri_t, where=den != 0)
-        x = (uni_t[:, None, None, :] + bi_t[:, None, :, :]) + tri_t                 # (m, a, b, s)
-        values, inverse = np.unique(x, return_inverse=True)
-        logs = [_NEG_INF if v == 0 else log(v) for v in values.tolist()]          # log(0): SnowNLP's -inf
-        get = logs.__getitem__
-        for i, row in zip(idx, inverse.reshape(m, 64).tolist()):
-            out[i] = tuple(map(get, row))
+        x16 = uni_t[:, None, :] + bi_t                                               # (m, b, s): uni + bi
+        # tri = div(l3 * count(s1, s2, s3), count(s1, s2)), only where the trigram count is not 0
+        rows, off, cnt = self._entries(self.tri_keys, self.tri_counts, ((c1 * W + c2) * W + c3) * 64, 64)
+        exceptions: dict[int, list] = {}
+        if len(rows):
+            a, b, s = off >> 4, (off >> 2) & 3, off & 3
+            den = b12[rows, a, b]
+            tri_t = np.zeros(len(rows))
+            np.divide(self.l3 * cnt, den, out=tri_t, where=den != 0)
+            xs = x16[rows, b, s] + tri_t                                             # (uni + bi) + tri
+            for r, o, v in zip(rows.tolist(), off.tolist(), xs.tolist()):
+                exceptions.setdefault(r, []).append((o, _NEG_INF if v == 0 else log(v)))
+        for r, row in enumerate(x16.reshape(m, 16).tolist()):
+            lp = [_NEG_INF if v == 0 else log(v) for v in row] * 4                   # log(0): SnowNLP's -inf
+            for o, v in exceptions.get(r, ()):
+                lp[o] = v
+            out[idx[r]] = tuple(lp)
         return out
 
 
