@@ -421,6 +421,7 @@ class SnowSentiment:
             return
         if len(memo) + len(new) > MEMO_LIMIT:
             self._memo = memo = {}
+            new = list(grams)          # the text's grams that were in the old memo too
         for chunk in range(0, len(new), 4096):
             part = new[chunk:chunk + 4096]
             memo.update(zip(part, self.seg.tables(part)))
