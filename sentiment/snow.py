@@ -1,6 +1,6 @@
 """SnowNLP's score, the baseline engine, computed by an exact port (sentiment/snow_port.py) that reads the
 installed snownlp package's own model files and gives the same floats as `snownlp.sentiment.classify`, about
-five times as fast, loading in a fraction of the time and memory (docs/sentiment.md, "SnowNLP's score,
+ten times as fast, loading in a fraction of the time and memory (docs/sentiment.md, "SnowNLP's score,
 ported"). Loaded lazily, once per process; forked workers share the parent's. Empty text never reaches it."""
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ def _load():
 
 
 def snownlp_score(text: str) -> float | None:
-    """Probability of positive, or None for text SnowNLP cannot score (empty, no CJK or word chars)."""
+    """SnowNLP's probability of positive, or None for empty or whitespace-only text (SnowNLP itself would
+    give it its class prior, 0.526)."""
     if not text or not text.strip():
         return None
     try:
