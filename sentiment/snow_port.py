@@ -338,7 +338,7 @@ def _viterbi(run: str, memo: dict, build) -> list[int]:
 def _make_step():
     """One Viterbi step for positions >= 2, unrolled: 16 states x 4 candidates, strict '>' so the first
     candidate in SnowNLP's order wins ties. L None = the character is unknown: every state (b, s) takes the
-    score of its last candidate (s, b), as SnowNLP's overwrite does."""
+    score of its last candidate, (a, b) with a = 3 ('s'), as SnowNLP's overwrite does."""
     lines = ["def _step(V, L):",
              "    (" + ", ".join(f"v{a}{b}" for a in range(4) for b in range(4)) + ") = V",
              "    if L is None:",
