@@ -10,6 +10,7 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m sentiment.snow_port   # SnowNLP's segmenter, converted once into the port's cache
 	@touch $(STAMP)
 
 install: $(STAMP)
