@@ -1,0 +1,285 @@
+"""Online grouping by meaning: a post joins the incident it is about, or starts a new one.
+
+Representation (chosen by measurement, bench/incidents.py): word-level TF-IDF over jieba tokens, the
+IDF taken from the table jieba ships (so it is fixed, needs no fitting and no download, and is the
+same tomorrow as today). Words jieba's table does not know (shop names, product models, new slang,
+hashtags) weigh like rare words: they are the anchors that tell one incident from another, so they
+get the top of the IDF range. Each incident keeps a centroid: the sum of its posts' unit vectors,
+cut to its `keep` heaviest terms. A post is compared with the incidents sharing one of its anchor
+terms (an inverted index from term to incidents: candidate retrieval, never a scan), restricted to
+the same watch target, a compatible category and the time window; it joins the most similar one
+when the cosine with the centroid reaches `threshold`, or when it is a near-duplicate of the
+incident's first post (cosine `duplicate` or more) - reposts join at once. Otherwise it starts a new
+incident.
+
+Everything an incident needs to be matched later is in `GroupState` (terms, target, category, last
+seen), which the pipeline stores on the Incident row, so a restart rebuilds the index from the
+database without re-reading a single post, and history is never re-clustered.
+
+The grouper is pure (no database, no clock): the pipeline (alerts/incidents.py), `repwatch group`
+and bench/incidents.py run this same code.
+"""
+from __future__ import annotations
+
+import math
+import re
+import threading
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from heapq import nlargest
+from typing import Iterable
+
+_LOCK = threading.Lock()
+_IDF: dict[str, float] | None = None
+_IDF_MAX = 14.0
+
+_LINK = re.compile(r"https?://\S+|www\.\S+")
+_MENTION = re.compile(r"@[\w\u4e00-\u9fff\-_]{1,30}")
+_KEEP = re.compile(r"[\w\u4e00-\u9fff]")
+_NUM = re.compile(r"^[\d.,:%]+$")
+_LATIN = re.compile(r"^[a-z][a-z0-9\-]*$")
+
+# Function words, pronouns, particles, reporting verbs and the words every complaint shares
+# (they say that something is a complaint, not which one).
+STOP = set("""
+的 了 是 我 你 他 她 它 们 我们 你们 他们 她们 这 那 这个 那个 这些 那些 这样 那样 这么 那么 怎么 什么 为什么 啊 吧 呢 吗 嘛 呀 哦 哈 哈哈 哈哈哈
+嗯 哎 唉 呵呵 还 就 都 也 又 在 和 与 及 或 而 但 但是 可是 因为 所以 如果 虽然 然后 而且 并且 不过 只是 还是 就是 不是 没有 没 不 很 太 非常 真 真的 真是
+特别 已经 一直 一个 一下 一些 一样 一次 有 有点 有些 会 能 可以 要 想 让 把 被 给 对 从 到 向 跟 比 说 看 看看 觉得 知道 现在 今天 昨天 明天 时候 自己 大家 人家
+一点 还有 之后 之前 以后 以前 里 上 下 中 后 前 再 才 却 呀 啦 哇 咯 么 之 其 此 该 每 各 某 个 位 次 年 月 日 号 点 分 多 少 好 很多 其实 居然 竟然 简直
+转发 回复 评论 微博 视频 图片 链接 网页 全文 原文 via 分享 收藏 关注 转 抱歉 此 doge 哈哈哈哈 心 泪 怒 抓狂 衰 围观 顶 赞 求 求转 扩散 转起
+投诉 差评 垃圾 太差 无语 失望 生气 气死 坑 坑人 恶心 客服 商家 用户 顾客 消费者 问题 东西 情况 事情 感觉 这种 那种 一家 这家 那家
+""".split())
+
+
+def _idf() -> dict[str, float]:
+    """jieba's IDF table (word -> idf), loaded once per process."""
+    global _IDF
+    if _IDF is None:
+        with _LOCK:
+            if _IDF is None:
+                import jieba.analyse as ja   # lazy: the dictionary load costs about a second
+                table = ja.TFIDF().idf_freq
+                _IDF = table
+    return _IDF
+
+
+def _jieba():
+    import jieba
+
+    if not getattr(_jieba, "ready", False):
+        import logging
+
+        jieba.setLogLevel(logging.WARNING)
+        jieba.initialize()
+        _jieba.ready = True
+    return jieba
+
+
+def fold(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text or "").casefold()
+    return _MENTION.sub(" ", _LINK.sub(" ", text))
+
+
+def tokens(text: str) -> list[str]:
+    """Words worth comparing: jieba's segmentation, without punctuation, numbers, stop words and
+    single characters (one character alone is rarely about *which* issue)."""
+    out = []
+    for w in _jieba().lcut(fold(text), HMM=False):
+        w = w.strip()
+        if len(w) < 2 or w in STOP or _NUM.match(w) or not _KEEP.search(w):
+            continue
+        out.append(w)
+    return out
+
+
+def vector(text: str, extra: Iterable[str] = (), drop: Iterable[str] = ()) -> dict[str, float]:
+    """Unit TF-IDF vector of a text. `extra` are anchor terms known from elsewhere and weigh as the
+    rarest words; `drop` are texts whose words do not count (the watch target's own name: every post
+    about the target says it, and target is compared on its own)."""
+    idf = _idf()
+    skip = {w for d in drop if d for w in tokens(d)} | {fold(d) for d in drop if d}
+    tf: dict[str, int] = {}
+    for w in tokens(text):
+        if w in skip:
+            continue
+        tf[w] = tf.get(w, 0) + 1
+    vec: dict[str, float] = {}
+    for w, n in tf.items():
+        weight = idf.get(w)
+        if weight is None:   # unknown to the dictionary: a name, a model, a hashtag - an anchor
+            weight = _IDF_MAX if len(w) >= 2 else 6.0
+        elif _LATIN.match(w) and len(w) <= 2:
+            weight = min(weight, 4.0)
+        vec[w] = (1.0 + math.log(n)) * weight
+    for w in extra:
+        if w:
+            vec[w] = vec.get(w, 0.0) + _IDF_MAX
+    norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
+    return {w: v / norm for w, v in vec.items()}
+
+
+def label(terms: dict[str, float], n: int = 3) -> str:
+    """The incident at a glance: its heaviest terms, e.g. 拉肚子 · 过期三明治 · 门店."""
+    return " · ".join(w for w, _ in nlargest(n, terms.items(), key=lambda kv: (kv[1], kv[0])))
+
+
+@dataclass
+class GroupSettings:
+    threshold: float = 0.3      # cosine with the centroid to join
+    duplicate: float = 0.8      # cosine with the first post: a near-duplicate or repost, joins at once
+    window: timedelta = timedelta(days=7)    # an incident quiet longer than this is not joined by meaning
+    dup_window: timedelta = timedelta(days=30)   # ... nor by a near-duplicate after this long
+    keep: int = 30              # terms kept per incident centroid
+    probe: int = 8              # a post's heaviest terms used to look up candidates
+    max_postings: int = 2000    # a term found in more recent incidents than this is no anchor
+
+
+@dataclass
+class GroupState:
+    """What one incident needs to be matched: stored on the Incident row (Incident.terms)."""
+
+    id: int
+    target: str | None
+    category: str | None
+    last_seen: datetime | None
+    centroid: dict[str, float] = field(default_factory=dict)   # sum of member unit vectors, top `keep`
+    first: dict[str, float] = field(default_factory=dict)      # the first post's vector, top `keep`
+    size: int = 0
+
+    def to_json(self) -> dict:
+        return {"c": {w: round(v, 4) for w, v in self.centroid.items()},
+                "f": {w: round(v, 4) for w, v in self.first.items()}, "n": self.size}
+
+    @classmethod
+    def from_json(cls, id: int, target, category, last_seen, data: dict | None) -> "GroupState":
+        data = data or {}
+        return cls(id, target, category, last_seen, dict(data.get("c", {})), dict(data.get("f", {})),
+                   int(data.get("n", 0)))
+
+
+def _norm(v: dict[str, float]) -> float:
+    return math.sqrt(sum(x * x for x in v.values())) or 1.0
+
+
+def _dot(a: dict[str, float], b: dict[str, float]) -> float:
+    if len(a) > len(b):
+        a, b = b, a
+    return sum(x * b.get(w, 0.0) for w, x in a.items())
+
+
+def _compatible(a: str | None, b: str | None) -> bool:
+    return a is None or b is None or a == b
+
+
+@dataclass
+class Match:
+    id: int | None       # the incident joined, None for a new one
+    score: float         # cosine with that incident's centroid (or first post, for a duplicate)
+    duplicate: bool = False
+
+
+class Grouper:
+    """Incidents open for joining, with an inverted index from term to incident."""
+
+    def __init__(self, settings: GroupSettings | None = None):
+        self.settings = settings or GroupSettings()
+        self.states: dict[int, GroupState] = {}
+        self.postings: dict[str, set[int]] = {}
+        self._next = 1
+
+    # -- state --------------------------------------------------------------------------------
+    def add_state(self, state: GroupState) -> None:
+        old = self.states.get(state.id)
+        if old is not None:
+            self._unindex(old)
+        self.states[state.id] = state
+        for w in state.centroid:
+            self.postings.setdefault(w, set()).add(state.id)
+        self._next = max(self._next, state.id + 1)
+
+    def _unindex(self, state: GroupState) -> None:
+        for w in state.centroid:
+            ids = self.postings.get(w)
+            if ids is not None:
+                ids.discard(state.id)
+                if not ids:
+                    del self.postings[w]
+
+    def drop(self, incident_id: int) -> None:
+        state = self.states.pop(incident_id, None)
+        if state is not None:
+            self._unindex(state)
+
+    def expire(self, now: datetime) -> int:
+        """Forget incidents quiet for longer than the window (they can no longer be joined)."""
+        horizon = max(self.settings.window, self.settings.dup_window)
+        old = [s.id for s in self.states.values() if s.last_seen is not None and s.last_seen < now - horizon]
+        for i in old:
+            self.drop(i)
+        return len(old)
+
+    # -- matching -----------------------------------------------------------------------------
+    def match(self, vec: dict[str, float], target: str | None, category: str | None,
+              when: datetime | None) -> Match:
+        st = self.settings
+        probe = nlargest(st.probe, vec.items(), key=lambda kv: (kv[1], kv[0]))
+        candidates: set[int] = set()
+        for w, _ in probe:
+            ids = self.postings.get(w)
+            if ids and len(ids) <= st.max_postings:
+                candidates |= ids
+        best = Match(None, 0.0)
+        for cid in candidates:
+            c = self.states[cid]
+            if c.target != target or not _compatible(c.category, category):
+                continue
+            quiet = when - c.last_seen if when is not None and c.last_seen is not None else timedelta(0)
+            if quiet > st.dup_window:
+                continue
+            dup = _dot(vec, c.first) / _norm(c.first) if c.first else 0.0
+            if dup >= st.duplicate:
+                m = Match(cid, dup, True)
+            else:
+                if quiet > st.window:
+                    continue
+                m = Match(cid, _dot(vec, c.centroid) / _norm(c.centroid))
+                if m.score < st.threshold:
+                    continue
+            if (m.duplicate, m.score, -cid) > (best.duplicate, best.score, -(best.id or 0)):
+                best = m
+        return best
+
+    def absorb(self, incident_id: int, vec: dict[str, float], target: str | None, category: str | None,
+               when: datetime | None) -> GroupState:
+        """Add a post's vector to an incident (a new one when `incident_id` is not known yet)."""
+        keep = self.settings.keep
+        state = self.states.get(incident_id)
+        if state is None:
+            state = GroupState(incident_id, target, category, when,
+                               first=dict(nlargest(keep, vec.items(), key=lambda kv: (kv[1], kv[0]))))
+        else:
+            self._unindex(state)
+        merged = dict(state.centroid)
+        for w, x in vec.items():
+            merged[w] = merged.get(w, 0.0) + x
+        state.centroid = dict(nlargest(keep, merged.items(), key=lambda kv: (kv[1], kv[0])))
+        state.size += 1
+        if state.category is None:
+            state.category = category
+        if when is not None and (state.last_seen is None or when > state.last_seen):
+            state.last_seen = when
+        self.add_state(state)
+        return state
+
+    def group(self, text: str, target: str | None = None, category: str | None = None,
+              when: datetime | None = None, new_id: int | None = None) -> tuple[int, Match]:
+        """Place one post: returns (incident id, match). Used offline (`repwatch group`, the bench);
+        the pipeline calls match() and absorb() around its database writes."""
+        vec = vector(text, drop=(target,) if target else ())
+        m = self.match(vec, target, category, when)
+        incident_id = m.id
+        if incident_id is None:
+            incident_id = new_id if new_id is not None else self._next
+        self.absorb(incident_id, vec, target, category, when)
+        return incident_id, m
