@@ -33,12 +33,16 @@ from typing import Iterable
 _LOCK = threading.Lock()
 _IDF: dict[str, float] | None = None
 _IDF_MAX = 14.0
+HMM = False   # jieba's HMM would find words its dictionary lacks, but measured worse (bench/incidents.py):
+             # it makes junk words across word boundaries (铁里, 送外, 卖点) that outweigh real ones
 
 _LINK = re.compile(r"https?://\S+|www\.\S+")
 _MENTION = re.compile(r"@[\w\u4e00-\u9fff\-_]{1,30}")
 _KEEP = re.compile(r"[\w\u4e00-\u9fff]")
 _NUM = re.compile(r"^[\d.,:%]+$")
 _LATIN = re.compile(r"^[a-z][a-z0-9\-]*$")
+_MODEL = re.compile(r"^(?=.*[a-z])(?=.*\d)[a-z0-9\-]{3,}$")   # product models: iphone15, a1234, rtx4090
+UNKNOWN_IDF = 11.95   # the median of jieba's table: a word jieba's HMM found, as rare as a typical word
 
 # Function words, pronouns, particles, reporting verbs and the words every complaint shares
 # (they say that something is a complaint, not which one).
@@ -85,7 +89,7 @@ def tokens(text: str) -> list[str]:
     """Words worth comparing: jieba's segmentation, without punctuation, numbers, stop words and
     single characters (one character alone is rarely about *which* issue)."""
     out = []
-    for w in _jieba().lcut(fold(text), HMM=False):
+    for w in _jieba().lcut(fold(text), HMM=HMM):
         w = w.strip()
         if len(w) < 2 or w in STOP or _NUM.match(w) or not _KEEP.search(w):
             continue
@@ -98,7 +102,12 @@ def vector(text: str, extra: Iterable[str] = (), drop: Iterable[str] = ()) -> di
     rarest words; `drop` are texts whose words do not count (the watch target's own name: every post
     about the target says it, and target is compared on its own)."""
     idf = _idf()
-    skip = {w for d in drop if d for w in tokens(d)} | {fold(d) for d in drop if d}
+    drop = [fold(d).strip() for d in drop if d and d.strip()]
+    if drop:
+        text = fold(text)
+        for d in sorted(drop, key=len, reverse=True):
+            text = text.replace(d, " ")
+    skip = {w for d in drop for w in tokens(d)}
     tf: dict[str, int] = {}
     for w in tokens(text):
         if w in skip:
@@ -107,8 +116,8 @@ def vector(text: str, extra: Iterable[str] = (), drop: Iterable[str] = ()) -> di
     vec: dict[str, float] = {}
     for w, n in tf.items():
         weight = idf.get(w)
-        if weight is None:   # unknown to the dictionary: a name, a model, a hashtag - an anchor
-            weight = _IDF_MAX if len(w) >= 2 else 6.0
+        if weight is None:   # unknown to the dictionary: a name, a model, a new word - an anchor
+            weight = _IDF_MAX if _MODEL.match(w) else UNKNOWN_IDF
         elif _LATIN.match(w) and len(w) <= 2:
             weight = min(weight, 4.0)
         vec[w] = (1.0 + math.log(n)) * weight
@@ -131,8 +140,8 @@ class GroupSettings:
     window: timedelta = timedelta(days=7)    # an incident quiet longer than this is not joined by meaning
     dup_window: timedelta = timedelta(days=30)   # ... nor by a near-duplicate after this long
     keep: int = 30              # terms kept per incident centroid
-    probe: int = 8              # a post's heaviest terms used to look up candidates
-    max_postings: int = 2000    # a term found in more recent incidents than this is no anchor
+    recheck: int = 20           # best-scored candidates checked for category, window and duplicate
+    max_postings: int = 300     # a term in the centroids of more open incidents than this is no anchor
 
 
 @dataclass
@@ -168,8 +177,11 @@ def _dot(a: dict[str, float], b: dict[str, float]) -> float:
     return sum(x * b.get(w, 0.0) for w, x in a.items())
 
 
-def _compatible(a: str | None, b: str | None) -> bool:
-    return a is None or b is None or a == b
+def _compatible(incident: str | None, post) -> bool:
+    """An unknown category on either side fits anything; a post may carry several categories."""
+    if incident is None or not post:
+        return True
+    return incident == post if isinstance(post, str) else incident in post
 
 
 @dataclass
@@ -180,13 +192,16 @@ class Match:
 
 
 class Grouper:
-    """Incidents open for joining, with an inverted index from term to incident."""
+    """Incidents open for joining, with an inverted index from (target, term) to the incidents whose
+    centroid holds that term and its weight there (divided by the centroid's norm), so the cosine
+    with every candidate is summed straight from the postings, term by term, without a scan."""
 
     def __init__(self, settings: GroupSettings | None = None):
         self.settings = settings or GroupSettings()
         self.states: dict[int, GroupState] = {}
-        self.postings: dict[str, set[int]] = {}
+        self.postings: dict[tuple[str | None, str], dict[int, float]] = {}
         self._next = 1
+        self._placed = 0
 
     # -- state --------------------------------------------------------------------------------
     def add_state(self, state: GroupState) -> None:
@@ -194,17 +209,18 @@ class Grouper:
         if old is not None:
             self._unindex(old)
         self.states[state.id] = state
-        for w in state.centroid:
-            self.postings.setdefault(w, set()).add(state.id)
+        norm = _norm(state.centroid)
+        for w, x in state.centroid.items():
+            self.postings.setdefault((state.target, w), {})[state.id] = x / norm
         self._next = max(self._next, state.id + 1)
 
     def _unindex(self, state: GroupState) -> None:
         for w in state.centroid:
-            ids = self.postings.get(w)
+            ids = self.postings.get((state.target, w))
             if ids is not None:
-                ids.discard(state.id)
+                ids.pop(state.id, None)
                 if not ids:
-                    del self.postings[w]
+                    del self.postings[(state.target, w)]
 
     def drop(self, incident_id: int) -> None:
         state = self.states.pop(incident_id, None)
@@ -212,7 +228,7 @@ class Grouper:
             self._unindex(state)
 
     def expire(self, now: datetime) -> int:
-        """Forget incidents quiet for longer than the window (they can no longer be joined)."""
+        """Forget incidents quiet for longer than either window (they can no longer be joined)."""
         horizon = max(self.settings.window, self.settings.dup_window)
         old = [s.id for s in self.states.values() if s.last_seen is not None and s.last_seen < now - horizon]
         for i in old:
@@ -220,19 +236,25 @@ class Grouper:
         return len(old)
 
     # -- matching -----------------------------------------------------------------------------
-    def match(self, vec: dict[str, float], target: str | None, category: str | None,
+    def match(self, vec: dict[str, float], target: str | None, category,
               when: datetime | None) -> Match:
+        """The incident a post belongs to. `category` is the post's category, or all its categories."""
         st = self.settings
-        probe = nlargest(st.probe, vec.items(), key=lambda kv: (kv[1], kv[0]))
-        candidates: set[int] = set()
-        for w, _ in probe:
-            ids = self.postings.get(w)
-            if ids and len(ids) <= st.max_postings:
-                candidates |= ids
+        scores: dict[int, float] = {}
+        for w, x in vec.items():
+            ids = self.postings.get((target, w))
+            if not ids or len(ids) > st.max_postings:
+                continue
+            for cid, cw in ids.items():
+                scores[cid] = scores.get(cid, 0.0) + x * cw
+        if not scores:
+            return Match(None, 0.0)
+        # near-duplicates first: they share most terms, so they are among the best-scored candidates
         best = Match(None, 0.0)
-        for cid in candidates:
+        top = nlargest(st.recheck, scores.items(), key=lambda kv: (kv[1], -kv[0]))
+        for cid, score in top:
             c = self.states[cid]
-            if c.target != target or not _compatible(c.category, category):
+            if not _compatible(c.category, category):
                 continue
             quiet = when - c.last_seen if when is not None and c.last_seen is not None else timedelta(0)
             if quiet > st.dup_window:
@@ -240,12 +262,10 @@ class Grouper:
             dup = _dot(vec, c.first) / _norm(c.first) if c.first else 0.0
             if dup >= st.duplicate:
                 m = Match(cid, dup, True)
+            elif score >= st.threshold and quiet <= st.window:
+                m = Match(cid, score)
             else:
-                if quiet > st.window:
-                    continue
-                m = Match(cid, _dot(vec, c.centroid) / _norm(c.centroid))
-                if m.score < st.threshold:
-                    continue
+                continue
             if (m.duplicate, m.score, -cid) > (best.duplicate, best.score, -(best.id or 0)):
                 best = m
         return best
@@ -277,6 +297,9 @@ class Grouper:
         """Place one post: returns (incident id, match). Used offline (`repwatch group`, the bench);
         the pipeline calls match() and absorb() around its database writes."""
         vec = vector(text, drop=(target,) if target else ())
+        self._placed += 1
+        if when is not None and self._placed % 1000 == 0:
+            self.expire(when)
         m = self.match(vec, target, category, when)
         incident_id = m.id
         if incident_id is None:

@@ -113,7 +113,7 @@ def join(session: Session, index: IncidentIndex, analysis: Analysis, mention: Me
     text = mention_text(mention)
     when = event_when(mention)
     vec = vector(text, drop=(target,) if target else ())
-    incident_id = index.grouper.match(vec, target, category, when).id
+    incident_id = index.grouper.match(vec, target, analysis.categories or None, when).id
     if incident_id is None:
         incident_id = index.match_hazard(target, analysis.signals)
     created = False

@@ -68,9 +68,11 @@ def test_candidates_come_from_the_index_not_a_scan():
     g = Grouper()
     for i in range(200):
         g.absorb(i + 1, {f"词{i}": 1.0}, None, None, T)
-    assert g.postings["词7"] == {8}
+    assert g.postings[(None, "词7")] == {8: 1.0}
+    assert g.match({"词7": 1.0}, None, None, T).id == 8
+    assert g.match({"词7": 1.0}, "快送外卖", None, T).id is None   # the index is per target
     g.drop(8)
-    assert "词7" not in g.postings and 8 not in g.states
+    assert (None, "词7") not in g.postings and 8 not in g.states
     assert g.expire(T + timedelta(days=400)) == 199 and not g.postings
 
 
