@@ -25,9 +25,9 @@ from alerts.grouping import GroupSettings, GroupState, Grouper, label, vector
 from alerts.settings import IncidentSettings
 from storage.models import Analysis, Incident, IncidentMention, Mention
 from storage.records import normalise
+from storage.vocabulary import event_time, severity_rank
 from storage.writes import insert_ignore
 
-RANK = {"none": 0, "general": 1, "important": 2, "urgent": 3}
 SEED = 1   # fixed, so signatures stored yesterday compare with today's
 SCHEME = "affine32"   # datasketch 2's permutation scheme, named because stored hash values do not carry it
 
@@ -65,15 +65,9 @@ def grouping_settings(settings: IncidentSettings) -> GroupSettings:
                          dup_window=settings.window)
 
 
-def event_when(mention: Mention) -> datetime:
-    """When the post happened, as far as we can trust it: a future or missing date means 'when seen'."""
-    published, collected = mention.published_at, mention.collected_at
-    return published if published is not None and published <= collected else collected
-
-
 class IncidentIndex:
-    """Incidents seen within `settings.window` (the longer window, for near-duplicates), in an in-memory inverted index rebuilt from their stored
-    grouping state (Incident.terms) at the start of each evaluation: no post is re-read or re-tokenised."""
+    """Incidents seen within `settings.window` (the longer window, for near-duplicates), in an in-memory
+    inverted index rebuilt from their stored grouping state (Incident.terms) at the start of each evaluation: no post is re-read or re-tokenised."""
 
     def __init__(self, session: Session, settings: IncidentSettings, now: datetime):
         self.settings = settings
@@ -111,7 +105,7 @@ def join(session: Session, index: IncidentIndex, analysis: Analysis, mention: Me
     target = analysis.targets[0] if analysis.targets else None
     category = analysis.categories[0] if analysis.categories else None
     text = mention_text(mention)
-    when = event_when(mention)
+    when = event_time(mention.published_at, mention.collected_at)
     vec = vector(text, drop=(target,) if target else ())
     incident_id = index.grouper.match(vec, target, analysis.categories or None, when).id
     if incident_id is None:
@@ -136,7 +130,7 @@ def join(session: Session, index: IncidentIndex, analysis: Analysis, mention: Me
 
 
 def absorb(incident: Incident, analysis: Analysis, mention: Mention) -> None:
-    when = event_when(mention)
+    when = event_time(mention.published_at, mention.collected_at)
     incident.mention_count += 1
     incident.reach += mention.author_followers or 0
     incident.first_seen = min(incident.first_seen, when)
@@ -149,7 +143,7 @@ def absorb(incident: Incident, analysis: Analysis, mention: Mention) -> None:
 
 def raise_severity(incident: Incident, severity: str, reason: str | None = None) -> bool:
     """Severity only goes up while an incident lives. Returns True when it changed."""
-    changed = RANK.get(severity, 0) > RANK.get(incident.severity, 0)
+    changed = severity_rank(severity) > severity_rank(incident.severity)
     if changed:
         incident.severity = severity
     if reason and reason not in (incident.signals or []):

@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 import click
 
 from repwatch.cli.app import Context, cli, handle_errors, pass_ctx
+from repwatch.cli.terminal import json_line
 
 
 def _when(value) -> datetime | None:
@@ -83,7 +84,7 @@ def group(ctx: Context, file, overrides: tuple[str, ...], from_config: bool) -> 
             click.echo(msg, err=True)
 
     for obj in group_lines(file, Grouper(grouping_settings(settings)), warn=warn):
-        click.echo(json.dumps(obj, ensure_ascii=False))
+        click.echo(json_line(obj))
     if len(warned) > 10:
         click.echo(f"... {len(warned)} lines not grouped in all", err=True)
     sys.stdout.flush()

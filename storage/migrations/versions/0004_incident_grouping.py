@@ -1,7 +1,7 @@
 """incident grouping by meaning: term state, label, merges
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 
 Incident.terms holds what alerts/grouping.py needs to match later posts against the incident (its
 centroid and first-post term weights), so the index is rebuilt from the database after a restart
@@ -11,8 +11,8 @@ incident it was merged into.
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
