@@ -53,6 +53,8 @@ STOP = set("""
 一点 还有 之后 之前 以后 以前 里 上 下 中 后 前 再 才 却 呀 啦 哇 咯 么 之 其 此 该 每 各 某 个 位 次 年 月 日 号 点 分 多 少 好 很多 其实 居然 竟然 简直
 转发 回复 评论 微博 视频 图片 链接 网页 全文 原文 via 分享 收藏 关注 转 抱歉 此 doge 哈哈哈哈 心 泪 怒 抓狂 衰 围观 顶 赞 求 求转 扩散 转起
 投诉 差评 垃圾 太差 无语 失望 生气 气死 坑 坑人 恶心 客服 商家 用户 顾客 消费者 问题 东西 情况 事情 感觉 这种 那种 一家 这家 那家
+下单 订单 收到 味道 好吃 难吃 不好 不错 下次 不会 再也 这次 以后 以前 评价 好评 打电话 电话 第一次 体验 购买 质量 时候
+一般 还行 实在 完全 直接 可能 由于 不知 是不是 为什么 开心 心塞 全部 中间 任何 还好 而且 其他 别的 一次 两次 几次 好几次
 """.split())
 
 
@@ -135,13 +137,15 @@ def label(terms: dict[str, float], n: int = 3) -> str:
 
 @dataclass
 class GroupSettings:
-    threshold: float = 0.2      # cosine with the centroid (or the first post) to join
+    threshold: float = 0.3      # cosine with the centroid (or the first post) to join
     duplicate: float = 0.8      # cosine with the first post: a near-duplicate or repost, joins at once
     window: timedelta = timedelta(days=7)    # an incident quiet longer than this is not joined by meaning
     dup_window: timedelta = timedelta(days=30)   # ... nor by a near-duplicate after this long
     keep: int = 30              # terms kept per incident centroid
     lead: bool = True           # also join on the cosine with the first post alone (measured: +0.01 F1)
     recheck: int = 20           # best-scored candidates checked for category, window and duplicate
+    common_share: float = 0.1   # ... nor one in more than this share of the target's open incidents
+    common_min: int = 5         # (counted once the target has more than common_min / common_share)
     max_postings: int = 300     # a term in the centroids of more open incidents than this is no anchor
 
 
@@ -201,6 +205,7 @@ class Grouper:
         self.settings = settings or GroupSettings()
         self.states: dict[int, GroupState] = {}
         self.postings: dict[tuple[str | None, str], dict[int, float]] = {}
+        self.per_target: dict[str | None, int] = {}
         self._next = 1
         self._placed = 0
 
@@ -209,6 +214,8 @@ class Grouper:
         old = self.states.get(state.id)
         if old is not None:
             self._unindex(old)
+        else:
+            self.per_target[state.target] = self.per_target.get(state.target, 0) + 1
         self.states[state.id] = state
         norm = _norm(state.centroid)
         for w, x in state.centroid.items():
@@ -227,6 +234,7 @@ class Grouper:
         state = self.states.pop(incident_id, None)
         if state is not None:
             self._unindex(state)
+            self.per_target[state.target] -= 1
 
     def expire(self, now: datetime) -> int:
         """Forget incidents quiet for longer than either window (they can no longer be joined)."""
@@ -242,9 +250,12 @@ class Grouper:
         """The incident a post belongs to. `category` is the post's category, or all its categories."""
         st = self.settings
         scores: dict[int, float] = {}
+        # a word in the centroids of many of this target's open incidents (the platform's name, the
+        # shop's usual dish) says which target, not which issue: it is no anchor, and does not count
+        common = min(st.max_postings, max(st.common_min, st.common_share * self.per_target.get(target, 0)))
         for w, x in vec.items():
             ids = self.postings.get((target, w))
-            if not ids or len(ids) > st.max_postings:
+            if not ids or len(ids) > common:
                 continue
             for cid, cw in ids.items():
                 scores[cid] = scores.get(cid, 0.0) + x * cw
