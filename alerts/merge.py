@@ -132,3 +132,22 @@ def move_out(session: Session, incident_id: int, mention_id: int, *, actor: str,
                note=f"mention {mention_id} moved out to incident #{new.id}" + (f": {reason}" if reason else ""),
                detail={"mention_id": mention_id, "from_incident": src.id, "to_incident": new.id})
     return new
+
+
+def dismiss(session: Session, incident_id: int, *, actor: str, now: datetime, reason: str) -> Incident:
+    """Not an incident worth handling (not a complaint, not about us, spam): status `dismissed`, the
+    reason kept in its signals as `dismissed:<reason>` - a training signal for the complaint model -
+    and an open ticket closed with a `dismissed` event. Later posts still join it (and stay dismissed),
+    so the same noise does not come back as new incidents."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise IncidentError("say why the incident is dismissed")
+    incident = _get(session, incident_id)
+    incident.status = "dismissed"
+    incident.signals = sorted(set(incident.signals or []) | {f"dismissed:{reason[:100]}"})
+    ticket = _open_ticket(session, incident.id)
+    if ticket is not None:
+        record(session, ticket, at=now, actor=actor, kind="dismissed", note=reason, from_state=ticket.state,
+               to_state="closed", detail={"incident": incident.id})
+        ticket.state, ticket.closed_at, ticket.open_incident_id, ticket.updated_at = "closed", now, None, now
+    return incident
