@@ -7,8 +7,10 @@
   tune part only (`--tune` prints the grid); the table reports the held-out part.
 - AFQMC pairs: would the second question join an incident made of the first one? Precision/recall
   of "same meaning", on a fixed sample.
-- Cost: posts grouped per second and memory with 10k and 100k open incidents (synthetic posts made
-  by mixing words of real CED posts, so they rarely match).
+- Outbreak: a held-out cascade breaking out in a week of background posts; how many of its posts are
+  out when per-incident spread detection first alarms, MinHash grouping against grouping by meaning.
+- Cost: posts grouped per second (CPU time, tokenising included) and memory with 10k and 100k open
+  incidents (each the heaviest terms of two real CED posts mixed).
 
 Run: OMP_NUM_THREADS=1 .venv/bin/python bench/incidents.py [--tune] [--quick]
 """
@@ -211,16 +213,103 @@ def cost(open_incidents: int, settings: GroupSettings, posts: list[dict], measur
     return measure / (time.process_time() - t), mem
 
 
+def outbreak(test: list[dict], streams: int = 20) -> dict:
+    """End to end on incident spread: a week of background posts (1/hour, random posts of other
+    held-out cascades), then one held-out cascade breaks out (0.5 posts/hour doubling every 3 hours,
+    every post of it in its own words). Each grouping feeds per-incident hourly counts to the pipeline's
+    detector (alerts.detect, a fresh incident's prior as in alerts/spread.py). Per stream: outbreak posts
+    already out when an incident holding outbreak posts first alarms, or none; alarms on incidents of
+    background posts only. Only the per-incident series depend on the grouping (the per-target series
+    counts every complaint whatever the grouping)."""
+    from alerts.detect import SpreadDetector
+    from alerts.settings import AlertSettings
+
+    alert = AlertSettings()
+    by_cascade = defaultdict(list)
+    for p in test:
+        by_cascade[p["cascade"]].append(p)
+    big = sorted(c for c, ps in by_cascade.items() if len(ps) >= 30)
+    out = {"meaning": [], "minhash": []}
+    false = {"meaning": 0, "minhash": 0}
+    for seed in range(streams):
+        rng = random.Random(seed)
+        chosen = rng.choice(big)
+        others = [p for c, ps in by_cascade.items() if c != chosen for p in ps]
+        start = datetime(2026, 1, 5)
+        stream = []
+        for h in range(7 * 24):
+            for _ in range(_poisson(rng, 1.0)):
+                stream.append((start + timedelta(hours=h, minutes=rng.randrange(60)), rng.choice(others)["text"], False))
+        onset = start + timedelta(days=5)
+        posts = list(by_cascade[chosen])
+        h = 0
+        while posts and h < 48:
+            for _ in range(min(len(posts), _poisson(rng, 0.5 * 2 ** (h / 3)))):
+                stream.append((onset + timedelta(hours=h, minutes=rng.randrange(60)), posts.pop(0)["text"], True))
+            h += 1
+        stream.sort(key=lambda x: x[0])
+        for name in out:
+            assign = _assign(name, stream)
+            bins: dict[int, dict[datetime, int]] = defaultdict(lambda: defaultdict(int))
+            has_outbreak: dict[int, datetime] = {}
+            for (when, _, is_out), inc in zip(stream, assign):
+                bins[inc][when.replace(minute=0, second=0)] += 1
+                if is_out:
+                    has_outbreak.setdefault(inc, when)
+            first = None
+            for inc, counts in bins.items():
+                det = SpreadDetector(alert.detect, prior=alert.spread.incident_prior)
+                b = min(counts)
+                end = start + timedelta(days=8)
+                while b < end:
+                    alarm = det.update(b, counts.get(b, 0))
+                    if alarm is not None:
+                        if inc in has_outbreak:
+                            first = b if first is None else min(first, b)
+                        else:
+                            false[name] += 1
+                        break
+                    b += timedelta(hours=1)
+            if first is None:
+                out[name].append(None)
+            else:   # the alarm is raised when its bin closes
+                out[name].append(sum(1 for when, _, o in stream if o and when < first + timedelta(hours=1)))
+    return {"posts_out": out, "false": false, "streams": streams}
+
+
+def _poisson(rng: random.Random, lam: float) -> int:
+    import math
+
+    n, p, limit = 0, 1.0, math.exp(-lam)
+    while True:
+        p *= rng.random()
+        if p <= limit:
+            return n
+        n += 1
+
+
+def _assign(name: str, stream) -> list[int]:
+    posts = [{"text": t, "when": w} for w, t, _ in stream]
+    if name == "minhash":
+        return run_minhash(posts)
+    return run_grouper(posts, GroupSettings())
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--tune", action="store_true", help="grid over settings on the tune split")
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--outbreak", action="store_true", help="only the outbreak figure")
     args = ap.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     posts = sorted(load_ced(), key=lambda p: (p["when"], p["cascade"]))
     tune = [p for p in posts if split(p["cascade"]) == "tune"]
     test = [p for p in posts if split(p["cascade"]) == "test"]
     settings = GroupSettings()
+    if args.outbreak:
+        res = outbreak(test, 8 if args.quick else 20)
+        print(res)
+        return
     if args.tune:
         for th in (0.2, 0.25, 0.3, 0.35, 0.4):
             for days in (1, 3, 7):
@@ -251,6 +340,13 @@ def main(argv=None) -> None:
         print(f"| {name} | {r[0]:.3f} | {r[1]:.3f} | {r[2]:.3f} | {r[3]} |", flush=True)
     same = sum(p[2] for p in pairs) / len(pairs)
     print(f"(same-meaning share of the pairs: {same:.3f}, the precision of joining every pair)")
+    res = outbreak(test, 8 if args.quick else 20)
+    print(f"\n| outbreak ({res['streams']} streams) | detected | outbreak posts out at the first alarm (median) "
+          f"| alarms on background-only incidents |\n|---|---|---|---|")
+    for name in ("minhash", "meaning"):
+        got = [x for x in res["posts_out"][name] if x is not None]
+        med = f"{sorted(got)[len(got) // 2]}" if got else "-"
+        print(f"| {name} | {len(got)}/{res['streams']} | {med} | {res['false'][name]} |", flush=True)
     print("\n| open incidents | posts/s | memory (MiB) |\n|---|---|---|")
     for n in ((10_000,) if args.quick else (10_000, 100_000)):
         speed, mem = cost(n, settings, posts)
