@@ -151,3 +151,23 @@ def dismiss(session: Session, incident_id: int, *, actor: str, now: datetime, re
                to_state="closed", detail={"incident": incident.id})
         ticket.state, ticket.closed_at, ticket.open_incident_id, ticket.updated_at = "closed", now, None, now
     return incident
+
+
+def related(session: Session, incident: Incident, limit: int = 5, floor: float = 0.1) -> list[tuple[Incident, float]]:
+    """Open incidents about the same target that say something close (cosine of the centroids at least
+    `floor`): candidates for a merge, shown beside a ticket."""
+    from alerts.grouping import _dot, _norm
+
+    mine = (incident.terms or {}).get("c") or {}
+    if not mine:
+        return []
+    others = session.scalars(select(Incident).where(Incident.target == incident.target, Incident.status == "open",
+                                                    Incident.id != incident.id, Incident.terms.is_not(None))
+                             .order_by(Incident.last_seen.desc()).limit(500))
+    scored = []
+    for other in others:
+        theirs = (other.terms or {}).get("c") or {}
+        score = _dot(mine, theirs) / (_norm(mine) * _norm(theirs)) if theirs else 0.0
+        if score >= floor:
+            scored.append((other, score))
+    return sorted(scored, key=lambda x: (-x[1], x[0].id))[:limit]

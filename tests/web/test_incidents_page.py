@@ -108,3 +108,22 @@ def test_dismiss_in_chromium(db, incidents, users, server, browser):
         context.close()
     with db.session() as s:
         assert s.get(Incident, of["refund"]).status == "dismissed"
+
+
+def test_the_ticket_page_shows_related_incidents(db, incidents, clock, as_role):
+    _, of = incidents
+    seed = Seeder(db)
+    other = seed.mention("国贸那家店的拿铁有头发，店员也不道歉", at=clock.now() - timedelta(hours=1),
+                         severity="general", source="feed-b",
+                         categories=("service",))               # the same story, filed under another category
+    with db.session() as s:
+        evaluate(s, AlertSettings(), clock.now(), None, tz="Asia/Shanghai")
+        related_id = s.scalar(select(IncidentMention.incident_id).where(IncidentMention.mention_id == other))
+    assert related_id not in of.values()
+    client, token = as_role("agent")
+    client.post(f"/incidents/{of['hair']}/ticket", data={"csrf_token": token})
+    with db.session() as s:
+        ticket_id = s.scalar(select(Ticket.id).where(Ticket.incident_id == of["hair"]))
+    page = client.get(f"/tickets/{ticket_id}").text
+    assert f'data-related="{related_id}"' in page
+    assert f'data-related="{of["cold"]}"' not in page           # nothing in common
