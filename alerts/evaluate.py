@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from alerts import spread
 from alerts.escalate import engagement_surges, reach_severity
-from alerts.evidence import incident_figures, top_posts, what
+from alerts.evidence import incident_figures, spread_of, top_posts, what
 from alerts.incidents import IncidentIndex, join, raise_severity
 from alerts.lifecycle import TicketChanges, ensure_ticket, on_mention
 from alerts.notify.base import Alert
@@ -89,7 +89,7 @@ def _refreshed(session: Session, alerts: list[Alert]) -> list[Alert]:
         if alert.incident_id is not None and alert.kind != "spike":
             incident = session.get(Incident, alert.incident_id)
             alert.evidence = top_posts(session, incident_id=incident.id)
-            alert.figures = {**alert.figures, **incident_figures(incident)}
+            alert.figures = {**alert.figures, **incident_figures(incident, session)}
     return alerts
 
 
@@ -101,6 +101,7 @@ def _spread_alerts(session: Session, sa: spread.SeriesAlarm, settings: AlertSett
     if sa.incident_id is not None:
         incident = session.get(Incident, sa.incident_id)
         raise_severity(incident, settings.spread.raise_to, "spread")
+        authors, sources = spread_of(session, incident.id)
         ticket = ensure_ticket(session, incident, settings, now, base_url=base_url, changes=changes, force=True,
                                reason=f"spreading: {_n(a.value)} posts in one bin, {a.expected:.2f} expected")
         return [Alert(
@@ -108,9 +109,10 @@ def _spread_alerts(session: Session, sa: spread.SeriesAlarm, settings: AlertSett
             title=incident.title[:120], category=incident.category, target=incident.target,
             incident_id=incident.id, ticket_id=ticket.id if ticket else None,
             url=f"{base_url.rstrip('/')}/tickets/{ticket.id}" if base_url and ticket else None,
-            summary=(f"事件扩散 (spreading): {what(incident.target, incident.category)} — {_n(a.value)} posts in "
-                     f"{settings.spread.bin}, {a.expected:.2f} expected"),
-            evidence=top_posts(session, incident_id=incident.id), figures={**incident_figures(incident), **figures})]
+            summary=(f"事件扩散 (spreading): {what(incident.target, incident.category)}"
+                     f"{' · ' + incident.label if incident.label else ''} — {_n(a.value)} posts in "
+                     f"{settings.spread.bin}, {a.expected:.2f} expected; {authors} authors on {len(sources)} sources"),
+            evidence=top_posts(session, incident_id=incident.id), figures={**incident_figures(incident, session), **figures})]
     # A surge in one target × category: the incidents in the surge are "several customers with the same
     # issue" (DOMAIN.md: important), so they get tickets if they had none.
     incident_ids = sorted(set(session.scalars(select(IncidentMention.incident_id)

@@ -38,8 +38,27 @@ def ticket_url(base_url: str | None, ticket_id: int | None) -> str | None:
     return f"{base_url.rstrip('/')}/tickets/{ticket_id}" if base_url and ticket_id else None
 
 
-def incident_figures(incident: Incident) -> dict:
-    return {"mentions": incident.mention_count, "reach": incident.reach,
+def spread_of(session: Session, incident_id: int) -> tuple[int, list[str]]:
+    """How far an incident has gone: its distinct authors (a post without an author counts as its own
+    voice) and the names of its sources, most posts first."""
+    rows = session.execute(select(Mention.author, Mention.id, Source.name)
+                           .join(IncidentMention, IncidentMention.mention_id == Mention.id)
+                           .join(Source, Source.id == Mention.source_id, isouter=True)
+                           .where(IncidentMention.incident_id == incident_id)).all()
+    authors = {(source, author) if author else ("#", mention_id) for author, mention_id, source in rows}
+    per_source: dict[str, int] = {}
+    for _, _, source in rows:
+        per_source[source or "-"] = per_source.get(source or "-", 0) + 1
+    return len(authors), sorted(per_source, key=lambda k: (-per_source[k], k))
+
+
+def incident_figures(incident: Incident, session: Session | None = None) -> dict:
+    about = {"about": incident.label} if incident.label else {}
+    spread = {}
+    if session is not None:
+        authors, sources = spread_of(session, incident.id)
+        spread = {"authors": authors, "sources": ", ".join(sources[:5]) + (" …" if len(sources) > 5 else "")}
+    return {**about, "mentions": incident.mention_count, **spread, "reach": incident.reach,
             "first_seen": f"{incident.first_seen:%Y-%m-%d %H:%M} UTC", "last_seen": f"{incident.last_seen:%Y-%m-%d %H:%M} UTC",
             "signals": ", ".join(incident.signals or []) or "-"}
 
@@ -52,7 +71,7 @@ def ticket_alert(session: Session, ticket: Ticket, incident: Incident, *, kind: 
         key=key, kind=kind, title=incident.title[:120], severity=severity or ticket.severity, summary=summary,
         category=category, url=ticket_url(base_url, ticket.id), ticket_id=ticket.id, incident_id=incident.id,
         target=incident.target, evidence=top_posts(session, incident_id=incident.id), repeatable=repeatable,
-        figures={**incident_figures(incident), "ticket": f"#{ticket.id} {ticket.state}",
+        figures={**incident_figures(incident, session), "ticket": f"#{ticket.id} {ticket.state}",
                  "owner": ticket.assignee or ticket.department or "-", **(figures or {})},
     )
 

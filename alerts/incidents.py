@@ -1,22 +1,27 @@
 """Incidents: mentions about the same issue, across sources.
 
-A mention joins an incident when its text is a near-duplicate of the incident's representative text
-(MinHash over character n-grams, candidates from an LSH index, then the estimated Jaccard similarity
-checked against the threshold) and it is about the same watch target and a compatible complaint
-category. Otherwise it starts a new incident and becomes its representative (leader clustering:
-stable, online, and one MinHash per incident is all that is stored, in Incident.signature).
+A mention joins the incident it is about when it says the same thing, in the same words or in other
+words (alerts/grouping.py: jieba TF-IDF with the unknown words - names, stores, products - as anchors,
+candidates from an inverted index, cosine with the incident's centroid), and it is about the same
+watch target, a compatible complaint category and within the window. A near-duplicate or repost of
+the incident's first post joins at once. Otherwise it starts a new incident. The grouping state of
+each incident (Incident.terms) is stored with it, so the index is rebuilt after a restart from the
+database alone, and history is never re-clustered. Incident.label names the incident by its key terms.
 
 One domain rule adds to the text: reports of the same hazard (the same safety word, e.g. 食物中毒,
 刹车失灵) about the same target within the window are one crisis however they are worded, so they
-join one incident and one urgent ticket (DOMAIN.md: safety is always urgent)."""
+join one incident and one urgent ticket (DOMAIN.md: safety is always urgent).
+
+The MinHash functions below (shingles, signature) are the grouping used before; bench/incidents.py
+keeps them as the baseline."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from alerts.grouping import GroupSettings, GroupState, Grouper, label, vector
 from alerts.settings import IncidentSettings
 from storage.models import Analysis, Incident, IncidentMention, Mention
 from storage.records import normalise
@@ -55,58 +60,31 @@ def mention_text(mention: Mention) -> str:
     return f"{title} {mention.text}"
 
 
-def _compatible(a: str | None, b: str | None) -> bool:
-    return a is None or b is None or a == b
-
-
-@dataclass
-class Candidate:
-    incident_id: int
-    target: str | None
-    category: str | None
-    minhash: object
+def grouping_settings(settings: IncidentSettings) -> GroupSettings:
+    return GroupSettings(threshold=settings.threshold, duplicate=settings.duplicate, window=settings.meaning_window,
+                         dup_window=settings.window)
 
 
 class IncidentIndex:
-    """Incidents seen within `settings.window`, in an in-memory LSH index built from their stored
-    signatures. Rebuilt per evaluation: cheap (no text is re-hashed) and never stale."""
+    """Incidents seen within `settings.window` (the longer window, for near-duplicates), in an in-memory
+    inverted index rebuilt from their stored grouping state (Incident.terms) at the start of each evaluation: no post is re-read or re-tokenised."""
 
     def __init__(self, session: Session, settings: IncidentSettings, now: datetime):
-        from datasketch import MinHash, MinHashLSH
-
         self.settings = settings
-        self.lsh = MinHashLSH(threshold=settings.threshold, num_perm=settings.num_perm)
-        self.known: dict[int, Candidate] = {}
+        self.grouper = Grouper(grouping_settings(settings))
         self.hazards: dict[tuple[str | None, str], int] = {}
-        rows = session.execute(select(Incident.id, Incident.target, Incident.category, Incident.signature,
-                                      Incident.signals)
-                               .where(Incident.last_seen >= now - settings.window, Incident.signature.is_not(None))
+        rows = session.execute(select(Incident.id, Incident.target, Incident.category, Incident.last_seen,
+                                      Incident.terms, Incident.signals)
+                               .where(Incident.last_seen >= now - settings.window, Incident.status != "merged")
                                .order_by(Incident.id))
-        for incident_id, target, category, sig, signals in rows:
+        for incident_id, target, category, last_seen, terms, signals in rows:
             self.note_hazards(incident_id, target, signals)
-            if len(sig) != settings.num_perm:
-                continue   # num_perm was changed: older incidents can no longer be compared
-            self.add(incident_id, target, category, MinHash(num_perm=settings.num_perm, seed=SEED, scheme=SCHEME,
-                                                                  hashvalues=sig))
+            if terms:
+                self.grouper.add_state(GroupState.from_json(incident_id, target, category, last_seen, terms))
 
     def note_hazards(self, incident_id: int, target: str | None, signals: list[str] | None) -> None:
         for word in hazards(signals):
             self.hazards.setdefault((target, word), incident_id)   # the oldest incident keeps the hazard
-
-    def add(self, incident_id: int, target: str | None, category: str | None, minhash) -> None:
-        self.known[incident_id] = Candidate(incident_id, target, category, minhash)
-        self.lsh.insert(str(incident_id), minhash)
-
-    def match(self, minhash, target: str | None, category: str | None) -> int | None:
-        best, best_sim = None, 0.0
-        for key in self.lsh.query(minhash):
-            c = self.known[int(key)]
-            if c.target != target or not _compatible(c.category, category):
-                continue
-            sim = minhash.jaccard(c.minhash)
-            if sim >= self.settings.threshold and (sim > best_sim or (sim == best_sim and c.incident_id < best)):
-                best, best_sim = c.incident_id, sim
-        return best
 
     def match_hazard(self, target: str | None, signals: list[str] | None) -> int | None:
         return next((self.hazards[(target, w)] for w in sorted(hazards(signals)) if (target, w) in self.hazards), None)
@@ -127,27 +105,27 @@ def join(session: Session, index: IncidentIndex, analysis: Analysis, mention: Me
     target = analysis.targets[0] if analysis.targets else None
     category = analysis.categories[0] if analysis.categories else None
     text = mention_text(mention)
-    mh = signature(text, index.settings)
-    incident_id = index.match(mh, target, category)
+    when = event_time(mention.published_at, mention.collected_at)
+    vec = vector(text, drop=(target,) if target else ())
+    incident_id = index.grouper.match(vec, target, analysis.categories or None, when).id
     if incident_id is None:
         incident_id = index.match_hazard(target, analysis.signals)
     created = False
     if incident_id is None:
-        when = event_time(mention.published_at, mention.collected_at)
         key = f"{target or '-'}/{category or 'other'}/m{mention.id}"
         created = insert_ignore(session, Incident, dict(
             key=key, target=target, category=category, title=text[:1000], severity=analysis.severity,
-            signals=[], first_seen=when, last_seen=when, mention_count=0, reach=0, status="open",
-            signature=[int(v) for v in mh.hashvalues]), ["key"])
+            signals=[], first_seen=when, last_seen=when, mention_count=0, reach=0, status="open"), ["key"])
         incident_id = session.scalar(select(Incident.id).where(Incident.key == key))
-        if created:
-            index.add(incident_id, target, category, mh)
     incident = session.get(Incident, incident_id)
     added = insert_ignore(session, IncidentMention, dict(incident_id=incident.id, mention_id=mention.id, added_at=now),
                           ["incident_id", "mention_id"])
     if added:
         absorb(incident, analysis, mention)
         index.note_hazards(incident.id, incident.target, analysis.signals)
+        state = index.grouper.absorb(incident.id, vec, incident.target, incident.category, incident.last_seen)
+        incident.terms = state.to_json()
+        incident.label = label(state.centroid) or None
     return incident, created, added
 
 

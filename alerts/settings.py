@@ -38,13 +38,20 @@ class Route(Strict):
 
 
 class IncidentSettings(Strict):
-    """Near-duplicate grouping: MinHash over character n-grams, looked up with LSH."""
+    """Grouping by meaning (alerts/grouping.py): jieba TF-IDF, anchor terms, an inverted index."""
 
     min_severity: Severity = Field(default="general", description="lowest graded severity that joins an incident")
-    shingle: int = Field(default=3, ge=1, le=10, description="characters per n-gram")
-    threshold: float = Field(default=0.5, gt=0, lt=1, description="estimated Jaccard similarity to join an incident")
-    num_perm: int = Field(default=64, ge=16, le=512, description="MinHash permutations")
-    window: Duration = Field(default=timedelta(days=30), description="an incident quiet for longer is not joined")
+    threshold: float = Field(default=0.3, gt=0, lt=1, description="cosine similarity with an incident's centroid or first post "
+                             "to join it (tuned on held-out Weibo cascades and AFQMC, bench/incidents.py)")
+    duplicate: float = Field(default=0.8, gt=0, le=1, description="cosine with the incident's first post at which "
+                             "a post is a near-duplicate or repost and joins at once")
+    window: Duration = Field(default=timedelta(days=30), description="an incident quiet for longer is not joined, "
+                             "not even by a near-duplicate")
+    meaning_window: Duration = Field(default=timedelta(days=7), description="an incident quiet for longer is "
+                                     "joined only by near-duplicates, no longer by posts in other words")
+    shingle: int = Field(default=3, ge=1, le=10, description="characters per n-gram of the MinHash baseline "
+                         "(bench/incidents.py only)")
+    num_perm: int = Field(default=64, ge=16, le=512, description="MinHash permutations of the baseline (bench only)")
 
 
 class EngagementSettings(Strict):

@@ -82,6 +82,9 @@ class IncidentItem:
     signals: list[str]
     ticket_id: Optional[int]
     evidence: list[Post]
+    label: Optional[str] = None        # what it is about: its key terms
+    authors: int = 0                   # distinct authors it has reached
+    sources: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -152,9 +155,12 @@ def evidence(session: Session, incident_id: int, limit: int) -> list[Post]:
 
 def incident_item(session: Session, incident: Incident, evidence_rows: int) -> IncidentItem:
     ticket = session.scalar(select(Ticket.id).where(Ticket.incident_id == incident.id).order_by(Ticket.id.desc()))
+    from alerts.evidence import spread_of
+
+    authors, sources = spread_of(session, incident.id)
     return IncidentItem(incident.id, incident.title, incident.target, incident.category, incident.severity,
                         incident.mention_count, incident.reach, list(incident.signals or []), ticket,
-                        evidence(session, incident.id, evidence_rows))
+                        evidence(session, incident.id, evidence_rows), incident.label, authors, sources)
 
 
 def new_incidents(session: Session, start: datetime, end: datetime, scope: Scope, evidence_rows: int):

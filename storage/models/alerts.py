@@ -25,7 +25,10 @@ class Incident(Base):
     last_seen: Mapped[datetime]
     mention_count: Mapped[int] = mapped_column(default=0)
     reach: Mapped[int] = mapped_column(BigInteger, default=0)
-    signature: Mapped[Optional[list]]                  # MinHash values for near-duplicate grouping
+    signature: Mapped[Optional[list]]                  # MinHash values (grouping before migration 0003)
+    terms: Mapped[Optional[dict]]                      # grouping state: centroid and first-post terms (alerts/grouping.py)
+    label: Mapped[Optional[str]] = mapped_column(String(300))   # key terms, e.g. 拉肚子 · 过期三明治 · 门店
+    merged_into: Mapped[Optional[int]]                 # the incident this one was merged into (status "merged")
     status: Mapped[str] = mapped_column(String(20), default="open")
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
 

@@ -46,7 +46,8 @@ def test_reposts_across_sources_join_one_incident_and_other_issues_do_not(db, se
                         for i in s.scalars(select(Incident.id)))
         first = s.scalar(select(Incident).join(IncidentMention).where(IncidentMention.mention_id == a))
         assert (first.mention_count, first.reach, first.title) == (2, 5200, LATE)
-        assert len(first.signature) == settings.incidents.num_perm
+        assert first.terms["n"] == 2 and "骑手" in first.terms["c"] and "送错" in first.label
+        assert "外卖" not in first.terms["c"]   # the target's own name says nothing about which issue
     assert groups == [[a, b], [c], [d]]
     assert (report.incidents_opened, report.tickets_opened) == (3, 3)
     opened = [x for x in report.alerts if x.key.endswith(":opened")]

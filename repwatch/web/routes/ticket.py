@@ -45,7 +45,9 @@ def ticket_page(request: Request, ticket_id: int):
                                bar_name="帖子数 posts", line_name="预期 expected (history)",
                                caption="事件声量与预期基线 Incident volume vs expected baseline")
         due, due_kind = next_due(t, now)
-        return page(request, "ticket.html", t=t, incident=incident, items=items, chart=chart, volume=volume,
+        from alerts.merge import related
+
+        return page(request, "ticket.html", t=t, incident=incident, related=related(s, incident), items=items, chart=chart, volume=volume,
                     alarms=detector_alarms(s, t.incident_id), events=list(t.events), due=due, due_kind=due_kind,
                     breached=is_breached(t, now), moves=TRANSITIONS.get(t.state, ()),
                     silences=list(SILENCE_CHOICES), can_act=request.state.principal.can("agent"))

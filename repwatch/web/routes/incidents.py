@@ -1,0 +1,106 @@
+"""The incidents page: every open incident with what it is about (label), its size and trend, category,
+severity and ticket; an agent opens a ticket from it, merges it into another, moves a mention out, or
+dismisses it with a reason. Every action is a POST form with the CSRF token, answered by a redirect."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import RedirectResponse
+from sqlalchemy import func, select
+
+from alerts.exceptions import AlertError
+from repwatch.web.actions import actor
+from repwatch.web.deps import agent, csrf, principal
+from repwatch.web.render import flash, page
+from storage.models import Incident, IncidentMention, Mention, Ticket
+
+router = APIRouter(dependencies=[Depends(principal)], include_in_schema=False)
+DAY = timedelta(days=1)
+
+
+def _rows(s, now, limit: int = 300) -> list[dict]:
+    incidents = list(s.scalars(select(Incident).where(Incident.status == "open")
+                               .order_by(Incident.last_seen.desc(), Incident.id.desc()).limit(limit)))
+    ids = [i.id for i in incidents] or [-1]
+    recent: dict[int, list[int]] = {}
+    happened = Mention.happened_at
+    for incident_id, when in s.execute(select(IncidentMention.incident_id, happened)
+                                       .join(Mention, Mention.id == IncidentMention.mention_id)
+                                       .where(IncidentMention.incident_id.in_(ids), happened >= now - 2 * DAY)):
+        pair = recent.setdefault(incident_id, [0, 0])
+        pair[0 if when >= now - DAY else 1] += 1
+    tickets = dict(s.execute(select(Ticket.incident_id, func.max(Ticket.id)).where(Ticket.incident_id.in_(ids))
+                             .group_by(Ticket.incident_id)).all())
+    open_ids = set(s.scalars(select(Ticket.open_incident_id).where(Ticket.open_incident_id.in_(ids))))
+    return [dict(incident=i, last_day=recent.get(i.id, [0, 0])[0], day_before=recent.get(i.id, [0, 0])[1],
+                 ticket=tickets.get(i.id), ticket_open=i.id in open_ids) for i in incidents]
+
+
+@router.get("/incidents")
+def incidents_page(request: Request):
+    state = request.app.state
+    with state.db.session() as s:
+        return page(request, "incidents.html", rows=_rows(s, state.clock.now()),
+                    can_act=request.state.principal.can("agent"))
+
+
+def _act(request: Request, action, done: str):
+    state = request.app.state
+    try:
+        with state.db.session() as s:
+            message = action(s, actor(request.state.principal), state.clock.now())
+        flash(request, message or done)
+    except AlertError as exc:
+        flash(request, str(exc), "error")
+    return RedirectResponse("/incidents", status_code=303)
+
+
+def _number(value: str, what: str) -> int:
+    value = (value or "").strip().lstrip("#")
+    if not value.isdigit() or len(value) > 9:
+        raise HTTPException(400, f"{what} must be a number")
+    return int(value)
+
+
+@router.post("/incidents/{incident_id}/ticket", dependencies=[agent, csrf])
+def open_ticket(request: Request, incident_id: int):
+    from alerts.lifecycle import TicketChanges, ensure_ticket
+
+    def action(s, who, now):
+        incident = s.get(Incident, incident_id)
+        if incident is None or incident.status != "open":
+            raise AlertError(f"no open incident #{incident_id}")
+        ticket = ensure_ticket(s, incident, request.app.state.config.alerts, now, base_url=None,
+                               changes=TicketChanges(), force=True, reason=f"opened from the incidents page by {who}")
+        return f"工单 #{ticket.id} Ticket #{ticket.id} for incident #{incident_id}."
+    return _act(request, action, "")
+
+
+@router.post("/incidents/{incident_id}/merge", dependencies=[agent, csrf])
+def merge(request: Request, incident_id: int, into: str = Form(...), reason: str = Form("")):
+    from alerts.merge import merge as do_merge
+
+    into_id = _number(into, "into")
+    return _act(request, lambda s, who, now: do_merge(s, incident_id, into_id, actor=who, now=now,
+                                                      reason=reason.strip()[:4000] or None) and None,
+                f"已合并 Incident #{incident_id} merged into #{into_id}.")
+
+
+@router.post("/incidents/{incident_id}/move-out", dependencies=[agent, csrf])
+def move_out(request: Request, incident_id: int, mention: str = Form(...), reason: str = Form("")):
+    from alerts.merge import move_out as do_move_out
+
+    mention_id = _number(mention, "mention")
+    return _act(request, lambda s, who, now: f"已移出 Mention {mention_id} moved out to incident #" + str(
+        do_move_out(s, incident_id, mention_id, actor=who, now=now, reason=reason.strip()[:4000] or None).id) + ".",
+        "")
+
+
+@router.post("/incidents/{incident_id}/dismiss", dependencies=[agent, csrf])
+def dismiss(request: Request, incident_id: int, reason: str = Form("")):
+    from alerts.merge import dismiss as do_dismiss
+
+    return _act(request, lambda s, who, now: do_dismiss(s, incident_id, actor=who, now=now,
+                                                        reason=reason.strip()[:4000]) and None,
+                f"已忽略 Incident #{incident_id} dismissed.")

@@ -1,0 +1,117 @@
+"""Merging incidents and moving a mention out, on a real database, through the functions and the CLI."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from alerts.evaluate import evaluate
+from alerts.merge import IncidentError, merge, move_out
+from storage.models import Incident, IncidentMention, Ticket, TicketEvent
+from tests.alerts.conftest import T0
+
+H = timedelta(hours=1)
+HAIR = "国贸店的拿铁里有一根头发，店员还不承认"
+HAIR_AGAIN = "今天在国贸买的拿铁喝出头发，店员态度也差"
+COLD = "等了两个小时外卖才到，饭菜全凉了"
+REFUND = "退款申请提交一周了还没到账"
+
+
+def run(db, settings, now):
+    with db.session() as s:
+        return evaluate(s, settings, now, "http://dash", tz="Asia/Shanghai")
+
+
+def members(s, incident_id):
+    return sorted(s.scalars(select(IncidentMention.mention_id).where(IncidentMention.incident_id == incident_id)))
+
+
+def incident_of(s, mention_id):
+    return s.scalar(select(Incident).join(IncidentMention).where(IncidentMention.mention_id == mention_id))
+
+
+def test_merge_joins_mentions_tickets_and_the_audit_trail_and_later_posts_join_the_survivor(db, seed, settings):
+    a = seed.mention(HAIR, at=T0, followers=100)
+    b = seed.mention(COLD, at=T0 + H, followers=50, signals=("safety:中毒",))
+    run(db, settings, T0 + 2 * H)
+    with db.session() as s:
+        ia, ib = incident_of(s, a), incident_of(s, b)
+        assert ia.id != ib.id
+        ta, tb = (s.scalar(select(Ticket).where(Ticket.incident_id == i.id)) for i in (ia, ib))
+        dst = merge(s, ib.id, ia.id, actor="cli:wang", now=T0 + 3 * H, reason="same order")
+        assert (dst.id, dst.mention_count, dst.reach, members(s, ia.id)) == (ia.id, 2, 150, [a, b])
+        assert "safety:中毒" in dst.signals and dst.first_seen == T0 and dst.last_seen == T0 + H
+        assert "凉" in "".join(dst.terms["c"]) or "两个" in dst.terms["c"]
+        src = s.get(Incident, ib.id)
+        assert (src.status, src.merged_into, src.mention_count) == ("merged", ia.id, 0)
+        assert (tb.state, tb.open_incident_id) == ("closed", None) and ta.state == "new"
+        closing = [e for e in tb.events if e.kind == "merged"]
+        assert closing[0].detail["into_ticket"] == ta.id and "same order" in closing[0].note
+        assert [e.detail["from_ticket"] for e in ta.events if e.kind == "merged"] == [tb.id]
+        with pytest.raises(IncidentError):
+            merge(s, ib.id, ia.id, actor="cli:wang", now=T0 + 3 * H)     # already merged
+        with pytest.raises(IncidentError):
+            merge(s, ia.id, ia.id, actor="cli:wang", now=T0 + 3 * H)
+    # a later post in the merged incident's words joins the survivor, never the merged one
+    c = seed.mention("外卖等了两个小时才到，饭菜都凉了", at=T0 + 4 * H)
+    run(db, settings, T0 + 5 * H)
+    with db.session() as s:
+        assert incident_of(s, c).id == ia.id
+
+
+def test_merge_refuses_two_targets(db, seed, settings):
+    a = seed.mention(HAIR, at=T0)
+    b = seed.mention(HAIR, at=T0, targets=("优选商城",))
+    run(db, settings, T0 + H)
+    with db.session() as s:
+        with pytest.raises(IncidentError, match="one target"):
+            merge(s, incident_of(s, b).id, incident_of(s, a).id, actor="x", now=T0 + H)
+
+
+def test_move_out_puts_a_mention_in_its_own_incident_and_says_so_on_the_ticket(db, seed, settings):
+    a = seed.mention(HAIR, at=T0, followers=10)
+    b = seed.mention(HAIR_AGAIN, at=T0 + H, followers=20)
+    run(db, settings, T0 + 2 * H)
+    with db.session() as s:
+        inc = incident_of(s, a)
+        assert members(s, inc.id) == [a, b]                       # the same issue in other words
+        new = move_out(s, inc.id, b, actor="cli:wang", now=T0 + 3 * H, reason="another store")
+        assert members(s, inc.id) == [a] and members(s, new.id) == [b]
+        assert (inc.mention_count, inc.reach, new.mention_count, new.reach) == (1, 10, 1, 20)
+        assert new.label and inc.terms["n"] == 1 and new.terms["n"] == 1
+        ticket = s.scalar(select(Ticket).where(Ticket.incident_id == inc.id))
+        ev = s.scalar(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "moved_out"))
+        assert ev.detail == {"mention_id": b, "from_incident": inc.id, "to_incident": new.id}
+        assert "another store" in ev.note
+        with pytest.raises(IncidentError):
+            move_out(s, inc.id, a, actor="x", now=T0 + 3 * H)     # its only mention
+        with pytest.raises(IncidentError):
+            move_out(s, inc.id, b, actor="x", now=T0 + 3 * H)     # not a member any more
+    # a rerun does not put it back
+    run(db, settings, T0 + 4 * H)
+    with db.session() as s:
+        assert members(s, incident_of(s, a).id) == [a]
+
+
+def test_incident_commands(db, database_url, seed, settings):
+    from click.testing import CliRunner
+
+    from repwatch.cli import cli
+
+    a = seed.mention(HAIR, at=T0)
+    b = seed.mention(REFUND, at=T0, categories=("after_sales",))
+    run(db, settings, T0 + H)
+    with db.session() as s:
+        ia, ib = incident_of(s, a).id, incident_of(s, b).id
+    base = ["-c", "/nonexistent/schedules.yaml", "--database", database_url]
+    listed = CliRunner().invoke(cli, [*base, "incidents"], catch_exceptions=False)
+    assert listed.exit_code == 0 and f"#{ia} " in listed.stdout and "头发" in listed.stdout
+    out = CliRunner().invoke(cli, [*base, "incident", "merge", str(ib), "--into", str(ia), "--reason", "x"],
+                             catch_exceptions=False)
+    assert out.exit_code == 0 and f"merged into #{ia}" in out.stdout
+    again = CliRunner().invoke(cli, [*base, "incident", "merge", str(ib), "--into", str(ia)], catch_exceptions=False)
+    assert again.exit_code == 1 and "was merged" in again.output
+    moved = CliRunner().invoke(cli, [*base, "incident", "move-out", str(ia), "--mention", str(b)],
+                               catch_exceptions=False)
+    assert moved.exit_code == 0 and "new incident" in moved.stdout
