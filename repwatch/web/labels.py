@@ -21,6 +21,7 @@ HEALTH = {"ok": "正常", "degraded": "降级", "failing": "故障", "silent": "
 EVENT = {
     "opened": "开单", "evidence": "新证据", "state": "状态变更", "reopened": "重新打开", "assign": "分派",
     "note": "备注", "follow_up": "回访结果", "silence": "静默", "escalated": "升级", "escalation": "升级",
+    "correction": "更正",
 }
 
 SIGNAL_KINDS = {
