@@ -220,3 +220,23 @@ def dismiss(session: Session, ticket: Ticket, incident: Incident, *, actor: str,
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
+
+
+def describe(detail: dict) -> str:
+    """One line for an audit-trail `correction` event: what the agent said and what changed."""
+    parts = []
+    if detail.get("scope") == "mention":
+        parts.append(f"post #{detail.get('mention_id')}")
+    if detail.get("complaint") is False:
+        parts.append("not a complaint")
+    elif detail.get("complaint"):
+        parts.append("complaint")
+    if detail.get("categories"):
+        parts.append("categories " + ", ".join(detail["categories"]))
+    if detail.get("severity"):
+        parts.append(f"severity {detail['severity']}")
+    before, after = detail.get("from") or {}, detail.get("to") or {}
+    for key in ("department", "assignee", "state"):
+        if before.get(key) != after.get(key):
+            parts.append(f"{key} {before.get(key) or '-'} → {after.get(key) or '-'}")
+    return "; ".join(parts)
