@@ -3,7 +3,7 @@ or severity. The verdict is stored per mention (storage.models.Correction, with 
 model's prediction at that moment), written to the ticket's audit trail, and fixes the ticket at once:
 
 - categories → the ticket's category (the first one given) and its route (department and person,
-  alerts/routing.py);
+  alerts/routing.py); the incident keeps the model's category, which groups later near-duplicates;
 - severity → the ticket's severity, priority and SLA due times, counted from when the ticket was
   opened (or last reopened), as if it had been graded so from the start;
 - not a complaint → the ticket is closed as dismissed (from any open state) and its incident is marked
@@ -181,11 +181,13 @@ def correct_ticket(session: Session, ticket: Ticket, change: Change, settings: A
     if change.categories:
         category = change.categories[0]
         route = route_for(settings, category)
-        ticket.category, incident.category = category, category
+        # The incident keeps the model's category: it is what groups the next near-duplicate posts
+        # (the model will likely call them the same), so they keep joining this re-routed ticket.
+        ticket.category = category
         ticket.department, ticket.assignee = route.department, route.assignee
     if change.severity:
         ticket.severity, ticket.priority = change.severity, PRIORITY.get(change.severity, 3)
-        incident.severity = change.severity
+        incident.severity = change.severity   # else the next post would raise the ticket back to the old grade
         sla, start = _sla(settings, change.severity), _clock_start(session, ticket)
         if ticket.first_response_at is None:
             ticket.first_response_due = start + sla.first_response
