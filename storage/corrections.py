@@ -44,6 +44,16 @@ def latest_corrections(session: Session) -> list[Correction]:
     return list(latest.values())
 
 
+def latest_labels(session: Session, mention_ids: list[int]) -> dict[int, Correction]:
+    """The latest correction of each of these mentions that has one."""
+    latest: dict[int, Correction] = {}
+    for start in range(0, len(mention_ids), 500):
+        for row in session.scalars(select(Correction).where(Correction.mention_id.in_(mention_ids[start:start + 500]))
+                                   .order_by(Correction.at, Correction.id)):
+            latest[row.mention_id] = row
+    return latest
+
+
 def training_text(mention: Mention) -> str:
     """What the analyzer reads: the title and the text, unless the title is just the text's opening."""
     title = (mention.title or "").strip()

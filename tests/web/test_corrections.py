@@ -55,6 +55,7 @@ def test_agent_dismisses_a_ticket_as_not_a_complaint_and_labels_a_post(as_role, 
     r = client.post(f"/tickets/{ticket_id}/mentions/{mentions[0]}/correct",
                     data={"verdict": "not_complaint", "csrf_token": token})
     assert r.status_code == 303
+    assert "已更正 corrected by web:agent" in client.get(f"/tickets/{ticket_id}").text
     with db.session() as s:
         assert s.get(Ticket, ticket_id).state == "new"            # a post's label leaves the routing alone
         assert s.scalar(select(Correction.complaint).where(Correction.mention_id == mentions[0])) is False

@@ -19,7 +19,7 @@ from repwatch.web.queries.evidence import detector_alarms, evidence, incident_vo
 from repwatch.web.queries.queue import is_breached, next_due
 from repwatch.web.render import flash, page
 from storage.models import Incident, IncidentMention, Mention, Ticket
-from storage.corrections import CATEGORIES, SEVERITIES
+from storage.corrections import CATEGORIES, SEVERITIES, latest_labels
 
 router = APIRouter(dependencies=[Depends(principal)], include_in_schema=False)
 
@@ -49,11 +49,13 @@ def ticket_page(request: Request, ticket_id: int):
                                bar_name="帖子数 posts", line_name="预期 expected (history)",
                                caption="事件声量与预期基线 Incident volume vs expected baseline")
         due, due_kind = next_due(t)
+        labels = latest_labels(s, [i.mention.id for i in items])
         return page(request, "ticket.html", t=t, incident=incident, items=items, chart=chart, volume=volume,
                     alarms=detector_alarms(s, t.incident_id), events=list(t.events), due=due, due_kind=due_kind,
                     breached=is_breached(t, now), moves=TRANSITIONS.get(t.state, ()),
                     silences=list(SILENCE_CHOICES), can_act=request.state.principal.can("agent"),
-                    categories=CATEGORIES, severities=SEVERITIES, dismissed=is_dismissed(s, t))
+                    categories=CATEGORIES, severities=SEVERITIES, dismissed=is_dismissed(s, t),
+                    labels=labels)
 
 
 def _act(request: Request, ticket_id: int, action, done: str):
