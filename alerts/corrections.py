@@ -25,9 +25,9 @@ from sqlalchemy.orm import Session
 from alerts.exceptions import AlertError
 from alerts.routing import route_for
 from alerts.settings import AlertSettings
-from alerts.tickets import PRIORITY, SYSTEM, _sla, move, record
-from storage.corrections import CATEGORIES, SEVERITIES
+from alerts.tickets import SYSTEM, _sla, move, record
 from storage.models import Analysis, Correction, Incident, IncidentMention, Mention, Ticket, TicketEvent
+from storage.vocabulary import CATEGORIES, PRIORITY, SEVERITIES
 
 DISMISSED = "dismissed"          # Incident.status of an incident the team said is not a complaint
 NOT_A_COMPLAINT = "not_a_complaint"

@@ -17,10 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from storage.models import Correction, Mention
-
-# The complaint taxonomy and the grades a complaint can have (DOMAIN.md).
-CATEGORIES = ("product", "service", "price", "delivery", "after_sales", "communication", "promise")
-SEVERITIES = ("general", "important", "urgent")
+from storage.vocabulary import CATEGORIES, SEVERITIES
 
 
 class LabelledExample(NamedTuple):

@@ -7,7 +7,7 @@ import click
 
 from repwatch.cli.app import Context, cli, handle_errors, pass_ctx
 from repwatch.cli.ticket_cmds import _actor, _load, _settings, ticket_group
-from storage.corrections import CATEGORIES, SEVERITIES
+from storage.vocabulary import CATEGORIES, SEVERITIES
 
 
 def correction_options(fn):

@@ -19,7 +19,8 @@ from repwatch.web.queries.evidence import detector_alarms, evidence, incident_vo
 from repwatch.web.queries.queue import is_breached, next_due
 from repwatch.web.render import flash, page
 from storage.models import Incident, IncidentMention, Mention, Ticket
-from storage.corrections import CATEGORIES, SEVERITIES, latest_labels
+from storage.corrections import latest_labels
+from storage.vocabulary import CATEGORIES, SEVERITIES
 
 router = APIRouter(dependencies=[Depends(principal)], include_in_schema=False)
 
@@ -48,7 +49,7 @@ def ticket_page(request: Request, ticket_id: int):
         chart = bar_line_chart(volume.bins, volume.counts, volume.expected, tz=state.tz, time_fmt=fmt,
                                bar_name="帖子数 posts", line_name="预期 expected (history)",
                                caption="事件声量与预期基线 Incident volume vs expected baseline")
-        due, due_kind = next_due(t)
+        due, due_kind = next_due(t, now)
         labels = latest_labels(s, [i.mention.id for i in items])
         return page(request, "ticket.html", t=t, incident=incident, items=items, chart=chart, volume=volume,
                     alarms=detector_alarms(s, t.incident_id), events=list(t.events), due=due, due_kind=due_kind,
