@@ -11,7 +11,8 @@ model's prediction at that moment), written to the ticket's audit trail, and fix
   an escalation signal (safety, legal, regulator, media);
 - is a complaint, on a dismissed ticket → the ticket is reopened (SLA restarts) and the incident is open again.
 
-A correction of one post labels that post only (training data); it is noted in the audit trail of
+A ticket correction that only changes categories or severity leaves alone the posts someone already
+labelled "not a complaint". A correction of one post labels that post only (training data); it is noted in the audit trail of
 its incident's ticket but leaves the ticket's routing alone: to re-route, correct the ticket.
 `repwatch train` learns from the corrections (storage.corrections.labelled_examples)."""
 from __future__ import annotations
@@ -26,6 +27,7 @@ from alerts.exceptions import AlertError
 from alerts.routing import route_for
 from alerts.settings import AlertSettings
 from alerts.tickets import SYSTEM, _sla, move, record
+from storage.corrections import latest_labels
 from storage.models import Analysis, Correction, Incident, IncidentMention, Mention, Ticket, TicketEvent
 from storage.vocabulary import CATEGORIES, PRIORITY, SEVERITIES
 
@@ -158,6 +160,7 @@ def correct_ticket(session: Session, ticket: Ticket, change: Change, settings: A
                    now: datetime) -> list[Correction]:
     """Correct a ticket: every post of its incident gets the label, and the ticket's routing, severity,
     SLA or state follow at once. Returns the corrections written (one per post)."""
+    implied = change.complaint is None
     change = change.validated()
     incident = session.get(Incident, ticket.incident_id)
     if change.complaint is False and ticket.state == "closed" and incident.status == DISMISSED:
@@ -168,6 +171,11 @@ def correct_ticket(session: Session, ticket: Ticket, change: Change, settings: A
     mention_ids = list(session.scalars(select(IncidentMention.mention_id)
                                        .where(IncidentMention.incident_id == incident.id)
                                        .order_by(IncidentMention.mention_id)))
+    if implied:
+        # new categories or a severity speak about the complaint posts: a post someone already said is
+        # not a complaint keeps that label
+        dismissed_posts = {m for m, c in latest_labels(session, mention_ids).items() if not c.complaint}
+        mention_ids = [m for m in mention_ids if m not in dismissed_posts]
     rows = [_label(session, m, change, ticket_id=ticket.id, actor=actor, now=now) for m in mention_ids]
     session.flush()
     before = {"category": ticket.category, "department": ticket.department, "assignee": ticket.assignee,

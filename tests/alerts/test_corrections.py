@@ -248,3 +248,18 @@ def test_precision_report_matches_the_hand_computed_figures(db, seed):
     # severity, over complaints whose grade is known (m1 important, m2 urgent, m4 general; m5 unknown)
     assert table(report["severity"]) == {"important": (1, 1, 1.0, 0), "general": (1, 0, 0.0, 1),
                                          "urgent": (0, 0, None, 1)}
+
+
+def test_a_category_change_keeps_posts_already_labelled_not_a_complaint(db, seed):
+    ticket_id = one_ticket(db, seed)
+    with db.session() as s:
+        correct_mention(s, s.get(Mention, 2), Change(complaint=False), actor="web:a", now=T0 + 2 * HOUR)
+        rows = correct_ticket(s, s.get(Ticket, ticket_id), Change(categories=("delivery",)), ROUTED, actor="web:b",
+                              now=T0 + 3 * HOUR)
+        assert [r.mention_id for r in rows] == [1]
+        # saying outright that the ticket is a complaint does label every post
+        rows = correct_ticket(s, s.get(Ticket, ticket_id), Change(complaint=True), ROUTED, actor="web:b",
+                              now=T0 + 4 * HOUR)
+        assert [r.mention_id for r in rows] == [1, 2]
+    with db.session() as s:
+        assert [(e.text, e.complaint) for e in labelled_examples(s)] == [(TEXT, 1), (TEXT + "！", 1)]
