@@ -12,8 +12,9 @@ model's prediction at that moment), written to the ticket's audit trail, and fix
 - is a complaint, on a dismissed ticket → the ticket is reopened (SLA restarts) and the incident is open again.
 
 A ticket correction that only changes categories or severity leaves alone the posts someone already
-labelled "not a complaint". A correction of one post labels that post only (training data); it is noted in the audit trail of
-its incident's ticket but leaves the ticket's routing alone: to re-route, correct the ticket.
+labelled "not a complaint". A correction of one post labels that post only (training data); it is noted
+in the audit trail of its incident's ticket but leaves the ticket's routing alone: to re-route, correct
+the ticket.
 `repwatch train` learns from the corrections (storage.corrections.labelled_examples)."""
 from __future__ import annotations
 
@@ -50,7 +51,8 @@ class Change:
     reason: str | None = None
 
     def validated(self) -> "Change":
-        cats = None if self.categories is None else tuple(dict.fromkeys(c.strip() for c in self.categories if c.strip()))
+        cats = None if self.categories is None else tuple(
+            dict.fromkeys(c.strip() for c in self.categories if c.strip()))
         if cats is not None:
             unknown = [c for c in cats if c not in CATEGORIES]
             if unknown:
@@ -97,7 +99,9 @@ def current_label(session: Session, mention_id: int) -> tuple[bool, list[str], s
     if not pred:
         return False, [], None, pred
     severity = pred["severity"] if pred["severity"] in SEVERITIES else None
-    return pred["complaint"], pred["categories"] if pred["complaint"] else [], severity if pred["complaint"] else None, pred
+    if not pred["complaint"]:
+        return False, [], None, pred
+    return True, pred["categories"], severity, pred
 
 
 def _label(session: Session, mention_id: int, change: Change, *, ticket_id: int | None, actor: str,

@@ -50,7 +50,8 @@ def ensure_ticket(session: Session, incident: Incident, settings: AlertSettings,
         return None
     if incident.status == "dismissed":
         if not force:
-            return None   # the team said it is not a complaint (alerts/corrections.py); only an escalation signal reopens it
+            # the team said it is not a complaint (alerts/corrections.py); only an escalation signal reopens it
+            return None
         incident.status = "open"
     last = session.scalar(select(Ticket).where(Ticket.incident_id == incident.id).order_by(Ticket.id.desc()).limit(1))
     if last is not None and last.closed_at is not None and now - last.closed_at <= settings.reopen_within:

@@ -57,7 +57,8 @@ def test_ticket_correct_reroutes_and_shows_in_the_audit_trail(run, db, ticket_id
         assert {c.actor.split(":")[0] for c in s.scalars(select(Correction))} == {"cli"}
     assert str(ticket_id) in run("tickets", "--department", "物流部").output
     shown = run("ticket", "show", str(ticket_id)).output
-    assert "correction (complaint; categories delivery; severity urgent; department 品控部 → 物流部; assignee 李工 → -)" in shown
+    assert ("correction (complaint; categories delivery; severity urgent; department 品控部 → 物流部; "
+            "assignee 李工 → -)") in shown
     assert "送餐问题" in shown
 
     result = run("ticket", "correct", str(ticket_id), "--not-complaint", "--reason", "误报")

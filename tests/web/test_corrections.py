@@ -13,7 +13,8 @@ from storage.models import Correction, Incident, IncidentMention, Ticket, Ticket
 def _ticket(db) -> tuple[int, list[int]]:
     with db.session() as s:
         t = s.scalar(select(Ticket))
-        mentions = list(s.scalars(select(IncidentMention.mention_id).where(IncidentMention.incident_id == t.incident_id)))
+        mentions = list(s.scalars(select(IncidentMention.mention_id)
+                                  .where(IncidentMention.incident_id == t.incident_id)))
         return t.id, mentions
 
 
