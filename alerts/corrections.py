@@ -132,19 +132,53 @@ def _ticket_of(session: Session, mention_id: int) -> Ticket | None:
                               .order_by(Ticket.id.desc()).limit(1)))
 
 
-def correct_mention(session: Session, mention: Mention, change: Change, *, actor: str, now: datetime) -> Correction:
-    """Label one post. Noted in the audit trail of the ticket it is evidence for, if any."""
+def correct_mention(session: Session, mention: Mention, change: Change, *, actor: str, now: datetime,
+                    settings: AlertSettings | None = None) -> Correction:
+    """Label one post. Noted in the audit trail of the ticket it is evidence for, if any.
+
+    With `settings`, a post the model missed (in no incident) that is now said to be a complaint is
+    raised at once: it joins its near-duplicates' incident or starts one, and gets a ticket routed by
+    its corrected category (even below `open_ticket_at`: a person said it is a complaint)."""
     change = change.validated()
-    ticket = _ticket_of(session, mention.id)
+    missed = settings is not None and change.complaint and session.scalar(
+        select(IncidentMention.id).where(IncidentMention.mention_id == mention.id).limit(1)) is None
+    ticket = None if missed else _ticket_of(session, mention.id)
     row = _label(session, mention.id, change, ticket_id=ticket.id if ticket else None, actor=actor, now=now)
     session.flush()
+    if missed:
+        ticket = raise_missed(session, mention, row, settings, now=now)
+        row.ticket_id = ticket.id
     if ticket is not None:
         ticket.updated_at = now
         record(session, ticket, at=now, actor=actor, kind="correction", note=change.reason,
                detail={"scope": "mention", "mention_id": mention.id, **change.as_dict(),
                        "label": {"complaint": row.complaint, "categories": row.categories, "severity": row.severity},
-                       "predicted": row.predicted, "correction_ids": [row.id]})
+                       "predicted": row.predicted, "correction_ids": [row.id], "raised": missed})
     return row
+
+
+def raise_missed(session: Session, mention: Mention, row: Correction, settings: AlertSettings, *,
+                 now: datetime) -> Ticket:
+    """Put a missed complaint where the model would have: into its incident (near-duplicates, same target
+    and compatible category, as alerts/incidents.py groups), with an open ticket. Returns the ticket."""
+    from types import SimpleNamespace
+
+    from alerts.incidents import IncidentIndex, join
+    from alerts.tickets import open_ticket
+
+    analysis = session.scalar(select(Analysis).where(Analysis.mention_id == mention.id))
+    as_corrected = SimpleNamespace(targets=list(analysis.targets or []) if analysis else [],
+                                   categories=list(row.categories), severity=row.severity or "general",
+                                   signals=list(analysis.signals or []) if analysis else [])
+    incident, _, _ = join(session, IncidentIndex(session, settings.incidents, now), as_corrected, mention, now)
+    ticket = session.scalar(select(Ticket).where(Ticket.open_incident_id == incident.id))
+    if ticket is not None:
+        record(session, ticket, at=now, actor=SYSTEM, kind="evidence", key=f"t{ticket.id}:m{mention.id}",
+               detail={"mention_id": mention.id, "url": mention.url})
+        return ticket
+    incident.status = "open"
+    ticket, _ = open_ticket(session, incident, settings, now)
+    return ticket
 
 
 def _clock_start(session: Session, ticket: Ticket) -> datetime:

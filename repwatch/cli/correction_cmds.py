@@ -64,7 +64,8 @@ def mention_group() -> None:
 @handle_errors
 def mention_correct(ctx: Context, mention_id: int, complaint, categories, severity, reason) -> None:
     """Label one post: (not) a complaint, its categories or severity. Used by `repwatch train`; noted in
-    the audit trail of the ticket it is evidence for (correct the ticket to re-route it)."""
+    the audit trail of the ticket it is evidence for (correct the ticket to re-route it). A complaint the
+    model missed (in no incident) gets its incident and a routed ticket at once."""
     from alerts.corrections import correct_mention
     from alerts.exceptions import AlertError
     from storage.models import Mention
@@ -75,7 +76,7 @@ def mention_correct(ctx: Context, mention_id: int, complaint, categories, severi
             raise click.ClickException(f"no mention #{mention_id}")
         try:
             row = correct_mention(s, m, _change(complaint, categories, severity, reason), actor=_actor(),
-                                  now=ctx.clock().now())
+                                  now=ctx.clock().now(), settings=_settings(ctx))
         except AlertError as exc:
             raise click.ClickException(str(exc)) from None
         label = ("complaint" if row.complaint else "not a complaint") + (

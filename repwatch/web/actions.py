@@ -118,9 +118,11 @@ def do_correct(s: Session, t: Ticket, who: Principal, now: datetime, *, settings
         raise ActionError(str(exc)) from None
 
 
-def do_correct_mention(s: Session, m: Mention, who: Principal, now: datetime, *, change: Change) -> Correction:
-    """Label one post; noted in the audit trail of the ticket it is evidence for."""
+def do_correct_mention(s: Session, m: Mention, who: Principal, now: datetime, *, change: Change,
+                       settings=None) -> Correction:
+    """Label one post; noted in the audit trail of the ticket it is evidence for. With the alert settings,
+    a missed complaint (in no incident) gets its incident and ticket at once."""
     try:
-        return correct_mention(s, m, change, actor=actor(who), now=now)
+        return correct_mention(s, m, change, actor=actor(who), now=now, settings=settings)
     except AlertError as exc:
         raise ActionError(str(exc)) from None

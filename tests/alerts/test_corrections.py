@@ -263,3 +263,38 @@ def test_a_category_change_keeps_posts_already_labelled_not_a_complaint(db, seed
         assert [r.mention_id for r in rows] == [1, 2]
     with db.session() as s:
         assert [(e.text, e.complaint) for e in labelled_examples(s)] == [(TEXT, 1), (TEXT + "！", 1)]
+
+
+def test_a_missed_complaint_gets_its_incident_and_a_routed_ticket_at_once(db, seed):
+    heater = "取暖器用了三天就起火了，我已经联系律师并向消协投诉"
+    missed = seed.mention(heater, at=T0, severity="none", targets=("快送外卖",))
+    with db.session() as s:
+        row = correct_mention(s, s.get(Mention, missed), Change(categories=("product",), severity="urgent"),
+                              actor="web:agent", now=T0 + HOUR, settings=ROUTED)
+        ticket_id = row.ticket_id
+        assert ticket_id is not None
+    with db.session() as s:
+        t = s.get(Ticket, ticket_id)
+        assert (t.state, t.category, t.department, t.assignee, t.severity) == ("new", "product", "品控部", "李工",
+                                                                             "urgent")
+        assert t.resolution_due == T0 + HOUR + 24 * HOUR
+        assert [e.kind for e in t.events] == ["opened", "correction"] and t.events[-1].detail["raised"] is True
+        assert s.get(Incident, t.incident_id).mention_count == 1
+    # the same complaint reposted and missed again joins that incident and ticket as evidence
+    again = seed.mention(heater + "！", at=T0 + HOUR, severity="none", targets=("快送外卖",))
+    with db.session() as s:
+        row = correct_mention(s, s.get(Mention, again), Change(complaint=True, categories=("product",)),
+                              actor="web:agent", now=T0 + 2 * HOUR, settings=ROUTED)
+        assert row.ticket_id == ticket_id
+        t = s.get(Ticket, ticket_id)
+        assert [e.kind for e in t.events][-2:] == ["evidence", "correction"]
+        assert s.get(Incident, t.incident_id).mention_count == 2
+        assert len(list(s.scalars(select(Ticket)))) == 1
+    # without the settings (a label only) nothing is raised; a non-complaint is never raised
+    other = seed.mention("外卖一直没到，客服电话打不通", at=T0, severity="none")
+    with db.session() as s:
+        assert correct_mention(s, s.get(Mention, other), Change(complaint=True), actor="cli:x",
+                               now=T0 + 3 * HOUR).ticket_id is None
+        assert correct_mention(s, s.get(Mention, other), Change(complaint=False), actor="cli:x",
+                               now=T0 + 3 * HOUR, settings=ROUTED).ticket_id is None
+        assert len(list(s.scalars(select(Ticket)))) == 1

@@ -147,3 +147,13 @@ def test_correction_examples_become_weighted_negatives_for_the_polarity_models()
                                   ("没用的", 1, [], None, 0.0)])
     assert [(e.text, e.label, e.corpus, e.split, e.weight) for e in zh] == [("送餐太慢了", 0, "corrections", "train", 3.0)]
     assert [(e.text, e.label, e.weight) for e in en] == [("The delivery was two hours late and cold", 0, 2.0)]
+
+
+def test_mention_correct_raises_a_missed_complaint_with_the_configured_routing(run, db, seed):
+    missed = seed.mention("外卖三天都没送到，客服电话打不通", at=T0, severity="none")
+    result = run("mention", "correct", str(missed), "--category", "delivery")
+    assert result.exit_code == 0, result.output
+    with db.session() as s:
+        t = s.scalar(select(Ticket))
+        assert (t.category, t.department, t.severity) == ("delivery", "物流部", "general")
+    assert f"mention #{missed} labelled: complaint, delivery (ticket #{t.id})" in result.output

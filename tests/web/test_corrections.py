@@ -144,3 +144,32 @@ def test_api_corrections_with_a_token(server, hostile_data, users, db):
     assert r.status_code == 403
     assert httpx.get(f"{server.url}/api/corrections", headers={"Authorization": f"Bearer {viewer_token}"}
                      ).status_code == 200
+
+
+def test_a_missed_complaint_is_raised_from_the_mentions_search(as_role, server, users, db, clock):
+    from tests.alerts.conftest import Seeder
+
+    missed = Seeder(db).mention("取暖器用了三天就起火了，我已经联系律师", at=clock.now(), severity="none",
+                                targets=())
+    viewer, vtoken = as_role("viewer")
+    page = viewer.get("/mentions", params={"q": "取暖器"}).text
+    assert "起火" in page and f'action="/mentions/{missed}/correct"' not in page
+    assert viewer.post(f"/mentions/{missed}/correct", data={"verdict": "complaint", "csrf_token": vtoken}
+                       ).status_code == 403
+    client, token = as_role("agent")
+    page = client.get("/mentions", params={"q": "取暖器"}).text
+    assert f'action="/mentions/{missed}/correct"' in page
+    r = client.post(f"/mentions/{missed}/correct", data={
+        "verdict": "complaint", "categories": "product", "severity": "urgent", "csrf_token": token,
+        "next": "/mentions?q=%E5%8F%96%E6%9A%96%E5%99%A8"})
+    assert r.status_code == 303 and r.headers["location"] == "/mentions?q=%E5%8F%96%E6%9A%96%E5%99%A8"
+    with db.session() as s:
+        t = s.scalar(select(Ticket))
+        assert (t.category, t.department, t.severity, t.state) == ("product", "品控部", "urgent", "new")
+        ticket_id = t.id
+    page = client.get(r.headers["location"]).text
+    assert f"工单 #{ticket_id}" in page and f'href="/tickets/{ticket_id}"' in page
+    # an open redirect is not possible through `next`
+    r = client.post(f"/mentions/{missed}/correct", data={"verdict": "not_complaint", "csrf_token": token,
+                                                         "next": "https://evil.example/"})
+    assert r.headers["location"] == "/"

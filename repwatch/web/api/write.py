@@ -105,7 +105,8 @@ def correct(request: Request, ticket_id: Id, body: CorrectionIn):
 
 
 @router.post("/mentions/{mention_id}/correction", response_model=CorrectionOut,
-             summary="Label one post: (not) a complaint, its categories or severity (training data)")
+             summary="Label one post: (not) a complaint, its categories or severity (training data); a missed "
+                     "complaint gets a ticket at once")
 def correct_mention(request: Request, mention_id: Id, body: CorrectionIn):
     app = request.app.state
     with app.db.session() as s:
@@ -113,7 +114,8 @@ def correct_mention(request: Request, mention_id: Id, body: CorrectionIn):
         if m is None:
             raise HTTPException(404, f"no mention #{mention_id}")
         try:
-            row = actions.do_correct_mention(s, m, request.state.principal, app.clock.now(), change=_change(body))
+            row = actions.do_correct_mention(s, m, request.state.principal, app.clock.now(), change=_change(body),
+                                             settings=app.config.alerts)
         except actions.ActionError as exc:
             s.rollback()
             raise HTTPException(409, str(exc)) from None
