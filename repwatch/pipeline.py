@@ -102,9 +102,10 @@ def collect_source(db: Database, config: Config, source_cfg: SourceConfig, now: 
         run = s.get(CollectionRun, run_id)
         items_seen = None
         if error is not None:
-            run.status, run.error_kind, run.error = "failed", error.kind, str(error)
+            message = config.redact(str(error))   # a URL may hold a token from ${ENV}
+            run.status, run.error_kind, run.error = "failed", error.kind, message
             run.http_status = error.http_status
-            report.status, report.error, report.http_status = "failed", str(error), error.http_status
+            report.status, report.error, report.http_status = "failed", message, error.http_status
         else:
             stored = store_mentions(s, source, result.items, now)
             for f in result.imported_files:   # same transaction as the rows: a file is never half-loaded
@@ -115,7 +116,7 @@ def collect_source(db: Database, config: Config, source_cfg: SourceConfig, now: 
             items_seen = len(result.items)
             run.new_count, run.duplicate_count = stored.new, stored.duplicates
             run.failed_count = len([p for p in result.problems if not p.warning])
-            run.problems = [{"kind": p.kind, "message": str(p)} for p in result.problems[:100]]
+            run.problems = [{"kind": p.kind, "message": config.redact(str(p))} for p in result.problems[:100]]
             run.http_status = result.http_status
             errors = [p for p in result.problems if not p.warning]
             run.status = "not_modified" if result.not_modified else ("partial" if errors else "ok")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import click
 
 from repwatch.cli.app import Context, cli, handle_errors, pass_ctx
+from repwatch.cli.terminal import echo, json_line
 from repwatch.cli.ticket_cmds import _actor, _load, _settings, ticket_group
 from storage.vocabulary import CATEGORIES, SEVERITIES
 
@@ -47,7 +48,7 @@ def ticket_correct(ctx: Context, ticket_id: int, complaint, categories, severity
                                   actor=_actor(), now=ctx.clock().now())
         except AlertError as exc:
             raise click.ClickException(str(exc)) from None
-        click.echo(f"ticket #{t.id} corrected ({len(rows)} posts labelled): {t.state}, {t.severity}, "
+        echo(f"ticket #{t.id} corrected ({len(rows)} posts labelled): {t.state}, {t.severity}, "
                    f"category {t.category or '-'} → department {t.department or '-'}, assignee {t.assignee or '-'}; "
                    f"resolution due {t.resolution_due:%Y-%m-%d %H:%M} UTC")
 
@@ -81,7 +82,7 @@ def mention_correct(ctx: Context, mention_id: int, complaint, categories, severi
             raise click.ClickException(str(exc)) from None
         label = ("complaint" if row.complaint else "not a complaint") + (
             f", {', '.join(row.categories)}" if row.categories else "") + (f", {row.severity}" if row.severity else "")
-        click.echo(f"mention #{m.id} labelled: {label}" + (f" (ticket #{row.ticket_id})" if row.ticket_id else ""))
+        echo(f"mention #{m.id} labelled: {label}" + (f" (ticket #{row.ticket_id})" if row.ticket_id else ""))
 
 
 @cli.group("corrections")
@@ -97,8 +98,6 @@ def corrections_group() -> None:
 @handle_errors
 def corrections_list(ctx: Context, ticket_id: int | None, limit: int, as_json: bool) -> None:
     """List corrections, newest first (one row per labelled post)."""
-    import json
-
     from sqlalchemy import select
 
     from storage.models import Correction
@@ -109,14 +108,14 @@ def corrections_list(ctx: Context, ticket_id: int | None, limit: int, as_json: b
     with ctx.db.session() as s:
         rows = list(s.scalars(stmt.order_by(Correction.at.desc(), Correction.id.desc()).limit(limit)))
         if not rows:
-            click.echo("no corrections")
+            echo("no corrections")
             return
         for c in rows:
             if as_json:
-                click.echo(json.dumps({"id": c.id, "mention_id": c.mention_id, "ticket_id": c.ticket_id,
+                echo(json_line({"id": c.id, "mention_id": c.mention_id, "ticket_id": c.ticket_id,
                                        "at": c.at.isoformat(), "actor": c.actor, "complaint": c.complaint,
                                        "categories": c.categories, "severity": c.severity, "changed": c.changed,
-                                       "reason": c.reason, "predicted": c.predicted}, ensure_ascii=False))
+                                       "reason": c.reason, "predicted": c.predicted}))
                 continue
             pred = c.predicted or {}
             said = ("-" if not pred else ("complaint" if pred.get("complaint") else "no complaint")
@@ -124,7 +123,7 @@ def corrections_list(ctx: Context, ticket_id: int | None, limit: int, as_json: b
                     + (f" {pred.get('severity')}" if pred.get("severity") else ""))
             now = ("complaint" if c.complaint else "not a complaint") + (
                 f" {','.join(c.categories)}" if c.categories else "") + (f" {c.severity}" if c.severity else "")
-            click.echo(f"{c.at:%Y-%m-%d %H:%M} {c.actor}: mention #{c.mention_id} ticket #{c.ticket_id or '-'}: "
+            echo(f"{c.at:%Y-%m-%d %H:%M} {c.actor}: mention #{c.mention_id} ticket #{c.ticket_id or '-'}: "
                        f"model said {said}; now {now}{' - ' + c.reason if c.reason else ''}")
 
 
@@ -138,15 +137,13 @@ def corrections_list(ctx: Context, ticket_id: int | None, limit: int, as_json: b
 def corrections_export(ctx: Context, weight: float | None, output) -> None:
     """Write the corrections as labelled training examples, one JSON object per corrected mention
     (the latest correction wins): text, complaint (0/1), categories, severity, weight."""
-    import json
-
     from storage.corrections import labelled_examples
 
     with ctx.db.session() as s:
         examples = labelled_examples(s, weight=corrections_weight(ctx) if weight is None else weight)
     for e in examples:
-        output.write(json.dumps(e._asdict(), ensure_ascii=False) + "\n")
-    click.echo(f"{len(examples)} examples", err=True)
+        output.write(json_line(e._asdict()) + "\n")
+    echo(f"{len(examples)} examples", err=True)
 
 
 def corrections_weight(ctx: Context) -> float:

@@ -7,13 +7,14 @@ from pathlib import Path
 import click
 
 from repwatch.cli.app import Context, cli, handle_errors, pass_ctx
+from repwatch.cli.terminal import echo, json_line
 
 
 def _fmt(p) -> str:
     return "-" if p is None else f"{p:.2f}"
 
 
-def print_report(report, echo=click.echo) -> None:
+def print_report(report, echo=echo) -> None:
     """The precision table: per category, complaint yes/no and severity."""
     versions = ", ".join(f"{v} ({n})" for v, n in sorted(report.model_versions.items())) or "-"
     echo(f"Precision on the team's corrections: {report.mentions} corrected posts (latest correction each); "
@@ -66,8 +67,6 @@ def train(ctx: Context, data: Path | None, out: Path | None, sample: int | None,
     Deduplicates the corpora, splits them by a fixed hash (the test split is never trained on), adds the
     team's corrections (latest per post, weighted), trains and calibrates, and writes
     sentiment/models/zh_sentiment.joblib and en_vader.json. About a minute on one core."""
-    import json
-
     from repwatch.cli.correction_cmds import corrections_weight as configured_weight
     from storage.corrections import labelled_examples, precision_report
 
@@ -78,7 +77,7 @@ def train(ctx: Context, data: Path | None, out: Path | None, sample: int | None,
         with db.session() as s:
             figures = precision_report(s)
         if as_json:
-            click.echo(json.dumps(figures.as_dict(), ensure_ascii=False))
+            echo(json_line(figures.as_dict()))
         else:
             print_report(figures)
         return

@@ -1,15 +1,15 @@
 """corrections: the team's verdicts on mentions and tickets (issue 15, "corrections teach the model")
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 """
 from alembic import op
 import sqlalchemy as sa
 import storage.models.base
 
 
-revision = '0003'
-down_revision = '0002'
+revision = '0004'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 
