@@ -28,6 +28,7 @@ from alerts.exceptions import AlertError
 from alerts.routing import route_for
 from alerts.settings import AlertSettings
 from alerts.tickets import SYSTEM, _sla, move, record
+from storage.clean import clean_text
 from storage.corrections import latest_labels
 from storage.models import Analysis, Correction, Incident, IncidentMention, Mention, Ticket, TicketEvent
 from storage.vocabulary import CATEGORIES, PRIORITY, SEVERITIES
@@ -63,7 +64,7 @@ class Change:
             raise CorrectionError(f"unknown severity {self.severity!r}; severities: {', '.join(SEVERITIES)}")
         if self.complaint is False and (cats or self.severity):
             raise CorrectionError("a post that is not a complaint has no category or severity; give one or the other")
-        reason = (self.reason or "").replace("\x00", "").strip() or None
+        reason = (clean_text(self.reason) or "").strip() or None   # NUL, controls, lone surrogates
         if reason and len(reason) > MAX_REASON:
             raise CorrectionError(f"the reason is too long ({len(reason)} characters; at most {MAX_REASON})")
         complaint = True if self.complaint is None and (cats or self.severity) else self.complaint

@@ -298,3 +298,13 @@ def test_a_missed_complaint_gets_its_incident_and_a_routed_ticket_at_once(db, se
         assert correct_mention(s, s.get(Mention, other), Change(complaint=False), actor="cli:x",
                                now=T0 + 3 * HOUR, settings=ROUTED).ticket_id is None
         assert len(list(s.scalars(select(Ticket)))) == 1
+
+
+def test_a_reason_is_stored_clean(db, seed):
+    ticket_id = one_ticket(db, seed)
+    with db.session() as s:
+        rows = correct_ticket(s, s.get(Ticket, ticket_id), Change(severity="general", reason="\x1b[2J误报\x00 "),
+                              ROUTED, actor="cli:x", now=T0 + 2 * HOUR)
+    with db.session() as s:
+        assert {c.reason for c in s.scalars(select(Correction))} == {"[2J误报"} and len(rows) == 2
+        assert s.get(Ticket, ticket_id).events[-1].note == "[2J误报"
