@@ -48,6 +48,11 @@ def ensure_ticket(session: Session, incident: Incident, settings: AlertSettings,
         return ticket
     if severity_rank(incident.severity) < severity_rank(settings.open_ticket_at) and not force:
         return None
+    if incident.status == "dismissed":
+        if not force:
+            # the team said it is not a complaint (alerts/corrections.py); only an escalation signal reopens it
+            return None
+        incident.status = "open"
     last = session.scalar(select(Ticket).where(Ticket.incident_id == incident.id).order_by(Ticket.id.desc()).limit(1))
     if last is not None and last.closed_at is not None and now - last.closed_at <= settings.reopen_within:
         move(session, last, "new", actor=SYSTEM, now=now, settings=settings,

@@ -64,6 +64,13 @@ class NotifierConfig(BaseModel):
     options: Any = None
 
 
+class TrainingSettings(Strict):
+    """`repwatch train`: how much the team's corrections count."""
+
+    corrections_weight: float = Field(default=3.0, ge=0, le=1000, description="sample weight of each corrected "
+                                      "mention against 1 for a corpus text; 0 leaves the corrections out")
+
+
 class Config(Strict):
     timezone: TimeZoneName = "Asia/Shanghai"
     database: Optional[str] = None
@@ -78,6 +85,7 @@ class Config(Strict):
     digests: list[DigestJob] = Field(default_factory=list)
     web: WebSettings = WebSettings()
     distributed: DistributedSettings = DistributedSettings()
+    training: TrainingSettings = TrainingSettings()
 
 
     # values taken from the environment; see redact()

@@ -33,6 +33,7 @@ class Example:
     label: int        # 1 positive, 0 negative
     corpus: str
     split: str
+    weight: float = 1.0   # sample weight in training (corrections from the team carry their own)
 
 
 def default_data_dir() -> Path:

@@ -42,6 +42,7 @@ class Prepared:
     cues: np.ndarray
     labels: np.ndarray
     corpus: list[str]
+    weights: np.ndarray
 
 
 def prepare(examples: list[corpora.Example]) -> Prepared:
@@ -51,7 +52,8 @@ def prepare(examples: list[corpora.Example]) -> Prepared:
     evidence = [find_evidence(t, lexicon) for t in texts]
     return Prepared(texts, np.array([ev.affect for ev in evidence], dtype=float),
                     np.array([ev.cues for ev in evidence], dtype=float),
-                    np.array([e.label for e in examples]), [e.corpus for e in examples])
+                    np.array([e.label for e in examples]), [e.corpus for e in examples],
+                    np.array([e.weight for e in examples], dtype=float))
 
 
 def _auc_by_corpus(labels, scores, corpus) -> dict[str, float]:
@@ -82,7 +84,7 @@ def train_zh(examples: list[corpora.Example], *, c_grid=C_GRID, social_weights=S
     for c in c_grid:
         for w in weights:
             clf = LogisticRegression(C=c, max_iter=3000, random_state=0).fit(
-                X_train, train.labels, sample_weight=np.where(social, w, 1.0))
+                X_train, train.labels, sample_weight=np.where(social, w, 1.0) * train.weights)
             aucs = _auc_by_corpus(valid.labels, clf.decision_function(X_valid), valid.corpus)
             score = float(np.mean(list(aucs.values())))   # each corpus counts the same, however big
             log(f"  C={c:g}, social weight {w:g}: validation AUC {aucs} (mean {score:.4f})")
@@ -115,7 +117,8 @@ def train_en(examples: list[corpora.Example], log: Callable[[str], None] = print
         return np.array([english.features(t, find_evidence(t, lexicon).cues) for t in texts])
 
     # No intercept: a text without sentiment words or cues stays neutral (see sentiment/english.py).
-    clf = LogisticRegression(C=1.0, fit_intercept=False, random_state=0).fit(rows(train), [e.label for e in train])
+    clf = LogisticRegression(C=1.0, fit_intercept=False, random_state=0).fit(
+        rows(train), [e.label for e in train], sample_weight=[e.weight for e in train])
     meta = {"features": list(english.FEATURES), "train_texts": len(train)}
     if valid and len({e.label for e in valid}) == 2:
         p = clf.decision_function(rows(valid))
@@ -124,9 +127,32 @@ def train_en(examples: list[corpora.Example], log: Callable[[str], None] = print
     return english.EnglishModel(clf.coef_.ravel().tolist(), 0.0, meta)
 
 
+CORRECTIONS = "corrections"
+
+
+def correction_examples(extra_examples) -> tuple[list[corpora.Example], list[corpora.Example]]:
+    """(Chinese, English) polarity examples from labelled extras `(text, complaint, categories, severity,
+    weight)` such as storage.corrections.labelled_examples() gives: a complaint is a negative text, so
+    complaints join the train split as negatives with their weight. A non-complaint says nothing about
+    polarity (sad news is negative and no complaint), so the polarity models leave those out; the
+    complaint, category and severity models are the ones to learn from every field."""
+    from sentiment.langdetect import detect_lang  # noqa: PLC0415
+
+    zh, en = [], []
+    for text, complaint, _categories, _severity, weight in extra_examples or ():
+        if not complaint or not text or weight <= 0:
+            continue
+        example = corpora.Example(text, 0, CORRECTIONS, "train", float(weight))
+        lang = detect_lang(text)
+        (zh if lang == "zh" else en if lang == "en" else []).append(example)
+    return zh, en
+
+
 def build(data_dir: Path, out_dir: Path, *, zh_corpora=corpora.ZH_CORPORA, sample: int | None = None,
-          c_grid=C_GRID, log: Callable[[str], None] = print) -> dict[str, str]:
-    """Train both models and write them to out_dir. `sample` keeps every n-th example (quick test runs)."""
+          c_grid=C_GRID, log: Callable[[str], None] = print, extra_examples=None) -> dict[str, str]:
+    """Train both models and write them to out_dir. `sample` keeps every n-th example (quick test runs).
+    `extra_examples`: labelled examples `(text, complaint, categories, severity, weight)` appended to the
+    training split, e.g. the team's corrections (storage.corrections.labelled_examples)."""
     started = time.monotonic()
     out_dir.mkdir(parents=True, exist_ok=True)
     log(f"reading and deduplicating {', '.join(zh_corpora)} from {data_dir} ...")
@@ -134,6 +160,11 @@ def build(data_dir: Path, out_dir: Path, *, zh_corpora=corpora.ZH_CORPORA, sampl
     en = corpora.load_en(data_dir)
     if sample:
         zh, en = zh[::sample], en[::max(1, sample // 10)]
+    extra_zh, extra_en = correction_examples(extra_examples)
+    if extra_examples:
+        log(f"  + {len(extra_zh)} Chinese and {len(extra_en)} English complaints from {len(extra_examples)} "
+            "extra examples, as weighted negatives")
+    zh, en = zh + extra_zh, en + extra_en
     log(f"  {len(zh)} Chinese texts, {len(en)} English; training the Chinese model ...")
     zh_version = train_zh(zh, c_grid=c_grid, log=log).save(out_dir / zh_model.ARTIFACT)
     en_version = train_en(en, log=log).save(out_dir / english.ARTIFACT)

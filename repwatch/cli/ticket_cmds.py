@@ -164,6 +164,10 @@ def show(ctx: Context, ticket_id: int) -> None:
         echo("Audit trail:")
         for e in t.events:
             change = f" {e.from_state or ''}→{e.to_state}" if e.to_state else ""
+            if e.kind == "correction":
+                from alerts.corrections import describe
+
+                change = f" ({describe(e.detail or {})})"
             echo(f"  {e.at:%Y-%m-%d %H:%M} {e.actor}: {e.kind}{change}{' - ' + e.note if e.note else ''}")
 
 

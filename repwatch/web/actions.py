@@ -8,11 +8,12 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from alerts import silences
+from alerts.corrections import Change, correct_mention, correct_ticket
 from alerts.exceptions import AlertError, IllegalTransition
 from alerts.tickets import assign, move, record
 from repwatch.exceptions import RepwatchError
 from repwatch.web.users import Principal
-from storage.models import Silence, Ticket
+from storage.models import Correction, Mention, Silence, Ticket
 
 MAX_NOTE = 4000
 MAX_NAME = 200
@@ -104,5 +105,24 @@ def create_silence(s: Session, who: Principal, now: datetime, *, target: str | N
 def expire_silence(s: Session, silence_id: int, now: datetime) -> Silence:
     try:
         return silences.expire(s, silence_id, now)
+    except AlertError as exc:
+        raise ActionError(str(exc)) from None
+
+
+def do_correct(s: Session, t: Ticket, who: Principal, now: datetime, *, settings, change: Change) -> list[Correction]:
+    """Correct a ticket (not a complaint / is a complaint / categories / severity): labels every post of
+    its incident and re-routes the ticket at once (alerts/corrections.py)."""
+    try:
+        return correct_ticket(s, t, change, settings, actor=actor(who), now=now)
+    except AlertError as exc:
+        raise ActionError(str(exc)) from None
+
+
+def do_correct_mention(s: Session, m: Mention, who: Principal, now: datetime, *, change: Change,
+                       settings=None) -> Correction:
+    """Label one post; noted in the audit trail of the ticket it is evidence for. With the alert settings,
+    a missed complaint (in no incident) gets its incident and ticket at once."""
+    try:
+        return correct_mention(s, m, change, actor=actor(who), now=now, settings=settings)
     except AlertError as exc:
         raise ActionError(str(exc)) from None

@@ -12,11 +12,12 @@ from storage.models.alerts import (
     Ticket,
     TicketEvent,
 )
+from storage.models.corrections import Correction
 from storage.models.ops import Heartbeat, RunLock
 from storage.models.users import ApiToken, User
 
 __all__ = [
-    "Analysis", "ApiToken", "Base", "CollectionRun", "DetectorState", "EngagementSnapshot",
+    "Analysis", "ApiToken", "Base", "CollectionRun", "Correction", "DetectorState", "EngagementSnapshot",
     "Heartbeat", "ImportedFile", "Incident", "IncidentMention", "Mention", "Notification",
     "RunLock", "Silence", "Source", "SpreadAlarm", "Ticket", "TicketEvent", "User",
 ]

@@ -58,3 +58,20 @@ def test_a_database_from_before_session_version_gains_it(tmp_path):
     with new.engine.connect() as conn:
         assert conn.execute(text("SELECT name FROM app_user")).scalar() == "a"
     new.dispose()
+
+
+def test_a_database_from_before_corrections_gains_the_table_and_goes_back_down(tmp_path):
+    from alembic import command
+
+    from storage import Database
+    from storage.db import alembic_config
+
+    old = Database(f"sqlite:///{tmp_path / 'old.db'}", auto_upgrade=False)
+    old.upgrade("0004")
+    assert "correction" not in inspect(old.engine).get_table_names()
+    old.dispose()
+    new = Database(f"sqlite:///{tmp_path / 'old.db'}")
+    assert "correction" in inspect(new.engine).get_table_names()
+    command.downgrade(alembic_config(new.engine), "0004")
+    assert "correction" not in inspect(new.engine).get_table_names()
+    new.dispose()

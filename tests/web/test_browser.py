@@ -124,3 +124,41 @@ def test_hostile_post_is_inert_in_the_browser(hostile_data, users, make_server, 
     assert "<script>window.pwned=4</script>" in text   # shown to the agent as the words it is
     assert page.locator('a[href^="javascript"]').count() == 0
     assert page.errors == []
+
+
+def test_agent_corrects_a_misrouted_ticket_on_its_page(demo_data, users, make_server, page):
+    """The issue's example: a slow-delivery complaint routed to product. The agent sets the category and
+    severity from the ticket page; the ticket moves to the delivery desk at once."""
+    from storage.models import Correction
+
+    db = demo_data
+    with db.session() as s:
+        tickets = list(s.scalars(select(Ticket).order_by(Ticket.id)))
+        ticket = next((t for t in tickets if "送餐速度太慢" in t.title), tickets[0])
+        target, desk = ("delivery", "物流部") if ticket.category != "delivery" else ("after_sales", "售后部")
+        posts = ticket.incident.mention_count
+    server = make_server(refresh_seconds=3600)
+    log_in(page, server.url, "agent", users["agent"])
+    page.goto(f"{server.url}/tickets/{ticket.id}")
+    form = page.locator("#correct-form")
+    form.locator("input[name=verdict][value=complaint]").check()
+    form.locator(f"input[name=categories][value={target}]").check()
+    form.locator("select[name=severity]").select_option("urgent")
+    form.locator("input[name=reason]").fill("送餐慢是物流问题")
+    form.locator("button").click()
+    page.wait_for_url(f"{server.url}/tickets/{ticket.id}")
+    assert "已更正" in page.locator(".flash-ok").inner_text()
+    assert desk in page.locator(".facts").inner_text()
+    assert "紧急" in page.locator(".tickethead").inner_text()
+    assert "送餐慢是物流问题" in page.locator("ol.audit").inner_text()
+
+    page.locator("ol.timeline li.post").first.locator("button[value=not_complaint]").click()
+    page.wait_for_url(f"{server.url}/tickets/{ticket.id}")
+    assert "已标注" in page.locator(".flash-ok").inner_text()
+    assert page.errors == []
+    with db.session() as s:
+        t = s.get(Ticket, ticket.id)
+        assert (t.category, t.department, t.severity, t.state) == (target, desk, "urgent", "new")
+        rows = list(s.scalars(select(Correction).order_by(Correction.id)))
+        assert len(rows) == posts + 1 and {r.actor for r in rows} == {"web:agent"}
+        assert rows[-1].complaint is False and all(r.complaint for r in rows[:-1])

@@ -9,14 +9,14 @@ from fastapi.exceptions import RequestValidationError
 from sqlalchemy import exists, select
 
 from repwatch.web.api.convert import event_out, mention_out, ticket_out
-from repwatch.web.api.schemas import (Counters, IncidentDetail, IncidentOut, Me, MentionPage, Sentiment, SilenceOut,
-                                      State, TicketDetail, TicketList)
+from repwatch.web.api.schemas import (CorrectionOut, Counters, IncidentDetail, IncidentOut, Me, MentionPage, Sentiment,
+                                      SilenceOut, State, TicketDetail, TicketList)
 from storage.vocabulary import Category, Severity
 from repwatch.web.queries.evidence import evidence
 from repwatch.web.queries.queue import QueueFilters, counters, queue
 from repwatch.web.queries.search import MentionFilters, search
 from repwatch.web.routes.explore import clean_query
-from storage.models import Incident, Silence, Source, Ticket
+from storage.models import Correction, Incident, Silence, Source, Ticket
 
 router = APIRouter(tags=["read"])
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -119,3 +119,18 @@ def list_silences(request: Request):
     with app.db.session() as s:
         rows = s.scalars(select(Silence).where(Silence.ends_at > app.clock.now()).order_by(Silence.ends_at))
         return [SilenceOut.model_validate(r) for r in rows]
+
+
+@router.get("/corrections", response_model=list[CorrectionOut], summary="The team's corrections, newest first")
+def list_corrections(request: Request, ticket: Annotated[Optional[int], Query(ge=1, le=2**31 - 1)] = None,
+                     mention: Annotated[Optional[int], Query(ge=1, le=2**31 - 1)] = None,
+                     limit: Annotated[int, Query(ge=1, le=500)] = 100,
+                     offset: Annotated[int, Query(ge=0, le=100_000)] = 0):
+    stmt = select(Correction)
+    if ticket is not None:
+        stmt = stmt.where(Correction.ticket_id == ticket)
+    if mention is not None:
+        stmt = stmt.where(Correction.mention_id == mention)
+    with request.app.state.db.session() as s:
+        rows = s.scalars(stmt.order_by(Correction.at.desc(), Correction.id.desc()).limit(limit).offset(offset))
+        return [CorrectionOut.model_validate(r) for r in rows]

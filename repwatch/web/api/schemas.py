@@ -6,6 +6,7 @@ from typing import Annotated, Literal, Optional
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from storage.vocabulary import Category, Severity
 from storage.vocabulary import TicketState as State
 
 Sentiment = Literal["negative", "positive", "complaint"]
@@ -179,3 +180,32 @@ class SilenceOut(Out):
 class ActionResult(BaseModel):
     ticket: TicketOut
     event: Optional[EventOut] = Field(description="the audit-trail entry this action wrote")
+
+
+class CorrectionIn(BaseModel):
+    """更正: leave a field out to keep it. Categories or a severity imply "is a complaint"; saying it is not
+    a complaint closes the ticket as dismissed."""
+
+    complaint: Optional[bool] = Field(default=None, description="is it a complaint (投诉) at all")
+    categories: Optional[Annotated[list[Category], Field(min_length=1, max_length=7)]] = Field(
+        default=None, description="the right categories; the first one routes the ticket")
+    severity: Optional[Severity] = None
+    reason: Optional[Annotated[Text, Field(max_length=4000)]] = None
+
+
+class CorrectionOut(Out):
+    id: int
+    mention_id: Optional[int]
+    ticket_id: Optional[int]
+    at: datetime
+    actor: str
+    complaint: bool
+    categories: list[str]
+    severity: Optional[str]
+    changed: list[str]
+    reason: Optional[str]
+    predicted: dict = Field(description="the model's stored prediction when the correction was made")
+
+
+class CorrectionResult(ActionResult):
+    corrections: int = Field(description="posts labelled by this correction (one per post of the incident)")

@@ -10,9 +10,11 @@ from sqlalchemy import select
 
 from repwatch.web import actions
 from repwatch.web.api.convert import event_out, ticket_out
-from repwatch.web.api.schemas import ActionResult, AssignIn, FollowUpIn, MoveIn, NoteIn, SilenceIn
+from alerts.corrections import Change
+from repwatch.web.api.schemas import (ActionResult, AssignIn, CorrectionIn, CorrectionOut, CorrectionResult, FollowUpIn,
+                                      MoveIn, NoteIn, SilenceIn)
 from repwatch.web.deps import agent, csrf
-from storage.models import Ticket, TicketEvent
+from storage.models import Mention, Ticket, TicketEvent
 from storage.types import parse_duration
 
 router = APIRouter(tags=["actions"], dependencies=[agent, csrf],
@@ -74,3 +76,48 @@ def silence(request: Request, ticket_id: Id, body: SilenceIn):
     return _run(request, ticket_id, lambda s, t, who, now: actions.do_silence(
         s, t, who, now, duration=length, comment=body.comment))
 
+
+
+def _change(body: CorrectionIn) -> Change:
+    return Change(complaint=body.complaint, categories=None if body.categories is None else tuple(body.categories),
+                  severity=body.severity, reason=body.reason)
+
+
+@router.post("/tickets/{ticket_id}/correction", response_model=CorrectionResult,
+             summary="Correct a ticket: not a complaint, is a complaint, categories, severity (re-routes at once)")
+def correct(request: Request, ticket_id: Id, body: CorrectionIn):
+    app = request.app.state
+    now = app.clock.now()
+    with app.db.session() as s:
+        t = s.get(Ticket, ticket_id)
+        if t is None:
+            raise HTTPException(404, f"no ticket #{ticket_id}")
+        try:
+            rows = actions.do_correct(s, t, request.state.principal, now, settings=app.config.alerts,
+                                      change=_change(body))
+        except actions.ActionError as exc:
+            s.rollback()
+            raise HTTPException(409, str(exc)) from None
+        s.flush()
+        event = s.scalar(select(TicketEvent).where(TicketEvent.ticket_id == t.id, TicketEvent.kind == "correction")
+                         .order_by(TicketEvent.id.desc()).limit(1))
+        return CorrectionResult(ticket=ticket_out(t, now), event=event_out(event), corrections=len(rows))
+
+
+@router.post("/mentions/{mention_id}/correction", response_model=CorrectionOut,
+             summary="Label one post: (not) a complaint, its categories or severity (training data); a missed "
+                     "complaint gets a ticket at once")
+def correct_mention(request: Request, mention_id: Id, body: CorrectionIn):
+    app = request.app.state
+    with app.db.session() as s:
+        m = s.get(Mention, mention_id)
+        if m is None:
+            raise HTTPException(404, f"no mention #{mention_id}")
+        try:
+            row = actions.do_correct_mention(s, m, request.state.principal, app.clock.now(), change=_change(body),
+                                             settings=app.config.alerts)
+        except actions.ActionError as exc:
+            s.rollback()
+            raise HTTPException(409, str(exc)) from None
+        s.flush()
+        return CorrectionOut.model_validate(row)

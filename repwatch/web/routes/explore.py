@@ -3,16 +3,21 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
+from fastapi.responses import RedirectResponse
 from sqlalchemy import select
 
 from repwatch.web.charts import bar_line_chart, hbars
-from repwatch.web.deps import principal
+from repwatch.web import actions
+from repwatch.web.deps import agent, csrf, principal
 from repwatch.web.labels import CATEGORIES, CATEGORY
 from repwatch.web.queries.search import SENTIMENTS, MentionFilters, search
 from repwatch.web.queries.stats import default_window, overview
-from repwatch.web.render import page
-from storage.models import Source
+from repwatch.web.render import flash, page
+from repwatch.web.security import safe_next
+from storage.corrections import latest_labels
+from storage.models import Mention, Source
+from storage.vocabulary import SEVERITIES
 
 router = APIRouter(dependencies=[Depends(principal)], include_in_schema=False)
 PAGE_SIZE = 50
@@ -47,10 +52,41 @@ def mentions_page(request: Request, q: str = Query("", max_length=200), since: s
     with state.db.session() as s:
         rows, total = search(s, f, limit=PAGE_SIZE, offset=(page_no - 1) * PAGE_SIZE)
         sources = list(s.execute(select(Source.id, Source.name).order_by(Source.name)))
-        return page(request, "mentions.html", rows=rows, total=total, f=f, sources=sources,
+        labels = latest_labels(s, [m.id for m, _, _ in rows])
+        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return page(request, "mentions.html", rows=rows, total=total, f=f, sources=sources, labels=labels,
+                    can_act=request.state.principal.can("agent"), here=here, severities=SEVERITIES,
                     raw=dict(q=q, since=since, until=until, source=source, sentiment=sentiment, category=category),
                     page_no=page_no, pages=max(1, -(-total // PAGE_SIZE)), categories=CATEGORIES,
                     sentiments=SENTIMENTS)
+
+
+@router.post("/mentions/{mention_id}/correct", dependencies=[agent, csrf])
+def correct_mention(request: Request, mention_id: int, verdict: str = Form(""), categories: list[str] = Form([]),
+                    severity: str = Form(""), reason: str = Form(""), next: str = Form("/mentions")):
+    """Label a post from the search results; a missed complaint gets its incident and ticket at once."""
+    from alerts.corrections import Change
+
+    if verdict not in ("complaint", "not_complaint"):
+        raise HTTPException(400, "verdict must be complaint or not_complaint")
+    if severity and severity not in SEVERITIES:
+        raise HTTPException(400, f"severity must be one of {', '.join(SEVERITIES)}")
+    change = Change(complaint=verdict == "complaint", categories=tuple(c for c in categories if c) or None,
+                    severity=severity or None, reason=reason)
+    state = request.app.state
+    try:
+        with state.db.session() as s:
+            m = s.get(Mention, mention_id) if 0 < mention_id < 2**31 else None
+            if m is None:
+                raise HTTPException(404, f"没有这条帖子 No post #{mention_id}")
+            row = actions.do_correct_mention(s, m, request.state.principal, state.clock.now(), change=change,
+                                             settings=state.config.alerts)
+            done = (f"已标注，工单 #{row.ticket_id} Labelled; ticket #{row.ticket_id}" if row.ticket_id
+                    else "已标注 Post labelled.")
+        flash(request, done)
+    except actions.ActionError as exc:
+        flash(request, str(exc), "error")
+    return RedirectResponse(safe_next(next), status_code=303)
 
 
 @router.get("/overview")

@@ -8,7 +8,10 @@ from datetime import timedelta
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse
+from sqlalchemy import select
 
+from alerts.corrections import Change, is_dismissed
+from alerts.merge import related
 from alerts.tickets import TRANSITIONS
 from repwatch.web import actions
 from repwatch.web.charts import bar_line_chart
@@ -16,10 +19,13 @@ from repwatch.web.deps import agent, csrf, principal
 from repwatch.web.queries.evidence import detector_alarms, evidence, incident_volume
 from repwatch.web.queries.queue import is_breached, next_due
 from repwatch.web.render import flash, page
-from storage.models import Incident, Ticket
+from storage.models import Incident, IncidentMention, Mention, Ticket
+from storage.corrections import latest_labels
+from storage.vocabulary import CATEGORIES, SEVERITIES
 
 router = APIRouter(dependencies=[Depends(principal)], include_in_schema=False)
 
+VERDICTS = {"": None, "complaint": True, "not_complaint": False}
 SILENCE_CHOICES = {"1h": timedelta(hours=1), "4h": timedelta(hours=4), "24h": timedelta(hours=24),
                    "3d": timedelta(days=3), "7d": timedelta(days=7)}
 
@@ -45,12 +51,14 @@ def ticket_page(request: Request, ticket_id: int):
                                bar_name="帖子数 posts", line_name="预期 expected (history)",
                                caption="事件声量与预期基线 Incident volume vs expected baseline")
         due, due_kind = next_due(t, now)
-        from alerts.merge import related
-
-        return page(request, "ticket.html", t=t, incident=incident, related=related(s, incident), items=items, chart=chart, volume=volume,
+        labels = latest_labels(s, [i.mention.id for i in items])
+        return page(request, "ticket.html", t=t, incident=incident, related=related(s, incident), items=items,
+                    chart=chart, volume=volume,
                     alarms=detector_alarms(s, t.incident_id), events=list(t.events), due=due, due_kind=due_kind,
                     breached=is_breached(t, now), moves=TRANSITIONS.get(t.state, ()),
-                    silences=list(SILENCE_CHOICES), can_act=request.state.principal.can("agent"))
+                    silences=list(SILENCE_CHOICES), can_act=request.state.principal.can("agent"),
+                    categories=CATEGORIES, severities=SEVERITIES, dismissed=is_dismissed(s, t),
+                    labels=labels)
 
 
 def _act(request: Request, ticket_id: int, action, done: str):
@@ -98,3 +106,39 @@ def silence(request: Request, ticket_id: int, duration: str = Form(...), comment
         raise HTTPException(400, f"duration must be one of {', '.join(SILENCE_CHOICES)}")
     return _act(request, ticket_id, lambda s, t, who, now: actions.do_silence(
         s, t, who, now, duration=SILENCE_CHOICES[duration], comment=comment), "已静默 Silenced.")
+
+
+def _change(verdict: str, categories: list[str], severity: str, reason: str) -> Change:
+    if verdict not in VERDICTS:
+        raise HTTPException(400, "verdict must be complaint, not_complaint or empty")
+    if severity and severity not in SEVERITIES:
+        raise HTTPException(400, f"severity must be one of {', '.join(SEVERITIES)}")
+    return Change(complaint=VERDICTS[verdict], categories=tuple(categories) or None, severity=severity or None,
+                  reason=reason)
+
+
+@router.post("/tickets/{ticket_id}/correct", dependencies=[agent, csrf])
+def correct(request: Request, ticket_id: int, verdict: str = Form(""), categories: list[str] = Form([]),
+            severity: str = Form(""), reason: str = Form("")):
+    """更正: not a complaint (closes the ticket as dismissed), is a complaint, other categories or severity."""
+    change = _change(verdict, categories, severity, reason)
+    settings = request.app.state.config.alerts
+    return _act(request, ticket_id, lambda s, t, who, now: actions.do_correct(
+        s, t, who, now, settings=settings, change=change), "已更正，路由已更新 Corrected; routing updated.")
+
+
+@router.post("/tickets/{ticket_id}/mentions/{mention_id}/correct", dependencies=[agent, csrf])
+def correct_mention(request: Request, ticket_id: int, mention_id: int, verdict: str = Form(""),
+                    reason: str = Form("")):
+    """Label one post of the ticket's evidence as (not) a complaint."""
+    change = _change(verdict, [], "", reason)
+
+    def action(s, t, who, now):
+        m = s.get(Mention, mention_id) if 0 < mention_id < 2**31 else None
+        linked = m is not None and s.scalar(select(IncidentMention.id).where(
+            IncidentMention.incident_id == t.incident_id, IncidentMention.mention_id == m.id)) is not None
+        if not linked:
+            raise HTTPException(404, f"post #{mention_id} is not evidence of ticket #{t.id}")
+        actions.do_correct_mention(s, m, who, now, change=change)
+
+    return _act(request, ticket_id, action, "已标注 Post labelled.")
