@@ -6,6 +6,7 @@ from __future__ import annotations
 import smtplib
 import socket
 import ssl
+import threading
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -30,7 +31,9 @@ class SmtpSettings(Strict):
     security: Literal["none", "starttls", "ssl"] = "none"
     username: Optional[str] = None
     password: Optional[SecretStr] = None
-    timeout: float = Field(default=20, gt=0)
+    timeout: float = Field(default=20, gt=0, description="seconds per SMTP operation")
+    deadline: float = Field(default=30, gt=0, le=600, description="seconds for the whole conversation: a server "
+                            "that answers a byte at a time never trips `timeout`, but cannot hold a run past this")
 
 
 class EmailOptions(Strict):
@@ -41,13 +44,37 @@ class EmailOptions(Strict):
 
 
 def smtp_send(settings: SmtpSettings, message: EmailMessage) -> Outcome:
-    """Shared by alerts and the digest. 4xx replies and network trouble are retryable; 5xx is not."""
+    """Shared by alerts and the digest. 4xx replies and network trouble are retryable; 5xx is not.
+
+    The conversation runs in a worker thread and gets `deadline` seconds in all. Past it the socket is
+    closed and the send is Retryable; should the server have taken the message anyway, the retry carries
+    the same Message-ID (the dispatcher's delivery id), which mail systems collapse."""
+    outcome: list[Outcome] = []
+    opened: list[smtplib.SMTP] = []
+    worker = threading.Thread(target=lambda: outcome.append(_converse(settings, message, opened)),
+                              name="repwatch-smtp", daemon=True)
+    worker.start()
+    worker.join(settings.deadline)
+    if worker.is_alive() or not outcome:
+        for server in opened:
+            try:   # shutdown, not close: close would wait for the worker's read to finish
+                if server.sock is not None:
+                    server.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        return Retryable(f"{settings.host}:{settings.port}: no complete SMTP conversation within the "
+                         f"{settings.deadline:g}s deadline (smtp.deadline); the server is too slow")
+    return outcome[0]
+
+
+def _converse(settings: SmtpSettings, message: EmailMessage, opened: list) -> Outcome:
     try:
         if settings.security == "ssl":
-            server = smtplib.SMTP_SSL(settings.host, settings.port, timeout=settings.timeout,
-                                      context=ssl.create_default_context())
+            server = smtplib.SMTP_SSL(timeout=settings.timeout, context=ssl.create_default_context())
         else:
-            server = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
+            server = smtplib.SMTP(timeout=settings.timeout)
+        opened.append(server)
+        server.connect(settings.host, settings.port)
         with server:
             if settings.security == "starttls":
                 server.starttls(context=ssl.create_default_context())

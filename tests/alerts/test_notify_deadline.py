@@ -52,3 +52,47 @@ def test_a_normal_answer_still_arrives_whole():
         server.routes["/hook"] = answer
         response = request("POST", server.url("/hook"), HttpOptions(timeout="5s", retries=0), json={"a": 1})
     assert response.status_code == 200 and response.json() == {"ok": "1"}
+
+
+def test_trickling_smtp_server_is_cut_off_at_the_deadline(smtp):
+    """An SMTP server that greets a byte a second never trips the per-operation timeout; the
+    conversation's deadline cuts it off and the alert stays retryable. Then a real server still works."""
+    import socket
+    import threading
+    from email.message import EmailMessage
+
+    from alerts.notify.base import Delivered
+    from alerts.notify.email import SmtpSettings, smtp_send
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop, sent = threading.Event(), []
+
+    def greet_slowly():
+        conn, _ = listener.accept()
+        with conn:
+            for byte in b"220 slow.example ESMTP ready\r\n":
+                if stop.wait(0.5):
+                    return
+                try:
+                    conn.sendall(bytes([byte]))
+                except OSError:
+                    return
+                sent.append(byte)
+
+    threading.Thread(target=greet_slowly, daemon=True).start()
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = "a@example.com", "b@example.com", "x"
+    message.set_content("body")
+    try:
+        started = time.monotonic()
+        outcome = smtp_send(SmtpSettings(host="127.0.0.1", port=listener.getsockname()[1], timeout=20,
+                                         deadline=1), message)
+        elapsed = time.monotonic() - started
+    finally:
+        stop.set()
+        listener.close()
+    assert isinstance(outcome, Retryable) and "smtp.deadline" in outcome.error, (outcome, elapsed)
+    assert 0 < len(sent) < len(b"220 slow.example ESMTP ready\r\n")
+    assert elapsed < 15   # generous; the greeting alone would take 15 s and the timeout is 20 s
+    ok = smtp_send(SmtpSettings(host="127.0.0.1", port=smtp.port, deadline=10), message)
+    assert isinstance(ok, Delivered)
