@@ -105,8 +105,9 @@ def current_label(session: Session, mention_id: int) -> tuple[bool, list[str], s
     return True, pred["categories"], severity, pred
 
 
-def _label(session: Session, mention_id: int, change: Change, *, ticket_id: int | None, actor: str,
-           now: datetime) -> Correction:
+def label_mention(session: Session, mention_id: int, change: Change, *, ticket_id: int | None, actor: str,
+                  now: datetime) -> Correction:
+    """Store one post's new label (a validated Change over its current label), with the model's prediction."""
     complaint, categories, severity, pred = current_label(session, mention_id)
     complaint = change.complaint
     if change.categories is not None:
@@ -144,7 +145,7 @@ def correct_mention(session: Session, mention: Mention, change: Change, *, actor
     missed = settings is not None and change.complaint and session.scalar(
         select(IncidentMention.id).where(IncidentMention.mention_id == mention.id).limit(1)) is None
     ticket = None if missed else _ticket_of(session, mention.id)
-    row = _label(session, mention.id, change, ticket_id=ticket.id if ticket else None, actor=actor, now=now)
+    row = label_mention(session, mention.id, change, ticket_id=ticket.id if ticket else None, actor=actor, now=now)
     session.flush()
     if missed:
         ticket = raise_missed(session, mention, row, settings, now=now)
@@ -215,7 +216,7 @@ def correct_ticket(session: Session, ticket: Ticket, change: Change, settings: A
         # not a complaint keeps that label
         dismissed_posts = {m for m, c in latest_labels(session, mention_ids).items() if not c.complaint}
         mention_ids = [m for m in mention_ids if m not in dismissed_posts]
-    rows = [_label(session, m, change, ticket_id=ticket.id, actor=actor, now=now) for m in mention_ids]
+    rows = [label_mention(session, m, change, ticket_id=ticket.id, actor=actor, now=now) for m in mention_ids]
     session.flush()
     before = {"category": ticket.category, "department": ticket.department, "assignee": ticket.assignee,
               "severity": ticket.severity, "state": ticket.state,

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from alerts.corrections import DISMISSED, Change, dismiss as close_as_not_a_complaint, label_mention
 from alerts.exceptions import AlertError
 from alerts.grouping import GroupState, label, vector
 from alerts.incidents import mention_text, raise_severity
@@ -135,21 +136,24 @@ def move_out(session: Session, incident_id: int, mention_id: int, *, actor: str,
 
 
 def dismiss(session: Session, incident_id: int, *, actor: str, now: datetime, reason: str) -> Incident:
-    """Not an incident worth handling (not a complaint, not about us, spam): status `dismissed`, the
-    reason kept in its signals as `dismissed:<reason>` - a training signal for the complaint model -
-    and an open ticket closed with a `dismissed` event. Later posts still join it (and stay dismissed),
-    so the same noise does not come back as new incidents."""
+    """Not an incident worth handling (not a complaint, not about us, spam). The same as correcting its
+    ticket to "not a complaint" (alerts.corrections): every post is labelled not a complaint with the
+    reason - the training signal `repwatch train` reads - the incident is `dismissed` (the reason also
+    kept in its signals as `dismissed:<reason>`) and an open ticket is closed. Later posts still join it
+    (and stay dismissed), so the same noise does not come back as new incidents."""
     reason = (reason or "").strip()
     if not reason:
         raise IncidentError("say why the incident is dismissed")
+    change = Change(complaint=False, reason=reason).validated()
     incident = _get(session, incident_id)
-    incident.status = "dismissed"
-    incident.signals = sorted(set(incident.signals or []) | {f"dismissed:{reason[:100]}"})
     ticket = _open_ticket(session, incident.id)
+    for mention_id in session.scalars(select(IncidentMention.mention_id)
+                                      .where(IncidentMention.incident_id == incident.id)):
+        label_mention(session, mention_id, change, ticket_id=ticket.id if ticket else None, actor=actor, now=now)
+    incident.status = DISMISSED
+    incident.signals = sorted(set(incident.signals or []) | {f"dismissed:{change.reason[:100]}"})
     if ticket is not None:
-        record(session, ticket, at=now, actor=actor, kind="dismissed", note=reason, from_state=ticket.state,
-               to_state="closed", detail={"incident": incident.id})
-        ticket.state, ticket.closed_at, ticket.open_incident_id, ticket.updated_at = "closed", now, None, now
+        close_as_not_a_complaint(session, ticket, incident, actor=actor, now=now, reason=change.reason)
     return incident
 
 

@@ -115,3 +115,26 @@ def test_incident_commands(db, database_url, seed, settings):
     moved = CliRunner().invoke(cli, [*base, "incident", "move-out", str(ia), "--mention", str(b)],
                                catch_exceptions=False)
     assert moved.exit_code == 0 and "new incident" in moved.stdout
+
+
+def test_dismissing_an_incident_labels_its_posts_not_a_complaint_for_training(db, seed, settings):
+    """A dismissal is the same verdict as correcting the ticket to 'not a complaint': each post gets a
+    correction that `repwatch train` reads, and the open ticket closes as dismissed."""
+    from alerts.evaluate import evaluate
+    from alerts.merge import dismiss
+    from storage.corrections import labelled_examples
+    from storage.models import Incident, Ticket
+
+    a = seed.mention("快送外卖测试账号发的演示投诉：外卖送错地址还冷了", at=T0)
+    b = seed.mention("转发：快送外卖测试账号发的演示投诉：外卖送错地址还冷了", at=T0 + H)
+    with db.session() as s:
+        evaluate(s, settings, T0 + 2 * H, None, tz="UTC")
+    with db.session() as s:
+        incident = s.scalars(select(Incident)).one()
+        dismiss(s, incident.id, actor="web:li", now=T0 + 3 * H, reason="测试数据 test posts")
+    with db.session() as s:
+        assert sorted(s.scalars(select(IncidentMention.mention_id))) == sorted([a, b])
+        examples = labelled_examples(s)
+        ticket = s.scalars(select(Ticket)).one()
+        assert s.get(Incident, incident.id).status == "dismissed" and ticket.state == "closed"
+    assert sorted((e.complaint, e.categories, e.severity) for e in examples) == [(0, [], None)] * 2
