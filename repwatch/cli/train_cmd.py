@@ -20,7 +20,8 @@ def train(data: Path | None, out: Path | None, sample: int | None) -> None:
     """Rebuild the sentiment models (Chinese domain model, English calibration) reproducibly.
 
     Deduplicates the corpora, splits them by a fixed hash (the test split is never trained on), trains and
-    calibrates, and writes sentiment/models/zh_sentiment.joblib and en_vader.json. About a minute on one core."""
+    calibrates, and writes sentiment/models/zh_sentiment.joblib, en_vader.json and complaint.joblib (complaint,
+    categories, severity). Ten to fifteen minutes on one core."""
     from sentiment import corpora
     from sentiment.train import MODELS_DIR, build
 
@@ -28,4 +29,4 @@ def train(data: Path | None, out: Path | None, sample: int | None) -> None:
     if not data.is_dir():
         raise click.ClickException(f"{data} is not a directory; pass --data with the shared sentiment corpora")
     versions = build(data, out or MODELS_DIR, sample=sample, log=lambda m: click.echo(m, err=True))
-    click.echo(f"model version: {versions['zh']}+{versions['en']}")
+    click.echo(f"model version: {versions['zh']}+{versions['en']}+{versions['complaint']}")
