@@ -24,9 +24,10 @@ from sqlalchemy.orm import Session
 
 from alerts import silences
 from alerts.notify.base import Alert, Delivered, Failed, Notifier
-from alerts.policy import RANK, combine, due_time
+from alerts.policy import combine, due_time
 from alerts.settings import DeliverySettings
 from storage.models import Notification, Ticket
+from storage.vocabulary import severity_rank
 from storage.writes import insert_ignore
 
 log = logging.getLogger(__name__)
@@ -45,8 +46,7 @@ class DispatchReport:
 
 
 def _wants(notifier: Notifier, alert: Alert) -> bool:
-    floor = getattr(notifier, "min_severity", "general") or "general"
-    return RANK.get(alert.severity, 0) >= RANK.get(floor, 1)
+    return severity_rank(alert.severity) >= severity_rank(notifier.min_severity)
 
 
 def enqueue(session: Session, alerts: Sequence[Alert], notifiers: Sequence[Notifier], now: datetime,

@@ -15,12 +15,13 @@ from sqlalchemy.orm import Session
 from alerts import spread
 from alerts.escalate import engagement_surges, reach_severity
 from alerts.evidence import incident_figures, top_posts, what
-from alerts.incidents import RANK, IncidentIndex, join, raise_severity
+from alerts.incidents import IncidentIndex, join, raise_severity
 from alerts.lifecycle import TicketChanges, ensure_ticket, on_mention
 from alerts.notify.base import Alert
 from alerts.settings import AlertSettings
 from alerts.sla import check_sla
 from storage.models import Analysis, Incident, IncidentMention, Mention
+from storage.vocabulary import severities_at_least
 
 BATCH = 5000   # mentions joined per pass at most; the rest follow on the next run
 
@@ -40,7 +41,7 @@ class EvaluateReport:
 def _pending(session: Session, settings: AlertSettings):
     """Graded complaints not yet in any incident, oldest first. Reposts of the same text on other
     sources are included: they are how a complaint spreads, and they join the original's incident."""
-    wanted = [s for s, r in RANK.items() if r >= RANK[settings.incidents.min_severity]]
+    wanted = severities_at_least(settings.incidents.min_severity)
     linked = select(IncidentMention.mention_id)
     stmt = (select(Analysis, Mention).join(Mention, Mention.id == Analysis.mention_id)
             .where(Analysis.severity.in_(wanted), Mention.id.not_in(linked)).order_by(Mention.id).limit(BATCH))

@@ -7,10 +7,9 @@ from sqlalchemy.orm import Session
 
 from alerts.notify.base import Alert
 from storage.models import Incident, IncidentMention, Mention, Source, Ticket
+from storage.vocabulary import CATEGORY_ZH
 
 TOP_POSTS = 3
-CATEGORY_ZH = {"product": "产品质量", "service": "服务态度", "price": "价格收费", "delivery": "交付物流",
-               "after_sales": "售后", "communication": "信息沟通", "promise": "承诺未兑现"}
 
 
 def _reach_order():

@@ -1,4 +1,8 @@
-class AlertError(Exception):
+from storage.exceptions import RepwatchError
+from storage.plugins import UnknownPlugin
+
+
+class AlertError(RepwatchError):
     """Base class for alert-stage errors."""
 
 
@@ -6,3 +10,7 @@ class IllegalTransition(AlertError):
     def __init__(self, ticket_id: int, current: str, wanted: str, allowed: list[str]):
         super().__init__(f"ticket {ticket_id} is {current!r}; it cannot move to {wanted!r} "
                          f"(allowed from {current!r}: {', '.join(allowed) or 'none'})")
+
+
+class UnknownNotifier(UnknownPlugin, AlertError):
+    """A notifier's `kind` names no registered notifier."""

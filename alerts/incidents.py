@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 from alerts.settings import IncidentSettings
 from storage.models import Analysis, Incident, IncidentMention, Mention
 from storage.records import normalise
+from storage.vocabulary import event_time, severity_rank
 from storage.writes import insert_ignore
 
-RANK = {"none": 0, "general": 1, "important": 2, "urgent": 3}
 SEED = 1   # fixed, so signatures stored yesterday compare with today's
 SCHEME = "affine32"   # datasketch 2's permutation scheme, named because stored hash values do not carry it
 
@@ -133,7 +133,7 @@ def join(session: Session, index: IncidentIndex, analysis: Analysis, mention: Me
         incident_id = index.match_hazard(target, analysis.signals)
     created = False
     if incident_id is None:
-        when = mention.published_at or mention.collected_at
+        when = event_time(mention.published_at, mention.collected_at)
         key = f"{target or '-'}/{category or 'other'}/m{mention.id}"
         created = insert_ignore(session, Incident, dict(
             key=key, target=target, category=category, title=text[:1000], severity=analysis.severity,
@@ -152,7 +152,7 @@ def join(session: Session, index: IncidentIndex, analysis: Analysis, mention: Me
 
 
 def absorb(incident: Incident, analysis: Analysis, mention: Mention) -> None:
-    when = mention.published_at or mention.collected_at
+    when = event_time(mention.published_at, mention.collected_at)
     incident.mention_count += 1
     incident.reach += mention.author_followers or 0
     incident.first_seen = min(incident.first_seen, when)
@@ -165,7 +165,7 @@ def absorb(incident: Incident, analysis: Analysis, mention: Mention) -> None:
 
 def raise_severity(incident: Incident, severity: str, reason: str | None = None) -> bool:
     """Severity only goes up while an incident lives. Returns True when it changed."""
-    changed = RANK.get(severity, 0) > RANK.get(incident.severity, 0)
+    changed = severity_rank(severity) > severity_rank(incident.severity)
     if changed:
         incident.severity = severity
     if reason and reason not in (incident.signals or []):

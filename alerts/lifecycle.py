@@ -13,11 +13,11 @@ from sqlalchemy.orm import Session
 from alerts.evidence import ticket_alert, what
 from alerts.notify.base import Alert
 from alerts.settings import AlertSettings
-from alerts.tickets import RANK, SYSTEM, move, open_ticket, raise_ticket_severity, record
+from alerts.tickets import SYSTEM, move, open_ticket, raise_ticket_severity, record
 from storage.models import Incident, Mention, Ticket
+from storage.vocabulary import SEVERITY_ZH, severity_rank
 
 URGENT_SIGNALS = {"safety", "media", "legal", "regulator"}
-SEVERITY_ZH = {"urgent": "紧急", "important": "重要", "general": "一般"}
 
 
 @dataclass
@@ -46,7 +46,7 @@ def ensure_ticket(session: Session, incident: Incident, settings: AlertSettings,
                 key=f"ticket:{ticket.id}:severity:{ticket.severity}:{ticket.reopen_count}",
                 summary=f"工单 #{ticket.id} 升级为{SEVERITY_ZH[ticket.severity]} (escalated to {ticket.severity}): {reason}"))
         return ticket
-    if RANK.get(incident.severity, 0) < RANK[settings.open_ticket_at] and not force:
+    if severity_rank(incident.severity) < severity_rank(settings.open_ticket_at) and not force:
         return None
     last = session.scalar(select(Ticket).where(Ticket.incident_id == incident.id).order_by(Ticket.id.desc()).limit(1))
     if last is not None and last.closed_at is not None and now - last.closed_at <= settings.reopen_within:

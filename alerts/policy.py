@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 from alerts.notify.base import Alert
 from alerts.settings import DeliverySettings, QuietHours
+from storage.vocabulary import severity_rank
 
-RANK = {"none": 0, "general": 1, "important": 2, "urgent": 3}
 
 
 def in_quiet_hours(when: datetime, quiet: QuietHours, tz: ZoneInfo) -> bool:
@@ -45,7 +45,7 @@ def combine(alerts: list[Alert]) -> Alert:
     """One message for several alerts about the same incident (or target): the most severe leads."""
     if len(alerts) == 1:
         return alerts[0]
-    ordered = sorted(alerts, key=lambda a: (-RANK.get(a.severity, 0), a.key))
+    ordered = sorted(alerts, key=lambda a: (-severity_rank(a.severity), a.key))
     lead = ordered[0]
     evidence, seen = [], set()
     for e in sorted((e for a in ordered for e in a.evidence), key=lambda e: -(e.get("reach") or 0)):

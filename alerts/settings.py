@@ -3,15 +3,13 @@ from __future__ import annotations
 
 import re
 from datetime import time, timedelta
-from typing import Literal, Optional
+from typing import Optional
 
 from pydantic import Field, field_validator, model_validator
 
 from alerts.detect import DetectorSettings
 from storage.types import Duration, Strict
-
-Severity = Literal["general", "important", "urgent"]
-Category = Literal["product", "service", "price", "delivery", "after_sales", "communication", "promise"]
+from storage.vocabulary import Category, Severity
 
 
 class Sla(Strict):

@@ -13,10 +13,10 @@ from sqlalchemy.orm import Session
 
 from alerts.evidence import ticket_alert
 from alerts.notify.base import Alert
-from alerts.tickets import OPEN_STATES, SYSTEM, record
+from alerts.tickets import SYSTEM, record
 from storage.models import Incident, Ticket
+from storage.vocabulary import RESOLVED_STATES
 
-RESOLVED = ("resolved", "followed_up", "closed")
 NEXT_UP = {"general": "important", "important": "urgent", "urgent": "urgent"}
 LABEL = {"first_response": ("首次响应超时", "no first response"), "resolution": ("解决超时", "not resolved")}
 
@@ -29,19 +29,66 @@ class Breach:
     overdue_hours: float
 
 
+# -- the one SLA-breach rule -------------------------------------------------------------------------
+# Every surface (escalation here, the queue, `repwatch tickets --breached`, the digest) asks these three
+# functions, so they cannot disagree. They read timestamps, so they also answer for a past moment (the
+# digest of an earlier day): a ticket counts as resolved only while it is in a resolved state, because a
+# ticket sent back to investigating is unresolved again (tickets.move clears resolved_at then too).
+
+def open_at(ticket: Ticket, moment: datetime) -> bool:
+    return ticket.opened_at <= moment and (ticket.closed_at is None or ticket.closed_at >= moment)
+
+
+def next_due(ticket: Ticket, moment: datetime) -> tuple[str, datetime] | None:
+    """What the ticket waits for at that moment: (first_response | resolution, due), or None."""
+    if not open_at(ticket, moment):
+        return None
+    if ticket.first_response_due is not None and (
+            ticket.first_response_at is None or ticket.first_response_at >= moment):
+        return "first_response", ticket.first_response_due
+    if ticket.resolution_due is not None and not (
+            ticket.resolved_at is not None and ticket.resolved_at < moment and ticket.state in RESOLVED_STATES):
+        return "resolution", ticket.resolution_due
+    return None
+
+
+def breaches_at(ticket: Ticket, moment: datetime) -> list[Breach]:
+    """Every SLA the ticket is past at that moment (first response and resolution can both be)."""
+    out = []
+    if not open_at(ticket, moment):
+        return out
+    if ticket.first_response_due is not None and ticket.first_response_due < moment and (
+            ticket.first_response_at is None or ticket.first_response_at >= moment):
+        out.append(Breach(ticket.id, "first_response", ticket.first_response_due,
+                          (moment - ticket.first_response_due).total_seconds() / 3600))
+    if ticket.resolution_due is not None and ticket.resolution_due < moment and not (
+            ticket.resolved_at is not None and ticket.resolved_at < moment and ticket.state in RESOLVED_STATES):
+        out.append(Breach(ticket.id, "resolution", ticket.resolution_due,
+                          (moment - ticket.resolution_due).total_seconds() / 3600))
+    return out
+
+
+def breach_at(ticket: Ticket, moment: datetime) -> Breach | None:
+    """The first SLA the ticket breached by that moment, or None."""
+    found = breaches_at(ticket, moment)
+    return found[0] if found else None
+
+
+def breached_clause(moment: datetime):
+    """breaches_at(t, moment) is non-empty, as SQL, for filters and counts."""
+    return and_(
+        Ticket.opened_at <= moment, or_(Ticket.closed_at.is_(None), Ticket.closed_at >= moment),
+        or_(and_(Ticket.first_response_due < moment,
+                 or_(Ticket.first_response_at.is_(None), Ticket.first_response_at >= moment)),
+            and_(Ticket.resolution_due < moment,
+                 or_(Ticket.resolved_at.is_(None), Ticket.resolved_at >= moment,
+                     Ticket.state.not_in(RESOLVED_STATES)))))
+
+
 def breaches(session: Session, now: datetime) -> list[tuple[Ticket, Breach]]:
     """Open tickets past a due time, most overdue first."""
-    stmt = select(Ticket).where(Ticket.state.in_(OPEN_STATES), or_(
-        and_(Ticket.first_response_at.is_(None), Ticket.first_response_due < now),
-        and_(Ticket.state.not_in(RESOLVED), Ticket.resolution_due < now)))
-    out = []
-    for t in session.scalars(stmt.order_by(Ticket.id)):
-        if t.first_response_at is None and t.first_response_due is not None and t.first_response_due < now:
-            out.append((t, Breach(t.id, "first_response", t.first_response_due,
-                                  (now - t.first_response_due).total_seconds() / 3600)))
-        if t.state not in RESOLVED and t.resolution_due is not None and t.resolution_due < now:
-            out.append((t, Breach(t.id, "resolution", t.resolution_due,
-                                  (now - t.resolution_due).total_seconds() / 3600)))
+    out = [(t, b) for t in session.scalars(select(Ticket).where(breached_clause(now)).order_by(Ticket.id))
+           for b in breaches_at(t, now)]
     return sorted(out, key=lambda tb: -tb[1].overdue_hours)
 
 

@@ -17,19 +17,14 @@ from sqlalchemy.orm import Session
 from alerts.detect import Alarm, SpreadDetector
 from alerts.settings import AlertSettings
 from storage.models import Analysis, DetectorState, Incident, IncidentMention, Mention, SpreadAlarm
+from storage.vocabulary import event_time, severities_at_least
 from storage.writes import insert_ignore
 
 EPOCH = datetime(2000, 1, 3, tzinfo=timezone.utc)   # a Monday; bins are aligned to it
-RANK = {"none": 0, "general": 1, "important": 2, "urgent": 3}
 
 
 def floor_bin(t: datetime, width: timedelta) -> datetime:
     return t - ((t - EPOCH) % width)
-
-
-def event_time(published: datetime | None, collected: datetime) -> datetime:
-    """When the post happened, as far as we can trust it: a future or missing date means 'when seen'."""
-    return published if published is not None and published <= collected else collected
 
 
 def tc_key(target: str | None, category: str | None) -> str:
@@ -94,7 +89,7 @@ def _feed(det: SpreadDetector, start: datetime, end: datetime, width: timedelta,
 def detect(session: Session, settings: AlertSettings, now: datetime, tz: str | None = None) -> list[SeriesAlarm]:
     sp = settings.spread
     width, end = sp.bin, floor_bin(now - sp.lateness, sp.bin)
-    wanted = [s for s, r in RANK.items() if r >= RANK[settings.incidents.min_severity]]
+    wanted = severities_at_least(settings.incidents.min_severity)
     alarms: list[SeriesAlarm] = []
 
     # -- per watch target × category -------------------------------------------------------------

@@ -15,10 +15,11 @@ from alerts.exceptions import AlertError, IllegalTransition
 from alerts.routing import route_for
 from alerts.settings import AlertSettings
 from storage.models import Incident, Ticket, TicketEvent
+from storage.vocabulary import OPEN_STATES  # noqa: F401  (callers of alerts.tickets use it)
+from storage.vocabulary import PRIORITY, RESOLVED_STATES, TICKET_STATES, severity_rank
 from storage.writes import insert_ignore
 
-STATES = ("new", "triaged", "assigned", "investigating", "resolved", "followed_up", "closed")
-OPEN_STATES = STATES[:-1]
+STATES = TICKET_STATES
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     "new": ("triaged", "assigned", "closed"),
     "triaged": ("assigned", "closed"),
@@ -28,8 +29,6 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     "followed_up": ("closed", "investigating"),
     "closed": ("new",),   # reopening starts the process again
 }
-PRIORITY = {"urgent": 1, "important": 2, "general": 3}
-RANK = {"general": 1, "important": 2, "urgent": 3}
 SYSTEM = "repwatch"
 
 
@@ -90,6 +89,8 @@ def move(session: Session, ticket: Ticket, to_state: str, *, actor: str, now: da
         ticket.first_response_at = now   # the first move by a person is the first response
     if to_state == "resolved":
         ticket.resolved_at = now
+    elif before in RESOLVED_STATES and to_state not in RESOLVED_STATES:
+        ticket.resolved_at = None   # sent back to work: unresolved again, so the resolution SLA runs
     if to_state == "followed_up" and satisfied is not None:
         ticket.follow_up_satisfied = satisfied
     if to_state == "closed":
@@ -138,7 +139,7 @@ def raise_ticket_severity(session: Session, ticket: Ticket, severity: str, setti
                           *, reason: str) -> bool:
     """An incident got worse: the ticket's severity, priority and SLA due times follow (never relax).
     Returns True when it changed."""
-    if RANK.get(severity, 0) <= RANK.get(ticket.severity, 0):
+    if severity_rank(severity) <= severity_rank(ticket.severity):
         return False
     before = ticket.severity
     sla = _sla(settings, severity)

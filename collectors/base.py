@@ -4,11 +4,13 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable, ClassVar
+from typing import Callable, ClassVar, Generic, TypeVar
 
 from collectors.settings import HttpSettings
 from storage.records import MentionIn
 from storage.types import Strict
+
+O = TypeVar("O", bound=Strict)
 
 
 @dataclass
@@ -59,19 +61,23 @@ class CollectResult:
     imported_files: list[ImportedFileIn] = field(default_factory=list)
 
 
-class Collector(ABC):
+class Collector(ABC, Generic[O]):
+    """A source kind. Generic over its options model, so `self.options` has the subclass's own type."""
+
     kind: ClassVar[str]
     Options: ClassVar[type[Strict]]
 
-    def __init__(self, name: str, options: Strict, http: HttpSettings):
+    def __init__(self, name: str, options: O, http: HttpSettings):
         self.name = name
-        self.options = options
+        self.options: O = options
         self.http = http
+
+    @classmethod
+    def from_config(cls, name: str, options: O, *, http: HttpSettings) -> "Collector[O]":
+        """Build from a validated config entry (Scrapy's from_crawler idea): the one way the pipeline
+        makes collectors, so a plugin that needs more set-up overrides this, not the pipeline."""
+        return cls(name, options, http)
 
     @abstractmethod
     def collect(self, state: SourceState) -> CollectResult:
         """Fetch new items. Raise CollectError for a source-level failure; report bad items as Problems."""
-
-    def expected_period_hint(self) -> float | None:
-        """Seconds between items the source normally produces, if the collector can tell."""
-        return None

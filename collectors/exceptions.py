@@ -1,4 +1,12 @@
-class CollectError(Exception):
+from storage.exceptions import RepwatchError
+from storage.plugins import UnknownPlugin
+
+
+class CollectorsError(RepwatchError):
+    """Base class for the collection stage's errors."""
+
+
+class CollectError(CollectorsError):
     """A source-level failure. `kind` is a short, countable reason for source health
     (timeout, connect, http_4xx, http_5xx, too_large, redirects, parse, robots, config, ...)."""
 
@@ -8,10 +16,5 @@ class CollectError(Exception):
         super().__init__(message)
 
 
-class UnknownCollector(KeyError):
-    def __init__(self, kind: str, known: list[str]):
-        self.kind = kind
-        super().__init__(f"unknown collector kind {kind!r}; known kinds: {', '.join(known)}")
-
-    def __str__(self) -> str:  # KeyError quotes its message otherwise
-        return self.args[0]
+class UnknownCollector(UnknownPlugin, CollectorsError):
+    """A source's `kind` names no registered collector."""

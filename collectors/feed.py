@@ -95,7 +95,7 @@ class FeedOptions(Strict):
     url: AnyHttpUrl
 
 
-class FeedCollector(Collector):
+class FeedCollector(Collector[FeedOptions]):
     kind = "feed"
     Options = FeedOptions
 

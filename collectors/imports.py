@@ -130,7 +130,7 @@ def read_xlsx(data: bytes, opts: ImportOptions, name: str) -> Iterator[tuple[int
         book.close()
 
 
-class ImportCollector(Collector):
+class ImportCollector(Collector[ImportOptions]):
     kind = "import"
     Options = ImportOptions
 
@@ -144,7 +144,7 @@ class ImportCollector(Collector):
         return sorted(p for p in found if not p.name.startswith(("~$", ".")) and p.suffix.lower() in READERS)
 
     def collect(self, state: SourceState) -> CollectResult:
-        opts: ImportOptions = self.options
+        opts = self.options
         result, tz = CollectResult(), ZoneInfo(opts.timezone)
         for path in self.files():
             try:
@@ -167,7 +167,7 @@ class ImportCollector(Collector):
         return result
 
     def _load(self, path: Path, data: bytes, digest: str, now: datetime, tz, result: CollectResult) -> ImportedFileIn:
-        opts: ImportOptions = self.options
+        opts = self.options
         reader = {"csv": read_csv, "jsonl": read_jsonl, "xlsx": read_xlsx}[READERS[path.suffix.lower()]]
         items, problems = [], []
         record = ImportedFileIn(content_hash=digest, filename=path.name)

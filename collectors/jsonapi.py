@@ -84,13 +84,13 @@ class JsonApiOptions(MappingOptions, Paging, Politeness):
         return self
 
 
-class JsonApiCollector(Collector):
+class JsonApiCollector(Collector[JsonApiOptions]):
     kind = "json"
     Options = JsonApiOptions
     sleep = staticmethod(time.sleep)   # tests and the bench replace it; delays are never skipped in production
 
     def _url(self, page: int | None, cursor: str | None) -> str:
-        opts: JsonApiOptions = self.options
+        opts = self.options
         url = opts.url.replace("{page}", str(page if page is not None else "")).replace(
             "{cursor}", quote(cursor or "", safe=""))
         query = dict(opts.params)
@@ -103,7 +103,7 @@ class JsonApiCollector(Collector):
         return url
 
     def _load(self, url: str) -> object:
-        opts: JsonApiOptions = self.options
+        opts = self.options
         fetched = fetch_polite(url, self.http, retries=opts.retries, backoff=opts.retry_backoff.total_seconds(),
                                max_wait=opts.max_retry_after.total_seconds(), sleep=self.sleep,
                                accept="application/json",
@@ -125,7 +125,7 @@ class JsonApiCollector(Collector):
             raise CollectError("parse", f"{url}: not valid JSON ({exc}); the response starts with {snippet!r}")
 
     def collect(self, state: SourceState) -> CollectResult:
-        opts: JsonApiOptions = self.options
+        opts = self.options
         p, tz = opts.pagination, ZoneInfo(opts.timezone)
         items_expr = jmespath.compile(opts.items)
         field_exprs = {name: jmespath.compile(expr) for name, expr in opts.fields.items()}

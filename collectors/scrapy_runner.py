@@ -1,6 +1,6 @@
 """Run one Scrapy crawl and get its items back: `crawl(spec)` (a coroutine) and `run_crawl(spec)` (sync).
 
-Scrapy 2.19 pitfalls this module exists for (see ARCHITECTURE.md):
+Scrapy 2.19 pitfalls this module exists for (see docs/ARCHITECTURE.md):
 - CrawlerProcess cannot run twice in one process (ReactorNotRestartable). We use AsyncCrawlerRunner in
   reactorless mode (TWISTED_REACTOR_ENABLED=False) on a fresh asyncio loop per crawl: nothing global is
   installed, so the scheduler, cron runs and Celery workers can crawl any number of times.

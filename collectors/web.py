@@ -104,7 +104,7 @@ def load_spider(path: str):
     return cls
 
 
-class WebCollector(Collector):
+class WebCollector(Collector[WebOptions]):
     kind = "web"
     Options = WebOptions
 

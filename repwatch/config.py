@@ -15,9 +15,8 @@ from zoneinfo import ZoneInfo
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from alerts.notify.registry import UnknownNotifier, get_notifier
+from alerts.notify.registry import get_notifier
 from alerts.settings import AlertSettings
-from collectors.exceptions import UnknownCollector
 from collectors.registry import get_collector
 from collectors.settings import HttpSettings
 from repwatch.exceptions import ConfigError
@@ -25,7 +24,9 @@ from repwatch.distributed.settings import DistributedSettings
 from repwatch.schedule import DigestJob, Schedule, SchedulerSettings
 from repwatch.web.settings import WebSettings
 from sentiment.settings import AnalysisSettings
+from storage.plugins import BadPlugin, UnknownPlugin
 from storage.types import Duration, Strict, TimeZoneName
+from storage.vocabulary import SEVERITIES
 
 DEFAULT_PATH = "schedules.yaml"
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -140,7 +141,7 @@ def _plugin_options(section: str, items: list, raw: list, lookup, problems: list
     for index, item in enumerate(items):
         try:
             plugin = lookup(item.kind)
-        except (UnknownCollector, UnknownNotifier) as exc:
+        except (UnknownPlugin, BadPlugin) as exc:
             problems.append(f"{section}[{index}].kind: {exc}")
             continue
         extra = {k: v for k, v in raw[index].items() if k not in type(item).model_fields}
@@ -195,8 +196,8 @@ def _cross_checks(config: Config) -> list[str]:
         if name not in names:
             problems.append(f"alerts.notify[{index}]: no notifier named {name!r}; defined: {', '.join(sorted(names)) or 'none'}")
     for index, n in enumerate(config.notify):
-        if n.min_severity not in ("general", "important", "urgent"):
-            problems.append(f"notify[{index}].min_severity: expected general, important or urgent")
+        if n.min_severity not in SEVERITIES:
+            problems.append(f"notify[{index}].min_severity: expected one of {', '.join(SEVERITIES)}")
     problems.extend(_digest_checks(config, watch))
     return problems
 

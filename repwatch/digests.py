@@ -67,7 +67,7 @@ def build(db: Database, config: Config, job: DigestJob, recipient: Recipient, da
 
     scope = Scope(frozenset(recipient.targets), frozenset(recipient.sources))
     with db.session() as s:
-        data = gather(s, day, digest_zone(config, job), scope, top=job.top)
+        data = gather(s, day, digest_zone(config, job), scope, top=job.top, now=now)
     rendered = render(data, locale=recipient.locale or job.locale, prefix=job.subject_prefix, base_url=config.base_url)
     return build_message(rendered, sender=job.sender, to=recipient.to, now=now,
                          key=digest_key(job.name, day, recipient.to))

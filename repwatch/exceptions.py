@@ -1,5 +1,6 @@
-class RepwatchError(Exception):
-    """Base for errors a person must act on; the CLI prints them without a traceback."""
+from storage.exceptions import RepwatchError
+
+__all__ = ["ConfigError", "RepwatchError"]
 
 
 class ConfigError(RepwatchError):

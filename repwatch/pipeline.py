@@ -89,7 +89,7 @@ def collect_source(db: Database, config: Config, source_cfg: SourceConfig, now: 
     state.is_imported = is_imported
     result, error = None, None
     try:
-        collector = get_collector(source_cfg.kind)(source_cfg.name, source_cfg.options, config.http)
+        collector = get_collector(source_cfg.kind).from_config(source_cfg.name, source_cfg.options, http=config.http)
         result = collector.collect(state)
     except CollectError as exc:
         error = exc
@@ -196,8 +196,7 @@ def build_notifiers(config: Config) -> list[Notifier]:
     out = []
     for n in config.notify:
         if wanted is None or n.name in wanted:
-            notifier = get_notifier(n.kind)(n.name, n.options)
-            notifier.min_severity = n.min_severity
+            notifier = get_notifier(n.kind).from_config(n.name, n.options, min_severity=n.min_severity)
             out.append(notifier)
     return out
 

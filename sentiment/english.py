@@ -13,6 +13,7 @@ import math
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from sentiment.exceptions import ModelError
 
 ARTIFACT = "en_vader.json"
 FEATURES = ("compound", "pos", "neg", "cues")
@@ -58,7 +59,7 @@ def load(path: Path | None = None) -> EnglishModel:
         text = Path(path).read_text(encoding="utf-8")
     data = json.loads(text)
     if tuple(data.get("features", ())) != FEATURES:
-        raise ValueError(f"{path or ARTIFACT}: features {data.get('features')}, expected {list(FEATURES)}; "
+        raise ModelError(f"{path or ARTIFACT}: features {data.get('features')}, expected {list(FEATURES)}; "
                          f"rebuild it with `repwatch train`")
     return EnglishModel(data["coef"], data["intercept"], data.get("meta", {}))
 

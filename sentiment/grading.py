@@ -11,8 +11,10 @@ import yaml
 from sentiment.evidence import Evidence
 from sentiment.lexicon import builtin_text
 from sentiment.matcher import compile_words, find
+from storage.vocabulary import SEVERITY_LEVELS
+from sentiment.exceptions import RulesError
 
-SEVERITIES = ("none", "general", "important", "urgent")
+SEVERITIES = SEVERITY_LEVELS
 _PUNCT_RUN = re.compile(r"([!！?？])\1*")
 ESCALATION = frozenset({"media", "legal", "regulator", "warning", "head_office"})
 GROWTH = frozenset({"repeat", "long_wait"})
@@ -42,7 +44,7 @@ def _merge(base: dict, extra: dict, where: str) -> dict:
     out = dict(base)
     for key, value in extra.items():
         if key not in base:
-            raise ValueError(f"{where}: unknown key {key!r}; known: {', '.join(sorted(base))}")
+            raise RulesError(f"{where}: unknown key {key!r}; known: {', '.join(sorted(base))}")
         out[key] = _merge(base[key], value, f"{where}.{key}") if isinstance(base[key], dict) else value
     return out
 
@@ -54,9 +56,9 @@ def load_rules(extra: Path | None = None) -> Rules:
         try:
             override = yaml.safe_load(Path(extra).read_text(encoding="utf-8")) or {}
         except OSError as exc:
-            raise ValueError(f"{extra}: cannot read the severity rules: {exc.strerror}") from None
+            raise RulesError(f"{extra}: cannot read the severity rules: {exc.strerror}") from None
         if not isinstance(override, dict):
-            raise ValueError(f"{extra}: expected a mapping like sentiment/data/severity.yaml")
+            raise RulesError(f"{extra}: expected a mapping like sentiment/data/severity.yaml")
         data = _merge(data, override, str(extra))
     return Rules(data)
 

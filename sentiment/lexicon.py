@@ -22,8 +22,9 @@ from pathlib import Path
 import yaml
 
 from sentiment.matcher import Negation, compile_words
+from storage.vocabulary import CATEGORIES
+from sentiment.exceptions import RulesError
 
-CATEGORIES = ("product", "service", "price", "delivery", "after_sales", "communication", "promise")
 SIGNAL_KINDS = ("media", "legal", "regulator", "warning", "head_office", "safety", "repeat", "long_wait")
 BUILTIN_FILES = ("lexicon.yaml", "lexicon_en.yaml", "affect.yaml", "emoticons.yaml")
 SECTIONS = ("categories", "signals", "company", "negations", "affect", "emoticons")
@@ -87,11 +88,11 @@ def _words(value, where: str) -> tuple[str, ...]:
     if value is None:
         return ()
     if not isinstance(value, list):
-        raise ValueError(f"{where}: expected a list of words")
+        raise RulesError(f"{where}: expected a list of words")
     for w in value:
         if isinstance(w, bool) or w is None:
             # YAML reads bare no/yes/on/off/null as booleans or nothing: the word was meant.
-            raise ValueError(f"{where}: {w!r} is not a word; quote it (\"no\")")
+            raise RulesError(f"{where}: {w!r} is not a word; quote it (\"no\")")
     return tuple(str(w) for w in value)
 
 
@@ -99,24 +100,24 @@ def _polar(value, where: str) -> dict[str, tuple[str, ...]]:
     value = value or {}
     bad = set(value) - set(POLARITIES)
     if bad:
-        raise ValueError(f"{where}: unknown keys {sorted(bad)}; expected positive, negative")
+        raise RulesError(f"{where}: unknown keys {sorted(bad)}; expected positive, negative")
     return {k: _words(v, f"{where}.{k}") for k, v in value.items()}
 
 
 def from_mapping(data: dict, where: str) -> Lexicon:
     if not isinstance(data, dict):
-        raise ValueError(f"{where}: expected a mapping with sections {', '.join(SECTIONS)}")
+        raise RulesError(f"{where}: expected a mapping with sections {', '.join(SECTIONS)}")
     unknown = set(data) - set(SECTIONS)
     if unknown:
-        raise ValueError(f"{where}: unknown sections {sorted(unknown)}; expected {', '.join(SECTIONS)}")
+        raise RulesError(f"{where}: unknown sections {sorted(unknown)}; expected {', '.join(SECTIONS)}")
     cats = {k: _words(v, f"{where}: categories.{k}") for k, v in (data.get("categories") or {}).items()}
     bad = set(cats) - set(CATEGORIES)
     if bad:
-        raise ValueError(f"{where}: unknown categories {sorted(bad)}; the taxonomy is {', '.join(CATEGORIES)}")
+        raise RulesError(f"{where}: unknown categories {sorted(bad)}; the taxonomy is {', '.join(CATEGORIES)}")
     sigs = {k: _words(v, f"{where}: signals.{k}") for k, v in (data.get("signals") or {}).items()}
     bad = set(sigs) - set(SIGNAL_KINDS)
     if bad:
-        raise ValueError(f"{where}: unknown signals {sorted(bad)}; known: {', '.join(SIGNAL_KINDS)}")
+        raise RulesError(f"{where}: unknown signals {sorted(bad)}; known: {', '.join(SIGNAL_KINDS)}")
     return Lexicon(cats, sigs, _words(data.get("company"), f"{where}: company"),
                    _words(data.get("negations"), f"{where}: negations"),
                    _polar(data.get("affect"), f"{where}: affect"), _polar(data.get("emoticons"), f"{where}: emoticons"))
@@ -136,6 +137,6 @@ def load_lexicon(extra: Path | None = None) -> Lexicon:
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except OSError as exc:
-            raise ValueError(f"{path}: cannot read the extra lexicon: {exc.strerror}") from None
+            raise RulesError(f"{path}: cannot read the extra lexicon: {exc.strerror}") from None
         lexicon = lexicon.merged(from_mapping(data, str(path)))
     return lexicon

@@ -29,6 +29,7 @@ from sentiment import complaint_data, complaint_model, complaint_train, corpora,
 from sentiment.evidence import find_evidence
 from sentiment.lexicon import load_lexicon
 from sentiment.normalize import normalize
+from sentiment.exceptions import ModelError
 
 C_GRID = (1.0, 4.0)
 # Social posts are 2% of the training texts but the platform repwatch mostly watches; weighting them up
@@ -74,7 +75,7 @@ def train_zh(examples: list[corpora.Example], *, c_grid=C_GRID, social_weights=S
     train = prepare([e for e in examples if e.split == "train"])
     valid = prepare([e for e in examples if e.split == "validation"])
     if len(set(train.labels)) < 2 or len(set(valid.labels)) < 2:
-        raise ValueError("training needs both labels in the train and validation splits")
+        raise ModelError("training needs both labels in the train and validation splits")
     vec = zh_model.vectorizer(min_df=2 if len(train.texts) > 1000 else 1)
     X_train = vec.fit_transform(train.texts)
     X_valid = vec.transform(valid.texts)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+from sentiment.exceptions import ModelError
 
 ARTIFACT = "zh_sentiment.joblib"
 FORMAT = 1
@@ -90,7 +91,7 @@ def load(path: Path | None = None) -> ZhModel:
     else:
         data = joblib.load(path)
     if data.get("format") != FORMAT:
-        raise ValueError(f"{path or ARTIFACT}: model format {data.get('format')!r}, expected {FORMAT}; "
+        raise ModelError(f"{path or ARTIFACT}: model format {data.get('format')!r}, expected {FORMAT}; "
                          f"rebuild it with `repwatch train`")
     return ZhModel(list(data["terms"]), data["idf"], data["coef"], data["intercept"], dict(data["stack"]),
                    dict(data["meta"]), tuple(data["ngram_range"]))

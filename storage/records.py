@@ -27,7 +27,6 @@ class MentionIn:
     title: str | None = None
     author: str | None = None
     author_followers: int | None = None
-    lang: str | None = None
     published_at: datetime | None = None
     rating: float | None = None
     likes: int | None = None

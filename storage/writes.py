@@ -69,7 +69,7 @@ def store_mentions(session: Session, source: Source, items: Iterable[MentionIn],
         values = dict(
             source_id=source.id, external_id=item.external_id[:500], url=item.url, content_hash=digest,
             duplicate_of_id=original, author=item.author, author_followers=item.author_followers,
-            title=item.title, text=item.text, lang=item.lang, published_at=item.published_at,
+            title=item.title, text=item.text, published_at=item.published_at,
             collected_at=now, rating=item.rating, likes=item.likes, reposts=item.reposts,
             comments=item.comments, raw=item.raw or {},
         )

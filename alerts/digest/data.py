@@ -9,6 +9,7 @@ from typing import Optional
 from sqlalchemy.orm import Session
 
 from alerts.digest import queries as q
+from alerts.sla import breach_at, open_at
 from alerts.digest.queries import (DayFigures, IncidentItem, Post, Scope, SourceItem, SpikeItem, TicketItem,
                                    day_bounds)
 
@@ -45,6 +46,9 @@ class DigestData:
     sources: list[SourceItem] = field(default_factory=list)   # failing or silent only
     incidents_total: int = 0                 # the lists above show the `top` most serious; these count all
     spikes_total: int = 0
+    # The moment the SLA figures describe: the end of the day, or now for a digest of a day still running
+    # (a breach that has not happened yet is not listed).
+    as_of: Optional[datetime] = None
 
     @property
     def quiet(self) -> bool:
@@ -97,19 +101,19 @@ def _volumes(session: Session, data: DigestData, top: int, per_source: Counter) 
 
 def _tickets(session: Session, data: DigestData) -> None:
     prev_start, prev_end = day_bounds(data.day - timedelta(days=1), data.tz)
-    for ticket in q.scoped_tickets(session, data.scope, data.end):
-        for figures, start, end in ((data.tickets, data.start, data.end), (data.tickets_before, prev_start, prev_end)):
+    moment = data.as_of or data.end
+    for ticket in q.scoped_tickets(session, data.scope, moment):
+        for figures, start, end in ((data.tickets, data.start, moment), (data.tickets_before, prev_start, prev_end)):
             figures.new += start <= ticket.opened_at < end
-            figures.open += q.open_at(ticket, end)
-            figures.overdue += q.overdue_at(ticket, end) is not None
+            figures.open += open_at(ticket, end)
+            figures.overdue += breach_at(ticket, end) is not None
         item = TicketItem(ticket.id, ticket.title, ticket.severity, ticket.state, ticket.department, None, None)
         if data.start <= ticket.opened_at < data.end:
             data.new_tickets.append(item)
-        late = q.overdue_at(ticket, data.end)
+        late = breach_at(ticket, moment)
         if late:
-            kind, due = late
-            data.overdue_tickets.append(TicketItem(ticket.id, ticket.title, ticket.severity, kind,
-                                                   ticket.department, due, data.end - due))
+            data.overdue_tickets.append(TicketItem(ticket.id, ticket.title, ticket.severity, late.kind,
+                                                   ticket.department, late.due, moment - late.due))
     data.overdue_tickets.sort(key=lambda t: -t.overdue_by)
 
 
@@ -128,10 +132,14 @@ def _sources(session: Session, data: DigestData, per_source: Counter) -> None:
         data.sources.append(SourceItem(src.name, health, src.last_success_at, src.last_error, today))
 
 
-def gather(session: Session, day: date, tz: tzinfo, scope: Optional[Scope] = None, *, top: int = 5) -> DigestData:
+def gather(session: Session, day: date, tz: tzinfo, scope: Optional[Scope] = None, *, top: int = 5,
+           now: Optional[datetime] = None) -> DigestData:
+    """Everything the digest of `day` shows. With `now` inside the day (today's digest), SLA figures are
+    measured as of now, not as of the day's end."""
     start, end = day_bounds(day, tz)
     scope = scope or Scope()
     data = DigestData(day, tz, scope, start, end, DayFigures(day), DayFigures(day), [], [], [])
+    data.as_of = now if now is not None and now < end else None
     per_source: Counter = Counter()
     top_ids = _volumes(session, data, top, per_source)
     data.top_negative = q.posts(session, top_ids)

@@ -1,6 +1,8 @@
 """Every word the digest prints, in Chinese (the default) and English (`locale: en`)."""
 from __future__ import annotations
 
+from storage.vocabulary import LABELS as VOCABULARY
+
 LABELS: dict[str, dict[str, str]] = {
     "zh": {
         "title": "舆情日报",
@@ -120,31 +122,12 @@ LABELS: dict[str, dict[str, str]] = {
     },
 }
 
-CATEGORIES = {
-    "zh": {"product": "产品质量", "service": "服务态度", "price": "价格收费", "delivery": "交付物流",
-           "after_sales": "售后", "communication": "信息沟通", "promise": "承诺未兑现", "other": "其他"},
-    "en": {"product": "product", "service": "service", "price": "price", "delivery": "delivery",
-           "after_sales": "after-sales", "communication": "communication", "promise": "broken promise",
-           "other": "other"},
-}
+CATEGORIES = VOCABULARY["category"]
+SEVERITY = VOCABULARY["severity"]
 
-SEVERITY = {
-    "zh": {"urgent": "紧急", "important": "重要", "general": "一般", "none": "无"},
-    "en": {"urgent": "urgent", "important": "important", "general": "general", "none": "none"},
-}
+HEALTH = VOCABULARY["health"]
 
-HEALTH = {
-    "zh": {"failing": "失败", "degraded": "异常", "silent": "沉默", "not_run": "当日未运行", "ok": "正常"},
-    "en": {"failing": "failing", "degraded": "degraded", "silent": "silent", "not_run": "not run that day",
-           "ok": "ok"},
-}
-
-STATES = {
-    "zh": {"new": "新建", "triaged": "已分级", "assigned": "已分派", "investigating": "调查中",
-           "resolved": "已解决", "followed_up": "已回访", "closed": "已关闭"},
-    "en": {s: s.replace("_", " ") for s in ("new", "triaged", "assigned", "investigating", "resolved",
-                                             "followed_up", "closed")},
-}
+STATES = VOCABULARY["state"]
 
 
 def labels(locale: str) -> dict[str, str]:

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from storage.models import Analysis, CollectionRun, Incident, IncidentMention, Mention, Source, SpreadAlarm, Ticket
+from storage.vocabulary import severity_rank
 
 TREND_DAYS = 7
 
@@ -126,13 +127,13 @@ def as_utc(value) -> datetime:
 def post_of(mention: Mention, source: str, analysis: Optional[Analysis]) -> Post:
     # The body, not the title: feed titles are often just the first words of the post.
     return Post(mention.id, mention.text or mention.title or "", mention.url, mention.author, source,
-                mention.author_followers or 0, mention.published_at or mention.collected_at,
+                mention.author_followers or 0, mention.happened_at,
                 list(analysis.categories) if analysis else [])
 
 
 def mention_rows(session: Session, start: datetime, end: datetime):
     """(id, when, reach, source, negative, complaint, categories, targets) for every mention in [start, end)."""
-    when = func.coalesce(Mention.published_at, Mention.collected_at)
+    when = Mention.happened_at
     stmt = (select(Mention.id, when, func.coalesce(Mention.author_followers, 0), Source.name, Analysis.negative,
                    Analysis.complaint, Analysis.categories, Analysis.targets)
             .join(Source, Source.id == Mention.source_id).outerjoin(Analysis, Analysis.mention_id == Mention.id)
@@ -165,12 +166,11 @@ def new_incidents(session: Session, start: datetime, end: datetime, scope: Scope
     return [incident_item(session, i, evidence_rows) for i in incidents if scope.target(i.target)]
 
 
-SEVERITY_RANK = {"urgent": 3, "important": 2, "general": 1}
 
 
 def most_serious(items: list[IncidentItem]) -> list[IncidentItem]:
     """Urgent first, then the most talked-about and the widest reach: what a reader must see first."""
-    return sorted(items, key=lambda i: (-SEVERITY_RANK.get(i.severity, 0), -i.mentions, -i.reach, i.id))
+    return sorted(items, key=lambda i: (-severity_rank(i.severity), -i.mentions, -i.reach, i.id))
 
 
 def spikes(session: Session, start: datetime, end: datetime, scope: Scope, evidence_rows: int) -> list[SpikeItem]:
@@ -207,24 +207,6 @@ def scoped_tickets(session: Session, scope: Scope, opened_before: datetime) -> l
     rows = session.execute(select(Ticket, Incident.target).join(Incident, Incident.id == Ticket.incident_id)
                            .where(Ticket.opened_at < opened_before).order_by(Ticket.id)).all()
     return [t for t, target in rows if scope.target(target)]
-
-
-def open_at(ticket: Ticket, moment: datetime) -> bool:
-    """Open at that moment, reconstructed from the timestamps, so a digest for a past day is right."""
-    return ticket.opened_at < moment and (ticket.closed_at is None or ticket.closed_at >= moment)
-
-
-def overdue_at(ticket: Ticket, moment: datetime) -> Optional[tuple[str, datetime]]:
-    """("first_response" | "resolution", due) when the ticket is waiting past an SLA at that moment."""
-    if not open_at(ticket, moment):
-        return None
-    if ticket.first_response_due and ticket.first_response_due < moment and (
-            ticket.first_response_at is None or ticket.first_response_at >= moment):
-        return "first_response", ticket.first_response_due
-    if ticket.resolution_due and ticket.resolution_due < moment and (
-            ticket.resolved_at is None or ticket.resolved_at >= moment):
-        return "resolution", ticket.resolution_due
-    return None
 
 
 def source_rows(session: Session, scope: Scope, start: datetime, end: datetime) -> list[tuple[Source, int]]:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field, fields
-from typing import Callable, ClassVar, Union
+from typing import Callable, ClassVar, Generic, TypeVar, Union
 
 from storage.types import Strict
+
+O = TypeVar("O", bound=Strict)
 
 
 @dataclass
@@ -73,17 +75,25 @@ class Failed:
 Outcome = Union[Delivered, Retryable, Failed]
 
 
-class Notifier(ABC):
+class Notifier(ABC, Generic[O]):
+    """A channel. Generic over its options model, so `self.options` has the subclass's own type."""
+
     kind: ClassVar[str]
     Options: ClassVar[type[Strict]]
 
-    def __init__(self, name: str, options: Strict):
+    def __init__(self, name: str, options: O, *, min_severity: str = "general"):
         self.name = name
-        self.options = options
+        self.options: O = options
+        self.min_severity = min_severity   # alerts milder than this are not sent here
         # The edges of time, replaceable in tests: the wall clock for request signatures (a robot
         # rejects a stale timestamp, so this is real time, not the pipeline's `now`) and sleep for backoff.
         self.wall: Callable[[], float] = time.time
         self.sleep: Callable[[float], None] = time.sleep
+
+    @classmethod
+    def from_config(cls, name: str, options: O, *, min_severity: str = "general") -> "Notifier[O]":
+        """Build from a validated config entry: the one way the pipeline makes notifiers."""
+        return cls(name, options, min_severity=min_severity)
 
     @abstractmethod
     def send(self, alert: Alert) -> Outcome:

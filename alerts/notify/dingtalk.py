@@ -27,7 +27,7 @@ def sign(secret: str, timestamp_ms: str) -> str:
     return base64.b64encode(digest).decode()
 
 
-class DingTalkNotifier(Notifier):
+class DingTalkNotifier(Notifier[DingTalkOptions]):
     kind = "dingtalk"
     Options = DingTalkOptions
 

@@ -15,10 +15,10 @@ from pydantic import Field, SecretStr
 
 from alerts.notify.base import Alert, Delivered, Failed, Notifier, Outcome, Retryable
 from storage.types import Strict
+from storage.vocabulary import SEVERITY_ZH
 
 _env = Environment(loader=PackageLoader("alerts", "templates"), autoescape=select_autoescape(["html", "j2"]),
                    trim_blocks=True, lstrip_blocks=True)
-SEVERITY_ZH = {"urgent": "紧急", "important": "重要", "general": "一般", "none": "无"}
 
 
 class SmtpSettings(Strict):
@@ -68,7 +68,7 @@ def render_alert(alert: Alert) -> tuple[str, str]:
     return _env.get_template("alert.txt.j2").render(ctx), _env.get_template("alert.html.j2").render(ctx)
 
 
-class EmailNotifier(Notifier):
+class EmailNotifier(Notifier[EmailOptions]):
     kind = "email"
     Options = EmailOptions
 

@@ -48,7 +48,7 @@ def post_content(alert: Alert) -> list[list[dict]]:
     return rows
 
 
-class FeishuNotifier(Notifier):
+class FeishuNotifier(Notifier[FeishuOptions]):
     kind = "feishu"
     Options = FeishuOptions
 

@@ -28,7 +28,7 @@ class JiraOptions(UrlOptions):
     search_path: str = Field(default="/rest/api/2/search", description="JQL search endpoint")
 
 
-class JiraNotifier(Notifier):
+class JiraNotifier(Notifier[JiraOptions]):
     kind = "jira"
     Options = JiraOptions
 

@@ -1,13 +1,12 @@
-"""Notifiers found by short name; built-ins are dotted paths imported on first use, third-party ones
-come from the `repwatch.notifiers` entry-point group."""
+"""Notifiers found by short name (storage.plugins.Registry). Third-party notifiers register through the
+`repwatch.notifiers` entry-point group, the same way as these built-ins."""
 from __future__ import annotations
 
-import importlib
-from importlib.metadata import entry_points
-
+from alerts.exceptions import UnknownNotifier
 from alerts.notify.base import Notifier
+from storage.plugins import Registry
 
-BUILTINS: dict[str, str] = {
+NOTIFIERS: Registry[Notifier] = Registry("notifier", Notifier, "repwatch.notifiers", {
     "email": "alerts.notify.email:EmailNotifier",
     "webhook": "alerts.notify.webhook:WebhookNotifier",
     "dingtalk": "alerts.notify.dingtalk:DingTalkNotifier",
@@ -16,38 +15,10 @@ BUILTINS: dict[str, str] = {
     "slack": "alerts.notify.slack:SlackNotifier",
     "jira": "alerts.notify.jira:JiraNotifier",
     "zendesk": "alerts.notify.zendesk:ZendeskNotifier",
-}
-_loaded: dict[str, type[Notifier]] = {}
+}, unknown=UnknownNotifier)
 
+register = NOTIFIERS.register
+known_notifiers = NOTIFIERS.known
+get_notifier = NOTIFIERS.get
 
-class UnknownNotifier(KeyError):
-    def __str__(self) -> str:
-        return self.args[0]
-
-
-def _plugins() -> dict[str, str]:
-    return {ep.name: ep.value for ep in entry_points(group="repwatch.notifiers")}
-
-
-def known_notifiers() -> list[str]:
-    return sorted(set(BUILTINS) | set(_loaded) | set(_plugins()))
-
-
-def register(kind: str, cls_or_path: type[Notifier] | str) -> None:
-    if isinstance(cls_or_path, str):
-        BUILTINS[kind] = cls_or_path
-        _loaded.pop(kind, None)
-    else:
-        _loaded[kind] = cls_or_path
-
-
-def get_notifier(kind: str) -> type[Notifier]:
-    if kind in _loaded:
-        return _loaded[kind]
-    path = BUILTINS.get(kind) or _plugins().get(kind)
-    if path is None:
-        raise UnknownNotifier(f"unknown notifier kind {kind!r}; known kinds: {', '.join(known_notifiers())}")
-    module_name, _, attr = path.partition(":")
-    cls = getattr(importlib.import_module(module_name), attr)
-    _loaded[kind] = cls
-    return cls
+__all__ = ["NOTIFIERS", "UnknownNotifier", "get_notifier", "known_notifiers", "register"]

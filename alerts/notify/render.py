@@ -8,8 +8,8 @@ import re
 from urllib.parse import quote
 
 from alerts.notify.base import Alert
+from storage.vocabulary import SEVERITY_ZH
 
-SEVERITY_ZH = {"urgent": "紧急", "important": "重要", "general": "一般", "none": "无"}
 SEVERITY_MARK = {"urgent": "🔴", "important": "🟠", "general": "⚪"}
 _MD = str.maketrans({"[": "［", "]": "］", "<": "＜", ">": "＞", "*": "＊", "_": "＿", "`": "｀", "#": "＃",
                      "!": "！", "|": "｜", "\\": "＼", "~": "～"})

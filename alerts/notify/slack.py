@@ -31,7 +31,7 @@ def blocks(alert: Alert) -> list[dict]:
     return out
 
 
-class SlackNotifier(Notifier):
+class SlackNotifier(Notifier[SlackOptions]):
     kind = "slack"
     Options = SlackOptions
 

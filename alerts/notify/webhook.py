@@ -41,7 +41,7 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return "sha256=" + mac.hexdigest()
 
 
-class WebhookNotifier(Notifier):
+class WebhookNotifier(Notifier[WebhookOptions]):
     kind = "webhook"
     Options = WebhookOptions
 

@@ -23,7 +23,7 @@ def clip_bytes(text: str, limit: int) -> str:
     return data[: limit - 3].decode("utf-8", errors="ignore") + "…"
 
 
-class WeComNotifier(Notifier):
+class WeComNotifier(Notifier[WeComOptions]):
     kind = "wecom"
     Options = WeComOptions
 

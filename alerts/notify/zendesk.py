@@ -23,7 +23,7 @@ class ZendeskOptions(UrlOptions):
     priorities: dict[str, str] = Field(default_factory=lambda: dict(PRIORITY), description="severity → Zendesk priority")
 
 
-class ZendeskNotifier(Notifier):
+class ZendeskNotifier(Notifier[ZendeskOptions]):
     kind = "zendesk"
     Options = ZendeskOptions
 

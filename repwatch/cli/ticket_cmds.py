@@ -5,8 +5,7 @@ import getpass
 import click
 
 from repwatch.cli.app import Context, cli, handle_errors, pass_ctx
-
-SEVERITIES = ("general", "important", "urgent")
+from storage.vocabulary import SEVERITIES
 
 
 def _actor() -> str:
@@ -29,18 +28,19 @@ def _settings(ctx: Context):
 
 
 def _due(t, now) -> str:
-    """SLA state in a few words: what is due next, or what is breached."""
+    """SLA state in a few words: what is due next, or what is breached (alerts.sla's one rule)."""
+    from alerts import sla
+
     if t.state == "closed":
         return "closed"
-    if t.first_response_at is None and t.first_response_due is not None:
-        if t.first_response_due < now:
-            return "SLA breached: first response"
-        return f"respond by {t.first_response_due:%m-%d %H:%M}"
-    if t.state not in ("resolved", "followed_up") and t.resolution_due is not None:
-        if t.resolution_due < now:
-            return "SLA breached: resolution"
-        return f"resolve by {t.resolution_due:%m-%d %H:%M}"
-    return "-"
+    breach = sla.breach_at(t, now)
+    if breach is not None:
+        return f"SLA breached: {breach.kind.replace('_', ' ')}"
+    due = sla.next_due(t, now)
+    if due is None:
+        return "-"
+    kind, when = due
+    return f"{'respond' if kind == 'first_response' else 'resolve'} by {when:%m-%d %H:%M}"
 
 
 @cli.command("tickets")
@@ -62,10 +62,11 @@ def tickets(ctx: Context, states, severity, category, department, assignee, targ
     """List tickets, most urgent first."""
     import json
 
-    from sqlalchemy import and_, or_, select
+    from sqlalchemy import select
 
-    from alerts.tickets import OPEN_STATES, STATES
+    from alerts import sla
     from storage.models import Incident, Ticket
+    from storage.vocabulary import OPEN_STATES, TICKET_STATES as STATES
 
     now = ctx.clock().now()
     states = set(states) or {"open"}
@@ -86,9 +87,7 @@ def tickets(ctx: Context, states, severity, category, department, assignee, targ
     if target:
         stmt = stmt.join(Incident, Incident.id == Ticket.incident_id).where(Incident.target == target)
     if breached:
-        stmt = stmt.where(Ticket.state != "closed", or_(
-            and_(Ticket.state.not_in(("resolved", "followed_up")), Ticket.resolution_due < now),
-            and_(Ticket.first_response_at.is_(None), Ticket.first_response_due < now)))
+        stmt = stmt.where(sla.breached_clause(now))
     if escalated:
         stmt = stmt.where(Ticket.escalation_level > 0)
     stmt = stmt.order_by(Ticket.priority, Ticket.resolution_due, Ticket.id).limit(limit)

@@ -1,22 +1,14 @@
 """What the team reads on screen: Chinese first, with the English key (DOMAIN.md's terms)."""
 from __future__ import annotations
 
-SEVERITIES = ("urgent", "important", "general")
-SEVERITY_RANK = {"none": 0, "general": 1, "important": 2, "urgent": 3}
-SEVERITY = {"urgent": "紧急", "important": "重要", "general": "一般", "none": "无"}
+from storage.vocabulary import CATEGORIES, CATEGORY_ZH as CATEGORY, SEVERITY_RANK, SEVERITY_ZH as SEVERITY
+from storage.vocabulary import LABELS as VOCABULARY, STATE_ZH as STATE
+from storage.vocabulary import SEVERITIES as _MILDEST_FIRST
 
-STATE = {
-    "new": "新建", "triaged": "已分类", "assigned": "已分派", "investigating": "调查中",
-    "resolved": "已解决", "followed_up": "已回访", "closed": "已关闭", "reopened": "重新打开",
-}
+SEVERITIES = tuple(reversed(_MILDEST_FIRST))   # the queue's filters list the most burning first
+__all__ = ["CATEGORIES", "CATEGORY", "SEVERITIES", "SEVERITY", "SEVERITY_RANK", "STATE", "HEALTH", "pair", "signal_label"]
 
-CATEGORIES = ("product", "service", "price", "delivery", "after_sales", "communication", "promise")
-CATEGORY = {
-    "product": "产品质量", "service": "服务态度", "price": "价格收费", "delivery": "交付物流",
-    "after_sales": "售后", "communication": "信息沟通", "promise": "承诺未兑现",
-}
-
-HEALTH = {"ok": "正常", "degraded": "降级", "failing": "故障", "silent": "沉默", "unknown": "未知"}
+HEALTH = VOCABULARY["health"]["zh"]
 
 EVENT = {
     "opened": "开单", "evidence": "新证据", "state": "状态变更", "reopened": "重新打开", "assign": "分派",

@@ -1,5 +1,5 @@
 """All mapped classes. Import from here: ``from storage.models import Mention``."""
-from storage.models.base import Base, utcnow
+from storage.models.base import Base
 from storage.models.sources import CollectionRun, EngagementSnapshot, ImportedFile, Source
 from storage.models.mentions import Analysis, Mention
 from storage.models.alerts import (
@@ -18,5 +18,5 @@ from storage.models.users import ApiToken, User
 __all__ = [
     "Analysis", "ApiToken", "Base", "CollectionRun", "DetectorState", "EngagementSnapshot",
     "Heartbeat", "ImportedFile", "Incident", "IncidentMention", "Mention", "Notification",
-    "RunLock", "Silence", "Source", "SpreadAlarm", "Ticket", "TicketEvent", "User", "utcnow",
+    "RunLock", "Silence", "Source", "SpreadAlarm", "Ticket", "TicketEvent", "User",
 ]

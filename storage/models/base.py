@@ -15,10 +15,6 @@ NAMING = {
 }
 
 
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 class UTCDateTime(TypeDecorator):
     """Timezone-aware UTC datetimes on every backend.
 

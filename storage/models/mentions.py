@@ -4,9 +4,11 @@ from datetime import datetime
 from typing import Optional
 
 from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, String, Text, UniqueConstraint, func
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from storage.models.base import Base
+from storage.vocabulary import event_time, event_time_sql
 
 
 class Mention(Base):
@@ -36,6 +38,16 @@ class Mention(Base):
     raw: Mapped[dict] = mapped_column(default=dict)
 
     analysis: Mapped[Optional["Analysis"]] = relationship(back_populates="mention", uselist=False)
+
+    @hybrid_property
+    def happened_at(self) -> datetime:
+        """The one event-time rule (storage.vocabulary.event_time), in Python and in SQL."""
+        return event_time(self.published_at, self.collected_at)
+
+    @happened_at.inplace.expression
+    @classmethod
+    def _happened_at_sql(cls):
+        return event_time_sql(cls.published_at, cls.collected_at)
 
 
 class Analysis(Base):

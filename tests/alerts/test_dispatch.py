@@ -37,9 +37,9 @@ def hook(_server):
 def notifier(hook, name="team-hook", min_severity="general"):
     """Built afresh for each run, as a restarted process would."""
     cls = get_notifier("webhook")
-    n = cls(name, cls.Options.model_validate(options_for("webhook", hook) | {"retries": 0}))
+    n = cls.from_config(name, cls.Options.model_validate(options_for("webhook", hook) | {"retries": 0}),
+                        min_severity=min_severity)
     n.sleep = lambda s: None
-    n.min_severity = min_severity
     return n
 
 

@@ -169,3 +169,13 @@ def test_engagement_velocity_between_collections_escalates(db, seed, settings, r
     assert inc.severity == (expected or "general")
     assert [t.severity for t in tickets] == ([expected] if expected else [])
     assert again.alerts == []
+
+
+def test_a_future_dated_post_counts_from_when_it_was_collected(db, seed, settings):
+    """One event-time rule (storage.vocabulary.event_time): a date later than collection is not trusted,
+    so a wrong clock on a source cannot push an incident's last_seen into the future."""
+    seed.mention(LATE, at=T0 + 30 * 24 * H, collected_at=T0)
+    run(db, settings, T0 + H)
+    with db.session() as s:
+        incident = s.scalars(select(Incident)).one()
+        assert (incident.first_seen, incident.last_seen) == (T0, T0)

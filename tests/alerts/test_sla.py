@@ -95,3 +95,65 @@ def test_a_reopened_ticket_can_breach_again(db, settings, clock):
     with db.session() as s:
         assert [a.key for a in check_sla(s, clock.advance(61 * MIN))] == [f"ticket:{tid}:sla:first_response:1"]
         assert s.scalar(select(func.max(Ticket.escalation_level))) == 2
+
+
+def test_a_ticket_sent_back_from_resolved_breaches_on_every_surface_alike(db, settings, clock):
+    """One breach rule (alerts.sla): escalation, the dashboard's filter and counter, and the digest agree
+    about a ticket moved from resolved back to investigating. Before, only escalation saw the breach,
+    because the others tested a resolved_at that leaving 'resolved' did not clear."""
+    from zoneinfo import ZoneInfo
+
+    from alerts.digest.data import gather
+    from alerts.sla import breach_at, breached_clause
+    from repwatch.web.queries.queue import QueueFilters, counters, queue
+
+    tid = urgent_ticket(db, settings, clock.now())
+    for step in ("assigned", "investigating", "resolved", "investigating"):
+        with db.session() as s:
+            move(s, s.get(Ticket, tid), step, actor="cli:wang", now=clock.advance(30 * MIN))
+    with db.session() as s:
+        assert s.get(Ticket, tid).resolved_at is None      # sent back to work: unresolved again
+    now = clock.advance(24 * 60 * MIN)
+    with db.session() as s:
+        t = s.get(Ticket, tid)
+        assert breach_at(t, now).kind == "resolution"
+        assert [b.kind for _, b in breaches(s, now)] == ["resolution"]
+        assert s.scalars(select(Ticket.id).where(breached_clause(now))).all() == [tid]
+        assert [r.ticket.id for r in queue(s, QueueFilters(breached=True), now)] == [tid]
+        assert counters(s, now, ZoneInfo("UTC"))["breached"] == 1
+        digest = gather(s, now.date(), ZoneInfo("UTC"))
+        assert digest.tickets.overdue == 1 and [t.id for t in digest.overdue_tickets] == [tid]
+        assert [a.key for a in check_sla(s, now)] == [f"ticket:{tid}:sla:resolution:0"]
+
+
+def test_a_resolved_ticket_is_not_breached_anywhere(db, settings, clock):
+    from alerts.sla import breach_at, breached_clause
+
+    tid = urgent_ticket(db, settings, clock.now())
+    for step in ("assigned", "investigating", "resolved"):
+        with db.session() as s:
+            move(s, s.get(Ticket, tid), step, actor="cli:wang", now=clock.advance(30 * MIN))
+    now = clock.advance(48 * 60 * MIN)
+    with db.session() as s:
+        assert breach_at(s.get(Ticket, tid), now) is None
+        assert s.scalars(select(Ticket.id).where(breached_clause(now))).all() == []
+        assert breaches(s, now) == []
+
+
+def test_todays_digest_lists_only_breaches_that_have_happened(db, settings, clock):
+    """The digest for a day still running measures SLA as of the moment it is built (not the day's end),
+    so it agrees with `repwatch tickets --breached` at that moment."""
+    from zoneinfo import ZoneInfo
+
+    from alerts.digest.data import gather
+
+    tid = urgent_ticket(db, settings, clock.now())          # T0 02:00 UTC; first response due 03:00
+    utc = ZoneInfo("UTC")
+    with db.session() as s:
+        early = gather(s, clock.now().date(), utc, now=clock.now() + 30 * MIN)
+        late = gather(s, clock.now().date(), utc, now=clock.now() + 90 * MIN)
+        day_after = gather(s, clock.now().date(), utc)      # a past day: as of its end
+    assert early.tickets.overdue == 0 and early.overdue_tickets == []
+    assert [(t.id, t.state) for t in late.overdue_tickets] == [(tid, "first_response")]
+    assert late.overdue_tickets[0].overdue_by == 30 * MIN
+    assert day_after.tickets.overdue == 1

@@ -1,9 +1,12 @@
-"""The `repwatch` command as an operator runs it: a real subprocess, real files, real servers."""
+"""The `repwatch` command as an operator runs it: real files, real servers. A few smoke tests run the real
+subprocess (entry point, exit codes, stderr); the rest go through click's CliRunner in-process, which tests the
+same commands without paying the interpreter and model start-up for every call."""
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+from dataclasses import dataclass
 
 import pytest
 import yaml
@@ -12,6 +15,25 @@ import yaml
 def repwatch(*args, cwd=None, env=None, input=None, timeout=120):
     return subprocess.run([sys.executable, "-m", "repwatch", *args], capture_output=True, text=True, cwd=cwd,
                           env=env, input=input, timeout=timeout)
+
+
+@dataclass
+class Ran:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def invoke(*args, input=None) -> Ran:
+    """The same command in-process (click's CliRunner): exit code, stdout and stderr kept apart."""
+    from click.testing import CliRunner
+
+    from repwatch.cli import cli
+
+    result = CliRunner().invoke(cli, list(args), input=input, prog_name="repwatch")
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return Ran(result.exit_code, result.stdout, result.stderr)
 
 
 @pytest.fixture
@@ -68,25 +90,25 @@ def test_run_then_tickets_then_move_through_the_process(workdir, database_url, h
     cfg = write_config(workdir / "s.yaml", {"watch": [{"name": "快送外卖"}],
                                             "sources": [{"name": "f", "kind": "feed", "url": http_server.url("/f.xml")}]})
     base = ("-c", cfg, "--database", database_url)
-    assert repwatch(*base, "run").returncode == 0
-    listed = repwatch(*base, "tickets", "--json")
+    assert invoke(*base, "run").returncode == 0
+    listed = invoke(*base, "tickets", "--json")
     rows = [json.loads(line) for line in listed.stdout.splitlines()]
     assert [(r["severity"], r["state"]) for r in rows] == [("urgent", "new")]
     ticket = str(rows[0]["id"])
-    illegal = repwatch(*base, "ticket", "move", ticket, "resolved")
+    illegal = invoke(*base, "ticket", "move", ticket, "resolved")
     assert illegal.returncode == 1 and "cannot move to 'resolved'" in illegal.stderr
-    assert repwatch(*base, "ticket", "assign", ticket, "--to", "王芳").returncode == 0
-    assert repwatch(*base, "ticket", "move", ticket, "investigating", "--note", "called the customer").returncode == 0
-    shown = repwatch(*base, "ticket", "show", ticket).stdout
+    assert invoke(*base, "ticket", "assign", ticket, "--to", "王芳").returncode == 0
+    assert invoke(*base, "ticket", "move", ticket, "investigating", "--note", "called the customer").returncode == 0
+    shown = invoke(*base, "ticket", "show", ticket).stdout
     assert "investigating" in shown and "called the customer" in shown and "食物中毒" in shown
     # a second run changes nothing
-    assert repwatch(*base, "run").returncode == 0
-    assert len(repwatch(*base, "tickets", "--json", "--state", "open").stdout.splitlines()) == 1
+    assert invoke(*base, "run").returncode == 0
+    assert len(invoke(*base, "tickets", "--json", "--state", "open").stdout.splitlines()) == 1
 
 
 def test_analyze_contract_keys_order_and_ids(workdir):
     lines = [{"id": 7, "text": "外卖送餐员态度恶劣，再也不点了"}, {"text": ""}, {"id": "x", "text": "东西很好"}]
-    result = repwatch("analyze", input="\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\n")
+    result = invoke("analyze", input="\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\n")
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["id"] for r in rows] == [7, None, "x"]
@@ -97,11 +119,11 @@ def test_analyze_contract_keys_order_and_ids(workdir):
 
 
 def test_analyze_rejects_bad_json_with_the_line_number(workdir):
-    result = repwatch("analyze", input='{"text": "ok"}\nnot json\n')
+    result = invoke("analyze", input='{"text": "ok"}\nnot json\n')
     assert result.returncode != 0 and "line 2" in result.stderr
 
 
 def test_db_upgrade_on_a_new_sqlite_file(workdir):
-    result = repwatch("--database", f"sqlite:///{workdir / 'x.db'}", "db", "upgrade", cwd=workdir)
+    result = invoke("--database", f"sqlite:///{workdir / 'x.db'}", "db", "upgrade")
     assert result.returncode == 0 and "revision head" in result.stdout
     assert (workdir / "x.db").exists()

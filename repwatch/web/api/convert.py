@@ -12,7 +12,7 @@ from storage.models import Analysis, Mention, Source, Ticket, TicketEvent
 def ticket_out(t: Ticket, now: datetime) -> TicketOut:
     out = TicketOut.model_validate(t)
     out.sla_breached = is_breached(t, now)
-    out.next_due = next_due(t)[0]
+    out.next_due = next_due(t, now)[0]
     return out
 
 

@@ -9,8 +9,9 @@ from fastapi.exceptions import RequestValidationError
 from sqlalchemy import exists, select
 
 from repwatch.web.api.convert import event_out, mention_out, ticket_out
-from repwatch.web.api.schemas import (Category, Counters, IncidentDetail, IncidentOut, Me, MentionPage, Sentiment,
-                                      Severity, SilenceOut, State, TicketDetail, TicketList)
+from repwatch.web.api.schemas import (Counters, IncidentDetail, IncidentOut, Me, MentionPage, Sentiment, SilenceOut,
+                                      State, TicketDetail, TicketList)
+from storage.vocabulary import Category, Severity
 from repwatch.web.queries.evidence import evidence
 from repwatch.web.queries.queue import QueueFilters, counters, queue
 from repwatch.web.queries.search import MentionFilters, search

@@ -6,9 +6,8 @@ from typing import Annotated, Literal, Optional
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-State = Literal["new", "triaged", "assigned", "investigating", "resolved", "followed_up", "closed"]
-Severity = Literal["general", "important", "urgent"]
-Category = Literal["product", "service", "price", "delivery", "after_sales", "communication", "promise"]
+from storage.vocabulary import TicketState as State
+
 Sentiment = Literal["negative", "positive", "complaint"]
 SilenceLength = Literal["1h", "4h", "24h", "3d", "7d", "14d", "30d"]
 

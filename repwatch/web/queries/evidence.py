@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from storage.models import Analysis, Incident, IncidentMention, Mention, Source, SpreadAlarm
@@ -32,7 +32,7 @@ class EvidenceItem:
 
     @property
     def when(self) -> datetime:
-        return self.mention.published_at or self.mention.collected_at
+        return self.mention.happened_at
 
 
 @dataclass
@@ -51,7 +51,7 @@ def evidence(session: Session, incident_id: int) -> list[EvidenceItem]:
         .outerjoin(Source, Source.id == Mention.source_id)
         .outerjoin(Analysis, Analysis.mention_id == Mention.id)
         .where(IncidentMention.incident_id == incident_id)
-        .order_by(func.coalesce(Mention.published_at, Mention.collected_at), Mention.id)
+        .order_by(Mention.happened_at, Mention.id)
         .limit(EVIDENCE_LIMIT))
     return [EvidenceItem(m, src, a) for m, src, a in rows]
 
@@ -96,7 +96,7 @@ def incident_volume(session: Session, incident: Incident, times: list[datetime],
 
 def _history_count(session: Session, incident: Incident, since: datetime, until: datetime) -> int:
     """Negative posts about the incident's target and category in [since, until)."""
-    when = func.coalesce(Mention.published_at, Mention.collected_at)
+    when = Mention.happened_at
     rows = session.execute(
         select(Analysis.targets, Analysis.categories)
         .join(Mention, Mention.id == Analysis.mention_id)

@@ -8,11 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
-from alerts.tickets import OPEN_STATES
-from repwatch.web.labels import SEVERITY_RANK
+from alerts import sla
+from storage.vocabulary import OPEN_STATES, SEVERITY_RANK
 from storage.models import Incident, IncidentMention, Mention, Source, Ticket
 
 QUEUE_LIMIT = 500
@@ -40,22 +40,13 @@ class QueueRow:
     breached: bool
 
 
-def breached_clause(now: datetime):
-    return or_(and_(Ticket.first_response_at.is_(None), Ticket.first_response_due < now),
-               and_(Ticket.resolved_at.is_(None), Ticket.resolution_due < now))
-
-
-def next_due(t: Ticket) -> tuple[datetime | None, str | None]:
-    if t.first_response_at is None and t.first_response_due is not None:
-        return t.first_response_due, "first_response"
-    if t.resolved_at is None and t.resolution_due is not None:
-        return t.resolution_due, "resolution"
-    return None, None
+def next_due(t: Ticket, now: datetime) -> tuple[datetime | None, str | None]:
+    due = sla.next_due(t, now)
+    return (due[1], due[0]) if due else (None, None)
 
 
 def is_breached(t: Ticket, now: datetime) -> bool:
-    return bool((t.first_response_at is None and t.first_response_due and t.first_response_due < now)
-                or (t.resolved_at is None and t.resolution_due and t.resolution_due < now))
+    return sla.breach_at(t, now) is not None
 
 
 def ticket_query(f: QueueFilters, now: datetime):
@@ -71,7 +62,7 @@ def ticket_query(f: QueueFilters, now: datetime):
         stmt = stmt.where(exists().where(IncidentMention.incident_id == Ticket.incident_id,
                                          IncidentMention.mention_id == Mention.id, Mention.source_id == f.source))
     if f.breached:
-        stmt = stmt.where(breached_clause(now))
+        stmt = stmt.where(sla.breached_clause(now))
     return stmt
 
 
@@ -89,7 +80,7 @@ def queue(session: Session, f: QueueFilters, now: datetime) -> list[QueueRow]:
         select(Incident).where(Incident.id.in_({t.incident_id for t in tickets})))} if tickets else {}
     rows = []
     for t in tickets:
-        due, kind = next_due(t)
+        due, kind = next_due(t, now)
         rows.append(QueueRow(t, incidents[t.incident_id], due, kind, is_breached(t, now)))
     rows.sort(key=urgency)
     return rows
@@ -106,7 +97,7 @@ def counters(session: Session, now: datetime, tz: tzinfo) -> dict[str, int]:
         "urgent": count(Ticket.severity == "urgent"),
         "important": count(Ticket.severity == "important"),
         "general": count(Ticket.severity == "general"),
-        "breached": count(breached_clause(now)),
+        "breached": count(sla.breached_clause(now)),
         "unassigned": count(Ticket.assignee.is_(None)),
         "new": count(Ticket.state == "new"),
         "opened_today": count(Ticket.opened_at >= start_of_day),

@@ -69,7 +69,7 @@ def text_clauses(dialect: str, q: str) -> list:
 
 
 def search_stmt(dialect: str, f: MentionFilters):
-    when = func.coalesce(Mention.published_at, Mention.collected_at)
+    when = Mention.happened_at
     stmt = (select(Mention, Source, Analysis)
             .outerjoin(Source, Source.id == Mention.source_id)
             .outerjoin(Analysis, Analysis.mention_id == Mention.id))

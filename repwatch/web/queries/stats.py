@@ -39,7 +39,7 @@ class Overview:
 
 def default_window(session: Session, now: datetime, days: int) -> tuple[datetime, datetime]:
     """The `days` up to now, or up to the newest mention when that is older (a quiet or demo database)."""
-    newest = session.scalar(select(func.max(func.coalesce(Mention.published_at, Mention.collected_at))))
+    newest = session.scalar(select(func.max(Mention.happened_at)))
     end = now if newest is None or newest > now - timedelta(days=days) else newest
     return end - timedelta(days=days), end
 
@@ -54,7 +54,7 @@ def overview(session: Session, since: datetime, until: datetime, tz: ZoneInfo) -
         bins.append(t)
         t += size
     volume, negative = [0] * len(bins), [0] * len(bins)
-    when = func.coalesce(Mention.published_at, Mention.collected_at)
+    when = Mention.happened_at
     window = (when >= start, when <= until)
     rows = session.execute(select(when, Analysis.negative).outerjoin(Analysis, Analysis.mention_id == Mention.id)
                            .where(*window).limit(OVERVIEW_ROWS)).all()

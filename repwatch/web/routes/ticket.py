@@ -44,7 +44,7 @@ def ticket_page(request: Request, ticket_id: int):
         chart = bar_line_chart(volume.bins, volume.counts, volume.expected, tz=state.tz, time_fmt=fmt,
                                bar_name="帖子数 posts", line_name="预期 expected (history)",
                                caption="事件声量与预期基线 Incident volume vs expected baseline")
-        due, due_kind = next_due(t)
+        due, due_kind = next_due(t, now)
         return page(request, "ticket.html", t=t, incident=incident, items=items, chart=chart, volume=volume,
                     alarms=detector_alarms(s, t.incident_id), events=list(t.events), due=due, due_kind=due_kind,
                     breached=is_breached(t, now), moves=TRANSITIONS.get(t.state, ()),

@@ -1,0 +1,96 @@
+"""The shared vocabulary: severities, complaint categories, ticket states, and their zh/en labels.
+
+Every stage speaks these words (sentiment grades, alerts route and escalate, the web and the digest
+display), so they are defined once, here in storage, the one package every stage may import.
+Adding a category is one edit to CATEGORIES and its two labels below (plus routing in the config)."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import and_, case
+
+# -- severity (DOMAIN.md 分级): "none" is what a non-complaint gets ---------------------------------------
+SEVERITIES = ("general", "important", "urgent")          # complaint grades, mildest first
+SEVERITY_LEVELS = ("none",) + SEVERITIES                  # every value an Analysis can carry
+SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITY_LEVELS)}   # none 0 < general 1 < important 2 < urgent 3
+PRIORITY = {"urgent": 1, "important": 2, "general": 3}   # ticket priority: 1 is worked first
+Severity = Literal["general", "important", "urgent"]
+SeverityLevel = Literal["none", "general", "important", "urgent"]
+
+
+def severity_rank(severity: str | None) -> int:
+    """Unknown or missing severities rank below 'none' would, so they never win a comparison."""
+    return SEVERITY_RANK.get(severity or "", 0)
+
+
+def severities_at_least(minimum: str) -> list[str]:
+    return [s for s in SEVERITY_LEVELS if SEVERITY_RANK[s] >= SEVERITY_RANK[minimum]]
+
+
+def more_severe(a: str | None, b: str | None) -> str | None:
+    return a if severity_rank(a) >= severity_rank(b) else b
+
+
+# -- categories (DOMAIN.md): what a complaint is about ------------------------------------------------
+CATEGORIES = ("product", "service", "price", "delivery", "after_sales", "communication", "promise")
+OTHER = "other"     # shown where a complaint has no category; never stored as a category
+Category = Literal["product", "service", "price", "delivery", "after_sales", "communication", "promise"]
+
+# -- the ticket process (DOMAIN.md's seven steps as states) -------------------------------------------
+TICKET_STATES = ("new", "triaged", "assigned", "investigating", "resolved", "followed_up", "closed")
+OPEN_STATES = TICKET_STATES[:-1]
+RESOLVED_STATES = ("resolved", "followed_up", "closed")   # the resolution SLA is met in these
+TicketState = Literal["new", "triaged", "assigned", "investigating", "resolved", "followed_up", "closed"]
+
+# -- labels: Chinese first (what the team reads), English beside it ----------------------------------
+LABELS: dict[str, dict[str, dict[str, str]]] = {
+    "severity": {
+        "zh": {"urgent": "紧急", "important": "重要", "general": "一般", "none": "无"},
+        "en": {"urgent": "urgent", "important": "important", "general": "general", "none": "none"},
+    },
+    "category": {
+        "zh": {"product": "产品质量", "service": "服务态度", "price": "价格收费", "delivery": "交付物流",
+               "after_sales": "售后", "communication": "信息沟通", "promise": "承诺未兑现", OTHER: "其他"},
+        "en": {"product": "product", "service": "service", "price": "price", "delivery": "delivery",
+               "after_sales": "after-sales", "communication": "communication", "promise": "broken promise",
+               OTHER: "other"},
+    },
+    "state": {
+        "zh": {"new": "新建", "triaged": "已分类", "assigned": "已分派", "investigating": "调查中",
+               "resolved": "已解决", "followed_up": "已回访", "closed": "已关闭", "reopened": "重新打开"},
+        "en": {"new": "new", "triaged": "triaged", "assigned": "assigned", "investigating": "investigating",
+               "resolved": "resolved", "followed_up": "followed up", "closed": "closed", "reopened": "reopened"},
+    },
+    # a source's health (collectors/health.py decides it; the web and the digest show it)
+    "health": {
+        "zh": {"ok": "正常", "degraded": "异常", "failing": "失败", "silent": "沉默", "unknown": "未知",
+               "not_run": "当日未运行"},
+        "en": {"ok": "ok", "degraded": "degraded", "failing": "failing", "silent": "silent", "unknown": "unknown",
+               "not_run": "not run that day"},
+    },
+}
+SEVERITY_ZH = LABELS["severity"]["zh"]
+CATEGORY_ZH = LABELS["category"]["zh"]
+STATE_ZH = LABELS["state"]["zh"]
+
+
+def label(kind: str, key: str | None, locale: str = "zh") -> str:
+    """The word for a key in one language; an unknown key shows as itself, so a value from a newer
+    stage still displays."""
+    if not key:
+        return "-"
+    return LABELS[kind][locale].get(key, key)
+
+
+# -- event time: when a post happened ---------------------------------------------------------------
+def event_time(published: datetime | None, collected: datetime) -> datetime:
+    """When the post happened, as far as we can trust it: a missing date, or one later than we saw the
+    post (a wrong clock or a future-dated item), means 'when collected'. Used for incidents, spread,
+    the digest and the evidence, so they all agree."""
+    return published if published is not None and published <= collected else collected
+
+
+def event_time_sql(published, collected):
+    """event_time() as a SQL expression over two columns, for queries that filter or sort by it."""
+    return case((and_(published.is_not(None), published <= collected), published), else_=collected)
