@@ -174,7 +174,7 @@ class Analyzer:
         read = [i for i, p in enumerate(prepared) if p.lang in ("zh", "en") and p.scorable and self.use_models]
         if read:
             model = self.complaint_model or complaint_model.shipped()
-            dense = [complaint_model.dense_row(prepared[i].evidence, prepared[i].lang) for i in read]
+            dense = [complaint_model.dense_row(prepared[i].evidence, prepared[i].lang, prepared[i].text) for i in read]
             s = model.score([prepared[i].text for i in read], dense, [prepared[i].lang for i in read])
             for k, i in enumerate(read):
                 learned[i] = (float(s.complaint[k]), s.categories[k], float(s.severity[k]),
@@ -227,7 +227,8 @@ class Analyzer:
                         rules=self.rules, followers=p.followers, complaint=complaint, learned_severity=severity)
         categories, confidence = [], {}
         if verdict.complaint and learned is not None:
-            categories, confidence = _categories(cat_probs, cat_threshold, self.settings.category_floor)
+            categories, confidence = _categories(cat_probs, cat_threshold, self.settings.category_floor,
+                                                 p.evidence.categories)
         elif verdict.complaint:
             categories = list(p.evidence.categories)
         return Result(
@@ -264,15 +265,16 @@ def _about_company(ev) -> bool:
     return not any(s.split(":", 1)[-1] == cue for s in ev.signals)
 
 
-def _categories(probs, threshold: float, floor: float) -> tuple[list[str], dict[str, float]]:
-    """Every category at or above the model's threshold; else the likeliest one if it clears `floor`;
-    else `other` (with the likeliest category's confidence)."""
-    from sentiment.lexicon import CATEGORIES  # noqa: PLC0415
+def _categories(probs, threshold: float, floor: float, listed=()) -> tuple[list[str], dict[str, float]]:
+    """Every category at or above the model's threshold, and every category a word list named (`listed`: a
+    team's own words route at once); else the likeliest one if it clears `floor`; else none (shown as
+    `other`: storage.vocabulary.OTHER is never stored as a category). Confidences are the model's."""
+    from storage.vocabulary import CATEGORIES  # noqa: PLC0415
 
-    chosen = [(c, float(p)) for c, p in zip(CATEGORIES, probs) if p >= threshold]
+    chosen = [(c, float(p)) for c, p in zip(CATEGORIES, probs) if p >= threshold or c in listed]
     if not chosen:
         best = int(probs.argmax())
-        chosen = [(CATEGORIES[best], float(probs[best]))] if probs[best] >= floor else [("other", float(probs[best]))]
+        chosen = [(CATEGORIES[best], float(probs[best]))] if probs[best] >= floor else []
     chosen.sort(key=lambda cp: -cp[1])
     return [c for c, _ in chosen], dict(chosen)
 

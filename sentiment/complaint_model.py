@@ -30,11 +30,14 @@ from typing import Sequence
 
 import numpy as np
 
-from sentiment.lexicon import CATEGORIES, SIGNAL_KINDS
+from sentiment.exceptions import ModelError
+from sentiment.lexicon import SIGNAL_KINDS
+from storage.vocabulary import CATEGORIES
 
 ARTIFACT = "complaint.joblib"
 FORMAT = 1
-DENSE = (*(f"cat:{c}" for c in CATEGORIES), *(f"sig:{s}" for s in SIGNAL_KINDS), "company", "affect", "english")
+DENSE = (*(f"cat:{c}" for c in CATEGORIES), *(f"sig:{s}" for s in SIGNAL_KINDS), "company", "affect", "english",
+         "vader:compound", "vader:pos", "vader:neg")
 _RUN = re.compile(r"[\u3400-\u9fff]+|[a-z0-9]+(?:'[a-z]+)?")
 
 
@@ -76,11 +79,20 @@ def vectorizers(char_terms=None, char_idf=None, word_terms=None, word_idf=None, 
     return char, word
 
 
-def dense_row(evidence, lang: str) -> list[float]:
+def dense_row(evidence, lang: str, text: str = "") -> list[float]:
+    """The word-list features of a text, and for English VADER's scores (its lexicon was never fitted on our
+    corpora, so it cannot leak the training labels into the stack)."""
     kinds = evidence.kinds()
     cats = set(evidence.categories)
+    vader = [0.0, 0.0, 0.0]
+    if lang == "en" and text:
+        from sentiment.english import vader as _vader  # noqa: PLC0415
+
+        v = _vader().polarity_scores(text)
+        vader = [float(v["compound"]), float(v["pos"]), float(v["neg"])]
     return ([1.0 if c in cats else 0.0 for c in CATEGORIES] + [1.0 if s in kinds else 0.0 for s in SIGNAL_KINDS]
-            + [1.0 if evidence.company else 0.0, max(-5, min(5, evidence.affect)) / 5.0, 1.0 if lang == "en" else 0.0])
+            + [1.0 if evidence.company else 0.0, max(-5, min(5, evidence.affect)) / 5.0, 1.0 if lang == "en" else 0.0]
+            + vader)
 
 
 @dataclass
@@ -159,7 +171,7 @@ def load(path: Path | None = None) -> ComplaintModel:
     else:
         data = joblib.load(path)
     if data.get("format") != FORMAT:
-        raise ValueError(f"{path or ARTIFACT}: model format {data.get('format')!r}, expected {FORMAT}; "
+        raise ModelError(f"{path or ARTIFACT}: model format {data.get('format')!r}, expected {FORMAT}; "
                          f"rebuild it with `repwatch train`")
     return ComplaintModel(list(data["char_terms"]), data["char_idf"], list(data["word_terms"]), data["word_idf"],
                           data["weights"], data["bias"], dict(data["calibration"]), dict(data["thresholds"]),

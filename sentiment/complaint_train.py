@@ -87,7 +87,7 @@ def prepare(items: list[Labelled]) -> Prepared:
         text = normalize(item.text).text
         ev = find_evidence(text, lexicon)
         texts.append(text)
-        dense.append(cm.dense_row(ev, item.lang))
+        dense.append(cm.dense_row(ev, item.lang, text))
         found.append(set(ev.categories))
     return Prepared(items, texts, np.array(dense, dtype=np.float32).reshape(len(items), len(cm.DENSE)), found)
 
