@@ -219,9 +219,10 @@ class Analyzer:
                 complaint_score = (1 - w) * complaint_score + w * (1 - stars)
             complaint = complaint_score >= self.settings.complaint_threshold
             lift = self.rules["complaint.signal_lifts_from"]
-            if (not complaint and negative and complaint_score >= lift and _about_company(p.evidence)
-                    and p.evidence.kinds() & (ESCALATION | GROWTH)):
-                # escalation, repeat or long-wait words about a company, in a negative text the model is unsure of
+            if (not complaint and negative and complaint_score >= lift and _about_company(p.evidence, self.lexicon)
+                    and p.evidence.kinds() & (ESCALATION | GROWTH | {"safety"})):
+                # safety, escalation, repeat or long-wait words about a company, in a negative text the model is
+                # unsure of
                 complaint = True
         verdict = judge(p.evidence, sentiment=sentiment, negative=negative, folded_text=p.text.casefold(),
                         rules=self.rules, followers=p.followers, complaint=complaint, learned_severity=severity)
@@ -255,14 +256,14 @@ class Analyzer:
         return self._pool
 
 
-def _about_company(ev) -> bool:
-    """A category word, or a company cue that is not itself the escalation word ("12315" is both)."""
+def _about_company(ev, lexicon) -> bool:
+    """A category word, or a company cue that is not itself a signal word ("12315" and "消协" are both)."""
     if ev.categories:
         return True
     if not ev.company:
         return False
-    cue = ev.company.split(":", 1)[-1]
-    return not any(s.split(":", 1)[-1] == cue for s in ev.signals)
+    cue = ev.company.split(":", 1)[-1].casefold()
+    return not any(cue == w.casefold() for words in lexicon.signals.values() for w in words)
 
 
 def _categories(probs, threshold: float, floor: float, listed=()) -> tuple[list[str], dict[str, float]]:

@@ -11,8 +11,6 @@ HOLDOUT = load_posts("posts_holdout.yaml")
 KNOWN_MISSES = {"真是太快了，下单到送到只用了三个小时，谢谢你啊骑手"}
 # where the learned models (issue 15) disagree with what the word-list rules were written to give: kept visible
 MODEL_MISSES = {
-    "我要联系记者曝光这家装修公司，收了钱不干活":
-        "complaint model scores it about 0.2: threats to go to the press are rare in the training corpora",
     "Customer service was rude and unhelpful when I called about my order.":
         "the severity model (X-CI scale) reads an accusation of rudeness as 3+, so important, not general",
 }
