@@ -11,7 +11,9 @@ from pydantic import AnyHttpUrl
 
 from collectors.base import CollectResult, Collector, Problem, SourceState
 from collectors.exceptions import CollectError
+from collectors.feed_xml import ends_properly, prepare_xml
 from collectors.http import fetch
+from storage.clean import clean_text
 from storage.records import MentionIn, content_hash
 from storage.types import Strict
 
@@ -26,7 +28,8 @@ def strip_html(value: str | None) -> str:
     """Collected text is stored as plain text: markup from strangers never reaches a page or an email."""
     if not value:
         return ""
-    return _BLANKS.sub(" ", html.unescape(_TAGS.sub(" ", value))).strip()
+    # Cleaned after unescaping: &#0; or &#xD800; in a stranger's markup becomes nothing, not a NUL.
+    return _BLANKS.sub(" ", clean_text(html.unescape(_TAGS.sub(" ", value)))).strip()
 
 
 def entry_time(entry) -> datetime | None:
@@ -62,14 +65,18 @@ def entry_to_mention(entry) -> MentionIn | None:
 
 
 def parse_feed(content: bytes, headers: dict[str, str], where: str) -> CollectResult:
-    # Bytes plus the response headers: feedparser then picks the charset itself (GBK feeds included).
-    parsed = feedparser.parse(content, response_headers={k.lower(): v for k, v in headers.items()})
-    result = CollectResult()
+    data, headers, problems = prepare_xml(content, headers, where)
+    parsed = feedparser.parse(data, response_headers=headers)
+    result = CollectResult(problems=problems)
     exc = parsed.get("bozo_exception")
     if not parsed.entries and not parsed.get("version"):
         # An HTML error page, a login wall, JSON: nothing feed-like came back.
         reason = f" ({exc})" if exc else ""
         raise CollectError("parse", f"{where}: the response is not an RSS or Atom feed{reason}")
+    if not ends_properly(data.decode("utf-8")):
+        raise CollectError("truncated", f"{where}: the feed ends before its last closing tag (the connection "
+                           "was cut, or the server sent less than it meant to); nothing was stored, the next "
+                           "run tries again")
     if parsed.bozo:
         if isinstance(exc, _BENIGN_BOZO):
             kind = "encoding" if isinstance(exc, feedparser.CharacterEncodingOverride) else "content_type"

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone, tzinfo
 from urllib.parse import urljoin, urlsplit
 
 from collectors.feed import strip_html
+from storage.clean import clean_text
 from storage.records import MentionIn, content_hash
 
 # The mention fields a source may map. `text` (or at least `title`) is required.
@@ -156,7 +157,7 @@ def build_mention(values: dict, *, now: datetime, tz: tzinfo, rating_scale: floa
     author = _text(values.get("author")) or None
     url = safe_url(values.get("url"), base_url)
     ident = values.get("id")
-    ident = str(ident).strip() if ident not in (None, "") else None
+    ident = clean_text(str(ident)).strip() if ident not in (None, "") else None
     # Without an id or link, the text and author identify a review; a relative date would not be stable.
     external_id = ident or url or content_hash(f"{author or ''}\n{title or ''}\n{text}")
     counts = {name: parse_count(values.get(name)) for name in COUNT_FIELDS}

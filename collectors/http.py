@@ -4,6 +4,7 @@ a redirect limit and conditional GET. feedparser gets bytes from here, never a U
 from __future__ import annotations
 
 import ssl
+import threading
 import time
 from dataclasses import dataclass
 from functools import lru_cache
@@ -79,8 +80,40 @@ def parse_retry_after(value: str | bytes | None, date_header: str | bytes | None
     return max(0.0, when - reference)
 
 
-def fetch(url: str, settings: HttpSettings, *, etag: str | None = None, last_modified: str | None = None,
-          accept: str = "*/*", http: httpx.Client | None = None, headers: dict[str, str] | None = None) -> Fetched:
+def fetch(url: str, settings: HttpSettings, **kwargs) -> Fetched:
+    """GET `url` within `http.fetch_deadline` in total. The fetch runs in a worker thread so that no
+    server behaviour (a trickle of bytes, stalled headers, slow DNS) can hold the caller past the deadline;
+    a worker left behind stops at its next chunk, or at the read timeout at the latest."""
+    seconds = settings.fetch_deadline.total_seconds()
+    cancel = threading.Event()
+    outcome: dict = {}
+
+    def work() -> None:
+        try:
+            outcome["fetched"] = _fetch(url, settings, cancel=cancel, **kwargs)
+        except BaseException as exc:   # handed to the caller's thread
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=work, name="repwatch-fetch", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive() or isinstance(outcome.get("error"), _Cancelled):
+        cancel.set()
+        raise CollectError("deadline", f"{url}: no complete answer within the {seconds:g}s deadline "
+                           "(http.fetch_deadline); the server is too slow or sends a trickle; nothing from this "
+                           "fetch was kept")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["fetched"]
+
+
+class _Cancelled(Exception):
+    """The caller gave up on this fetch at its deadline."""
+
+
+def _fetch(url: str, settings: HttpSettings, *, cancel: threading.Event, etag: str | None = None,
+           last_modified: str | None = None, accept: str = "*/*", http: httpx.Client | None = None,
+           headers: dict[str, str] | None = None) -> Fetched:
     headers = {"Accept": accept, **(headers or {})}
     if etag:
         headers["If-None-Match"] = etag
@@ -96,6 +129,8 @@ def fetch(url: str, settings: HttpSettings, *, etag: str | None = None, last_mod
                                    f"over the {settings.max_bytes:,}-byte cap (http.max_bytes)")
             chunks, size = [], 0
             for chunk in response.iter_bytes():
+                if cancel.is_set():
+                    raise _Cancelled()
                 size += len(chunk)
                 if size > settings.max_bytes:
                     raise CollectError("too_large", f"{url}: response exceeded the {settings.max_bytes:,}-byte "
@@ -112,6 +147,12 @@ def fetch(url: str, settings: HttpSettings, *, etag: str | None = None, last_mod
         raise CollectError("connect", f"{url}: cannot connect: {exc}") from exc
     except httpx.InvalidURL as exc:
         raise CollectError("config", f"{url!r} is not a valid URL: {exc}") from exc
+    except httpx.RemoteProtocolError as exc:
+        if "complete message body" in str(exc) or "incomplete" in str(exc).lower():
+            # Fewer bytes than Content-Length, or a chunked body cut off: never parse half a body.
+            raise CollectError("truncated", f"{url}: the connection closed before the whole response arrived "
+                               f"({exc}); nothing from this fetch was kept, the next run tries again") from exc
+        raise CollectError("network", f"{url}: {type(exc).__name__}: {exc}") from exc
     except httpx.HTTPError as exc:
         raise CollectError("network", f"{url}: {type(exc).__name__}: {exc}") from exc
     finally:

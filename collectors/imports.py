@@ -74,13 +74,32 @@ def _check_header(header: list, columns: dict[str, str], name: str) -> None:
         raise FileProblem(f"{name} has no column {', '.join(missing)}; its columns are: {shown or 'none'}")
 
 
+# One cell over this is a bad row, reported by line; the rest of the file still loads. (The csv
+# module's own limit, the same 128 KB, raised csv.Error and so rejected the whole file.)
+MAX_CELL = 131_072
+_CSV_READ_LIMIT = 64 * 1024 * 1024   # so the reader itself never stops at a big cell
+
+
+def _oversize(row: dict) -> str | None:
+    for key, value in row.items():
+        if isinstance(value, str) and len(value) > MAX_CELL:
+            return f"column {str(key)[:40]!r} is {len(value):,} characters, over the {MAX_CELL:,} limit for one cell"
+    return None
+
+
 def read_csv(data: bytes, opts: ImportOptions, name: str) -> Iterator[tuple[int, dict]]:
     text = _decode(data, opts.encoding, name)
     delimiter = opts.delimiter or ("\t" if name.lower().endswith(".tsv") else ",")
+    if csv.field_size_limit() < _CSV_READ_LIMIT:
+        csv.field_size_limit(_CSV_READ_LIMIT)
     reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         _check_header(list(reader.fieldnames or []), opts.columns, name)
         for row in reader:
+            too_big = _oversize(row)
+            if too_big:
+                yield reader.line_num, FieldError(too_big)
+                continue
             if None in row:   # more cells than header columns: a stray delimiter shifted the row
                 yield reader.line_num, FieldError(f"{len(row[None])} more cells than the header has columns "
                                              "(an unquoted delimiter in a cell?)")
@@ -102,6 +121,10 @@ def read_jsonl(data: bytes, opts: ImportOptions, name: str) -> Iterator[tuple[in
             continue
         if not isinstance(obj, dict):
             yield number, FieldError(f"expected a JSON object, got {type(obj).__name__}")
+            continue
+        too_big = _oversize(obj)
+        if too_big:
+            yield number, FieldError(too_big)
             continue
         yield number, {k: _cell(v) for k, v in obj.items()}
 

@@ -18,6 +18,7 @@ from jmespath.exceptions import JMESPathError
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from collectors.base import CollectResult, Collector, Problem, SourceState
+from collectors.encoding import charset_of, decode
 from collectors.exceptions import CollectError
 from collectors.fields import FIELDS, FieldError, build_mention
 from collectors.http import fetch_polite
@@ -108,16 +109,11 @@ class JsonApiCollector(Collector[JsonApiOptions]):
                                max_wait=opts.max_retry_after.total_seconds(), sleep=self.sleep,
                                accept="application/json",
                                headers={k: v.get_secret_value() for k, v in opts.headers.items()})
-        content_type = fetched.headers.get("content-type", "")
-        charset = content_type.partition("charset=")[2].split(";")[0].strip().strip('"') or None
-        try:
-            # JSON is UTF-8 by RFC 8259, but some Chinese APIs send GBK and say so in the header.
-            text = fetched.content.decode(charset or "utf-8")
-        except (LookupError, UnicodeDecodeError):
-            try:
-                text = fetched.content.decode("gb18030")
-            except UnicodeDecodeError as exc:
-                raise CollectError("parse", f"{url}: the response is not UTF-8 or GBK text ({exc})") from exc
+        # JSON is UTF-8 by RFC 8259, but some Chinese APIs send GBK, labelled or not, or labelled wrongly.
+        decoded = decode(fetched.content, [charset_of(fetched.headers.get("content-type"))], url)
+        if decoded.warning:
+            self.encoding_warning = decoded.warning
+        text = decoded.text
         try:
             return json.loads(text)
         except json.JSONDecodeError as exc:
@@ -130,6 +126,7 @@ class JsonApiCollector(Collector[JsonApiOptions]):
         items_expr = jmespath.compile(opts.items)
         field_exprs = {name: jmespath.compile(expr) for name, expr in opts.fields.items()}
         result = CollectResult()
+        self.encoding_warning = None
         page = p.start if p.type == "page" else None
         cursor = (state.cursor or {}).get("cursor") if p.resume else None
         url = self._url(page, cursor)
@@ -176,6 +173,9 @@ class JsonApiCollector(Collector[JsonApiOptions]):
                 self.sleep(opts.delay.total_seconds())
         if p.resume and cursor is not None:
             result.cursor = {"cursor": cursor}
+        if self.encoding_warning:
+            result.problems.append(Problem("encoding", f"recovered: {self.encoding_warning}", opts.url,
+                                           warning=True))
         return result
 
     def _next(self, p: Pagination, data, page: int | None, cursor: str | None, url: str) -> str | None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from storage.types import Duration, Strict
 
@@ -17,3 +17,14 @@ class HttpSettings(Strict):
     read_timeout: Duration = timedelta(seconds=20)
     max_bytes: int = Field(default=5_000_000, gt=0, description="responses larger than this are refused")
     max_redirects: int = Field(default=5, ge=0, le=20)
+    # read_timeout bounds the wait for each chunk, so a server sending a byte a second never trips it;
+    # this bounds the whole fetch (connect, redirects, headers and body) whatever the server does.
+    fetch_deadline: Duration = Field(default=timedelta(seconds=30),
+                                     description="longest one fetch may take in total, from connect to the last byte")
+
+    @field_validator("fetch_deadline")
+    @classmethod
+    def _deadline(cls, value: timedelta) -> timedelta:
+        if not timedelta(0) < value <= timedelta(minutes=10):
+            raise ValueError("expected a duration above 0s and at most 10m, e.g. 30s")
+        return value

@@ -111,7 +111,9 @@ class WebCollector(Collector[WebOptions]):
     def settings(self) -> dict:
         """Scrapy settings for this source: politeness first, then the global `http:` caps."""
         o, http = self.options, self.http
-        timeout = o.download_timeout or (http.connect_timeout + http.read_timeout)
+        # Scrapy's DOWNLOAD_TIMEOUT is a total per request (aiohttp's ClientTimeout(total=...)),
+        # so by default it is held to the same fetch deadline as every other fetch.
+        timeout = o.download_timeout or min(http.connect_timeout + http.read_timeout, http.fetch_deadline)
         return {
             "ROBOTSTXT_OBEY": o.obey_robots,
             "USER_AGENT": http.user_agent,

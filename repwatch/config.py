@@ -13,12 +13,13 @@ from typing import Any, Optional
 from zoneinfo import ZoneInfo
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from alerts.notify.registry import get_notifier
 from alerts.settings import AlertSettings
 from collectors.registry import get_collector
 from collectors.settings import HttpSettings
+from repwatch.config_yaml import load_yaml
 from repwatch.exceptions import ConfigError
 from repwatch.distributed.settings import DistributedSettings
 from repwatch.schedule import DigestJob, Schedule, SchedulerSettings
@@ -79,6 +80,14 @@ class Config(Strict):
     distributed: DistributedSettings = DistributedSettings()
 
 
+    # values taken from the environment; see redact()
+    _secrets: frozenset[str] = PrivateAttr(default=frozenset())
+
+    def redact(self, text: str) -> str:
+        """`text` with every value that came from ${ENV} masked: a token in a feed's URL
+        (`?token=${FEED_TOKEN}`) otherwise reaches the run's error, the cron mail and the dashboard."""
+        return redact([text], self._secrets)[0] if self._secrets and text else text
+
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
@@ -116,12 +125,13 @@ def _describe(err: dict, prefix: tuple = ()) -> str:
     return f"{_path(loc)}: {msg}"
 
 
-def interpolate(node: Any, loc: tuple, problems: list[str]) -> Any:
-    """Replace ${NAME} and ${NAME:-default} from the environment, anywhere in the tree."""
+def interpolate(node: Any, loc: tuple, problems: list[str], secrets: set[str] | None = None) -> Any:
+    """Replace ${NAME} and ${NAME:-default} from the environment, anywhere in the tree. Each value
+    taken from the environment is added to `secrets`, so no error message can repeat it."""
     if isinstance(node, dict):
-        return {k: interpolate(v, loc + (k,), problems) for k, v in node.items()}
+        return {k: interpolate(v, loc + (k,), problems, secrets) for k, v in node.items()}
     if isinstance(node, list):
-        return [interpolate(v, loc + (i,), problems) for i, v in enumerate(node)]
+        return [interpolate(v, loc + (i,), problems, secrets) for i, v in enumerate(node)]
     if isinstance(node, str) and "${" in node:
         def sub(m: re.Match) -> str:
             value = os.environ.get(m.group(1))
@@ -130,9 +140,25 @@ def interpolate(node: Any, loc: tuple, problems: list[str]) -> Any:
                     return m.group(2)
                 problems.append(f"{_path(loc)}: environment variable {m.group(1)} is not set")
                 return ""
+            if secrets is not None and value:
+                secrets.add(value)
             return value
         return _ENV.sub(sub, node)
     return node
+
+
+MIN_SECRET = 6   # shorter environment values (a port, "true") would mask ordinary words and numbers
+
+
+def redact(problems: list[str], secrets: set[str] | frozenset[str]) -> list[str]:
+    """Validators quote some values (a cron expression, an address); one from the environment may be
+    a password put in the wrong key, so it is masked wherever it appears."""
+    out = []
+    for problem in problems:
+        for value in sorted((v for v in secrets if len(v) >= MIN_SECRET), key=len, reverse=True):
+            problem = problem.replace(value, "***")
+        out.append(problem)
+    return out
 
 
 def _plugin_options(section: str, items: list, raw: list, lookup, problems: list[str]) -> list:
@@ -164,17 +190,20 @@ def parse_config(data: Any, path: str = DEFAULT_PATH) -> Config:
     if not isinstance(data, dict):
         raise ConfigError(path, [f"(top level): expected a mapping of sections, got {type(data).__name__}"])
     problems: list[str] = []
-    data = interpolate(data, (), problems)
+    secrets: set[str] = set()
+    data = interpolate(data, (), problems, secrets)
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(path, problems + [_describe(e) for e in exc.errors()]) from None
+        raise ConfigError(path, redact(problems + [_describe(e) for e in exc.errors()], secrets)) from None
     sources = _plugin_options("sources", config.sources, data.get("sources") or [], get_collector, problems)
     notify = _plugin_options("notify", config.notify, data.get("notify") or [], get_notifier, problems)
     problems.extend(_cross_checks(config))
     if problems:
-        raise ConfigError(path, problems)
-    return config.model_copy(update={"sources": sources, "notify": notify})
+        raise ConfigError(path, redact(problems, secrets))
+    config = config.model_copy(update={"sources": sources, "notify": notify})
+    config._secrets = frozenset(secrets)
+    return config
 
 
 def _cross_checks(config: Config) -> list[str]:
@@ -226,12 +255,24 @@ def load_config(path: str | os.PathLike = DEFAULT_PATH) -> Config:
     except FileNotFoundError:
         raise ConfigError(path, ["file not found; pass --config PATH or create schedules.yaml "
                                  "(see the sample in the repository)"]) from None
+    except IsADirectoryError:
+        raise ConfigError(path, ["is a directory; pass the path of the schedules.yaml file itself"]) from None
+    except PermissionError:
+        raise ConfigError(path, ["cannot be read (permission denied); check the file's owner and mode"]) from None
     except UnicodeDecodeError as exc:
         raise ConfigError(path, [f"not UTF-8 text: {exc}"]) from None
+    except OSError as exc:
+        raise ConfigError(path, [f"cannot be read: {exc.strerror or exc}"]) from None
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise ConfigError(path, [f"{where}not valid YAML: {getattr(exc, 'problem', exc)}"]) from None
+        raise ConfigError(path, [f"{where}not valid YAML: {getattr(exc, 'problem', None) or exc}"]) from None
+    except RecursionError:   # a construct the depth guard does not see; never a traceback
+        raise ConfigError(path, ["not valid YAML: nested too deeply"]) from None
+    if data is None:
+        # an empty file is more likely a failed copy than a wish to watch nothing
+        raise ConfigError(path, ["the file holds no settings (it is empty or only comments); "
+                                 "see the sample schedules.yaml"])
     return parse_config(data, path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable, Iterable
@@ -14,15 +15,22 @@ from alerts.dispatch import DispatchReport, deliver_due, enqueue
 from alerts.evaluate import EvaluateReport, evaluate
 from alerts.notify.base import Alert, Notifier
 from alerts.notify.registry import get_notifier
-from collectors import CollectError, SourceState, get_collector
+from collectors import CollectError, CollectResult, Problem, SourceState, get_collector
 from collectors.health import HealthAlarm, alarm as health_alarm, record_outcome
 from repwatch.config import Config, SourceConfig
+from repwatch.runs import abandon_stale_runs, clean_message, prepare_result, problem_rows, store_error
 from sentiment import Analyzer, TextIn
 from storage import Database
+from storage.clean import cap
 from storage.models import Analysis, CollectionRun, ImportedFile, Mention, Source
-from storage.writes import get_or_create_source, insert_ignore, store_mentions
+from storage.trouble import is_database_trouble
+from storage.writes import StoreResult, get_or_create_source, insert_ignore, store_mentions
 
 log = logging.getLogger("repwatch.pipeline")
+# Fetched side by side within one run: the httpx-based kinds. Scrapy crawls (`web`) and local
+# imports run one at a time in the calling thread.
+PARALLEL_KINDS = frozenset({"feed", "rsshub", "json"})
+COLLECT_THREADS = 4   # enough that a few stuck sources leave room for the rest; polite on two cores
 
 
 @dataclass
@@ -62,18 +70,58 @@ class RunReport:
         return [s for s in self.sources if s.status == "failed"]
 
 
+@dataclass
+class _Collection:
+    """One source's run between opening its row and storing what came back."""
+
+    source_cfg: SourceConfig
+    source_id: int
+    run_id: int
+    state: SourceState
+    now: datetime
+    report: SourceReport
+    redact: Callable[[str], str]   # masks values from ${ENV} (a token in a feed URL) in stored messages
+    fetch_seconds: float = 0.0
+
+
 def collect_source(db: Database, config: Config, source_cfg: SourceConfig, now: datetime) -> SourceReport:
-    """Collect one source. Never raises for source trouble: it is recorded on the run and in health."""
-    started = time.monotonic()
+    """Collect one source. Never raises for source trouble: it is recorded on the run and in health.
+    A failure to store what was collected (a value the database refuses) fails this source alone."""
+    job = _open_run(db, config, source_cfg, now)
+    return _close_run(db, job, *_fetch(config, job))
+
+
+def collect_sources(db: Database, config: Config, chosen: list[SourceConfig], now: datetime,
+                    on_source: Callable[[SourceReport], None] | None = None) -> list[SourceReport]:
+    """Collect several sources. Feeds and JSON APIs are fetched side by side, so a stuck one (a server
+    trickling its answer until http.fetch_deadline) does not delay the others' fetches; results are
+    stored one at a time, in config order, from this thread, so database writes never race and the
+    first source to carry a text stays its original, as in a one-by-one run."""
+    jobs = [_open_run(db, config, cfg, now) for cfg in chosen]
+    side_by_side = [job for job in jobs if job.source_cfg.kind in PARALLEL_KINDS]
+    reports = []
+    with ThreadPoolExecutor(max_workers=max(1, min(COLLECT_THREADS, len(side_by_side))),
+                            thread_name_prefix="collect") as pool:
+        fetching = {id(job): pool.submit(_fetch, config, job) for job in side_by_side} if len(side_by_side) > 1 else {}
+        for job in jobs:
+            future = fetching.get(id(job))
+            report = _close_run(db, job, *(future.result() if future else _fetch(config, job)))
+            reports.append(report)
+            if on_source:
+                on_source(report)
+    return reports
+
+
+def _open_run(db: Database, config: Config, source_cfg: SourceConfig, now: datetime) -> _Collection:
     with db.session() as s:
         source = get_or_create_source(s, source_cfg.name, source_cfg.kind)
+        abandon_stale_runs(s, source.id, now)
         run = CollectionRun(source_id=source.id, started_at=now, status="running", problems=[])
         s.add(run)
         s.flush()
         run_id, source_id = run.id, source.id
         state = SourceState(now=now, etag=source.etag, last_modified=source.last_modified,
                             cursor=dict(source.state or {}))
-    report = SourceReport(source_cfg.name, "running")
 
     def is_known(external_id: str) -> bool:
         with db.session() as ks:
@@ -87,53 +135,133 @@ def collect_source(db: Database, config: Config, source_cfg: SourceConfig, now: 
 
     state.is_known = is_known
     state.is_imported = is_imported
-    result, error = None, None
+    return _Collection(source_cfg, source_id, run_id, state, now, SourceReport(source_cfg.name, "running"),
+                       config.redact)
+
+
+def _fetch(config: Config, job: _Collection) -> tuple[CollectResult | None, CollectError | None]:
+    """Run the collector and clean its result. Reads the database (is_known) but never writes it,
+    so it may run in a worker thread."""
+    source_cfg = job.source_cfg
+    began = time.monotonic()
     try:
-        collector = get_collector(source_cfg.kind).from_config(source_cfg.name, source_cfg.options, http=config.http)
-        result = collector.collect(state)
+        collector = get_collector(source_cfg.kind)(source_cfg.name, source_cfg.options, config.http)
+        result = collector.collect(job.state)
+        prepare_result(result)
     except CollectError as exc:
-        error = exc
+        return None, exc
     except Exception as exc:  # a bug in one collector must not stop the other sources
         log.exception("collector %s crashed", source_cfg.name)
-        error = CollectError("internal", f"{type(exc).__name__}: {exc}")
+        return None, CollectError("internal", f"{type(exc).__name__}: {exc}")
+    finally:
+        job.fetch_seconds = time.monotonic() - began
+    return result, None
 
+
+def _close_run(db: Database, job: _Collection, result: CollectResult | None,
+               error: CollectError | None) -> SourceReport:
+    # A source's time is its fetch plus its own storing, not the wait for a free thread or for the
+    # sources stored before it.
+    started = time.monotonic() - job.fetch_seconds
+    source_cfg, report, now = job.source_cfg, job.report, job.now
+    if error is None:
+        try:
+            with db.session() as s:
+                _store_result(s, job.source_id, job.run_id, result, report, source_cfg, now, started,
+                              job.redact)
+            return report
+        except Exception as exc:  # the database refused a value: find which, keep the rest
+            if is_database_trouble(exc):   # locked, full, read-only, gone: every write would fail (exit 3)
+                raise
+            try:
+                stored = _store_one_by_one(db, job, result, exc)
+                with db.session() as s:
+                    _store_result(s, job.source_id, job.run_id, result, report, source_cfg, now, started,
+                                  job.redact, stored)
+                return report
+            except Exception as again:   # not one item's fault: this source fails, the run goes on
+                if is_database_trouble(again):
+                    raise
+                log.exception("storing source %s failed", source_cfg.name)
+                error = store_error(again)
     with db.session() as s:
-        source = s.get(Source, source_id)
-        run = s.get(CollectionRun, run_id)
-        items_seen = None
-        if error is not None:
-            run.status, run.error_kind, run.error = "failed", error.kind, str(error)
-            run.http_status = error.http_status
-            report.status, report.error, report.http_status = "failed", str(error), error.http_status
-        else:
-            stored = store_mentions(s, source, result.items, now)
-            for f in result.imported_files:   # same transaction as the rows: a file is never half-loaded
-                insert_ignore(s, ImportedFile, dict(source_id=source.id, content_hash=f.content_hash,
-                                                    filename=f.filename[:500], rows_ok=f.rows_ok,
-                                                    rows_failed=f.rows_failed, imported_at=now),
-                              ["source_id", "content_hash"])
-            items_seen = len(result.items)
-            run.new_count, run.duplicate_count = stored.new, stored.duplicates
+        source = s.get(Source, job.source_id)
+        run = s.get(CollectionRun, job.run_id)
+        # a URL may hold a token from ${ENV}
+        run.status, run.error_kind, run.error = "failed", error.kind, clean_message(job.redact(str(error)))
+        run.http_status = error.http_status
+        if result is not None:   # what the collector noticed still helps the person fixing it
+            run.problems = problem_rows(result.problems, job.redact)
             run.failed_count = len([p for p in result.problems if not p.warning])
-            run.problems = [{"kind": p.kind, "message": str(p)} for p in result.problems[:100]]
-            run.http_status = result.http_status
-            errors = [p for p in result.problems if not p.warning]
-            run.status = "not_modified" if result.not_modified else ("partial" if errors else "ok")
-            if result.etag is not None or result.not_modified:
-                source.etag = result.etag
-            if result.last_modified is not None or result.not_modified:
-                source.last_modified = result.last_modified
-            if result.cursor is not None:
-                source.state = result.cursor
-            report.status, report.new, report.duplicates = run.status, stored.new, stored.duplicates
-            report.failed, report.http_status = len(errors), result.http_status
-        run.finished_at = now
-        report.seconds = time.monotonic() - started
-        run.duration_ms = int(report.seconds * 1000)
-        report.health = record_outcome(source, run, now, items_seen=items_seen,
-                                       expected_period=source_cfg.expected_period)
-        report.alarm = health_alarm(source, now)
+        report.status, report.error, report.http_status = "failed", run.error, error.http_status
+        _finish(source, run, report, source_cfg, now, started, items_seen=None)
     return report
+
+
+def _store_one_by_one(db: Database, job: _Collection, result: CollectResult, failure: Exception) -> StoreResult:
+    """The database refused something in the batch: store each item in its own transaction, so only
+    the refused ones are lost to this run. They become `store` problems, and the source keeps no new
+    ETag/Last-Modified and records no import file as loaded, so the next run reads everything again
+    and retries them (what was stored is recognised, never stored twice)."""
+    log.warning("storing source %s as a batch failed (%s); storing item by item", job.source_cfg.name,
+                str(failure).splitlines()[0][:200])
+    total = StoreResult(new_ids=[])
+    for item in result.items:
+        try:
+            with db.session() as s:
+                stored = store_mentions(s, s.get(Source, job.source_id), [item], job.now)
+        except Exception as exc:
+            if is_database_trouble(exc):
+                raise
+            result.problems.append(Problem("store", f"{store_error(exc).detail}; this item was skipped",
+                                           f"item {item.external_id[:80]}"))
+            result.etag = result.last_modified = None
+            result.imported_files = []
+            continue
+        total.new += stored.new
+        total.duplicates += stored.duplicates
+        total.new_ids.extend(stored.new_ids or [])
+    return total
+
+
+def _store_result(s, source_id: int, run_id: int, result, report: SourceReport, source_cfg: SourceConfig,
+                  now: datetime, started: float, redact: Callable[[str], str],
+                  stored: StoreResult | None = None) -> None:
+    source = s.get(Source, source_id)
+    run = s.get(CollectionRun, run_id)
+    if stored is None:
+        stored = store_mentions(s, source, result.items, now)
+    for f in result.imported_files:   # same transaction as the rows: a file is never half-loaded
+        insert_ignore(s, ImportedFile, dict(source_id=source.id, content_hash=f.content_hash,
+                                            filename=cap(f.filename, 500)[0], rows_ok=f.rows_ok,
+                                            rows_failed=f.rows_failed, imported_at=now),
+                      ["source_id", "content_hash"])
+    errors = [p for p in result.problems if not p.warning]
+    run.new_count, run.duplicate_count = stored.new, stored.duplicates
+    run.failed_count = len(errors)
+    run.problems = problem_rows(result.problems, redact)
+    run.http_status = result.http_status
+    run.status = "not_modified" if result.not_modified else ("partial" if errors else "ok")
+    if result.etag is not None or result.not_modified:
+        source.etag = result.etag
+    if result.last_modified is not None or result.not_modified:
+        source.last_modified = result.last_modified
+    if result.cursor is not None:
+        source.state = result.cursor
+    report.status, report.new, report.duplicates = run.status, stored.new, stored.duplicates
+    report.failed, report.http_status = len(errors), result.http_status
+    s.flush()   # a refused value fails here, inside the error handling, not at commit time
+    _finish(source, run, report, source_cfg, now, started, items_seen=len(result.items))
+
+
+def _finish(source: Source, run: CollectionRun, report: SourceReport, source_cfg: SourceConfig, now: datetime,
+            started: float, *, items_seen: int | None) -> None:
+    run.finished_at = now
+    report.seconds = time.monotonic() - started
+    run.duration_ms = int(report.seconds * 1000)
+    report.health = record_outcome(source, run, now, items_seen=items_seen,
+                                   expected_period=source_cfg.expected_period)
+    report.alarm = health_alarm(source, now)
 
 
 def health_alerts(reports: Iterable[SourceReport], base_url: str | None = None) -> list[Alert]:
@@ -205,11 +333,7 @@ def run_once(db: Database, config: Config, analyzer: Analyzer, now: datetime, *,
              on_source: Callable[[SourceReport], None] | None = None) -> RunReport:
     report = RunReport()
     chosen = [s for s in config.sources if s.enabled and (sources is None or s.name in sources)]
-    for source_cfg in chosen:
-        sr = collect_source(db, config, source_cfg, now)
-        report.sources.append(sr)
-        if on_source:
-            on_source(sr)
+    report.sources = collect_sources(db, config, chosen, now, on_source)
     report.analyzed = analyze_pending(db, analyzer, batch_size=config.analysis.batch_size,
                                       source_targets={s.name: list(s.targets) for s in config.sources})
     report.evaluation, report.dispatch = alert_stage(db, config, now,

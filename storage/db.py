@@ -11,10 +11,12 @@ from typing import Iterator
 
 from sqlalchemy import create_engine, event, inspect
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 from storage.exceptions import StorageError
+from storage.trouble import database_trouble
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 DEFAULT_SQLITE = "sqlite:///repwatch.db"
@@ -25,14 +27,19 @@ def default_url(configured: str | None = None) -> str:
     return os.environ.get("REPWATCH_DATABASE_URL") or configured or DEFAULT_SQLITE
 
 
-def _sqlite_pragmas(dbapi_conn, _record) -> None:
-    cur = dbapi_conn.cursor()
-    # WAL lets the dashboard read while a collection run writes; busy_timeout waits out short locks.
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA busy_timeout=30000")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.close()
+SQLITE_WAIT = 30.0   # seconds a writer waits for another's lock; `?timeout=SECONDS` on the URL changes it
+
+
+def _sqlite_pragmas(wait: float):
+    def apply(dbapi_conn, _record) -> None:
+        cur = dbapi_conn.cursor()
+        # WAL lets the dashboard read while a collection run writes; busy_timeout waits out short locks.
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA busy_timeout={int(wait * 1000)}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+    return apply
 
 
 def make_engine(url: str, **kwargs) -> Engine:
@@ -43,8 +50,12 @@ def make_engine(url: str, **kwargs) -> Engine:
     if parsed.drivername == "postgresql":  # plain postgresql:// means psycopg 3 here, not psycopg2
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.drivername.startswith("sqlite"):
-        engine = create_engine(parsed, connect_args={"timeout": 30}, **kwargs)
-        event.listen(engine, "connect", _sqlite_pragmas)
+        try:
+            wait = float(parsed.query.get("timeout", SQLITE_WAIT))
+        except ValueError:
+            raise StorageError(f"database URL {url!r}: timeout must be a number of seconds") from None
+        engine = create_engine(parsed, connect_args={"timeout": wait}, **kwargs)
+        event.listen(engine, "connect", _sqlite_pragmas(wait))
     else:
         kwargs.setdefault("pool_pre_ping", True)
         engine = create_engine(parsed, **kwargs)
@@ -77,10 +88,38 @@ class Database:
     def upgrade(self, revision: str = "head") -> None:
         from alembic import command
 
+        engine = self._migration_engine()
         try:
-            command.upgrade(alembic_config(self.engine), revision)
-        except OperationalError as exc:
-            raise StorageError(f"cannot migrate database {self.safe_url}: {exc.orig}") from exc
+            command.upgrade(alembic_config(engine), revision)
+        except DBAPIError as exc:
+            raise database_trouble(exc, self.safe_url, doing="migrating") from exc
+        finally:
+            if engine is not self.engine:
+                engine.dispose()
+
+    def _migration_engine(self) -> Engine:
+        """An engine whose transactions cover DDL. Python's sqlite3 module opens a transaction only
+        before INSERT/UPDATE/DELETE, so CREATE TABLE commits at once: a migration that failed midway
+        (disk full) left half its tables behind and every later run stopped at "table app_user already
+        exists". Here every transaction starts with an explicit BEGIN IMMEDIATE (the SQLAlchemy
+        recipe for pysqlite), so a failed migration leaves nothing. PostgreSQL does DDL in
+        transactions already."""
+        url = self.engine.url
+        if not self.is_sqlite or url.database in (None, "", ":memory:") or "mode=memory" in str(url):
+            return self.engine
+        engine = make_engine(url.render_as_string(hide_password=False), poolclass=NullPool)
+
+        @event.listens_for(engine, "connect")
+        def _manual_transactions(dbapi_conn, _record):
+            dbapi_conn.isolation_level = None   # after the pragmas: WAL cannot be set inside a transaction
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn):
+            # IMMEDIATE takes the write lock first: two processes migrating at once queue, and the
+            # second finds the work done
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
 
     def ensure_schema(self) -> None:
         """Migrate when the schema is missing or behind. Cheap when up to date: one query."""
@@ -90,8 +129,8 @@ class Database:
         try:
             with self.engine.connect() as conn:
                 current = MigrationContext.configure(conn).get_current_revision()
-        except OperationalError as exc:
-            raise StorageError(f"cannot open database {self.safe_url}: {exc.orig}") from exc
+        except DBAPIError as exc:
+            raise database_trouble(exc, self.safe_url, doing="opening") from exc
         head = ScriptDirectory.from_config(alembic_config(self.engine)).get_current_head()
         if current != head:
             self.upgrade()

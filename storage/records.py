@@ -16,7 +16,9 @@ def normalise(text: str) -> str:
 
 
 def content_hash(text: str) -> str:
-    return hashlib.sha256(normalise(text).encode("utf-8")).hexdigest()
+    # surrogatepass: a lone surrogate from a hostile JSON string must never crash hashing (it is
+    # removed before storing, see storage/clean.py, but ids are derived from raw text too).
+    return hashlib.sha256(normalise(text).encode("utf-8", "surrogatepass")).hexdigest()
 
 
 @dataclass

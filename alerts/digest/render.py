@@ -17,6 +17,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from alerts.digest.data import DigestData
 from alerts.digest.labels import CATEGORIES, HEALTH, LABELS, SEVERITY, STATES
+from alerts.notify.headers import clean_header
 
 _env = Environment(loader=PackageLoader("alerts.digest", "templates"),
                    autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=True),
@@ -110,12 +111,13 @@ def render(data: DigestData, *, locale: str = "zh", prefix: str = "[repwatch]", 
 
 def build_message(rendered: RenderedDigest, *, sender: str, to: str, now: datetime, key: str) -> EmailMessage:
     msg = EmailMessage()
-    msg["Subject"] = rendered.subject      # non-ASCII is RFC 2047-encoded by the email policy
-    msg["From"] = sender
-    msg["To"] = to
+    # non-ASCII is RFC 2047-encoded by the email policy; every value is cleaned first (headers.py)
+    msg["Subject"] = clean_header(rendered.subject)
+    msg["From"] = clean_header(sender)
+    msg["To"] = clean_header(to)
     msg["Date"] = format_datetime(now)
     msg["Message-ID"] = make_msgid(idstring="digest", domain=sender.rpartition("@")[2] or "repwatch")
-    msg["X-Repwatch-Key"] = key
+    msg["X-Repwatch-Key"] = clean_header(key)
     msg.set_content(rendered.text)
     msg.add_alternative(rendered.html, subtype="html")
     html_part = msg.get_payload()[1]

@@ -1,5 +1,6 @@
-"""SMTP email: plain SMTP, STARTTLS or SSL; multipart text+HTML rendered by Jinja2 with autoescape,
-so hostile post text arrives inert."""
+"""SMTP email: plain SMTP, STARTTLS or SSL; multipart text+HTML rendered by Jinja2, the HTML part with
+autoescape so hostile post text arrives inert, the text part as written (a text part has no markup to
+escape, and `&lt;` there is noise). Every header is built from cleaned text (see headers.py)."""
 from __future__ import annotations
 
 import smtplib
@@ -14,10 +15,12 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from pydantic import Field, SecretStr
 
 from alerts.notify.base import Alert, Delivered, Failed, Notifier, Outcome, Retryable
+from alerts.notify.headers import clean_header
 from storage.types import Strict
 from storage.vocabulary import SEVERITY_ZH
 
-_env = Environment(loader=PackageLoader("alerts", "templates"), autoescape=select_autoescape(["html", "j2"]),
+_env = Environment(loader=PackageLoader("alerts", "templates"),
+                   autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=True),
                    trim_blocks=True, lstrip_blocks=True)
 
 
@@ -77,15 +80,16 @@ class EmailNotifier(Notifier[EmailOptions]):
         msg = EmailMessage()
         sev = SEVERITY_ZH.get(alert.severity, alert.severity)
         # A subject is read in an inbox list: the post's opening words, the rest is in the body.
-        title = alert.title if len(alert.title) <= 60 else alert.title[:59] + "…"
-        msg["Subject"] = f"{self.options.subject_prefix} [{sev}] {title}"
-        msg["From"] = self.options.sender
-        msg["To"] = ", ".join(self.options.to)
+        title = clean_header(alert.title, 60)
+        msg["Subject"] = clean_header(f"{self.options.subject_prefix} [{sev}] {title}")
+        msg["From"] = clean_header(self.options.sender)
+        msg["To"] = clean_header(", ".join(self.options.to))
         msg["Date"] = formatdate(localtime=False)
-        domain = Address(addr_spec=self.options.sender).domain or "repwatch"
+        domain = Address(addr_spec=msg["From"]).domain or "repwatch"
         # a resend of the same delivery carries the same Message-ID, which mail systems collapse
-        msg["Message-ID"] = f"<{alert.delivery}.repwatch@{domain}>" if alert.delivery else make_msgid(domain=domain)
-        msg["X-Repwatch-Key"] = alert.key
+        delivery = clean_header(alert.delivery).replace(" ", "") if alert.delivery else None
+        msg["Message-ID"] = f"<{delivery}.repwatch@{domain}>" if delivery else make_msgid(domain=domain)
+        msg["X-Repwatch-Key"] = clean_header(alert.key)
         msg.set_content(text)
         msg.add_alternative(html, subtype="html")
         return msg

@@ -5,6 +5,7 @@ Retryable so the notification log tries again on a later run; other 4xx are the 
 (a wrong token, a bad payload) and fail at once with what the server said."""
 from __future__ import annotations
 
+import threading
 import time
 from datetime import timedelta
 from typing import Callable, Optional
@@ -26,7 +27,8 @@ OptionalSecret = Annotated[Optional[SecretStr], BeforeValidator(lambda v: None i
 class HttpOptions(Strict):
     """Keys every HTTP notifier takes besides its own."""
 
-    timeout: Duration = Field(default=timedelta(seconds=10), description="per request")
+    timeout: Duration = Field(default=timedelta(seconds=10), description="total per request: connect, send and "
+                              "the whole answer; a server that answers a byte at a time is cut off here")
     retries: int = Field(default=2, ge=0, le=10, description="extra attempts for 5xx, 429 and timeouts, in this run")
     backoff: Duration = Field(default=timedelta(seconds=1), description="wait before the first retry; doubles")
 
@@ -65,8 +67,9 @@ def request(method: str, url: str, options: HttpOptions, *, json=None, content: 
             if attempt:
                 sleep(wait * 2 ** (attempt - 1))
             try:
-                response = client.request(method, url, json=json, content=content, headers=all_headers,
-                                          params=params, auth=auth)
+                response = _send_within(client, client.build_request(
+                    method, url, json=json, content=content, headers=all_headers, params=params),
+                    options.timeout.total_seconds(), auth=auth)
             except httpx.TimeoutException as exc:
                 last = Retryable(f"{method} {_safe(url)}: timed out ({type(exc).__name__})")
                 continue
@@ -81,6 +84,43 @@ def request(method: str, url: str, options: HttpOptions, *, json=None, content: 
                               f"{_hint(response.status_code)}")
             return response
     return last
+
+
+class _Cancelled(Exception):
+    """The caller gave up on this request at its deadline."""
+
+
+def _send_within(client: httpx.Client, request: httpx.Request, seconds: float, auth=None) -> httpx.Response:
+    """Send and read the whole answer within `seconds` in total. httpx's timeouts bound each read,
+    so a trickling server could hold the alert stage for ever; the request runs in a worker thread
+    that stops at its next chunk once the caller has given up (or at the read timeout, at the latest)."""
+    cancel, out = threading.Event(), {}
+
+    def work() -> None:
+        try:
+            response = client.send(request, stream=True, auth=auth)
+            try:
+                raw = bytearray()
+                for chunk in response.iter_raw():
+                    if cancel.is_set():
+                        raise _Cancelled()
+                    raw += chunk
+            finally:
+                response.close()
+            out["response"] = httpx.Response(response.status_code, headers=response.headers, content=bytes(raw),
+                                             request=request)
+        except BaseException as exc:   # handed to the caller's thread
+            out["error"] = exc
+
+    worker = threading.Thread(target=work, name="repwatch-notify", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive() or isinstance(out.get("error"), _Cancelled):
+        cancel.set()
+        raise httpx.TimeoutException(f"no complete answer within the {seconds:g}s timeout", request=request)
+    if "error" in out:
+        raise out["error"]
+    return out["response"]
 
 
 def _hint(status: int) -> str:

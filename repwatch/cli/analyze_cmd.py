@@ -5,6 +5,7 @@ import sys
 
 import click
 
+from repwatch.cli.terminal import json_line
 from repwatch.cli.app import cli, handle_errors
 
 
@@ -47,7 +48,7 @@ def analyze(input, output, batch: int, workers: int) -> None:
         items = [TextIn(text=o.get("text") or "", title=o.get("title"), rating=_num(o.get("rating")),
                         lang=o.get("lang"), id=o.get("id")) for o in chunk]
         for obj, result in zip(chunk, analyzer.score(items)):
-            output.write(json.dumps(result.contract(obj.get("id")), ensure_ascii=False) + "\n")
+            output.write(json_line(result.contract(obj.get("id"))) + "\n")   # same JSON, inert on a terminal
         chunk.clear()
 
     with analyzer:   # stops the worker processes, if any were started

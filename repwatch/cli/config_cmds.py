@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import click
 
+from repwatch.cli.terminal import echo
 from repwatch.cli.app import Context, cli, handle_errors, pass_ctx
 
 
@@ -13,11 +14,11 @@ def check_config(ctx: Context) -> None:
 
     Every problem is listed with its key path; exit code 2 when the file is invalid."""
     cfg = ctx.config
-    click.echo(f"{ctx.config_path}: OK")
-    click.echo(f"  timezone {cfg.timezone}; {len(cfg.sources)} sources, {len(cfg.watch)} watch targets, "
-               f"{len(cfg.notify)} notifiers")
+    echo(f"{ctx.config_path}: OK")
+    echo(f"  timezone {cfg.timezone}; {len(cfg.sources)} sources, {len(cfg.watch)} watch targets, "
+         f"{len(cfg.notify)} notifiers")
     for s in cfg.sources:
-        click.echo(f"  - {s.name} ({s.kind}){'' if s.enabled else ' [disabled]'}")
+        echo(f"  - {s.name} ({s.kind}){'' if s.enabled else ' [disabled]'}")
 
 
 @cli.group("db")
@@ -36,4 +37,4 @@ def db_upgrade(ctx: Context, revision: str) -> None:
     url = ctx.database_url or default_url(ctx.config.database if ctx._config_loadable() else None)
     db = Database(url, auto_upgrade=False)
     db.upgrade(revision)
-    click.echo(f"database {db.safe_url} is at revision {revision}")
+    echo(f"database {db.safe_url} is at revision {revision}")

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from repwatch.cli.terminal import echo
 from repwatch.cli.app import Context, cli, handle_errors, pass_ctx
 
 
@@ -13,4 +14,4 @@ def demo(ctx: Context) -> None:
     and stores nothing twice), scores them, opens tickets and emails a loopback SMTP server."""
     from repwatch.demo import run_demo
 
-    run_demo(ctx.database_url)
+    run_demo(ctx.database_url, echo=echo)

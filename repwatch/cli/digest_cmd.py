@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from repwatch.cli.terminal import echo
 from repwatch.cli.app import Context, cli, handle_errors, pass_ctx
 
 
@@ -49,7 +50,7 @@ def digest(ctx: Context, day: str | None, to: str | None, send: bool, out: str |
             raise click.UsageError(f"{to} is not a recipient of digest {job.name!r}; recipients: "
                                    + ", ".join(r.to for r in job.recipients))
         for o in outcomes:
-            click.echo(o.line())
+            echo(o.line())
         if any(o.status in ("failed", "retry_later") for o in outcomes):
             sys.exit(1)
         return
@@ -62,12 +63,12 @@ def digest(ctx: Context, day: str | None, to: str | None, send: bool, out: str |
     message = build(ctx.db, cfg, job, recipient, the_day, now)
     if out:
         write_eml(message, out)
-        click.echo(f"wrote {out}: {message['Subject']}")
+        echo(f"wrote {out}: {message['Subject']}")
     if html:
         write_preview(message, Path(html))
-        click.echo(f"wrote {html} and {Path(html).with_suffix('.png').name}")
+        echo(f"wrote {html} and {Path(html).with_suffix('.png').name}")
     if not (out or html):
-        click.echo(message.get_body(("plain",)).get_content())
+        echo(message.get_body(("plain",)).get_content())
 
 
 def write_preview(message, path: Path) -> None:

@@ -4,10 +4,11 @@ import sys
 
 import click
 
+from repwatch.cli.terminal import echo
 from repwatch.cli.app import Context, cli, handle_errors, pass_ctx
 
 
-def print_report(report, *, echo=click.echo) -> None:
+def print_report(report, *, echo=echo) -> None:
     ev, disp = report.evaluation, report.dispatch
     failed = report.failed_sources
     echo(f"collected {report.new} new mentions from {len(report.sources)} sources"
@@ -38,7 +39,7 @@ def run_with_progress(ctx: Context, sources: list[str] | None):
         with click.progressbar(length=len(names), label="collecting", file=sys.stderr) as bar:
             return run_once(ctx.db, cfg, analyzer, now, sources=sources, on_source=lambda r: bar.update(1))
     return run_once(ctx.db, cfg, analyzer, now, sources=sources,
-                    on_source=lambda r: click.echo(r.line(), err=True))
+                    on_source=lambda r: echo(r.line(), err=True))
 
 
 @cli.command("run")
@@ -63,7 +64,7 @@ def run(ctx: Context, sources: tuple[str, ...], due: bool) -> None:
     from repwatch import distributed
 
     if distributed.enabled():   # REPWATCH_BROKER_URL: workers do the work (docs/distributed.md)
-        click.echo(distributed.enqueue_run(ctx.config, list(sources) or None, ctx.clock().now()).line())
+        echo(distributed.enqueue_run(ctx.config, list(sources) or None, ctx.clock().now()).line())
         return
     report = run_with_progress(ctx, list(sources) or None)
     print_report(report)
@@ -78,21 +79,21 @@ def run_due_command(ctx: Context) -> None:
     # SIGTERM (a cron timeout, a shutdown) unwinds like an error: transactions roll back, the lock is released.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     clock = ctx.clock()
-    report = cron_run(ctx.db, executor_for(ctx.db, ctx.config), clock, echo=click.echo,
-                      on_source=lambda r: click.echo(r.line(), err=True))
+    report = cron_run(ctx.db, executor_for(ctx.db, ctx.config), clock, echo=echo,
+                      on_source=lambda r: echo(r.line(), err=True))
     if report is None:
         return
     tz = ctx.config.tz
     if hasattr(report.run, "line"):   # distributed mode: an EnqueueReport
-        click.echo(report.run.line())
+        echo(report.run.line())
     elif report.run is not None:
         print_report(report.run)
     later = sorted((s for s in report.not_due if s.next_fire), key=lambda s: s.next_fire)
     if not report.ran:
         nxt = f"; next: {later[0].name} at {later[0].next_fire.astimezone(tz):%H:%M}" if later else ""
-        click.echo(f"no source due ({len(report.not_due)} not due{nxt})")
+        echo(f"no source due ({len(report.not_due)} not due{nxt})")
     for outcome in report.digests:
-        click.echo(outcome.line())
+        echo(outcome.line())
 
 
 @cli.command("collect")
@@ -108,6 +109,6 @@ def collect(ctx: Context, source: str) -> None:
     except KeyError as exc:
         raise click.UsageError(exc.args[0]) from None
     report = collect_source(ctx.db, ctx.config, source_cfg, ctx.clock().now())
-    click.echo(report.line())
+    echo(report.line())
     if report.status == "failed":
         sys.exit(1)

@@ -4,6 +4,7 @@ import os
 
 import click
 
+from repwatch.cli.terminal import echo
 from repwatch.cli.app import Context, cli, handle_errors, pass_ctx
 
 
@@ -24,8 +25,8 @@ def scheduler(ctx: Context, no_catch_up: bool) -> None:
     daemon = Daemon(ctx.config_path, ctx.db, executor_for, clock=ctx.clock())
     if no_catch_up:
         daemon.catch_up_at_start = False
-    click.echo(f"repwatch scheduler: {len(daemon.job_specs(daemon.config))} jobs from {ctx.config_path}, "
-               f"timezone {daemon.config.timezone}, database {ctx.db.safe_url}; pid {os.getpid()}",
-               err=True)
+    echo(f"repwatch scheduler: {len(daemon.job_specs(daemon.config))} jobs from {ctx.config_path}, "
+         f"timezone {daemon.config.timezone}, database {ctx.db.safe_url}; pid {os.getpid()}",
+         err=True)
     daemon.serve()
-    click.echo("repwatch scheduler: stopped", err=True)
+    echo("repwatch scheduler: stopped", err=True)

@@ -5,6 +5,7 @@ from datetime import datetime, timezone
 
 import click
 
+from repwatch.cli.terminal import echo
 from repwatch.cli.app import Context, cli, handle_errors, pass_ctx
 from repwatch.cli.ticket_cmds import _actor
 
@@ -60,7 +61,7 @@ def add_cmd(ctx: Context, target, incident_id, for_, until, comment) -> None:
                                incident_id=incident_id, comment=comment)
         except AlertError as exc:
             raise click.UsageError(str(exc)) from None
-        click.echo(f"silence #{sil.id} until {sil.ends_at:%Y-%m-%d %H:%M} UTC")
+        echo(f"silence #{sil.id} until {sil.ends_at:%Y-%m-%d %H:%M} UTC")
 
 
 @silence_group.command("list")
@@ -78,14 +79,14 @@ def list_cmd(ctx: Context, show_all: bool) -> None:
     with ctx.db.session() as s:
         rows = list(s.scalars(select(Silence).order_by(Silence.id))) if show_all else silences.active(s, now)
         if not rows:
-            click.echo("no silences" + ("" if show_all else " in force"))
+            echo("no silences" + ("" if show_all else " in force"))
             return
         for sil in rows:
             what = " and ".join(p for p in (f"target {sil.target}" if sil.target else "",
                                             f"incident {sil.incident_id}" if sil.incident_id else "") if p)
             state = "active" if sil.starts_at <= now < sil.ends_at else ("expired" if sil.ends_at <= now else "pending")
-            click.echo(f"#{sil.id} {state:<8} {what} until {sil.ends_at:%Y-%m-%d %H:%M} UTC by {sil.created_by}"
-                       + (f" — {sil.comment}" if sil.comment else ""))
+            echo(f"#{sil.id} {state:<8} {what} until {sil.ends_at:%Y-%m-%d %H:%M} UTC by {sil.created_by}"
+                 + (f" — {sil.comment}" if sil.comment else ""))
 
 
 @silence_group.command("expire")
@@ -102,4 +103,4 @@ def expire_cmd(ctx: Context, silence_id: int) -> None:
             sil = silences.expire(s, silence_id, ctx.clock().now())
         except AlertError as exc:
             raise click.ClickException(str(exc)) from None
-        click.echo(f"silence #{sil.id} ended at {sil.ends_at:%Y-%m-%d %H:%M} UTC")
+        echo(f"silence #{sil.id} ended at {sil.ends_at:%Y-%m-%d %H:%M} UTC")

@@ -5,6 +5,7 @@ import unicodedata
 
 import click
 
+from repwatch.cli.terminal import echo, json_line
 from repwatch.cli.app import Context, cli, handle_errors, pass_ctx
 
 COLUMNS = ("name", "kind", "health", "last success", "fails", "error kinds", "typical", "last error")
@@ -78,17 +79,16 @@ def sources(ctx: Context, as_json: bool) -> None:
     \b
     health: ok | degraded (1-2 failures, or 0 items where it used to return many) | failing (3+ failures
     in a row) | silent (no new item for longer than its expected_period) | unknown (never run) | disabled"""
-    import json
 
     rows = source_rows(ctx.db, ctx.config)
     if as_json:
         for row in rows:
-            click.echo(json.dumps(row, ensure_ascii=False))
+            echo(json_line(row))
         return
     if not rows:
-        click.echo("no sources: add some under `sources:` in the config")
+        echo("no sources: add some under `sources:` in the config")
         return
     table = [list(COLUMNS)] + [_cells(r) for r in rows]
     widths = [max(_width(line[i]) for line in table) for i in range(len(COLUMNS))]
     for line in table:
-        click.echo("  ".join(_pad(cell, widths[i]) for i, cell in enumerate(line)).rstrip())
+        echo("  ".join(_pad(cell, widths[i]) for i, cell in enumerate(line)).rstrip())

@@ -13,6 +13,7 @@ from datetime import datetime
 
 import click
 
+from repwatch.cli.terminal import echo
 from repwatch.cli.app import Context, cli, handle_errors, pass_ctx
 
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -87,10 +88,10 @@ def spikes(ctx: Context, file, overrides: tuple[str, ...], from_config: bool) ->
     def warn(msg: str) -> None:
         skipped.append(msg)
         if len(skipped) <= 10:
-            click.echo(msg, err=True)
+            echo(msg, err=True)
 
     for alarm in replay(read_rows(file), SpreadDetector(settings), warn=warn):
-        click.echo(json.dumps(alarm))
+        echo(json.dumps(alarm))
     if len(skipped) > 10:
-        click.echo(f"... {len(skipped)} rows skipped in all", err=True)
+        echo(f"... {len(skipped)} rows skipped in all", err=True)
     sys.stdout.flush()

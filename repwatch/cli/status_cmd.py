@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import click
 
+from repwatch.cli.terminal import echo
 from repwatch.cli.app import Context, cli, handle_errors, pass_ctx
 
 
@@ -24,39 +25,39 @@ def status(ctx: Context) -> None:
     beat = st.beats.get(SCHEDULER)
     alive = st.scheduler_alive(cfg)
     if beat is None:
-        click.echo("scheduler: never started (cron mode, or not set up)")
+        echo("scheduler: never started (cron mode, or not set up)")
     elif alive is None:
-        click.echo(f"scheduler: stopped ({ago(now, beat.at)})")
+        echo(f"scheduler: stopped ({ago(now, beat.at)})")
     else:
         d = beat.detail
         state = "running" if alive else "NOT RESPONDING (heartbeat stale: dead or hung?)"
-        click.echo(f"scheduler: {state} on {d.get('host')} pid {beat.pid}, last heartbeat {ago(now, beat.at)}, "
-                   f"{len(d.get('jobs') or [])} jobs")
+        echo(f"scheduler: {state} on {d.get('host')} pid {beat.pid}, last heartbeat {ago(now, beat.at)}, "
+             f"{len(d.get('jobs') or [])} jobs")
         reload = d.get("reload") or {}
         if reload and not reload.get("ok"):
             first = (reload.get("error") or "").splitlines()
-            click.echo(f"  last reload FAILED at {reload.get('at')}; old jobs kept: {' '.join(first[1:2]) or first[:1]}")
+            echo(f"  last reload FAILED at {reload.get('at')}; old jobs kept: {' '.join(first[1:2]) or first[:1]}")
     cron = st.beats.get(CRON)
     if cron is not None:
         d = cron.detail
         sent = sum(1 for x in d.get("digests", []) if x.get("status") == "sent")
-        click.echo(f"cron (run --due): last {ago(now, cron.at)}; ran {len(d.get('ran', []))} sources, "
-                   f"sent {sent} digests")
+        echo(f"cron (run --due): last {ago(now, cron.at)}; ran {len(d.get('ran', []))} sources, "
+             f"sent {sent} digests")
     for name, info in st.locks.items():
-        click.echo(f"lock {name}: " + (info.describe(now) if info else "free"))
-    click.echo("sources:")
+        echo(f"lock {name}: " + (info.describe(now) if info else "free"))
+    echo("sources:")
     for due, last_status, health in st.sources:
         nxt = "due now" if due.due else when(due.next_fire)
-        click.echo(f"  {due.name:<24} {due.schedule.describe():<18} last {when(due.last_run)} "
-                   f"{last_status or '-':<12} next {nxt:<12} health {health or '-'}")
+        echo(f"  {due.name:<24} {due.schedule.describe():<18} last {when(due.last_run)} "
+             f"{last_status or '-':<12} next {nxt:<12} health {health or '-'}")
     if st.digests:
-        click.echo("digests:")
+        echo("digests:")
     for due, counts, day in st.digests:
         tally = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none sent yet"
         state = f"due now for {len(due.pending)} recipients" if due.due else f"next {when(due.next_fire)}"
-        click.echo(f"  {due.job.name:<24} {due.job.schedule.describe():<18} latest day {day or '-'}: {tally}; {state}")
+        echo(f"  {due.job.name:<24} {due.job.schedule.describe():<18} latest day {day or '-'}: {tally}; {state}")
         if counts.get("sending"):
             if st.locks.get("run") is not None:
-                click.echo("    being sent right now (or interrupted: then it is never retried, check the inbox)")
+                echo("    being sent right now (or interrupted: then it is never retried, check the inbox)")
             else:
-                click.echo("    a send was interrupted mid-way; it is not retried, to never send twice: check the inbox")
+                echo("    a send was interrupted mid-way; it is not retried, to never send twice: check the inbox")

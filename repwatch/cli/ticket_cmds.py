@@ -4,6 +4,7 @@ import getpass
 
 import click
 
+from repwatch.cli.terminal import echo, json_line
 from repwatch.cli.app import Context, cli, handle_errors, pass_ctx
 from storage.vocabulary import SEVERITIES
 
@@ -60,7 +61,6 @@ def _due(t, now) -> str:
 def tickets(ctx: Context, states, severity, category, department, assignee, target, breached, escalated, limit,
             as_json) -> None:
     """List tickets, most urgent first."""
-    import json
 
     from sqlalchemy import select
 
@@ -95,7 +95,7 @@ def tickets(ctx: Context, states, severity, category, department, assignee, targ
         rows = list(s.scalars(stmt))
         if as_json:
             for t in rows:
-                click.echo(json.dumps({
+                echo(json_line({
                     "id": t.id, "state": t.state, "severity": t.severity, "priority": t.priority,
                     "category": t.category, "department": t.department, "assignee": t.assignee, "title": t.title,
                     "incident_id": t.incident_id, "opened_at": t.opened_at.isoformat(),
@@ -103,17 +103,17 @@ def tickets(ctx: Context, states, severity, category, department, assignee, targ
                     "resolution_due": t.resolution_due.isoformat() if t.resolution_due else None,
                     "escalation_level": t.escalation_level, "reopen_count": t.reopen_count,
                     "follow_up_satisfied": t.follow_up_satisfied, "sla": _due(t, now),
-                    "external_refs": t.external_refs or {}}, ensure_ascii=False))
+                    "external_refs": t.external_refs or {}}))
             return
         if not rows:
-            click.echo("no tickets match")
+            echo("no tickets match")
             return
-        click.echo(f"{'ID':>5}  {'SEVERITY':<9} {'STATE':<13} {'CATEGORY':<13} {'OWNER':<16} {'SLA':<30} TITLE")
+        echo(f"{'ID':>5}  {'SEVERITY':<9} {'STATE':<13} {'CATEGORY':<13} {'OWNER':<16} {'SLA':<30} TITLE")
         for t in rows:
             owner = t.assignee or t.department or "-"
             esc = f" ⇧{t.escalation_level}" if t.escalation_level else ""
-            click.echo(f"{t.id:>5}  {t.severity:<9} {t.state:<13} {(t.category or '-'):<13} {owner[:16]:<16} "
-                       f"{_due(t, now) + esc:<30} {t.title[:60]}")
+            echo(f"{t.id:>5}  {t.severity:<9} {t.state:<13} {(t.category or '-'):<13} {owner[:16]:<16} "
+                 f"{_due(t, now) + esc:<30} {t.title[:60]}")
 
 
 @cli.group("ticket")
@@ -142,29 +142,29 @@ def show(ctx: Context, ticket_id: int) -> None:
     with ctx.db.session() as s:
         t = _load(s, ticket_id)
         inc = t.incident
-        click.echo(f"Ticket #{t.id} [{t.severity}, priority {t.priority}] {t.state}: {t.title}")
-        click.echo(f"  category {t.category or '-'}; target {inc.target or '-'}; department {t.department or '-'}; "
-                   f"assignee {t.assignee or '-'}")
-        click.echo(f"  opened {t.opened_at:%Y-%m-%d %H:%M} UTC; first response due "
-                   f"{t.first_response_due:%Y-%m-%d %H:%M}"
-                   + (f" (responded {t.first_response_at:%Y-%m-%d %H:%M})" if t.first_response_at else "")
-                   + f"; resolution due {t.resolution_due:%Y-%m-%d %H:%M}")
-        click.echo(f"  SLA: {_due(t, now)}; escalation level {t.escalation_level}; reopened {t.reopen_count}×"
-                   + ("" if t.follow_up_satisfied is None else
+        echo(f"Ticket #{t.id} [{t.severity}, priority {t.priority}] {t.state}: {t.title}")
+        echo(f"  category {t.category or '-'}; target {inc.target or '-'}; department {t.department or '-'}; "
+             f"assignee {t.assignee or '-'}")
+        echo(f"  opened {t.opened_at:%Y-%m-%d %H:%M} UTC; first response due "
+             f"{t.first_response_due:%Y-%m-%d %H:%M}"
+             + (f" (responded {t.first_response_at:%Y-%m-%d %H:%M})" if t.first_response_at else "")
+             + f"; resolution due {t.resolution_due:%Y-%m-%d %H:%M}")
+        echo(f"  SLA: {_due(t, now)}; escalation level {t.escalation_level}; reopened {t.reopen_count}×"
+             + ("" if t.follow_up_satisfied is None else
                       f"; follow-up: customer {'satisfied' if t.follow_up_satisfied else 'NOT satisfied'}"))
-        click.echo(f"  incident #{inc.id}: {inc.mention_count} posts, reach {inc.reach}, first seen "
-                   f"{inc.first_seen:%Y-%m-%d %H:%M}, last seen {inc.last_seen:%Y-%m-%d %H:%M}; "
-                   f"signals {', '.join(inc.signals or []) or '-'}")
+        echo(f"  incident #{inc.id}: {inc.mention_count} posts, reach {inc.reach}, first seen "
+             f"{inc.first_seen:%Y-%m-%d %H:%M}, last seen {inc.last_seen:%Y-%m-%d %H:%M}; "
+             f"signals {', '.join(inc.signals or []) or '-'}")
         for channel, ref in sorted((t.external_refs or {}).items()):
-            click.echo(f"  {channel}: {ref}")
-        click.echo("Evidence:")
+            echo(f"  {channel}: {ref}")
+        echo("Evidence:")
         for m in members(s, t.incident_id, limit=50):
             reach = f" [{m.author_followers} followers]" if m.author_followers else ""
-            click.echo(f"  - {' '.join(m.text.split())[:100]}{reach}  {m.url or ''}")
-        click.echo("Audit trail:")
+            echo(f"  - {' '.join(m.text.split())[:100]}{reach}  {m.url or ''}")
+        echo("Audit trail:")
         for e in t.events:
             change = f" {e.from_state or ''}→{e.to_state}" if e.to_state else ""
-            click.echo(f"  {e.at:%Y-%m-%d %H:%M} {e.actor}: {e.kind}{change}{' - ' + e.note if e.note else ''}")
+            echo(f"  {e.at:%Y-%m-%d %H:%M} {e.actor}: {e.kind}{change}{' - ' + e.note if e.note else ''}")
 
 
 @ticket_group.command("move")
@@ -192,7 +192,7 @@ def move_cmd(ctx: Context, ticket_id: int, state: str, note: str | None, satisfi
                  satisfied=None if satisfied is None else satisfied == "yes", settings=_settings(ctx))
         except AlertError as exc:
             raise click.ClickException(str(exc)) from None
-        click.echo(f"ticket #{t.id} is now {t.state}")
+        echo(f"ticket #{t.id} is now {t.state}")
 
 
 @ticket_group.command("assign")
@@ -213,7 +213,7 @@ def assign_cmd(ctx: Context, ticket_id: int, assignee: str | None, department: s
         if t.state == "closed":
             raise click.ClickException(f"ticket #{t.id} is closed; reopen it first (repwatch ticket move {t.id} new)")
         assign(s, t, assignee=assignee, department=department, actor=_actor(), now=ctx.clock().now(), note=note)
-        click.echo(f"ticket #{t.id} assigned to {t.assignee or t.department}; state {t.state}")
+        echo(f"ticket #{t.id} assigned to {t.assignee or t.department}; state {t.state}")
 
 
 @ticket_group.command("note")
@@ -230,4 +230,4 @@ def note_cmd(ctx: Context, ticket_id: int, text: str) -> None:
         now = ctx.clock().now()
         t.updated_at = now
         record(s, t, at=now, actor=_actor(), kind="note", note=text)
-        click.echo(f"note added to ticket #{t.id}")
+        echo(f"note added to ticket #{t.id}")

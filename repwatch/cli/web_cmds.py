@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from repwatch.cli.terminal import echo
 from repwatch.cli.app import Context, cli, handle_errors, pass_ctx
 
 ROLES = ("viewer", "agent", "admin")
@@ -20,7 +21,7 @@ def _config(ctx: Context):
         return ctx.config
     from repwatch.config import parse_config
 
-    click.echo(f"note: {ctx.config_path} not found; serving with default settings", err=True)
+    echo(f"note: {ctx.config_path} not found; serving with default settings", err=True)
     return parse_config({"web": {"secret_key": "${REPWATCH_SECRET_KEY:-}"}}, "<defaults>")
 
 
@@ -47,13 +48,16 @@ def serve(ctx: Context, host: str | None, port: int | None) -> None:
     with db.session() as s:
         password = ensure_first_admin(s, config.web.first_admin)
     if password:
-        click.echo(f"created the first admin user {config.web.first_admin!r} with password: {password}")
-        click.echo("  (shown once; log in and change it under Account, then add the team with `repwatch user add`)")
+        echo(f"created the first admin user {config.web.first_admin!r} with password: {password}")
+        echo("  (shown once; log in and change it under Account, then add the team with `repwatch user add`)")
     host = host or config.web.host
     port = port or config.web.port
-    click.echo(f"repwatch dashboard on http://{host}:{port}/  (database {db.safe_url})", err=False)
+    echo(f"repwatch dashboard on http://{host}:{port}/  (database {db.safe_url})", err=False)
     sys.stdout.flush()
-    uvicorn.run(create_app(db, config), host=host, port=port, log_level="warning", server_header=False)
+    # The login throttle counts per client address: behind a reverse proxy that address comes from
+    # X-Forwarded-For, trusted only from the proxies named in web.forwarded_allow_ips.
+    uvicorn.run(create_app(db, config), host=host, port=port, log_level="warning", server_header=False,
+                proxy_headers=True, forwarded_allow_ips=config.web.forwarded_allow_ips)
 
 
 @cli.group("user")
@@ -77,7 +81,7 @@ def user_add(ctx: Context, name: str, role: str, password_stdin: bool) -> None:
             user, password = create_user(s, name, role, given)
         except UserError as exc:
             raise click.ClickException(str(exc)) from None
-    click.echo(f"created {role} {user.name!r}" + ("" if given else f" with password: {password}"))
+    echo(f"created {role} {user.name!r}" + ("" if given else f" with password: {password}"))
 
 
 @user_group.command("list")
@@ -91,7 +95,7 @@ def user_list(ctx: Context) -> None:
 
     with _db(ctx, _config(ctx)).session() as s:
         for u in s.scalars(select(User).order_by(User.name)):
-            click.echo(f"{u.name:<24} {u.role:<7} {'disabled' if u.disabled else 'active'}")
+            echo(f"{u.name:<24} {u.role:<7} {'disabled' if u.disabled else 'active'}")
 
 
 @user_group.command("set")
@@ -105,7 +109,7 @@ def user_set(ctx: Context, name: str, role: str | None, disabled: bool | None, r
     """Change a user's role, disable or enable them, or reset their password."""
     from sqlalchemy import select
 
-    from repwatch.web.users import new_password, set_password
+    from repwatch.web.users import end_sessions, new_password, set_password
     from storage.models import User
 
     with _db(ctx, _config(ctx)).session() as s:
@@ -116,11 +120,13 @@ def user_set(ctx: Context, name: str, role: str | None, disabled: bool | None, r
             user.role = role
         if disabled is not None:
             user.disabled = disabled
+            if disabled:
+                end_sessions(user)
         password = new_password() if reset_password else None
         if password:
             set_password(user, password)
-    click.echo(f"{name}: role {user.role}, {'disabled' if user.disabled else 'active'}"
-               + (f", new password: {password}" if password else ""))
+    echo(f"{name}: role {user.role}, {'disabled' if user.disabled else 'active'}"
+         + (f", new password: {password}" if password else ""))
 
 
 @cli.group("token")
@@ -149,7 +155,7 @@ def token_create(ctx: Context, user_name: str, name: str) -> None:
         except UserError as exc:
             raise click.ClickException(str(exc)) from None
         token_id = row.id
-    click.echo(f"token #{token_id} for {user_name} ({name}); shown once:\n{token}")
+    echo(f"token #{token_id} for {user_name} ({name}); shown once:\n{token}")
 
 
 @token_group.command("list")
@@ -164,7 +170,7 @@ def token_list(ctx: Context) -> None:
     with _db(ctx, _config(ctx)).session() as s:
         for t, user in s.execute(select(ApiToken, User.name).join(User, User.id == ApiToken.user_id).order_by(ApiToken.id)):
             used = t.last_used_at.strftime("%Y-%m-%d %H:%M") if t.last_used_at else "never"
-            click.echo(f"#{t.id:<4} {t.name:<24} user {user:<16} last used {used}")
+            echo(f"#{t.id:<4} {t.name:<24} user {user:<16} last used {used}")
 
 
 @token_group.command("revoke")
@@ -180,4 +186,4 @@ def token_revoke(ctx: Context, token_id: int) -> None:
         if row is None:
             raise click.ClickException(f"no token #{token_id}; see `repwatch token list`")
         s.delete(row)
-    click.echo(f"revoked token #{token_id}")
+    echo(f"revoked token #{token_id}")

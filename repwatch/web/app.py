@@ -48,7 +48,8 @@ def create_app(db, config, clock: Clock | None = None) -> FastAPI:
     app.state.clock = clock or SystemClock()
     app.state.tz = config.tz
     app.state.templates = build_env(config.tz)
-    app.state.throttle = LoginThrottle(app.state.clock, settings.login_max_failures, settings.login_lockout)
+    app.state.throttle = LoginThrottle(app.state.clock, settings.login_max_failures, settings.login_lockout,
+                                       settings.login_max_failures_per_address)
 
     static = resources.files("repwatch.web").joinpath("static")
     app.mount("/static", StaticFiles(directory=str(static)), name="static")

@@ -46,8 +46,9 @@ def session_expired(session: dict, now: datetime, lifetime) -> bool:
 
 
 def principal(request: Request) -> Principal:
-    """The caller, or NotAuthenticated. Looked up on every request, so disabling a user or changing a
-    role takes effect at once rather than when the cookie expires."""
+    """The caller, or NotAuthenticated. Looked up on every request, so disabling a user, changing a
+    role, logging out or changing the password takes effect at once rather than when the cookie
+    expires: the signed cookie alone proves nothing once the user's session_version has moved on."""
     if getattr(request.state, "principal", None) is not None:
         return request.state.principal
     app = request.app.state
@@ -61,7 +62,9 @@ def principal(request: Request) -> Principal:
             if session_expired(request.session, now, app.settings.session_lifetime):
                 request.session.clear()
             else:
-                who = principal_for_user_id(s, int(request.session["uid"]))
+                who = principal_for_user_id(s, int(request.session["uid"]), request.session.get("ver"))
+                if who is None:   # ended elsewhere (logout, new password, disabled): forget it here too
+                    request.session.clear()
     if who is None:
         raise NotAuthenticated()
     request.state.principal = who

@@ -18,7 +18,12 @@ class WebSettings(Strict):
     session_lifetime: Duration = Field(default=timedelta(hours=12), description="log in again after this long")
     cookie_secure: bool = Field(default=False, description="send the session cookie over HTTPS only")
     refresh_seconds: int = Field(default=60, ge=0, description="queue auto-refresh period; 0 turns it off")
-    login_max_failures: int = Field(default=5, ge=1, description="failed logins per user or address before a pause")
+    login_max_failures: int = Field(default=5, ge=1, description="failed logins for one user name from one "
+                                    "address before that pair pauses")
+    login_max_failures_per_address: int = Field(default=50, ge=1, description="failed logins from one address, "
+                                                "over all names, before the address pauses (stops a spray)")
+    forwarded_allow_ips: str = Field(default="127.0.0.1", description="reverse proxies whose X-Forwarded-For "
+                                     "gives the client address (comma-separated IPs or networks; '*' trusts all)")
     login_lockout: Duration = Field(default=timedelta(minutes=15), description="the pause, and the counting window")
     first_admin: str = Field(default="admin", description="name of the admin created when there are no users")
 

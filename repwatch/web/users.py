@@ -73,8 +73,15 @@ def create_user(session: Session, name: str, role: str, password: str | None = N
 
 
 def set_password(user: User, password: str) -> None:
+    """A new password ends every session opened with the old one (a stolen cookie included)."""
     check_password_rules(password)
     user.password_hash = hash_password(password)
+    end_sessions(user)
+
+
+def end_sessions(user: User) -> None:
+    """Every dashboard session of this user stops working at its next request (see deps.principal)."""
+    user.session_version = (user.session_version or 0) + 1
 
 
 def authenticate(session: Session, name: str, password: str) -> User | None:
@@ -129,8 +136,10 @@ def principal_for_token(session: Session, token: str, now: datetime) -> Principa
     return Principal(user.id, user.name, user.role, via_token=True)
 
 
-def principal_for_user_id(session: Session, user_id: int) -> Principal | None:
+def principal_for_user_id(session: Session, user_id: int, session_version: int | None = None) -> Principal | None:
+    """The user of a dashboard session, or None when the user is gone, disabled, or has ended the
+    sessions issued under `session_version` (logout, password change)."""
     user = session.get(User, user_id)
-    if user is None or user.disabled:
+    if user is None or user.disabled or session_version != user.session_version:
         return None
     return Principal(user.id, user.name, user.role)

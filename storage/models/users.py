@@ -18,6 +18,9 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(20))  # viewer | agent | admin
     disabled: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    # Each dashboard session carries the number it was issued under; logging out, changing the
+    # password or disabling the user raises it, which ends every session issued before at once.
+    session_version: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class ApiToken(Base):

@@ -205,3 +205,34 @@ def test_secrets_never_appear_in_errors(server):
     outcome = build("dingtalk", options_for("dingtalk", svc)).send(alert())
     assert "tok-123" not in outcome.error and SECRET not in outcome.error
     assert json.dumps(options_for("dingtalk", svc))   # the test options themselves are plain data
+
+
+INJECTION = "=?utf-8?q?x=0AReply-To:_attacker@evil.example?= =?utf-8?q?=0ABcc:_spy@evil.example?= 翻新机"
+
+
+def test_email_headers_cannot_be_injected_through_a_post_title(smtp):
+    # CVE-2024-6923: Pythons before 3.11.10 / 3.12.5 write a decoded line feed back out raw
+    n = build("email", {"from": "repwatch@example.com", "to": ["team@example.com"],
+                        "smtp": {"host": "127.0.0.1", "port": smtp.port}})
+    assert isinstance(n.send(alert(title=INJECTION)), Delivered)
+    raw = smtp.envelopes[0].original_content or smtp.envelopes[0].content
+    headers = raw.replace(b"\r\n", b"\n").split(b"\n\n", 1)[0].decode("ascii")
+    names = [line.split(":", 1)[0].lower() for line in headers.split("\n") if line and not line[0].isspace()]
+    assert "reply-to" not in names and "bcc" not in names
+    assert smtp.envelopes[0].rcpt_tos == ["team@example.com"]
+    subject = smtp.messages[0]["Subject"]
+    assert "\n" not in subject and "=?" not in subject and subject.startswith("[repwatch] [紧急] = ?utf-8?q?x=0AReply-To")
+
+
+def test_email_subject_has_no_control_or_bidi_characters_and_text_part_is_not_escaped(smtp):
+    n = build("email", {"from": "repwatch@example.com", "to": ["team@example.com"],
+                        "smtp": {"host": "127.0.0.1", "port": smtp.port}})
+    title = "退款\x00难\u202egnp.exe\x1b[31m 客服<script>"
+    assert isinstance(n.send(alert(title=title, evidence=[HOSTILE])), Delivered)
+    msg = smtp.messages[0]
+    subject = msg["Subject"]
+    assert not any(ch in subject for ch in "\x00\u202e\x1b") and "退款" in subject and "gnp.exe" in subject
+    text = msg.get_body(("plain",)).get_content()
+    html = msg.get_body(("html",)).get_content()
+    assert "<script>alert(1)</script>" in text and "&lt;" not in text   # a text part has no markup to escape
+    assert "<script>" not in html

@@ -72,3 +72,66 @@ def test_all_problems_reported_at_once(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_config(path)
     assert len(err.value.problems) == 2
+
+
+def test_secret_from_env_is_never_echoed_in_a_schedule_error(tmp_path, monkeypatch):
+    # a password pasted into the wrong variable lands in a cron field, whose error quotes the field
+    monkeypatch.setenv("REPWATCH_TEST_CRON", "hunter2 s3cret")
+    path = tmp_path / "s.yaml"
+    path.write_text("sources:\n  - {name: news, kind: feed, url: http://x/a.xml, schedule: '${REPWATCH_TEST_CRON}'}\n",
+                    encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert "sources[0].schedule" in str(err.value)
+    assert "hunter2" not in str(err.value) and "s3cret" not in str(err.value)
+
+
+def test_check_config_takes_global_options_after_the_command(tmp_path):
+    from click.testing import CliRunner
+
+    from repwatch.cli import cli
+
+    good = CliRunner().invoke(cli, ["check-config", "-c", str(HERE / "valid" / "minimal.yaml")])
+    assert good.exit_code == 0, good.output
+    assert f"{HERE / 'valid' / 'minimal.yaml'}: OK" in good.output
+    bad = CliRunner().invoke(cli, ["check-config", "--config", str(HERE / "invalid" / "unknown_key.yaml")])
+    assert bad.exit_code == 2 and "unknown key" in bad.output
+
+
+@pytest.mark.parametrize("make, expected", [
+    (lambda p: p.mkdir(), "is a directory"),
+    (lambda p: p.write_text("", encoding="utf-8"), "holds no settings"),
+    (lambda p: p.write_text("watch: " + "[" * 20000 + "]" * 20000, encoding="utf-8"), "nested more than"),
+    (lambda p: p.write_bytes(b"http: {max_bytes: " + b"7" * 5000 + b"}"), "a number of 5000 digits"),
+], ids=["directory", "empty", "deep", "huge-int"])
+def test_check_config_refuses_odd_files_with_a_message_not_a_traceback(tmp_path, make, expected):
+    from click.testing import CliRunner
+
+    from repwatch.cli import cli
+
+    path = tmp_path / "s.yaml"
+    make(path)
+    result = CliRunner().invoke(cli, ["check-config", "-c", str(path)])
+    assert result.exit_code == 2, result.output
+    assert expected in result.output and "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_a_token_from_env_in_a_feed_url_is_masked_in_the_run_error(tmp_path, monkeypatch, http_server):
+    # `repwatch run --due` from cron mails its output: a failing feed's error quotes the URL
+    from click.testing import CliRunner
+
+    from repwatch.cli import cli
+
+    monkeypatch.setenv("REPWATCH_TEST_FEED_TOKEN", "tok-5ecret-99")
+    path = tmp_path / "s.yaml"
+    path.write_text("sources:\n  - {name: news, kind: feed, url: '" + http_server.url("/missing.xml")
+                    + "?token=${REPWATCH_TEST_FEED_TOKEN}'}\n", encoding="utf-8")
+    db = f"sqlite:///{tmp_path / 'r.db'}"
+    result = CliRunner().invoke(cli, ["collect", "news", "-c", str(path), "--database", db])
+    assert result.exit_code == 1 and "HTTP 404" in result.output and "token=***" in result.output
+    assert "tok-5ecret-99" not in result.output
+    import sqlite3
+    with sqlite3.connect(tmp_path / "r.db") as conn:
+        stored = conn.execute("SELECT error FROM collection_run").fetchone()[0]
+    assert "HTTP 404" in stored and "tok-5ecret-99" not in stored

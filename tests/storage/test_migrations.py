@@ -33,3 +33,28 @@ def test_empty_database_is_migrated_on_first_use(tmp_path):
     with fresh.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
     fresh.dispose()
+
+
+def test_a_database_from_before_session_version_gains_it(tmp_path):
+    from sqlalchemy import text
+
+    from storage import Database
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    old = Database(url, auto_upgrade=False)
+    old.upgrade("0002")
+    with old.engine.begin() as conn:
+        conn.execute(text("INSERT INTO app_user (name, password_hash, role, disabled) VALUES ('a', 'x', 'admin', 0)"))
+    old.dispose()
+    new = Database(url)
+    with new.engine.connect() as conn:
+        assert conn.execute(text("SELECT session_version FROM app_user")).scalar() == 0
+    from alembic import command
+
+    from storage.db import alembic_config
+
+    command.downgrade(alembic_config(new.engine), "0002")    # and back down, keeping the user
+    assert "session_version" not in {c["name"] for c in inspect(new.engine).get_columns("app_user")}
+    with new.engine.connect() as conn:
+        assert conn.execute(text("SELECT name FROM app_user")).scalar() == "a"
+    new.dispose()

@@ -210,3 +210,75 @@ def test_api_tokens_authenticate_and_are_stored_hashed(server, users, db):
         assert r.json() == {"name": "agent", "role": "agent", "via_token": True}
         # bearer tokens are for the API only: pages still want a login
         assert c.get("/", headers={"Authorization": f"Bearer {token}"}, follow_redirects=False).status_code == 303
+
+
+def _fresh_client_with(server, cookies) -> httpx.Client:
+    """A second browser holding a copy of the cookie (saved to disk, stolen, on another device)."""
+    return httpx.Client(base_url=server.url, follow_redirects=False, cookies=dict(cookies))
+
+
+def test_logout_ends_the_session_for_every_copy_of_the_cookie(server, users, log_in):
+    client, token = log_in(server.url, "agent", users["agent"])
+    saved = dict(client.cookies)
+    assert client.post("/logout", data={"csrf_token": token}).status_code == 303
+    with _fresh_client_with(server, saved) as copy:
+        assert copy.get("/").status_code == 303                # back to the login page
+        assert copy.get("/api/tickets").status_code == 401
+    again, _ = log_in(server.url, "agent", users["agent"])     # a new login works as before
+    assert again.get("/").status_code == 200
+
+
+def test_password_change_ends_other_sessions_and_keeps_this_one(server, users, log_in):
+    mine, token = log_in(server.url, "agent", users["agent"])
+    other, _ = log_in(server.url, "agent", users["agent"])
+    stolen = dict(other.cookies)
+    r = mine.post("/account/password", data={"current": users["agent"], "new": "a-new-password-2",
+                                             "repeat": "a-new-password-2", "csrf_token": token})
+    assert r.status_code == 303
+    assert mine.get("/").status_code == 200                    # the browser that changed it stays in
+    assert other.get("/").status_code == 303
+    with _fresh_client_with(server, stolen) as copy:
+        assert copy.get("/").status_code == 303
+
+
+def test_disabling_ends_sessions_and_enabling_does_not_revive_them(server, users, log_in, db):
+    viewer, _ = log_in(server.url, "viewer", users["viewer"])
+    saved = dict(viewer.cookies)
+    admin, token = log_in(server.url, "admin", users["admin"])
+    with db.session() as s:
+        from storage.models import User
+        uid = s.scalar(select(User.id).where(User.name == "viewer"))
+    assert admin.post(f"/admin/users/{uid}", data={"disabled": "yes", "csrf_token": token}).status_code == 303
+    assert admin.post(f"/admin/users/{uid}", data={"disabled": "no", "csrf_token": token}).status_code == 303
+    with _fresh_client_with(server, saved) as copy:
+        assert copy.get("/").status_code == 303
+
+
+def test_failed_logins_for_one_name_do_not_lock_out_others_behind_the_same_address(server, users):
+    def attempt(name: str, password: str) -> int:
+        with httpx.Client(base_url=server.url, follow_redirects=False) as c:
+            token = re.search(r'name="csrf_token" value="([^"]+)"', c.get("/login").text).group(1)
+            return c.post("/login", data={"username": name, "password": password, "csrf_token": token}).status_code
+
+    assert [attempt("agent", "wrong") for _ in range(5)] == [401] * 5
+    assert attempt("agent", users["agent"]) == 429
+    # everyone here comes from 127.0.0.1, like an office behind one NAT: the others still get in
+    assert attempt("viewer", users["viewer"]) == 303
+    assert attempt("admin", users["admin"]) == 303
+
+
+def test_api_ticket_events_carry_only_http_urls(as_role, hostile_data, clock):
+    # the evidence event keeps the post's URL as collected (alerts/lifecycle.py); the API must not hand
+    # a data: or java<TAB>script: URL to an integration that renders it as a link
+    with hostile_data.session() as s:
+        ticket = s.scalar(select(Ticket))
+        for n, url in enumerate(["data:text/html,<script>alert(1)</script>", "java\tscript:alert(1)",
+                                 " JavaScript:alert(1)", "https://weibo.example/p/1"]):
+            s.add(TicketEvent(ticket_id=ticket.id, at=clock.now(), actor="pipeline", kind="evidence",
+                              detail={"mention_id": n, "url": url, "nested": [{"source_url": url}]}))
+    client, _ = as_role("viewer")
+    events = [e for e in client.get(f"/api/tickets/{ticket.id}").json()["events"] if e["kind"] == "evidence"]
+    urls = [e["detail"]["url"] for e in events]
+    assert urls[-4:] == [None, None, None, "https://weibo.example/p/1"]
+    assert [e["detail"]["nested"][0]["source_url"] for e in events][-4:] == urls[-4:]
+    assert [e["detail"]["mention_id"] for e in events][-4:] == [0, 1, 2, 3]   # the rest of the detail is kept

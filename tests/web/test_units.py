@@ -57,24 +57,35 @@ def test_charts_escape_labels():
     assert "<svg onload" not in bars and "&lt;svg onload=x&gt;" in bars
 
 
-def test_throttle_counts_per_user_and_per_address_and_forgets_after_the_window():
+def test_throttle_counts_per_user_and_address_and_forgets_after_the_window():
     clock = FrozenClock(datetime(2026, 11, 23, tzinfo=timezone.utc))
     t = LoginThrottle(clock, max_failures=3, window=timedelta(minutes=15))
     for _ in range(3):
         assert t.blocked_until("Agent", "10.0.0.1") is None
         t.failed("Agent", "10.0.0.1")
-    assert t.blocked_until("agent", "10.0.0.2") == clock.now() + timedelta(minutes=15)   # the name, any address
-    assert t.blocked_until("viewer", "10.0.0.1") is not None                            # the address, any name
-    assert t.blocked_until("viewer", "10.0.0.2") is None
+    assert t.blocked_until("agent", "10.0.0.1") == clock.now() + timedelta(minutes=15)   # that name, that address
+    assert t.blocked_until("viewer", "10.0.0.1") is None     # a colleague behind the same NAT is not locked out
+    assert t.blocked_until("agent", "10.0.0.2") is None      # nor is the agent herself, from her own address
     clock.advance(timedelta(minutes=15))
     assert t.blocked_until("agent", "10.0.0.1") is None
 
 
-def test_a_correct_password_clears_the_user_count_only():
+def test_throttle_stops_a_spray_of_names_from_one_address():
     clock = FrozenClock(datetime(2026, 11, 23, tzinfo=timezone.utc))
-    t = LoginThrottle(clock, max_failures=2, window=timedelta(minutes=15))
+    t = LoginThrottle(clock, max_failures=3, window=timedelta(minutes=15), per_address=10)
+    for i in range(10):
+        assert t.blocked_until(f"name{i}", "10.0.0.9") is None
+        t.failed(f"name{i}", "10.0.0.9")
+    assert t.blocked_until("someone-else", "10.0.0.9") is not None
+    assert t.blocked_until("someone-else", "10.0.0.8") is None
+
+
+def test_a_correct_password_clears_the_pair_count_only():
+    clock = FrozenClock(datetime(2026, 11, 23, tzinfo=timezone.utc))
+    t = LoginThrottle(clock, max_failures=2, window=timedelta(minutes=15), per_address=3)
     t.failed("agent", "10.0.0.1")
-    t.succeeded("agent")
+    t.succeeded("agent", "10.0.0.1")
     t.failed("agent", "10.0.0.1")
-    assert t.blocked_until("agent", "10.0.0.3") is None
-    assert t.blocked_until("someone", "10.0.0.1") is not None   # the address's two failures still count
+    assert t.blocked_until("agent", "10.0.0.1") is None
+    t.failed("other", "10.0.0.1")
+    assert t.blocked_until("someone", "10.0.0.1") is not None   # the address's three failures still count

@@ -16,8 +16,24 @@ def ticket_out(t: Ticket, now: datetime) -> TicketOut:
     return out
 
 
+def safe_detail(value):
+    """An event's detail with every URL-valued key (`url`, `source_url`, ...) passed through safe_url,
+    at any depth: the evidence event keeps the post's URL as collected, which may be `data:` or
+    `java\tscript:`; the API promises http(s) only, so those leave as null."""
+    if isinstance(value, dict):
+        return {k: (safe_url(v) if isinstance(k, str) and k.lower().endswith("url") and isinstance(v, str)
+                    else safe_detail(v)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [safe_detail(v) for v in value]
+    return value
+
+
 def event_out(e: TicketEvent | None) -> EventOut | None:
-    return EventOut.model_validate(e) if e is not None else None
+    if e is None:
+        return None
+    out = EventOut.model_validate(e)
+    out.detail = safe_detail(out.detail or {})
+    return out
 
 
 def mention_out(m: Mention, source: Source | None, a: Analysis | None) -> MentionOut:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from repwatch.web import actions
 from repwatch.web.deps import admin, csrf, principal
 from repwatch.web.render import flash, page
-from repwatch.web.users import ROLES, UserError, create_token, create_user, new_password, set_password
+from repwatch.web.users import ROLES, UserError, create_token, create_user, end_sessions, new_password, set_password
 from storage.models import ApiToken, CollectionRun, Silence, Source, User
 from storage.types import parse_duration
 
@@ -135,6 +135,8 @@ def change_user(request: Request, user_id: int, role: str = Form(""), disabled: 
             user.role = role
         if disabled in ("yes", "no"):
             user.disabled = disabled == "yes"
+            if user.disabled:
+                end_sessions(user)   # re-enabling must not bring old cookies back to life
         if reset_password == "yes":
             password = new_password()
             set_password(user, password)
