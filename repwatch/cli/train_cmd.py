@@ -21,7 +21,7 @@ def train(data: Path | None, out: Path | None, sample: int | None) -> None:
 
     Deduplicates the corpora, splits them by a fixed hash (the test split is never trained on), trains and
     calibrates, and writes sentiment/models/zh_sentiment.joblib, en_vader.json and complaint.joblib (complaint,
-    categories, severity). Ten to fifteen minutes on one core."""
+    categories, severity). Fifteen to twenty-five minutes on one busy core."""
     from sentiment import corpora
     from sentiment.train import MODELS_DIR, build
 
