@@ -7,6 +7,11 @@
   weibo_senti_2k (emoticons stripped), a platform it never saw.
 - Complaints: the hand-written posts in tests/sentiment/fixtures (dev set: used while writing the word lists;
   holdout: written afterwards, never tuned on): how often non-complaints are flagged as complaints.
+- Models (issue 15): per labelled corpus in ../shared/data, on its test split (never trained on): complaint
+  precision / recall / F1, share of non-complaints flagged, category micro- and macro-F1 (aspect sets, on the
+  categories they label), complaints with no category, severity rank correlation (X-CI 0-4), negativity ROC-AUC,
+  texts/s; the word-list rules of before and SnowNLP side by side. Models-cross: the complaint model retrained
+  without one corpus, tested on all of it.
 - Throughput on 2,000 texts (best of 3), model load time and peak memory (fresh processes), next to
   SnowNLP's own.
 
@@ -38,7 +43,7 @@ from sentiment.settings import AnalysisSettings  # noqa: E402
 from sentiment.snow import snownlp_score  # noqa: E402
 
 THRESHOLD = 0.5
-SECTIONS = ("corpora", "cross", "complaints", "throughput")
+SECTIONS = ("corpora", "cross", "complaints", "models", "models-cross", "throughput")
 CORPUS_LABELS = {"waimai_10k": "waimai_10k (food delivery)", "online_shopping_9_cats": "online_shopping_9_cats",
                  "weibo_senti_2k": "weibo_senti_2k, emoticons stripped", "amazon_cells_labelled": "amazon_cells (English)"}
 
@@ -145,6 +150,146 @@ def complaints(out: dict) -> list[str]:
     return lines
 
 
+LEVEL = {"none": 0, "general": 1, "important": 2, "urgent": 3}
+MODEL_HEADER = ("| corpus | engine | n | complaint P | R | F1 | non-complaints flagged | category micro-F1 | macro-F1 "
+                "| complaints without category | severity ρ (levels / score) | negativity AUC | texts/s |\n"
+                "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+
+
+def _labelled():
+    from sentiment import complaint_data, complaint_train
+
+    items = complaint_data.load_all()
+    prep = complaint_train.prepare(items)
+    complaint_data.weak_categories(items, prep.found)
+    return items, prep
+
+
+def model_metrics(items, results, seconds: float) -> dict:
+    """Everything the issue's targets name, for one set of labelled items and the analyzer's results."""
+    from scipy.stats import spearmanr
+    from sentiment.lexicon import CATEGORIES
+
+    out: dict = {"n": len(items), "texts_per_s": len(items) / seconds if seconds else float("nan")}
+    pairs = [(it.complaint, r.complaint) for it, r in zip(items, results) if it.complaint is not None]
+    if pairs:
+        y, p = np.array([a for a, _ in pairs]), np.array([b for _, b in pairs])
+        if y.any():
+            pr, rc, f1, _ = precision_recall_fscore_support(y, p, average="binary", zero_division=0)
+            out.update(complaint_p=pr, complaint_r=rc, complaint_f1=f1)
+        if (y == 0).any():
+            out["flagged"] = float(p[y == 0].mean())
+    cat = [(it, r) for it, r in zip(items, results) if it.complaint == 1 and it.categories is not None and it.known]
+    if cat:
+        known = [c for c in CATEGORIES if c in cat[0][0].known]
+        Y = np.array([[c in it.categories for c in known] for it, _ in cat])
+        P = np.array([[c in r.categories for c in known] for _, r in cat])
+        found = np.array([r.complaint for _, r in cat])
+        from sklearn.metrics import f1_score
+
+        # categories are judged on the complaints the analyzer found (a missed complaint has none to judge)
+        if found.any():
+            out["cat_micro"] = f1_score(Y[found], P[found], average="micro", zero_division=0)
+            out["cat_macro"] = f1_score(Y[found], P[found], average="macro", zero_division=0)
+    flagged = [r for r in results if r.complaint]
+    if flagged:
+        out["no_category"] = sum(r.categories in ([], ["other"]) for r in flagged) / len(flagged)
+    sev = [(it.severity, r) for it, r in zip(items, results) if it.severity is not None and it.corpus == "xci"]
+    if len(sev) > 10:
+        truth = [s for s, _ in sev]
+        out["severity_rho_levels"] = spearmanr(truth, [LEVEL[r.severity] for _, r in sev])[0]
+        out["severity_rho_score"] = spearmanr(truth, [(r.complaint_score or 0) * (1 + LEVEL[r.severity])
+                                                      for _, r in sev])[0]
+    neg = [(it.negative, r.sentiment) for it, r in zip(items, results) if it.negative is not None]
+    if neg and len({a for a, _ in neg}) == 2:
+        out["neg_auc"] = roc_auc_score([a for a, _ in neg], [-b for _, b in neg])
+    return out
+
+
+def _f(m: dict, key: str, fmt: str = "{:.3f}") -> str:
+    v = m.get(key)
+    return "–" if v is None or (isinstance(v, float) and np.isnan(v)) else fmt.format(v)
+
+
+def model_row(name: str, engine: str, m: dict) -> str:
+    sev = (f"{_f(m, 'severity_rho_levels')} / {_f(m, 'severity_rho_score')}" if "severity_rho_levels" in m else "–")
+    return (f"| {name} | {engine} | {m['n']} | {_f(m, 'complaint_p')} | {_f(m, 'complaint_r')} | "
+            f"**{_f(m, 'complaint_f1')}** | {_f(m, 'flagged', '{:.1%}')} | {_f(m, 'cat_micro')} | {_f(m, 'cat_macro')} | "
+            f"{_f(m, 'no_category', '{:.1%}')} | {sev} | {_f(m, 'neg_auc')} | {m['texts_per_s']:,.0f} |")
+
+
+class _SnowResult:
+    """SnowNLP as a complaint detector: a text it scores below 0.5 counts as a complaint."""
+    def __init__(self, score):
+        self.sentiment = 0.5 if score is None else score
+        self.complaint = self.sentiment < 0.5
+        self.categories, self.severity, self.complaint_score = [], "general" if self.complaint else "none", None
+
+
+def _run(analyzer, items) -> tuple[list, float]:
+    started = time.perf_counter()
+    results = analyzer.score_here([TextIn(it.text, lang=it.lang) for it in items])
+    return results, time.perf_counter() - started
+
+
+MODEL_CORPORA = ("waimai_10k", "online_shopping_9_cats", "weibo_senti_2k", "smp2020_usual", "aic2018_dianping",
+                 "bdci2018_car", "xci", "mams", "amazon_cells")
+
+
+def models(out: dict, labelled=None) -> list[str]:
+    items, _ = labelled or _labelled()
+    ours = Analyzer(AnalysisSettings(workers=1, snownlp=False))
+    ours.warm_up()
+    rules = Analyzer(AnalysisSettings(workers=1, snownlp=False))
+    rules.use_models = False
+    lines = [MODEL_HEADER]
+    out["models"] = {}
+    for name in MODEL_CORPORA:
+        test = [it for it in items if it.corpus == name and it.split == "test"]
+        if not test:
+            continue
+        res, sec = _run(ours, test)
+        m = model_metrics(test, res, sec)
+        rres, rsec = _run(rules, test)
+        rm = model_metrics(test, rres, rsec)
+        out["models"][name] = {"repwatch": m, "word_list_rules": rm}
+        lines += [model_row(name, "repwatch (models)", m), model_row(name, "word-list rules (before)", rm)]
+        if test[0].lang == "zh":
+            started = time.perf_counter()
+            snow = [_SnowResult(snownlp_score(normalize(it.text).text)) for it in test]
+            sm = model_metrics(test, snow, time.perf_counter() - started)
+            out["models"][name]["snownlp"] = sm
+            lines.append(model_row(name, "SnowNLP < 0.5 as complaint", sm))
+        if name == "smp2020_usual":
+            for tag in ("neutral", "happy", "angry", "sad", "fear"):
+                sub = [(it, r) for it, r in zip(test, res) if it.tag == tag]
+                out["models"][name][f"flagged_{tag}"] = sum(r.complaint for _, r in sub) / max(1, len(sub))
+        print(f"  {name}: {m}", file=sys.stderr, flush=True)
+    return lines
+
+
+CROSS_HELD_OUT = ("xci", "aic2018_dianping", "smp2020_usual")   # each is a full retraining: ~10 min on a busy core
+
+
+def models_cross(out: dict, labelled=None) -> list[str]:
+    """Train without a corpus, test on all of it: the closest the shared data comes to an unseen platform."""
+    from sentiment import complaint_train
+
+    items, prep = labelled or _labelled()
+    analyzer = Analyzer(AnalysisSettings(workers=1, snownlp=False))
+    lines = [MODEL_HEADER.replace("| corpus |", "| held-out corpus (all of it) |")]
+    out["models_cross"] = {}
+    for name in CROSS_HELD_OUT:
+        analyzer.complaint_model = complaint_train.fit(prep, exclude=(name,), log=lambda m: None)
+        held = [it for it in items if it.corpus == name]
+        res, sec = _run(analyzer, held)
+        m = model_metrics(held, res, sec)
+        out["models_cross"][name] = m
+        lines.append(model_row(name, "repwatch, trained without it", m))
+        print(f"  cross {name}: {m}", file=sys.stderr, flush=True)
+    return lines
+
+
 PROBE = r"""
 import json, sys, time
 sys.path.insert(0, sys.argv[1])
@@ -238,6 +383,12 @@ def main() -> int:
         sections.append(("Cross-domain: trained on reviews only, tested on Weibo", cross_domain(zh, out)))
     if "complaints" in chosen:
         sections.append(("Complaints on the hand-written posts", complaints(out)))
+    labelled = _labelled() if {"models", "models-cross"} & set(chosen) else None
+    if "models" in chosen:
+        sections.append(("Complaint, category, severity and negativity per corpus (test splits)", models(out, labelled)))
+    if "models-cross" in chosen:
+        sections.append(("Cross-domain: the complaint model trained without a corpus, tested on all of it",
+                         models_cross(out, labelled)))
     if "throughput" in chosen:
         sections.append(("Throughput and footprint", throughput(zh, out)))
     for title, lines in sections:

@@ -4,8 +4,11 @@ Scoring, per language:
 - zh: the domain model (sentiment/zh_model.py) stacked with feeling words; SnowNLP's raw score is kept beside it;
 - en: VADER, calibrated (sentiment/english.py);
 - anything else: neutral 0.5, with `lang` set.
-Emoticons, emoji and a star rating then move the score; the word lists decide complaint, categories, signals
-and severity (sentiment/evidence.py, sentiment/grading.py).
+Emoticons, emoji and a star rating then move the score. For zh and en the learned models
+(sentiment/complaint_model.py) decide complaint (a calibrated `complaint_score` against
+`analysis.complaint_threshold`), the categories with a confidence each, and a learned severity; the word lists
+(sentiment/evidence.py) are features of those models and the explanations in `signals`, and the rules of
+sentiment/grading.py grade the severity of a complaint. Other languages fall back to the word-list rules.
 """
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Sequence
 
 from sentiment.evidence import Evidence, find_evidence
-from sentiment.grading import judge, load_rules
+from sentiment.grading import ESCALATION, GROWTH, judge, load_rules
 from sentiment.langdetect import detect_lang
 from sentiment.lexicon import load_lexicon
 from sentiment.normalize import normalize
@@ -50,12 +53,16 @@ class Result:
     signals: list[str] = field(default_factory=list)
     targets: list[str] = field(default_factory=list)
     model_version: str = "unversioned"
+    complaint_score: float | None = None                        # calibrated P(complaint); None: no model read it
+    confidence: dict[str, float] = field(default_factory=dict)  # per category of `categories`
 
     def contract(self, id=None) -> dict:
         """The `repwatch analyze` output row. Tooling outside the package depends on these keys."""
         return {"id": id, "lang": self.lang, "sentiment": round(self.sentiment, 4), "negative": self.negative,
                 "complaint": self.complaint, "categories": self.categories, "severity": self.severity,
-                "signals": self.signals}
+                "signals": self.signals,
+                "complaint_score": None if self.complaint_score is None else round(self.complaint_score, 4),
+                "confidence": {k: round(v, 4) for k, v in self.confidence.items()}}
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -72,9 +79,9 @@ class _Prepared:
 
 
 def model_version() -> str:
-    from sentiment import english, zh_model  # noqa: PLC0415 - loads the artifacts
+    from sentiment import complaint_model, english, zh_model  # noqa: PLC0415 - loads the artifacts
 
-    return f"{zh_model.shipped().version}+{english.shipped().version}"
+    return f"{zh_model.shipped().version}+{english.shipped().version}+{complaint_model.shipped().version}"
 
 
 class Analyzer:
@@ -84,6 +91,9 @@ class Analyzer:
         self.rules = load_rules(self.settings.rules)
         self.targets = {name: [name, *aliases] for name, aliases in (targets or {}).items()}
         self._pool = None
+        # Benchmarks only: another complaint model (cross-domain runs), or none at all (the word-list rules).
+        self.complaint_model = None
+        self.use_models = True
 
     # -- public -----------------------------------------------------------------------------------
     def score(self, batch: Sequence[TextIn]) -> list[Result]:
@@ -144,7 +154,7 @@ class Analyzer:
                           signals=[f"error:{type(exc).__name__}"], model_version=model_version())
 
     def _score(self, batch: list[TextIn]) -> list[Result]:
-        from sentiment import english, zh_model  # noqa: PLC0415 - model loading stays lazy
+        from sentiment import complaint_model, english, zh_model  # noqa: PLC0415 - model loading stays lazy
 
         version = model_version()
         prepared = [self._prepare(item) for item in batch]
@@ -160,7 +170,16 @@ class Analyzer:
         for i, p in enumerate(prepared):
             if p.lang == "en" and p.scorable:
                 log_odds[i] = en.log_odds(p.text, p.evidence.cues)
-        return [self._result(p, z, version) for p, z in zip(prepared, log_odds)]
+        learned: list[tuple | None] = [None] * len(prepared)
+        read = [i for i, p in enumerate(prepared) if p.lang in ("zh", "en") and p.scorable and self.use_models]
+        if read:
+            model = self.complaint_model or complaint_model.shipped()
+            dense = [complaint_model.dense_row(prepared[i].evidence, prepared[i].lang, prepared[i].text) for i in read]
+            s = model.score([prepared[i].text for i in read], dense, [prepared[i].lang for i in read])
+            for k, i in enumerate(read):
+                learned[i] = (float(s.complaint[k]), s.categories[k], float(s.severity[k]),
+                              model.thresholds["category"])
+        return [self._result(p, z, version, m) for p, z, m in zip(prepared, log_odds, learned)]
 
     def _prepare(self, item: TextIn) -> _Prepared:
         raw = " ".join(p for p in (_as_text(item.title), _as_text(item.text)) if p)
@@ -174,7 +193,7 @@ class Analyzer:
         scorable = any(ch.isalnum() for ch in norm.text)
         return _Prepared(norm.text, lang, ev, rating, followers, scorable)
 
-    def _result(self, p: _Prepared, log_odds: float | None, version: str) -> Result:
+    def _result(self, p: _Prepared, log_odds: float | None, version: str, learned: tuple | None = None) -> Result:
         from sentiment.zh_model import sigmoid  # noqa: PLC0415
 
         snow = snownlp_score(p.text) if p.lang == "zh" and p.scorable and self.settings.snownlp else None
@@ -190,12 +209,34 @@ class Analyzer:
             sentiment = (1 - w) * sentiment + w * stars
             signals_extra.append(f"rating:{p.rating:g}")
         negative = sentiment < self.settings.negative_threshold
+        complaint_score = complaint = severity = None
+        if learned is not None:
+            complaint_score, cat_probs, severity, cat_threshold = learned
+            if p.rating is not None:
+                # a star rating is the author's own verdict on a product or service: it pulls the score
+                stars = max(0.0, min(1.0, (p.rating - 1) / 4))
+                w = scoring["rating_weight"]
+                complaint_score = (1 - w) * complaint_score + w * (1 - stars)
+            complaint = complaint_score >= self.settings.complaint_threshold
+            lift = self.rules["complaint.signal_lifts_from"]
+            if (not complaint and negative and complaint_score >= lift and _about_company(p.evidence, self.lexicon)
+                    and p.evidence.kinds() & (ESCALATION | GROWTH | {"safety"})):
+                # safety, escalation, repeat or long-wait words about a company, in a negative text the model is
+                # unsure of
+                complaint = True
         verdict = judge(p.evidence, sentiment=sentiment, negative=negative, folded_text=p.text.casefold(),
-                        rules=self.rules, followers=p.followers)
+                        rules=self.rules, followers=p.followers, complaint=complaint, learned_severity=severity)
+        categories, confidence = [], {}
+        if verdict.complaint and learned is not None:
+            categories, confidence = _categories(cat_probs, cat_threshold, self.settings.category_floor,
+                                                 p.evidence.categories)
+        elif verdict.complaint:
+            categories = list(p.evidence.categories)
         return Result(
             lang=p.lang, sentiment=sentiment, snownlp=snow, negative=negative, complaint=verdict.complaint,
-            categories=list(p.evidence.categories) if verdict.complaint else [], severity=verdict.severity,
+            categories=categories, severity=verdict.severity,
             signals=verdict.signals + signals_extra, targets=self._targets(p.text), model_version=version,
+            complaint_score=complaint_score, confidence=confidence,
         )
 
     def _targets(self, text: str) -> list[str]:
@@ -213,6 +254,30 @@ class Analyzer:
                 self.warm_up()   # forked workers then share the loaded models instead of each loading its own
             self._pool = WorkerPool(self.settings, {k: v[1:] for k, v in self.targets.items()}, self.workers)
         return self._pool
+
+
+def _about_company(ev, lexicon) -> bool:
+    """A category word, or a company cue that is not itself a signal word ("12315" and "消协" are both)."""
+    if ev.categories:
+        return True
+    if not ev.company:
+        return False
+    cue = ev.company.split(":", 1)[-1].casefold()
+    return not any(cue == w.casefold() for words in lexicon.signals.values() for w in words)
+
+
+def _categories(probs, threshold: float, floor: float, listed=()) -> tuple[list[str], dict[str, float]]:
+    """Every category at or above the model's threshold, and every category a word list named (`listed`: a
+    team's own words route at once); else the likeliest one if it clears `floor`; else none (shown as
+    `other`: storage.vocabulary.OTHER is never stored as a category). Confidences are the model's."""
+    from storage.vocabulary import CATEGORIES  # noqa: PLC0415
+
+    chosen = [(c, float(p)) for c, p in zip(CATEGORIES, probs) if p >= threshold or c in listed]
+    if not chosen:
+        best = int(probs.argmax())
+        chosen = [(CATEGORIES[best], float(probs[best]))] if probs[best] >= floor else []
+    chosen.sort(key=lambda cp: -cp[1])
+    return [c for c, _ in chosen], dict(chosen)
 
 
 def _may_fork() -> bool:

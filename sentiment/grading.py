@@ -71,18 +71,25 @@ class Verdict:
 
 
 def judge(ev: Evidence, *, sentiment: float, negative: bool, folded_text: str, rules: Rules,
-          followers: int | None = None) -> Verdict:
+          followers: int | None = None, complaint: bool | None = None,
+          learned_severity: float | None = None) -> Verdict:
+    """`complaint` is the complaint model's decision (sentiment/complaint_model.py); None (a language the model
+    does not read) falls back to the word-list rules. Escalation signals raise the severity only of a text
+    that is itself a complaint; `learned_severity` (0–4, the severity head) can raise it to important."""
     kinds = ev.kinds()
     about_company = bool(ev.company or ev.categories)
     signals = list(ev.signals)
     c = rules["complaint"]
-    safety = "safety" in kinds and (about_company or not c["safety_needs_company"])
-    complaint = (
-        (negative and bool(ev.categories))
-        or (negative and ev.company is not None and sentiment < c["company_only_below"])
-        or (about_company and bool(kinds & (ESCALATION | GROWTH)) and sentiment < c["signal_only_below"])
-        or safety
-    )
+    if complaint is None:
+        safety = "safety" in kinds and (about_company or not c["safety_needs_company"])
+        complaint = (
+            (negative and bool(ev.categories))
+            or (negative and ev.company is not None and sentiment < c["company_only_below"])
+            or (about_company and bool(kinds & (ESCALATION | GROWTH)) and sentiment < c["signal_only_below"])
+            or safety
+        )
+    else:
+        safety = "safety" in kinds
     if not complaint:
         return Verdict(False, "none", signals)
     if ev.company:
@@ -98,7 +105,8 @@ def judge(ev: Evidence, *, sentiment: float, negative: bool, folded_text: str, r
     if kinds & urgent_kinds or reach >= rules["urgent.followers_at_least"]:
         severity = "urgent"
     elif (kinds & set(rules["important.signals"]) or reach >= rules["important.followers_at_least"]
-          or len(intensity) >= rules["important.intensity_at_least"]):
+          or len(intensity) >= rules["important.intensity_at_least"]
+          or (learned_severity is not None and learned_severity >= rules["important.learned_at_least"])):
         severity = "important"
     else:
         severity = "general"

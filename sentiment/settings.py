@@ -11,6 +11,10 @@ from storage.types import Strict
 class AnalysisSettings(Strict):
     negative_threshold: float = Field(default=0.5, ge=0, le=1,
                                       description="sentiment below this is negative (the score is a calibrated probability)")
+    complaint_threshold: float = Field(default=0.5, ge=0, le=1,
+                                       description="complaint_score (a calibrated probability) at or above this is a complaint")
+    category_floor: float = Field(default=0.15, ge=0, le=1,
+                                  description="a complaint whose likeliest category is below this confidence gets no category (shown as `other`)")
     lexicon: Optional[Path] = Field(default=None, description="extra YAML word lists merged over the built-in ones")
     rules: Optional[Path] = Field(default=None, description="YAML overriding values of the built-in severity rules")
     snownlp: bool = Field(default=True, description="also compute SnowNLP's score (the baseline) for Chinese text")

@@ -5,6 +5,9 @@
   the weight of the social posts chosen on the validation split; then a logistic stack (model log-odds,
   feeling-word count, complaint-cue count) fitted on the validation split, which is also the probability
   calibration. The test split is never touched.
+- Complaint, categories and severity (sentiment/models/complaint.joblib): sentiment/complaint_train.py on
+  every labelled set in ../shared/data (sentiment/complaint_data.py), plus any extra weighted examples
+  (`build(..., extra=[...])`, e.g. a team's corrections; see complaint_train.Extra).
 - English (sentiment/models/en_vader.json): logistic calibration of VADER's (compound, pos, neg) and the complaint-cue count on the train
   split of amazon_cells_labelled.
 
@@ -22,7 +25,7 @@ from typing import Callable
 
 import numpy as np
 
-from sentiment import corpora, english, zh_model
+from sentiment import complaint_data, complaint_model, complaint_train, corpora, english, zh_model
 from sentiment.evidence import find_evidence
 from sentiment.lexicon import load_lexicon
 from sentiment.normalize import normalize
@@ -131,15 +134,18 @@ CORRECTIONS = "corrections"
 
 
 def correction_examples(extra_examples) -> tuple[list[corpora.Example], list[corpora.Example]]:
-    """(Chinese, English) polarity examples from labelled extras `(text, complaint, categories, severity,
-    weight)` such as storage.corrections.labelled_examples() gives: a complaint is a negative text, so
+    """(Chinese, English) polarity examples from labelled extras (complaint_train.Extra, a dict, or a tuple
+    `(text, complaint, categories, severity, weight)`) such as storage.corrections.labelled_examples() gives: a complaint is a negative text, so
     complaints join the train split as negatives with their weight. A non-complaint says nothing about
     polarity (sad news is negative and no complaint), so the polarity models leave those out; the
     complaint, category and severity models are the ones to learn from every field."""
     from sentiment.langdetect import detect_lang  # noqa: PLC0415
 
     zh, en = [], []
-    for text, complaint, _categories, _severity, weight in extra_examples or ():
+    for raw in extra_examples or ():
+        e = raw if isinstance(raw, complaint_train.Extra) else (
+            complaint_train.Extra(**raw) if isinstance(raw, dict) else complaint_train.Extra(*raw))
+        text, complaint, weight = e.text, e.complaint, e.weight
         if not complaint or not text or weight <= 0:
             continue
         example = corpora.Example(text, 0, CORRECTIONS, "train", float(weight))
@@ -148,29 +154,48 @@ def correction_examples(extra_examples) -> tuple[list[corpora.Example], list[cor
     return zh, en
 
 
+def train_complaints(data_dir: Path, *, zh_examples=None, sample: int | None = None, extra=None,
+                     log: Callable[[str], None] = print) -> complaint_model.ComplaintModel:
+    """The complaint / category / severity model from ../shared/data (the parent of `data_dir`) and `extra`."""
+    items = complaint_data.load_all(complaint_data.shared_root(data_dir), near_dups=sample is None, sample=sample,
+                                    zh_examples=zh_examples, sentiment_dir=data_dir)
+    items += complaint_train.as_labelled(extra)
+    log(f"  {len(items)} labelled texts for the complaint model ({sum(it.corpus == 'extra' for it in items)} extra)")
+    prep = complaint_train.prepare(items)
+    complaint_data.weak_categories(items, prep.found)
+    return complaint_train.fit(prep, log=log)
+
+
 def build(data_dir: Path, out_dir: Path, *, zh_corpora=corpora.ZH_CORPORA, sample: int | None = None,
-          c_grid=C_GRID, log: Callable[[str], None] = print, extra_examples=None) -> dict[str, str]:
-    """Train both models and write them to out_dir. `sample` keeps every n-th example (quick test runs).
-    `extra_examples`: labelled examples `(text, complaint, categories, severity, weight)` appended to the
-    training split, e.g. the team's corrections (storage.corrections.labelled_examples)."""
+          c_grid=C_GRID, extra=None, log: Callable[[str], None] = print) -> dict[str, str]:
+    """Train every model and write them to out_dir. `sample` keeps every n-th example (quick test runs).
+
+    `extra`: more labelled examples for the complaint model, e.g. a team's corrections: an iterable of
+    complaint_train.Extra, of dicts with its fields, or of tuples (text, complaint, categories, severity,
+    weight), for example `("送餐速度太慢", 1, ["delivery"], "general", 5.0)`. Severity is 0–4 or a level
+    name; weight counts against one corpus example."""
     started = time.monotonic()
     out_dir.mkdir(parents=True, exist_ok=True)
     log(f"reading and deduplicating {', '.join(zh_corpora)} from {data_dir} ...")
-    zh = corpora.load_zh(data_dir, zh_corpora, near_dups=sample is None)
+    everything = corpora.load_zh(data_dir, corpora.ZH_CORPORA, near_dups=sample is None)
+    zh = [e for e in everything if e.corpus in zh_corpora]
     en = corpora.load_en(data_dir)
     if sample:
         zh, en = zh[::sample], en[::max(1, sample // 10)]
-    extra_zh, extra_en = correction_examples(extra_examples)
-    if extra_examples:
-        log(f"  + {len(extra_zh)} Chinese and {len(extra_en)} English complaints from {len(extra_examples)} "
-            "extra examples, as weighted negatives")
+    extra = list(extra or ())
+    extra_zh, extra_en = correction_examples(extra)
+    if extra:
+        log(f"  + {len(extra_zh)} Chinese and {len(extra_en)} English complaints from {len(extra)} "
+            "extra examples, as weighted negatives for the polarity models")
     zh, en = zh + extra_zh, en + extra_en
     log(f"  {len(zh)} Chinese texts, {len(en)} English; training the Chinese model ...")
     zh_version = train_zh(zh, c_grid=c_grid, log=log).save(out_dir / zh_model.ARTIFACT)
     en_version = train_en(en, log=log).save(out_dir / english.ARTIFACT)
-    log(f"wrote {out_dir / zh_model.ARTIFACT} ({zh_version}) and {out_dir / english.ARTIFACT} ({en_version}) "
-        f"in {time.monotonic() - started:.0f}s")
-    return {"zh": zh_version, "en": en_version}
+    log("training the complaint, category and severity model ...")
+    cx_version = train_complaints(data_dir, zh_examples=everything, sample=sample, extra=extra,
+                                  log=log).save(out_dir / complaint_model.ARTIFACT)
+    log(f"wrote {zh_version}, {en_version} and {cx_version} to {out_dir} in {time.monotonic() - started:.0f}s")
+    return {"zh": zh_version, "en": en_version, "complaint": cx_version}
 
 
 def main(argv: list[str] | None = None) -> int:

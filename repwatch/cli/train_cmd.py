@@ -66,7 +66,8 @@ def train(ctx: Context, data: Path | None, out: Path | None, sample: int | None,
 
     Deduplicates the corpora, splits them by a fixed hash (the test split is never trained on), adds the
     team's corrections (latest per post, weighted), trains and calibrates, and writes
-    sentiment/models/zh_sentiment.joblib and en_vader.json. About a minute on one core."""
+    sentiment/models/zh_sentiment.joblib, en_vader.json and complaint.joblib (complaint, categories, severity).
+    Fifteen to twenty-five minutes on one busy core."""
     from repwatch.cli.correction_cmds import corrections_weight as configured_weight
     from storage.corrections import labelled_examples, precision_report
 
@@ -95,5 +96,5 @@ def train(ctx: Context, data: Path | None, out: Path | None, sample: int | None,
             extra = labelled_examples(s, weight=weight)
     click.echo(f"corrections: {len(extra)} labelled posts, weight {weight:g}", err=True)
     versions = build(data, out or MODELS_DIR, sample=sample, log=lambda m: click.echo(m, err=True),
-                     extra_examples=extra)
-    click.echo(f"model version: {versions['zh']}+{versions['en']}")
+                     extra=extra)
+    click.echo(f"model version: {versions['zh']}+{versions['en']}+{versions['complaint']}")

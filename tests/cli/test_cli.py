@@ -113,7 +113,8 @@ def test_analyze_contract_keys_order_and_ids(workdir):
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["id"] for r in rows] == [7, None, "x"]
     for r in rows:
-        assert list(r) == ["id", "lang", "sentiment", "negative", "complaint", "categories", "severity", "signals"]
+        assert list(r) == ["id", "lang", "sentiment", "negative", "complaint", "categories", "severity", "signals",
+                               "complaint_score", "confidence"]
         assert 0.0 <= r["sentiment"] <= 1.0 and r["severity"] in ("none", "general", "important", "urgent")
     assert rows[0]["negative"] is True
 

@@ -9,7 +9,8 @@ from click.testing import CliRunner
 from repwatch.cli import cli
 from sentiment import TextIn
 
-KEYS = ["id", "lang", "sentiment", "negative", "complaint", "categories", "severity", "signals"]
+KEYS = ["id", "lang", "sentiment", "negative", "complaint", "categories", "severity", "signals", "complaint_score",
+        "confidence"]   # issue 15 added the last two
 SEVERITIES = {"none", "general", "important", "urgent"}
 CATEGORIES = {"product", "service", "price", "delivery", "after_sales", "communication", "promise"}
 
