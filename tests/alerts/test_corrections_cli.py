@@ -120,7 +120,7 @@ def test_train_passes_the_corrections_in_with_their_weight(run, db, seed, tmp_pa
     real_build = train_module.build
 
     def spy(*args, **kwargs):
-        seen["extra"] = kwargs.get("extra_examples")
+        seen["extra"] = kwargs.get("extra")
         return real_build(*args, **kwargs)
 
     monkeypatch.setattr(train_module, "build", spy)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 from sqlalchemy import func, select
 
@@ -30,26 +31,37 @@ def test_demo_runs_twice_and_the_second_pass_is_all_304(tmp_path):
     assert "repwatch serve" in out  # tells the user what to try next
 
 
-def test_demo_groups_the_same_complaint_told_in_other_words(tmp_path):
-    """The demo's complaints are real reviews, mostly about different dishes and shops, so most stay
-    apart; the same problem told by many customers (late delivery, two hours, food cold) is one incident."""
+def test_demo_finds_the_complaints_and_groups_the_same_one_told_in_other_words(tmp_path):
+    """The demo's posts are real reviews and Weibo posts, labelled positive/negative by their corpora.
+    A negative review is a complaint about what it reviews; a sad or angry Weibo post about life is not.
+    Most complaints are about different dishes and shops, so most stay apart; the same problem told by
+    many customers (late delivery, two hours, food cold) is one incident."""
     url = f"sqlite:///{tmp_path / 'demo.db'}"
     run_demo(url, echo=lambda line: None)
+    by_id = {p["id"]: p for p in load_posts()}
     db = Database(url)
     with db.session() as s:
+        post = lambda ext: by_id[ext.rsplit(":", 1)[-1]]   # noqa: E731  (feeds use urn:demo:<id>)
+        found = Counter((post(ext)["feed"], post(ext)["label"]) for ext, in s.execute(
+            select(Mention.external_id).join(Analysis, Analysis.mention_id == Mention.id)
+            .where(Analysis.complaint.is_(True))))
         complaints = s.scalar(select(func.count(IncidentMention.id)))
-        incidents = s.scalars(select(Incident).order_by(Incident.mention_count.desc(), Incident.id)).all()
-        largest = incidents[0]
-        texts = s.scalars(select(Mention.text).join(IncidentMention, IncidentMention.mention_id == Mention.id)
-                          .where(IncidentMention.incident_id == largest.id)).all()
         graded = s.scalar(select(func.count(Analysis.id)).where(Analysis.severity != "none"))
+        incidents = s.scalars(select(Incident).order_by(Incident.mention_count.desc(), Incident.id)).all()
+        late = [i for i in incidents if i.category == "delivery" and i.target == "快送外卖"][0]
+        texts = s.scalars(select(Mention.text).join(IncidentMention, IncidentMention.mention_id == Mention.id)
+                          .where(IncidentMention.incident_id == late.id)).all()
     db.dispose()
-    assert complaints == graded == 78
-    assert len(incidents) <= complaints - 10            # was 78 incidents for 78 complaints (64 today)
-    assert largest.mention_count >= 5 and largest.label
-    assert largest.target == "快送外卖" and largest.category == "delivery"
-    late = ("小时", "分钟", "慢", "才到", "才送", "超时")
-    assert all(any(w in t for w in late) for t in texts), texts
+    posts = Counter((p["feed"], p["label"]) for p in by_id.values())
+    negative_reviews = posts[("waimai", 0)] + posts[("shopping", 0)]
+    assert found[("waimai", 0)] + found[("shopping", 0)] >= 0.9 * negative_reviews   # 148 of 160 today
+    assert found[("waimai", 1)] + found[("shopping", 1)] <= 0.1 * (posts[("waimai", 1)] + posts[("shopping", 1)])
+    assert found[("weibo", 0)] + found[("weibo", 1)] == 0        # feelings about life, not complaints
+    assert complaints == graded == sum(found.values())
+    assert len(incidents) <= complaints - 10            # was one incident per complaint before grouping by meaning
+    assert late.mention_count >= 5 and late.label and late.mention_count == incidents[0].mention_count
+    words = ("小时", "分钟", "慢", "才到", "才送", "超时")
+    assert all(any(w in t for w in words) for t in texts), texts
 
 
 def test_demo_rerun_on_the_same_database_adds_nothing(tmp_path):

@@ -137,7 +137,8 @@ def test_training_with_extra_examples_is_reproducible_and_uses_them(tmp_path):
     odd = "这个公众号每天推送三次广告"
     extra = [(odd, 1, ["communication"], "important", 50.0)]
     taught = build(data, tmp_path / "c", c_grid=(1.0,), extra=extra, log=lambda m: None)
-    assert taught["complaint"] != plain["complaint"] and taught["zh"] == plain["zh"]
+    # a Chinese complaint teaches the complaint model and, as a negative text, the Chinese polarity model
+    assert taught["complaint"] != plain["complaint"] and taught["zh"] != plain["zh"] and taught["en"] == plain["en"]
     before = complaint_model.load(tmp_path / "a" / complaint_model.ARTIFACT)
     after = complaint_model.load(tmp_path / "c" / complaint_model.ARTIFACT)
     dense = [[0.0] * len(complaint_model.DENSE)]
