@@ -34,6 +34,8 @@ def _due(t, now) -> str:
 
     if t.state == "closed":
         return "closed"
+    if sla.paused_at(t, now):
+        return "paused: waiting for customer"
     breach = sla.breach_at(t, now)
     if breach is not None:
         return f"SLA breached: {breach.kind.replace('_', ' ')}"
@@ -45,7 +47,7 @@ def _due(t, now) -> str:
 
 
 @cli.command("tickets")
-@click.option("--state", "states", multiple=True, help="new, triaged, assigned, investigating, resolved, "
+@click.option("--state", "states", multiple=True, help="new, triaged, assigned, investigating, waiting_customer, resolved, "
               "followed_up, closed; or 'open' (everything not closed, the default); or 'all'.")
 @click.option("--severity", type=click.Choice(SEVERITIES), multiple=True)
 @click.option("--category", multiple=True)
@@ -235,3 +237,63 @@ def note_cmd(ctx: Context, ticket_id: int, text: str) -> None:
         t.updated_at = now
         record(s, t, at=now, actor=_actor(), kind="note", note=text)
         echo(f"note added to ticket #{t.id}")
+
+
+def _tz(ctx: Context):
+    """The team's timezone from the config, or the default one when there is no valid config file."""
+    from repwatch.config import Config
+    from repwatch.exceptions import ConfigError
+
+    try:
+        return ctx.config.tz
+    except ConfigError:
+        from zoneinfo import ZoneInfo
+
+        return ZoneInfo(Config.model_fields["timezone"].default)
+
+
+@ticket_group.command("draft")
+@click.argument("ticket_id", type=int)
+@click.option("--template", help="category.lang (e.g. delivery.en, general.zh); default: the ticket's category, zh.")
+@click.option("--list", "list_all", is_flag=True, help="List the reply templates instead.")
+@pass_ctx
+@handle_errors
+def draft_cmd(ctx: Context, ticket_id: int, template: str | None, list_all: bool) -> None:
+    """Print a reply to the customer drafted from a template (the six steps), filled from the ticket."""
+    from alerts import replies
+
+    if list_all:
+        for key in sorted(replies.templates()):
+            echo(key)
+        return
+    with ctx.db.session() as s:
+        t = _load(s, ticket_id)
+        try:
+            chosen, text = replies.draft(s, t, template, now=ctx.clock().now(), tz=_tz(ctx))
+        except replies.ReplyError as exc:
+            raise click.ClickException(str(exc)) from None
+        echo(f"# ticket #{t.id}, template {chosen.key}")
+        echo(text)
+
+
+@ticket_group.command("reply")
+@click.argument("ticket_id", type=int)
+@click.option("--template", help="Draft from this template (category.lang); recorded with the reply.")
+@click.option("--text", help="The reply as sent; without it, the template's draft is recorded as it is.")
+@pass_ctx
+@handle_errors
+def reply_cmd(ctx: Context, ticket_id: int, template: str | None, text: str | None) -> None:
+    """Record the reply given to the customer; the first reply is the ticket's first response."""
+    from alerts import replies
+
+    now = ctx.clock().now()
+    with ctx.db.session() as s:
+        t = _load(s, ticket_id)
+        try:
+            chosen = replies.resolve(template, t) if template or not text else None
+            if text is None:
+                text = chosen.fill(replies.values(s, t, lang=chosen.lang, now=now, tz=_tz(ctx)))
+            first = replies.reply(s, t, text, actor=_actor(), now=now, template=chosen.key if chosen else None)
+        except replies.ReplyError as exc:
+            raise click.ClickException(str(exc)) from None
+        echo(f"reply recorded on ticket #{t.id}" + (" (first response)" if first else ""))
