@@ -195,7 +195,7 @@ def reply(session: Session, ticket: Ticket, text: str, *, actor: str, now: datet
           template: str | None = None) -> bool:
     """Record the answer given to the customer on the ticket (a `reply` event with the text). The first
     reply is the ticket's first response. Returns True when it was the first response."""
-    text = (text or "").replace("\x00", "").strip()
+    text = (text or "").replace("\x00", "").replace("\r\n", "\n").strip()   # a browser form sends CRLF
     if not text:
         raise ReplyError("the reply is empty")
     if len(text) > MAX_REPLY:
