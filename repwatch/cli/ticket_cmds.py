@@ -159,6 +159,14 @@ def show(ctx: Context, ticket_id: int) -> None:
              f"signals {', '.join(inc.signals or []) or '-'}")
         for channel, ref in sorted((t.external_refs or {}).items()):
             echo(f"  {channel}: {ref}")
+        from alerts.customers import other_tickets
+
+        others = other_tickets(s, t)
+        earlier = [o for o in others if o.earlier]
+        if earlier:
+            echo("  this customer complained before: " + ", ".join(f"#{o.ticket.id}" for o in earlier))
+        if len(others) > len(earlier):
+            echo("  and again later: " + ", ".join(f"#{o.ticket.id}" for o in others if not o.earlier))
         echo("Evidence:")
         for m in members(s, t.incident_id, limit=50):
             reach = f" [{m.author_followers} followers]" if m.author_followers else ""
@@ -297,3 +305,24 @@ def reply_cmd(ctx: Context, ticket_id: int, template: str | None, text: str | No
         except replies.ReplyError as exc:
             raise click.ClickException(str(exc)) from None
         echo(f"reply recorded on ticket #{t.id}" + (" (first response)" if first else ""))
+
+
+@ticket_group.command("merge")
+@click.argument("ticket_id", type=int)
+@click.argument("into_id", type=int)
+@click.option("--reason", help="Why they are one complaint; kept in both audit trails.")
+@pass_ctx
+@handle_errors
+def merge_cmd(ctx: Context, ticket_id: int, into_id: int, reason: str | None) -> None:
+    """Merge duplicate ticket TICKET_ID into INTO_ID: the evidence joins INTO_ID, TICKET_ID is closed, both
+    audit trails say so, and INTO_ID takes the worse severity and the sooner due times."""
+    from alerts.exceptions import AlertError
+    from alerts.merge import merge_tickets
+
+    with ctx.db.session() as s:
+        try:
+            keep = merge_tickets(s, ticket_id, into_id, actor=_actor(), now=ctx.clock().now(),
+                                 settings=_settings(ctx), reason=reason)
+        except AlertError as exc:
+            raise click.ClickException(str(exc)) from None
+        echo(f"ticket #{ticket_id} merged into #{keep.id} ({keep.severity}, {keep.state}); #{ticket_id} is closed")

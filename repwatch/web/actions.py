@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from alerts import replies, silences
 from alerts.corrections import Change, correct_mention, correct_ticket
 from alerts.exceptions import AlertError, IllegalTransition
+from alerts.merge import merge_tickets
 from alerts.replies import ReplyError
 from alerts.tickets import assign, move, record
 from repwatch.exceptions import RepwatchError
@@ -88,6 +89,16 @@ def do_reply(s: Session, t: Ticket, who: Principal, now: datetime, *, text: str 
     try:
         replies.reply(s, t, text or "", actor=actor(who), now=now, template=template or None)
     except ReplyError as exc:
+        raise ActionError(str(exc)) from None
+
+
+def do_merge(s: Session, t: Ticket, who: Principal, now: datetime, *, into: int, reason: str | None = None,
+             settings=None) -> Ticket:
+    """Merge this duplicate ticket into ticket `into` (alerts.merge.merge_tickets): audit trail on both."""
+    try:
+        return merge_tickets(s, t.id, into, actor=actor(who), now=now, settings=settings,
+                             reason=_clean(reason, MAX_NOTE, "reason"))
+    except AlertError as exc:
         raise ActionError(str(exc)) from None
 
 

@@ -50,3 +50,41 @@ def test_waiting_for_the_customer_is_not_breached_in_the_cli(database_url, ticke
     assert invoke(*db, "ticket", "move", str(ticket_id), "investigating").exit_code == 0
     row = json.loads(invoke(*db, "tickets", "--json").stdout)   # a pause does not forgive a breach before it
     assert (row["state"], row["sla"]) == ("investigating", "SLA breached: resolution")
+
+
+def test_ticket_merge_and_the_customers_earlier_tickets(database_url):
+    from datetime import timedelta
+
+    from alerts.settings import AlertSettings
+    from alerts.tickets import open_ticket
+    from storage.models import Incident, IncidentMention, Mention
+    from storage.writes import get_or_create_source
+    from tests.alerts.test_cli import OPENED
+
+    d = Database(database_url)
+    ids = []
+    with d.session() as s:
+        src = get_or_create_source(s, "weibo-a", "feed")
+        for n in range(3):
+            at = OPENED + timedelta(days=n)
+            m = Mention(source_id=src.id, external_id=f"w{n}", url=f"https://weibo.com/{n}", content_hash=f"h{n}",
+                        author="@李雷" if n else "李雷", text=f"快送外卖 第{n}次投诉", published_at=at, collected_at=at,
+                        raw={})
+            inc = Incident(key=f"k{n}", target="快送外卖", category="delivery", title=f"第{n}次", severity="important",
+                           signals=[], first_seen=at, last_seen=at, mention_count=1, reach=0, status="open")
+            s.add_all([m, inc])
+            s.flush()
+            s.add(IncidentMention(incident_id=inc.id, mention_id=m.id))
+            ids.append(open_ticket(s, inc, AlertSettings(), at)[0].id)
+    d.dispose()
+    db = _db(database_url)
+    shown = invoke(*db, "ticket", "show", str(ids[2])).stdout
+    assert f"this customer complained before: #{ids[0]}, #{ids[1]}" in shown
+    assert f"and again later: #{ids[2]}" in invoke(*db, "ticket", "show", str(ids[1])).stdout
+    merged = invoke(*db, "ticket", "merge", str(ids[2]), str(ids[1]), "--reason", "同一订单")
+    assert merged.exit_code == 0, merged.output
+    assert merged.stdout.strip() == f"ticket #{ids[2]} merged into #{ids[1]} (important, new); #{ids[2]} is closed"
+    again = invoke(*db, "ticket", "merge", str(ids[2]), str(ids[1]))
+    assert again.exit_code == 1 and "is closed" in again.stderr
+    for tid in ids[1:]:
+        assert "merged" in invoke(*db, "ticket", "show", str(tid)).stdout

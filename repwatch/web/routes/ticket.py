@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy import select
 
 from alerts import replies
+from alerts.customers import other_tickets
 from alerts.corrections import Change, is_dismissed
 from alerts.merge import related
 from alerts.tickets import TRANSITIONS
@@ -59,6 +60,7 @@ def ticket_page(request: Request, ticket_id: int, template: str = ""):
         except replies.ReplyError:
             chosen, draft = replies.draft(s, t, None, now=now, tz=state.tz)
         reply_events = [e for e in t.events if e.kind == "reply"]
+        others = other_tickets(s, t)
         return page(request, "ticket.html", t=t, incident=incident, related=related(s, incident), items=items,
                     chart=chart, volume=volume,
                     alarms=detector_alarms(s, t.incident_id), events=list(t.events), due=due, due_kind=due_kind,
@@ -66,7 +68,8 @@ def ticket_page(request: Request, ticket_id: int, template: str = ""):
                     silences=list(SILENCE_CHOICES), can_act=request.state.principal.can("agent"),
                     categories=CATEGORIES, severities=SEVERITIES, dismissed=is_dismissed(s, t),
                     labels=labels, reply_template=chosen.key, reply_draft=draft,
-                    reply_templates=sorted(replies.templates()), replied=bool(reply_events))
+                    reply_templates=sorted(replies.templates()), replied=bool(reply_events),
+                    earlier=[o for o in others if o.earlier], later=[o for o in others if not o.earlier])
 
 
 def _act(request: Request, ticket_id: int, action, done: str):
@@ -105,6 +108,21 @@ def reply(request: Request, ticket_id: int, text: str = Form(""), template: str 
     """The reply given to the customer, recorded on the ticket (the first one is the first response)."""
     return _act(request, ticket_id, lambda s, t, who, now: actions.do_reply(
         s, t, who, now, text=text, template=template[:60] or None), "答复已记录 Reply recorded.")
+
+
+@router.post("/tickets/{ticket_id}/merge", dependencies=[agent, csrf])
+def merge(request: Request, ticket_id: int, into: int = Form(..., ge=1, le=2**31 - 1), reason: str = Form("")):
+    """Merge this (duplicate) ticket into ticket `into`; the page shown next is the surviving ticket."""
+    state = request.app.state
+    try:
+        with state.db.session() as s:
+            actions.do_merge(s, _ticket(s, ticket_id), request.state.principal, state.clock.now(), into=into,
+                             reason=reason, settings=state.config.alerts)
+        flash(request, f"已合并到 #{into} Merged into #{into}.")
+        return RedirectResponse(f"/tickets/{into}", status_code=303)
+    except actions.ActionError as exc:
+        flash(request, str(exc), "error")
+        return RedirectResponse(f"/tickets/{ticket_id}", status_code=303)
 
 
 @router.post("/tickets/{ticket_id}/follow-up", dependencies=[agent, csrf])
