@@ -48,10 +48,12 @@ def platform_of(url: str | None) -> str | None:
     return host or None
 
 
-def complainants(session: Session, ticket: Ticket) -> set[Complainant]:
-    rows = session.execute(select(Mention.author, Mention.url)
-                           .join(IncidentMention, IncidentMention.mention_id == Mention.id)
-                           .where(IncidentMention.incident_id == ticket.incident_id)).all()
+def complainants(session: Session, ticket: Ticket, exclude_mention: int | None = None) -> set[Complainant]:
+    stmt = (select(Mention.author, Mention.url).join(IncidentMention, IncidentMention.mention_id == Mention.id)
+            .where(IncidentMention.incident_id == ticket.incident_id))
+    if exclude_mention is not None:
+        stmt = stmt.where(Mention.id != exclude_mention)
+    rows = session.execute(stmt).all()
     out = set()
     for author, url in rows:
         name = normalise_author(author)
@@ -60,7 +62,7 @@ def complainants(session: Session, ticket: Ticket) -> set[Complainant]:
     return out
 
 
-def _same(a: Complainant, b: Complainant) -> bool:
+def same(a: Complainant, b: Complainant) -> bool:
     return a.name == b.name and (a.platform is None or b.platform is None or a.platform == b.platform)
 
 
@@ -81,7 +83,7 @@ def other_tickets(session: Session, ticket: Ticket) -> list[OtherTicket]:
     found: dict[int, OtherTicket] = {}
     for other, author, url in rows:
         theirs = Complainant(normalise_author(author), platform_of(url))
-        if other.id not in found and any(_same(theirs, c) for c in mine):
+        if other.id not in found and any(same(theirs, c) for c in mine):
             earlier = (other.opened_at, other.id) < (ticket.opened_at, ticket.id)
             found[other.id] = OtherTicket(other, author, earlier)
     return list(found.values())

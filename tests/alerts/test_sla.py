@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from alerts.sla import breaches, check_sla
 from alerts.tickets import move, open_ticket
-from storage.models import Incident, Ticket, TicketEvent
+from storage.models import Incident, Mention, Ticket, TicketEvent
 
 MIN = timedelta(minutes=1)
 
@@ -237,3 +237,38 @@ def test_a_paused_first_response_breach_waits_too_and_the_cli_agrees(db, setting
 
 
 SYSTEM_ACTOR = "repwatch"
+
+
+def test_the_customers_answer_resumes_the_clock_and_someone_elses_post_does_not(db, seed, settings, clock):
+    """The pipeline sees the customer post again while the ticket waits for them: back to investigating,
+    due times moved by the pause. A post by somebody else only joins as evidence."""
+    from alerts.evaluate import evaluate
+
+    text = "快送外卖送餐太慢，等了两个小时还没到，客服也不回，我要投诉"
+    first = seed.mention(text, at=clock.now() - 10 * MIN, severity="important")
+    with db.session() as s:
+        s.get(Mention, first).author = "李雷"
+        evaluate(s, settings, clock.now())
+    with db.session() as s:
+        t = s.scalar(select(Ticket))
+        tid, due = t.id, t.resolution_due
+        move(s, t, "assigned", actor="cli:wang", now=clock.advance(5 * MIN))
+        move(s, t, "waiting_customer", actor="cli:wang", now=clock.now())
+    other = seed.mention(text + "！！", at=clock.advance(60 * MIN), severity="important")
+    with db.session() as s:
+        evaluate(s, settings, clock.now())
+        t = s.get(Ticket, tid)
+        assert other in {e.detail.get("mention_id") for e in t.events if e.kind == "evidence"}
+        assert t.state == "waiting_customer"
+    answer = seed.mention(text + "，订单号123", at=clock.advance(60 * MIN), severity="important")
+    with db.session() as s:
+        s.get(Mention, answer).author = "@李雷"
+        evaluate(s, settings, clock.now())
+    with db.session() as s:
+        t = s.get(Ticket, tid)
+        assert answer in {e.detail.get("mention_id") for e in t.events if e.kind == "evidence"}
+        assert (t.state, t.paused_at) == ("investigating", None)
+        assert t.resolution_due == due + 120 * MIN
+        last = [e for e in t.events if e.kind == "state"][-1]
+        assert (last.actor, last.from_state, last.detail["paused_seconds"]) == ("repwatch", "waiting_customer", 7200)
+
