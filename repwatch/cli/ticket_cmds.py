@@ -151,6 +151,8 @@ def show(ctx: Context, ticket_id: int) -> None:
              f"{t.first_response_due:%Y-%m-%d %H:%M}"
              + (f" (responded {t.first_response_at:%Y-%m-%d %H:%M})" if t.first_response_at else "")
              + f"; resolution due {t.resolution_due:%Y-%m-%d %H:%M}")
+        if t.paused_at is not None:
+            echo(f"  waiting for the customer since {t.paused_at:%Y-%m-%d %H:%M} UTC: SLA clock paused")
         echo(f"  SLA: {_due(t, now)}; escalation level {t.escalation_level}; reopened {t.reopen_count}×"
              + ("" if t.follow_up_satisfied is None else
                       f"; follow-up: customer {'satisfied' if t.follow_up_satisfied else 'NOT satisfied'}"))
@@ -191,7 +193,7 @@ def show(ctx: Context, ticket_id: int) -> None:
 @handle_errors
 def move_cmd(ctx: Context, ticket_id: int, state: str, note: str | None, satisfied: str | None) -> None:
     """Move a ticket to STATE (new → triaged → assigned → investigating → resolved → followed_up → closed;
-    closed → new reopens)."""
+    closed → new reopens; assigned/investigating ⇄ waiting_customer pauses the SLA clock)."""
     from alerts.exceptions import AlertError
     from alerts.tickets import move
 

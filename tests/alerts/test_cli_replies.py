@@ -47,6 +47,7 @@ def test_waiting_for_the_customer_is_not_breached_in_the_cli(database_url, ticke
     assert invoke(*db, "tickets", "--breached").stdout.strip() == "no tickets match"
     row = json.loads(invoke(*db, "tickets", "--json").stdout)
     assert (row["state"], row["sla"]) == ("waiting_customer", "paused: waiting for customer")
+    assert "SLA clock paused" in invoke(*db, "ticket", "show", str(ticket_id)).stdout
     assert invoke(*db, "ticket", "move", str(ticket_id), "investigating").exit_code == 0
     row = json.loads(invoke(*db, "tickets", "--json").stdout)   # a pause does not forgive a breach before it
     assert (row["state"], row["sla"]) == ("investigating", "SLA breached: resolution")

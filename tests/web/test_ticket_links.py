@@ -47,3 +47,15 @@ def test_viewers_and_forged_posts_cannot_merge(as_role, db, clock):
     assert agent.post(f"/tickets/{b}/merge", data={"into": str(a)}).status_code == 403
     with db.session() as s:
         assert s.scalars(select(TicketEvent).where(TicketEvent.kind == "merged")).all() == []
+
+
+def test_a_waiting_ticket_shows_its_paused_clock(as_role, db, clock):
+    a, _, _ = _three(db, clock)
+    agent, token = as_role("agent")
+    for state in ("assigned", "waiting_customer"):
+        agent.post(f"/tickets/{a}/move", data={"state": state, "csrf_token": token})
+    page = agent.get(f"/tickets/{a}").text
+    assert 'id="sla-paused"' in page and "等待客户" in page
+    assert 'value="investigating"' in page.split('id="move-form"', 1)[1].split("</form>", 1)[0]
+    agent.post(f"/tickets/{a}/move", data={"state": "investigating", "csrf_token": token})
+    assert 'id="sla-paused"' not in agent.get(f"/tickets/{a}").text
