@@ -15,7 +15,7 @@ from alerts.notify.base import Alert
 from alerts.settings import AlertSettings
 from alerts.tickets import SYSTEM, move, open_ticket, raise_ticket_severity, record
 from storage.models import Incident, Mention, Ticket
-from storage.vocabulary import SEVERITY_ZH, severity_rank
+from storage.vocabulary import PAUSED_STATES, SEVERITY_ZH, severity_rank
 
 URGENT_SIGNALS = {"safety", "media", "legal", "regulator"}
 
@@ -73,6 +73,15 @@ def ensure_ticket(session: Session, incident: Incident, settings: AlertSettings,
     return ticket
 
 
+def _from_the_customer(session: Session, ticket: Ticket, mention: Mention) -> bool:
+    """The post is by one of the people who complained on this ticket (alerts/customers.py's match)."""
+    from alerts.customers import ANONYMOUS, Complainant, complainants, normalise_author, platform_of, same
+
+    author = Complainant(normalise_author(mention.author), platform_of(mention.url))
+    return author.name not in ANONYMOUS and any(
+        same(author, c) for c in complainants(session, ticket, exclude_mention=mention.id))
+
+
 def on_mention(session: Session, incident: Incident, mention: Mention, signals: list[str], settings: AlertSettings,
                now: datetime, *, base_url: str | None, changes: TicketChanges) -> None:
     """A post joined the incident: open/reopen a ticket if due, else attach the post as evidence."""
@@ -87,7 +96,11 @@ def on_mention(session: Session, incident: Incident, mention: Mention, signals: 
     if record(session, ticket, at=now, actor=SYSTEM, kind="evidence", key=f"t{ticket.id}:m{mention.id}",
               detail={"mention_id": mention.id, "url": mention.url}):
         changes.attached += 1
-    if ticket.state in ("resolved", "followed_up"):
+    if ticket.state in PAUSED_STATES and _from_the_customer(session, ticket, mention):
+        # the customer answered while the team waited for them: back to work, the SLA clock resumes
+        move(session, ticket, "investigating", actor=SYSTEM, now=now,
+             note=f"the customer answered (mention {mention.id}); SLA clock resumed")
+    elif ticket.state in ("resolved", "followed_up"):
         # The same problem again after it was called resolved: back to investigating (DOMAIN.md: 又, 第三次).
         move(session, ticket, "investigating", actor=SYSTEM, now=now,
              note=f"new post about the same issue after resolution (mention {mention.id})")

@@ -175,3 +175,33 @@ def related(session: Session, incident: Incident, limit: int = 5, floor: float =
         if score >= floor:
             scored.append((other, score))
     return sorted(scored, key=lambda x: (-x[1], x[0].id))[:limit]
+
+
+def merge_tickets(session: Session, ticket_id: int, into_id: int, *, actor: str, now: datetime,
+                  settings=None, reason: str | None = None) -> Ticket:
+    """Merge duplicate ticket `ticket_id` into `into_id`: their incidents are merged (merge() above: the
+    evidence joins, the duplicate is closed with a `merged` event pointing at the survivor, the survivor
+    gets a `merged` event naming it), and the survivor's severity, priority and due times follow the
+    worse of the two (never relax). Both tickets must be open; returns the surviving ticket."""
+    from alerts.settings import AlertSettings
+    from alerts.tickets import raise_ticket_severity
+
+    if ticket_id == into_id:
+        raise IncidentError("a ticket cannot be merged into itself")
+    dup, keep = session.get(Ticket, ticket_id), session.get(Ticket, into_id)
+    for wanted, t in ((ticket_id, dup), (into_id, keep)):
+        if t is None:
+            raise IncidentError(f"no ticket #{wanted}")
+        if t.state == "closed":
+            raise IncidentError(f"ticket #{t.id} is closed; only open tickets are merged")
+    severity, first_due, resolution_due = dup.severity, dup.first_response_due, dup.resolution_due
+    merge(session, dup.incident_id, keep.incident_id, actor=actor, now=now,
+          reason=f"ticket #{dup.id} merged into #{keep.id}" + (f": {reason}" if reason else ""))
+    raise_ticket_severity(session, keep, severity, settings or AlertSettings(), now,
+                          reason=f"merged with ticket #{dup.id}")
+    if keep.first_response_at is None and first_due is not None and keep.first_response_due is not None:
+        keep.first_response_due = min(keep.first_response_due, first_due)
+    if resolution_due is not None and keep.resolution_due is not None:
+        keep.resolution_due = min(keep.resolution_due, resolution_due)
+    keep.updated_at = now
+    return keep

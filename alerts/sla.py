@@ -39,9 +39,15 @@ def open_at(ticket: Ticket, moment: datetime) -> bool:
     return ticket.opened_at <= moment and (ticket.closed_at is None or ticket.closed_at >= moment)
 
 
+def paused_at(ticket: Ticket, moment: datetime) -> bool:
+    """Waiting for the customer at that moment: the clock is stopped, nothing is due and nothing breaches.
+    (When the ticket resumes, tickets.resume_clock moves the due times later by the pause.)"""
+    return ticket.paused_at is not None and ticket.paused_at <= moment
+
+
 def next_due(ticket: Ticket, moment: datetime) -> tuple[str, datetime] | None:
     """What the ticket waits for at that moment: (first_response | resolution, due), or None."""
-    if not open_at(ticket, moment):
+    if not open_at(ticket, moment) or paused_at(ticket, moment):
         return None
     if ticket.first_response_due is not None and (
             ticket.first_response_at is None or ticket.first_response_at >= moment):
@@ -55,7 +61,7 @@ def next_due(ticket: Ticket, moment: datetime) -> tuple[str, datetime] | None:
 def breaches_at(ticket: Ticket, moment: datetime) -> list[Breach]:
     """Every SLA the ticket is past at that moment (first response and resolution can both be)."""
     out = []
-    if not open_at(ticket, moment):
+    if not open_at(ticket, moment) or paused_at(ticket, moment):
         return out
     if ticket.first_response_due is not None and ticket.first_response_due < moment and (
             ticket.first_response_at is None or ticket.first_response_at >= moment):
@@ -78,6 +84,7 @@ def breached_clause(moment: datetime):
     """breaches_at(t, moment) is non-empty, as SQL, for filters and counts."""
     return and_(
         Ticket.opened_at <= moment, or_(Ticket.closed_at.is_(None), Ticket.closed_at >= moment),
+        or_(Ticket.paused_at.is_(None), Ticket.paused_at > moment),
         or_(and_(Ticket.first_response_due < moment,
                  or_(Ticket.first_response_at.is_(None), Ticket.first_response_at >= moment)),
             and_(Ticket.resolution_due < moment,

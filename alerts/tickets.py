@@ -6,7 +6,7 @@ or the complaint recurs, close a false alarm early) and reopening from closed. E
 TicketEvent with who and when."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -16,15 +16,17 @@ from alerts.routing import route_for
 from alerts.settings import AlertSettings
 from storage.models import Incident, Ticket, TicketEvent
 from storage.vocabulary import OPEN_STATES  # noqa: F401  (callers of alerts.tickets use it)
-from storage.vocabulary import PRIORITY, RESOLVED_STATES, TICKET_STATES, severity_rank
+from storage.vocabulary import PAUSED_STATES, PRIORITY, RESOLVED_STATES, TICKET_STATES, severity_rank
 from storage.writes import insert_ignore
 
 STATES = TICKET_STATES
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     "new": ("triaged", "assigned", "closed"),
     "triaged": ("assigned", "closed"),
-    "assigned": ("investigating", "triaged", "closed"),
-    "investigating": ("resolved", "assigned"),
+    "assigned": ("investigating", "waiting_customer", "triaged", "closed"),
+    "investigating": ("resolved", "waiting_customer", "assigned"),
+    # waiting for the customer's answer: the SLA clock is paused until the ticket goes back to work
+    "waiting_customer": ("investigating", "assigned", "closed"),
     "resolved": ("followed_up", "investigating", "closed"),
     "followed_up": ("closed", "investigating"),
     "closed": ("new",),   # reopening starts the process again
@@ -83,6 +85,11 @@ def move(session: Session, ticket: Ticket, to_state: str, *, actor: str, now: da
     before = ticket.state
     if before == "closed":
         _reopen(session, ticket, now, settings or AlertSettings())
+    detail: dict = {}
+    if to_state in PAUSED_STATES and ticket.paused_at is None:
+        ticket.paused_at = now                     # the SLA clock stops
+    elif to_state not in PAUSED_STATES and ticket.paused_at is not None:
+        detail["paused_seconds"] = resume_clock(ticket, now)
     ticket.state = to_state
     ticket.updated_at = now
     if ticket.first_response_at is None and actor != SYSTEM and to_state != "closed" and before != "closed":
@@ -96,9 +103,22 @@ def move(session: Session, ticket: Ticket, to_state: str, *, actor: str, now: da
     if to_state == "closed":
         ticket.closed_at = now
         ticket.open_incident_id = None
-    detail = {"satisfied": satisfied} if to_state == "followed_up" and satisfied is not None else {}
+    if to_state == "followed_up" and satisfied is not None:
+        detail["satisfied"] = satisfied
     record(session, ticket, at=now, actor=actor, kind="reopened" if before == "closed" else "state",
            from_state=before, to_state=to_state, note=note, detail=detail)
+
+
+def resume_clock(ticket: Ticket, now: datetime) -> int:
+    """End a pause: the due times move later by the time spent waiting for the customer (a due time
+    already met stays as it was). Returns the pause in whole seconds."""
+    paused = max(now - ticket.paused_at, timedelta(0))
+    if ticket.first_response_due is not None and ticket.first_response_at is None:
+        ticket.first_response_due += paused
+    if ticket.resolution_due is not None and ticket.resolved_at is None:
+        ticket.resolution_due += paused
+    ticket.paused_at = None
+    return int(paused.total_seconds())
 
 
 def _reopen(session: Session, ticket: Ticket, now: datetime, settings: AlertSettings) -> None:
@@ -109,7 +129,7 @@ def _reopen(session: Session, ticket: Ticket, now: datetime, settings: AlertSett
     sla = _sla(settings, ticket.severity)
     ticket.open_incident_id = ticket.incident_id
     ticket.reopen_count += 1
-    ticket.closed_at = ticket.resolved_at = ticket.first_response_at = None
+    ticket.closed_at = ticket.resolved_at = ticket.first_response_at = ticket.paused_at = None
     ticket.follow_up_satisfied = None
     ticket.first_response_due = now + sla.first_response
     ticket.resolution_due = now + sla.resolution

@@ -38,10 +38,13 @@ OTHER = "other"     # shown where a complaint has no category; never stored as a
 Category = Literal["product", "service", "price", "delivery", "after_sales", "communication", "promise"]
 
 # -- the ticket process (DOMAIN.md's seven steps as states) -------------------------------------------
-TICKET_STATES = ("new", "triaged", "assigned", "investigating", "resolved", "followed_up", "closed")
+TICKET_STATES = ("new", "triaged", "assigned", "investigating", "waiting_customer", "resolved", "followed_up",
+                 "closed")
 OPEN_STATES = TICKET_STATES[:-1]
+PAUSED_STATES = ("waiting_customer",)                      # the SLA clock stops while the team waits
 RESOLVED_STATES = ("resolved", "followed_up", "closed")   # the resolution SLA is met in these
-TicketState = Literal["new", "triaged", "assigned", "investigating", "resolved", "followed_up", "closed"]
+TicketState = Literal["new", "triaged", "assigned", "investigating", "waiting_customer", "resolved", "followed_up",
+                      "closed"]
 
 # -- labels: Chinese first (what the team reads), English beside it ----------------------------------
 LABELS: dict[str, dict[str, dict[str, str]]] = {
@@ -58,9 +61,9 @@ LABELS: dict[str, dict[str, dict[str, str]]] = {
     },
     "state": {
         "zh": {"new": "新建", "triaged": "已分类", "assigned": "已分派", "investigating": "调查中",
-               "resolved": "已解决", "followed_up": "已回访", "closed": "已关闭", "reopened": "重新打开"},
+               "waiting_customer": "等待客户", "resolved": "已解决", "followed_up": "已回访", "closed": "已关闭", "reopened": "重新打开"},
         "en": {"new": "new", "triaged": "triaged", "assigned": "assigned", "investigating": "investigating",
-               "resolved": "resolved", "followed_up": "followed up", "closed": "closed", "reopened": "reopened"},
+               "waiting_customer": "waiting for customer", "resolved": "resolved", "followed_up": "followed up", "closed": "closed", "reopened": "reopened"},
     },
     # a source's health (collectors/health.py decides it; the web and the digest show it)
     "health": {

@@ -34,6 +34,8 @@ def _due(t, now) -> str:
 
     if t.state == "closed":
         return "closed"
+    if sla.paused_at(t, now):
+        return "paused: waiting for customer"
     breach = sla.breach_at(t, now)
     if breach is not None:
         return f"SLA breached: {breach.kind.replace('_', ' ')}"
@@ -45,7 +47,7 @@ def _due(t, now) -> str:
 
 
 @cli.command("tickets")
-@click.option("--state", "states", multiple=True, help="new, triaged, assigned, investigating, resolved, "
+@click.option("--state", "states", multiple=True, help="new, triaged, assigned, investigating, waiting_customer, resolved, "
               "followed_up, closed; or 'open' (everything not closed, the default); or 'all'.")
 @click.option("--severity", type=click.Choice(SEVERITIES), multiple=True)
 @click.option("--category", multiple=True)
@@ -149,6 +151,8 @@ def show(ctx: Context, ticket_id: int) -> None:
              f"{t.first_response_due:%Y-%m-%d %H:%M}"
              + (f" (responded {t.first_response_at:%Y-%m-%d %H:%M})" if t.first_response_at else "")
              + f"; resolution due {t.resolution_due:%Y-%m-%d %H:%M}")
+        if t.paused_at is not None:
+            echo(f"  waiting for the customer since {t.paused_at:%Y-%m-%d %H:%M} UTC: SLA clock paused")
         echo(f"  SLA: {_due(t, now)}; escalation level {t.escalation_level}; reopened {t.reopen_count}×"
              + ("" if t.follow_up_satisfied is None else
                       f"; follow-up: customer {'satisfied' if t.follow_up_satisfied else 'NOT satisfied'}"))
@@ -157,6 +161,14 @@ def show(ctx: Context, ticket_id: int) -> None:
              f"signals {', '.join(inc.signals or []) or '-'}")
         for channel, ref in sorted((t.external_refs or {}).items()):
             echo(f"  {channel}: {ref}")
+        from alerts.customers import other_tickets
+
+        others = other_tickets(s, t)
+        earlier = [o for o in others if o.earlier]
+        if earlier:
+            echo("  this customer complained before: " + ", ".join(f"#{o.ticket.id}" for o in earlier))
+        if len(others) > len(earlier):
+            echo("  and again later: " + ", ".join(f"#{o.ticket.id}" for o in others if not o.earlier))
         echo("Evidence:")
         for m in members(s, t.incident_id, limit=50):
             reach = f" [{m.author_followers} followers]" if m.author_followers else ""
@@ -181,7 +193,7 @@ def show(ctx: Context, ticket_id: int) -> None:
 @handle_errors
 def move_cmd(ctx: Context, ticket_id: int, state: str, note: str | None, satisfied: str | None) -> None:
     """Move a ticket to STATE (new → triaged → assigned → investigating → resolved → followed_up → closed;
-    closed → new reopens)."""
+    closed → new reopens; assigned/investigating ⇄ waiting_customer pauses the SLA clock)."""
     from alerts.exceptions import AlertError
     from alerts.tickets import move
 
@@ -235,3 +247,84 @@ def note_cmd(ctx: Context, ticket_id: int, text: str) -> None:
         t.updated_at = now
         record(s, t, at=now, actor=_actor(), kind="note", note=text)
         echo(f"note added to ticket #{t.id}")
+
+
+def _tz(ctx: Context):
+    """The team's timezone from the config, or the default one when there is no valid config file."""
+    from repwatch.config import Config
+    from repwatch.exceptions import ConfigError
+
+    try:
+        return ctx.config.tz
+    except ConfigError:
+        from zoneinfo import ZoneInfo
+
+        return ZoneInfo(Config.model_fields["timezone"].default)
+
+
+@ticket_group.command("draft")
+@click.argument("ticket_id", type=int)
+@click.option("--template", help="category.lang (e.g. delivery.en, general.zh); default: the ticket's category, zh.")
+@click.option("--list", "list_all", is_flag=True, help="List the reply templates instead.")
+@pass_ctx
+@handle_errors
+def draft_cmd(ctx: Context, ticket_id: int, template: str | None, list_all: bool) -> None:
+    """Print a reply to the customer drafted from a template (the six steps), filled from the ticket."""
+    from alerts import replies
+
+    if list_all:
+        for key in sorted(replies.templates()):
+            echo(key)
+        return
+    with ctx.db.session() as s:
+        t = _load(s, ticket_id)
+        try:
+            chosen, text = replies.draft(s, t, template, now=ctx.clock().now(), tz=_tz(ctx))
+        except replies.ReplyError as exc:
+            raise click.ClickException(str(exc)) from None
+        echo(f"# ticket #{t.id}, template {chosen.key}")
+        echo(text)
+
+
+@ticket_group.command("reply")
+@click.argument("ticket_id", type=int)
+@click.option("--template", help="Draft from this template (category.lang); recorded with the reply.")
+@click.option("--text", help="The reply as sent; without it, the template's draft is recorded as it is.")
+@pass_ctx
+@handle_errors
+def reply_cmd(ctx: Context, ticket_id: int, template: str | None, text: str | None) -> None:
+    """Record the reply given to the customer; the first reply is the ticket's first response."""
+    from alerts import replies
+
+    now = ctx.clock().now()
+    with ctx.db.session() as s:
+        t = _load(s, ticket_id)
+        try:
+            chosen = replies.resolve(template, t) if template or not text else None
+            if text is None:
+                text = chosen.fill(replies.values(s, t, lang=chosen.lang, now=now, tz=_tz(ctx)))
+            first = replies.reply(s, t, text, actor=_actor(), now=now, template=chosen.key if chosen else None)
+        except replies.ReplyError as exc:
+            raise click.ClickException(str(exc)) from None
+        echo(f"reply recorded on ticket #{t.id}" + (" (first response)" if first else ""))
+
+
+@ticket_group.command("merge")
+@click.argument("ticket_id", type=int)
+@click.argument("into_id", type=int)
+@click.option("--reason", help="Why they are one complaint; kept in both audit trails.")
+@pass_ctx
+@handle_errors
+def merge_cmd(ctx: Context, ticket_id: int, into_id: int, reason: str | None) -> None:
+    """Merge duplicate ticket TICKET_ID into INTO_ID: the evidence joins INTO_ID, TICKET_ID is closed, both
+    audit trails say so, and INTO_ID takes the worse severity and the sooner due times."""
+    from alerts.exceptions import AlertError
+    from alerts.merge import merge_tickets
+
+    with ctx.db.session() as s:
+        try:
+            keep = merge_tickets(s, ticket_id, into_id, actor=_actor(), now=ctx.clock().now(),
+                                 settings=_settings(ctx), reason=reason)
+        except AlertError as exc:
+            raise click.ClickException(str(exc)) from None
+        echo(f"ticket #{ticket_id} merged into #{keep.id} ({keep.severity}, {keep.state}); #{ticket_id} is closed")

@@ -7,9 +7,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from alerts import silences
+from alerts import replies, silences
 from alerts.corrections import Change, correct_mention, correct_ticket
 from alerts.exceptions import AlertError, IllegalTransition
+from alerts.merge import merge_tickets
+from alerts.replies import ReplyError
 from alerts.tickets import assign, move, record
 from repwatch.exceptions import RepwatchError
 from repwatch.web.users import Principal
@@ -73,6 +75,31 @@ def do_follow_up(s: Session, t: Ticket, who: Principal, now: datetime, *, satisf
            detail={"satisfied": satisfied})
     if t.state == "resolved":
         move(s, t, "followed_up", actor=actor(who), now=now)
+
+
+def do_reply(s: Session, t: Ticket, who: Principal, now: datetime, *, text: str | None,
+             template: str | None = None) -> None:
+    """The answer given to the customer (drafted from a reply template, edited by the agent), recorded on
+    the ticket as a `reply` event; the first one is the ticket's first response."""
+    if template:
+        try:
+            template = replies.resolve(template, t).key
+        except ReplyError as exc:
+            raise ActionError(str(exc)) from None
+    try:
+        replies.reply(s, t, text or "", actor=actor(who), now=now, template=template or None)
+    except ReplyError as exc:
+        raise ActionError(str(exc)) from None
+
+
+def do_merge(s: Session, t: Ticket, who: Principal, now: datetime, *, into: int, reason: str | None = None,
+             settings=None) -> Ticket:
+    """Merge this duplicate ticket into ticket `into` (alerts.merge.merge_tickets): audit trail on both."""
+    try:
+        return merge_tickets(s, t.id, into, actor=actor(who), now=now, settings=settings,
+                             reason=_clean(reason, MAX_NOTE, "reason"))
+    except AlertError as exc:
+        raise ActionError(str(exc)) from None
 
 
 def check_silence_length(duration: timedelta) -> None:

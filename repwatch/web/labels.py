@@ -13,7 +13,7 @@ HEALTH = VOCABULARY["health"]["zh"]
 EVENT = {
     "opened": "开单", "evidence": "新证据", "state": "状态变更", "reopened": "重新打开", "assign": "分派",
     "note": "备注", "follow_up": "回访结果", "silence": "静默", "escalated": "升级", "escalation": "升级",
-    "correction": "更正",
+    "correction": "更正", "reply": "答复客户", "merged": "合并", "merged_into": "已合并到",
 }
 
 SIGNAL_KINDS = {

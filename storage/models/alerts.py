@@ -70,6 +70,9 @@ class Ticket(Base):
     first_response_at: Mapped[Optional[datetime]]
     resolved_at: Mapped[Optional[datetime]]
     closed_at: Mapped[Optional[datetime]]
+    # Set while the ticket waits for the customer (waiting_customer): the SLA clock is stopped from then,
+    # and on resuming both due times move later by the time spent waiting (alerts/sla.py).
+    paused_at: Mapped[Optional[datetime]]
     escalation_level: Mapped[int] = mapped_column(default=0)
     reopen_count: Mapped[int] = mapped_column(default=0)
     follow_up_satisfied: Mapped[Optional[bool]] = mapped_column(Boolean)

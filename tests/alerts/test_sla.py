@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from alerts.sla import breaches, check_sla
 from alerts.tickets import move, open_ticket
-from storage.models import Incident, Ticket, TicketEvent
+from storage.models import Incident, Mention, Ticket, TicketEvent
 
 MIN = timedelta(minutes=1)
 
@@ -157,3 +157,118 @@ def test_todays_digest_lists_only_breaches_that_have_happened(db, settings, cloc
     assert [(t.id, t.state) for t in late.overdue_tickets] == [(tid, "first_response")]
     assert late.overdue_tickets[0].overdue_by == 30 * MIN
     assert day_after.tickets.overdue == 1
+
+
+# -- waiting for the customer: the SLA clock pauses, and resumes with the due times moved later ---------
+
+def test_waiting_for_the_customer_pauses_the_clock_and_resuming_shifts_the_due_times(db, settings, clock):
+    from zoneinfo import ZoneInfo
+
+    from alerts.sla import breach_at, breached_clause, next_due
+    from repwatch.web.queries.queue import QueueFilters, counters, queue
+
+    tid = urgent_ticket(db, settings, clock.now())            # first response due T0+1h, resolution T0+24h
+    with db.session() as s:
+        t = s.get(Ticket, tid)
+        move(s, t, "assigned", actor="cli:wang", now=clock.advance(10 * MIN))
+        resolution_due = t.resolution_due
+        move(s, t, "waiting_customer", actor="cli:wang", now=clock.advance(50 * MIN))   # paused at T0+1h
+        assert t.paused_at == clock.now()
+    now = clock.advance(timedelta(hours=30))                  # well past the old resolution due time
+    with db.session() as s:
+        t = s.get(Ticket, tid)
+        assert breach_at(t, now) is None and next_due(t, now) is None
+        assert s.scalars(select(Ticket.id).where(breached_clause(now))).all() == []
+        assert check_sla(s, now) == [] and breaches(s, now) == []
+        assert [r.ticket.id for r in queue(s, QueueFilters(breached=True), now)] == []
+        assert counters(s, now, ZoneInfo("UTC"))["breached"] == 0
+    assert escalations(db, tid) == []
+    with db.session() as s:                                   # the customer answers: back to work
+        t = s.get(Ticket, tid)
+        move(s, t, "investigating", actor="cli:wang", now=clock.now())
+        assert t.paused_at is None
+        assert t.resolution_due == resolution_due + timedelta(hours=30)
+        ev = s.scalars(select(TicketEvent).where(TicketEvent.ticket_id == tid, TicketEvent.to_state == "investigating")).one()
+        assert ev.detail["paused_seconds"] == 30 * 3600
+    with db.session() as s:                                   # 23 hours of the day used up before the pause...
+        assert check_sla(s, clock.advance(22 * 60 * MIN)) == []
+    with db.session() as s:                                   # ...and the clock runs out after the last hour
+        alerts = check_sla(s, clock.advance(2 * 60 * MIN))
+        assert [a.key for a in alerts] == [f"ticket:{tid}:sla:resolution:0"]
+        assert s.scalars(select(Ticket.id).where(breached_clause(clock.now()))).all() == [tid]
+
+
+def test_only_working_states_can_wait_for_the_customer(db, settings, clock):
+    import pytest
+
+    from alerts.exceptions import IllegalTransition
+
+    tid = urgent_ticket(db, settings, clock.now())
+    with db.session() as s:
+        t = s.get(Ticket, tid)
+        with pytest.raises(IllegalTransition):
+            move(s, t, "waiting_customer", actor="cli:wang", now=clock.now())
+        move(s, t, "assigned", actor="cli:wang", now=clock.now())
+        move(s, t, "investigating", actor="cli:wang", now=clock.now())
+        move(s, t, "waiting_customer", actor="cli:wang", now=clock.now())
+        with pytest.raises(IllegalTransition):
+            move(s, t, "resolved", actor="cli:wang", now=clock.now())
+
+
+def test_a_paused_first_response_breach_waits_too_and_the_cli_agrees(db, settings, clock):
+    """A ticket paused before its first-response due time (an agent asked the customer) stays unbreached
+    in `repwatch tickets --breached` and in the dashboard; after resuming, the due time is shifted."""
+    from alerts.sla import breach_at
+
+    tid = urgent_ticket(db, settings, clock.now())
+    with db.session() as s:
+        t = s.get(Ticket, tid)
+        move(s, t, "assigned", actor=SYSTEM_ACTOR, now=clock.advance(5 * MIN))   # routing: no response yet
+        due = t.first_response_due
+        move(s, t, "waiting_customer", actor=SYSTEM_ACTOR, now=clock.advance(5 * MIN))
+    with db.session() as s:
+        assert breach_at(s.get(Ticket, tid), clock.advance(3 * 60 * MIN)) is None
+    with db.session() as s:
+        t = s.get(Ticket, tid)
+        move(s, t, "assigned", actor=SYSTEM_ACTOR, now=clock.now())
+        assert t.first_response_due == due + timedelta(hours=3)
+        assert breach_at(t, clock.now()) is None
+        assert breach_at(t, clock.now() + 51 * MIN).kind == "first_response"
+
+
+SYSTEM_ACTOR = "repwatch"
+
+
+def test_the_customers_answer_resumes_the_clock_and_someone_elses_post_does_not(db, seed, settings, clock):
+    """The pipeline sees the customer post again while the ticket waits for them: back to investigating,
+    due times moved by the pause. A post by somebody else only joins as evidence."""
+    from alerts.evaluate import evaluate
+
+    text = "快送外卖送餐太慢，等了两个小时还没到，客服也不回，我要投诉"
+    first = seed.mention(text, at=clock.now() - 10 * MIN, severity="important")
+    with db.session() as s:
+        s.get(Mention, first).author = "李雷"
+        evaluate(s, settings, clock.now())
+    with db.session() as s:
+        t = s.scalar(select(Ticket))
+        tid, due = t.id, t.resolution_due
+        move(s, t, "assigned", actor="cli:wang", now=clock.advance(5 * MIN))
+        move(s, t, "waiting_customer", actor="cli:wang", now=clock.now())
+    other = seed.mention(text + "！！", at=clock.advance(60 * MIN), severity="important")
+    with db.session() as s:
+        evaluate(s, settings, clock.now())
+        t = s.get(Ticket, tid)
+        assert other in {e.detail.get("mention_id") for e in t.events if e.kind == "evidence"}
+        assert t.state == "waiting_customer"
+    answer = seed.mention(text + "，订单号123", at=clock.advance(60 * MIN), severity="important")
+    with db.session() as s:
+        s.get(Mention, answer).author = "@李雷"
+        evaluate(s, settings, clock.now())
+    with db.session() as s:
+        t = s.get(Ticket, tid)
+        assert answer in {e.detail.get("mention_id") for e in t.events if e.kind == "evidence"}
+        assert (t.state, t.paused_at) == ("investigating", None)
+        assert t.resolution_due == due + 120 * MIN
+        last = [e for e in t.events if e.kind == "state"][-1]
+        assert (last.actor, last.from_state, last.detail["paused_seconds"]) == ("repwatch", "waiting_customer", 7200)
+

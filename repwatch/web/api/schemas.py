@@ -157,6 +157,20 @@ class NoteIn(BaseModel):
     note: Annotated[Text, Field(min_length=1, max_length=4000)]
 
 
+class ReplyIn(BaseModel):
+    """The answer given to the customer, as sent (copy it to the platform yourself); the first reply is the
+    ticket's first response."""
+    text: Annotated[Text, Field(min_length=1, max_length=8000)]
+    template: Optional[Annotated[str, Field(max_length=60)]] = Field(
+        None, description="the reply template it was drafted from, e.g. delivery.zh")
+
+
+class ReplyDraft(BaseModel):
+    template: str = Field(description="category.lang, e.g. delivery.zh")
+    text: str
+    templates: list[str] = Field(description="every template there is")
+
+
 class FollowUpIn(BaseModel):
     satisfied: bool = Field(description="回访: is the customer satisfied with the outcome")
     note: Optional[Annotated[Text, Field(max_length=4000)]] = None

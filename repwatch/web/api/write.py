@@ -5,14 +5,17 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Request
+from typing import Optional
+
+from fastapi import APIRouter, HTTPException, Path, Query, Request
 from sqlalchemy import select
 
+from alerts import replies
 from repwatch.web import actions
 from repwatch.web.api.convert import event_out, ticket_out
 from alerts.corrections import Change
 from repwatch.web.api.schemas import (ActionResult, AssignIn, CorrectionIn, CorrectionOut, CorrectionResult, FollowUpIn,
-                                      MoveIn, NoteIn, SilenceIn)
+                                      MoveIn, NoteIn, ReplyDraft, ReplyIn, SilenceIn)
 from repwatch.web.deps import agent, csrf
 from storage.models import Mention, Ticket, TicketEvent
 from storage.types import parse_duration
@@ -60,6 +63,28 @@ def move(request: Request, ticket_id: Id, body: MoveIn):
 @router.post("/tickets/{ticket_id}/notes", response_model=ActionResult, summary="Add a note to the audit trail")
 def note(request: Request, ticket_id: Id, body: NoteIn):
     return _run(request, ticket_id, lambda s, t, who, now: actions.do_note(s, t, who, now, note=body.note))
+
+
+@router.post("/tickets/{ticket_id}/reply", response_model=ActionResult,
+             summary="Record the reply given to the customer (the first one is the first response)")
+def reply(request: Request, ticket_id: Id, body: ReplyIn):
+    return _run(request, ticket_id, lambda s, t, who, now: actions.do_reply(
+        s, t, who, now, text=body.text, template=body.template))
+
+
+@router.get("/tickets/{ticket_id}/reply-draft", response_model=ReplyDraft,
+            summary="A reply drafted from a template (category.lang; default: the ticket's category in Chinese)")
+def reply_draft(request: Request, ticket_id: Id, template: Annotated[Optional[str], Query(max_length=60)] = None):
+    app = request.app.state
+    with app.db.session() as s:
+        t = s.get(Ticket, ticket_id)
+        if t is None:
+            raise HTTPException(404, f"no ticket #{ticket_id}")
+        try:
+            chosen, text = replies.draft(s, t, template, now=app.clock.now(), tz=app.tz)
+        except replies.ReplyError as exc:
+            raise HTTPException(422, str(exc)) from None
+        return ReplyDraft(template=chosen.key, text=text, templates=sorted(replies.templates()))
 
 
 @router.post("/tickets/{ticket_id}/follow-up", response_model=ActionResult,

@@ -10,6 +10,8 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse
 from sqlalchemy import select
 
+from alerts import replies
+from alerts.customers import other_tickets
 from alerts.corrections import Change, is_dismissed
 from alerts.merge import related
 from alerts.tickets import TRANSITIONS
@@ -38,7 +40,8 @@ def _ticket(s, ticket_id: int) -> Ticket:
 
 
 @router.get("/tickets/{ticket_id}")
-def ticket_page(request: Request, ticket_id: int):
+def ticket_page(request: Request, ticket_id: int, template: str = ""):
+    """`?template=delivery.en` fills the reply box from that template (default: the ticket's category, zh)."""
     state = request.app.state
     now = state.clock.now()
     with state.db.session() as s:
@@ -52,13 +55,21 @@ def ticket_page(request: Request, ticket_id: int):
                                caption="事件声量与预期基线 Incident volume vs expected baseline")
         due, due_kind = next_due(t, now)
         labels = latest_labels(s, [i.mention.id for i in items])
+        try:
+            chosen, draft = replies.draft(s, t, template[:60] or None, now=now, tz=state.tz)
+        except replies.ReplyError:
+            chosen, draft = replies.draft(s, t, None, now=now, tz=state.tz)
+        reply_events = [e for e in t.events if e.kind == "reply"]
+        others = other_tickets(s, t)
         return page(request, "ticket.html", t=t, incident=incident, related=related(s, incident), items=items,
                     chart=chart, volume=volume,
                     alarms=detector_alarms(s, t.incident_id), events=list(t.events), due=due, due_kind=due_kind,
                     breached=is_breached(t, now), moves=TRANSITIONS.get(t.state, ()),
                     silences=list(SILENCE_CHOICES), can_act=request.state.principal.can("agent"),
                     categories=CATEGORIES, severities=SEVERITIES, dismissed=is_dismissed(s, t),
-                    labels=labels)
+                    labels=labels, reply_template=chosen.key, reply_draft=draft,
+                    reply_templates=sorted(replies.templates()), replied=bool(reply_events),
+                    earlier=[o for o in others if o.earlier], later=[o for o in others if not o.earlier])
 
 
 def _act(request: Request, ticket_id: int, action, done: str):
@@ -90,6 +101,28 @@ def move(request: Request, ticket_id: int, state: str = Form(...), note: str = F
 def note(request: Request, ticket_id: int, note: str = Form("")):
     return _act(request, ticket_id, lambda s, t, who, now: actions.do_note(s, t, who, now, note=note),
                 "备注已添加 Note added.")
+
+
+@router.post("/tickets/{ticket_id}/reply", dependencies=[agent, csrf])
+def reply(request: Request, ticket_id: int, text: str = Form(""), template: str = Form("")):
+    """The reply given to the customer, recorded on the ticket (the first one is the first response)."""
+    return _act(request, ticket_id, lambda s, t, who, now: actions.do_reply(
+        s, t, who, now, text=text, template=template[:60] or None), "答复已记录 Reply recorded.")
+
+
+@router.post("/tickets/{ticket_id}/merge", dependencies=[agent, csrf])
+def merge(request: Request, ticket_id: int, into: int = Form(..., ge=1, le=2**31 - 1), reason: str = Form("")):
+    """Merge this (duplicate) ticket into ticket `into`; the page shown next is the surviving ticket."""
+    state = request.app.state
+    try:
+        with state.db.session() as s:
+            actions.do_merge(s, _ticket(s, ticket_id), request.state.principal, state.clock.now(), into=into,
+                             reason=reason, settings=state.config.alerts)
+        flash(request, f"已合并到 #{into} Merged into #{into}.")
+        return RedirectResponse(f"/tickets/{into}", status_code=303)
+    except actions.ActionError as exc:
+        flash(request, str(exc), "error")
+        return RedirectResponse(f"/tickets/{ticket_id}", status_code=303)
 
 
 @router.post("/tickets/{ticket_id}/follow-up", dependencies=[agent, csrf])
