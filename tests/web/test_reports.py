@@ -203,3 +203,82 @@ def test_report_json_is_serialisable_and_labelled(db, report_data):
     assert data["since"] == "2026-11-01T00:00:00+08:00" and data["timezone"] == "Asia/Shanghai"
     assert data["over_time"]["categories"]["delivery"]["label_zh"] == "交付物流"
     assert "王女士" in text
+
+
+# -- the CLI ---------------------------------------------------------------------------------------
+CONFIG = f"""timezone: Asia/Shanghai
+watch:
+  - name: {BRAND}
+  - name: {RIVAL}
+    kind: competitor
+"""
+
+
+@pytest.fixture
+def cli_run(database_url, report_data, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from repwatch.cli import cli
+    from repwatch.cli.app import Context
+    from repwatch.clock import FrozenClock
+
+    monkeypatch.setattr(Context, "clock", lambda self: FrozenClock(NOW))
+    config = tmp_path / "schedules.yaml"
+    config.write_text(CONFIG, encoding="utf-8")
+
+    def run(*args):
+        result = CliRunner().invoke(cli, ["-c", str(config), "--database", database_url, "report", *args],
+                                    catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result.stdout
+    return run
+
+
+def test_cli_csv_has_the_hand_computed_rows(cli_run):
+    rows = list(csv.DictReader(io.StringIO(cli_run("--since", "2026-11-01", "--until", "2026-11-07",
+                                                   "--format", "csv"))))
+    total = rows[0]
+    assert (total["by"], total["tickets"], total["first_response_median_h"], total["first_response_p90_h"]) == (
+        "all", "5", "0.75", "1.7")
+    assert (total["resolution_median_h"], total["resolution_p90_h"]) == ("10.0", "26.0")
+    assert (total["first_response_sla_share"], total["resolution_sla_share"], total["satisfaction"]) == (
+        "0.75", "0.5", "0.5")
+    assert [(r["by"], r["key"]) for r in rows[1:4]] == [("severity", "urgent"), ("severity", "important"),
+                                                        ("severity", "general")]
+    assert {r["by"] for r in rows} == {"all", "severity", "category", "department"}
+    only = list(csv.DictReader(io.StringIO(cli_run("--since", "2026-11-01", "--until", "2026-11-07",
+                                                   "--format", "csv", "--by", "department"))))
+    assert [(r["key"], r["tickets"]) for r in only] == [("all", "5"), ("客服部", "1"), ("物流部", "3"), ("-", "1")]
+
+
+def test_cli_json_and_table(cli_run):
+    data = json.loads(cli_run("--since", "2026-11-01", "--until", "2026-11-07", "--format", "json",
+                              "--by", "severity"))
+    assert list(data["groups"]) == ["severity"]
+    assert data["total"]["first_response_p90_h"] == 1.7 and data["total"]["resolution_sla_share"] == 0.5
+    assert data["since"] == "2026-11-01T00:00:00+08:00" and data["until"] == "2026-11-08T00:00:00+08:00"
+    assert [(t["name"], t["kind"], t["negative_share"]) for t in data["targets"]] == [
+        (BRAND, "brand", 0.8), (RIVAL, "competitor", 0.5)]
+    assert data["repeat_complainants"][0]["author"] == "王女士"
+    # a narrower period: only 11-03 (T2 and T3)
+    narrow = json.loads(cli_run("--since", "2026-11-03", "--until", "2026-11-03", "--format", "json"))
+    assert narrow["total"]["tickets"] == 2
+
+    table = cli_run("--since", "2026-11-01", "--until", "2026-11-07")
+    assert "2026-11-01 .. 2026-11-07 (Asia/Shanghai)" in table
+    assert "紧急 urgent" in table and "交付物流 delivery" in table and "王女士" in table
+    line = next(x for x in table.splitlines() if x.startswith("全部 all "))
+    assert line.split()[2:7] == ["5", "0.75", "1.7", "10", "26"]
+
+
+def test_cli_refuses_bad_dates(database_url, tmp_path):
+    from click.testing import CliRunner
+
+    from repwatch.cli import cli
+
+    result = CliRunner().invoke(cli, ["-c", "/nonexistent.yaml", "--database", database_url, "report",
+                                      "--since", "2026-11-08", "--until", "2026-11-01"])
+    assert result.exit_code == 2 and "after" in result.output
+    result = CliRunner().invoke(cli, ["-c", "/nonexistent.yaml", "--database", database_url, "report",
+                                      "--since", "yesterday"])
+    assert result.exit_code == 2 and "not a date" in result.output
