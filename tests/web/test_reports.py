@@ -129,6 +129,14 @@ def the_period():
 
 
 @pytest.fixture
+def clock():
+    """The web server's clock (tests/web/conftest.py's make_server): the fixture's `now`."""
+    from repwatch.clock import FrozenClock
+
+    return FrozenClock(NOW)
+
+
+@pytest.fixture
 def report_data(db):
     return fill(db)
 
@@ -282,3 +290,34 @@ def test_cli_refuses_bad_dates(database_url, tmp_path):
     result = CliRunner().invoke(cli, ["-c", "/nonexistent.yaml", "--database", database_url, "report",
                                       "--since", "yesterday"])
     assert result.exit_code == 2 and "not a date" in result.output
+
+
+# -- the page and the API over HTTP (a real uvicorn server) ----------------------------------------
+def test_reports_page_and_api_over_http(report_data, users, make_server, log_in):
+    server = make_server()
+    client, _ = log_in(server.url, "viewer", users["viewer"])
+    html = client.get("/reports", params={"since": "2026-11-01", "until": "2026-11-07"})
+    assert html.status_code == 200
+    text = html.text
+    assert "2026-11-01 — 2026-11-07 (Asia/Shanghai" in text
+    assert "0.75 / 1.7 h" in text and "10 / 26 h" in text          # first response, resolution: median / P90
+    assert "75%" in text and "50%" in text and "王女士" in text
+    assert 'href="/reports"' in text                                 # the nav link
+    # the delivery bar and row click through to the queue filtered to those tickets
+    link = "/?state=new&amp;state=triaged&amp;state=assigned&amp;state=investigating&amp;state=resolved" \
+           "&amp;state=followed_up&amp;state=closed&amp;category=delivery"
+    assert text.count(f'href="{link}"') >= 3                         # table row, two charts, trend legend
+    queue = client.get(link.replace("&amp;", "&"))
+    assert queue.status_code == 200
+    for name in ("T1", "T2", "T5", "T6"):                             # every delivery ticket (the queue has no dates)
+        assert f'data-ticket="{report_data[name]}"' in queue.text
+    assert f'data-ticket="{report_data["T3"]}"' not in queue.text
+
+    api = client.get("/api/reports", params={"since": "2026-11-01", "until": "2026-11-07"}).json()
+    assert api["total"]["first_response_median_h"] == 0.75 and api["total"]["satisfaction"] == 0.5
+    assert client.get("/api/reports", params={"since": "2026-11-08", "until": "2026-11-01"}).status_code == 422
+    exported = client.get("/reports.csv", params={"since": "2026-11-01", "until": "2026-11-07"})
+    assert exported.headers["content-type"].startswith("text/csv")
+    assert list(csv.DictReader(io.StringIO(exported.text)))[0]["resolution_p90_h"] == "26.0"
+    # a bad date in a bookmarked URL shows the default period, not an error
+    assert client.get("/reports", params={"since": "soon"}).status_code == 200
