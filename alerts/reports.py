@@ -67,7 +67,7 @@ def period(since: date | None, until: date | None, tz: ZoneInfo, now: datetime,
     until = until or today
     since = since or until - timedelta(days=default_days - 1)
     if since > until:
-        raise ValueError(f"--since {since} is after --until {until}")
+        raise ValueError(f"since {since} is after until {until}")
     return local_day_start(since, tz), local_day_start(until + timedelta(days=1), tz)
 
 

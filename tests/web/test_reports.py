@@ -286,7 +286,7 @@ def test_cli_refuses_bad_dates(database_url, tmp_path):
 
     result = CliRunner().invoke(cli, ["-c", "/nonexistent.yaml", "--database", database_url, "report",
                                       "--since", "2026-11-08", "--until", "2026-11-01"])
-    assert result.exit_code == 2 and "after" in result.output
+    assert result.exit_code == 2 and "since 2026-11-08 is after until 2026-11-01" in result.output
     result = CliRunner().invoke(cli, ["-c", "/nonexistent.yaml", "--database", database_url, "report",
                                       "--since", "yesterday"])
     assert result.exit_code == 2 and "not a date" in result.output

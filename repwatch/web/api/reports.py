@@ -5,12 +5,19 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Optional
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
+from fastapi.exceptions import RequestValidationError
 
 from alerts.reports import build_report, period
 
 router = APIRouter(tags=["read"])
 MAX_DAYS = 400
+
+
+def _invalid(msg: str, value) -> None:
+    """A 422 in the API's usual validation-error shape (the OpenAPI document promises it)."""
+    raise RequestValidationError([{"type": "value_error", "loc": ("query", "since"), "msg": msg,
+                                   "input": str(value)}])
 
 
 @router.get("/reports", summary="Report over local days: response and resolution times, SLA share, "
@@ -23,9 +30,9 @@ def get_report(request: Request,
     try:
         start, end = period(since, until, app.tz, now)
     except (ValueError, OverflowError) as exc:
-        raise HTTPException(422, f"bad period: {exc}") from None
+        _invalid(f"bad period: {exc}", since)
     if (end - start).days > MAX_DAYS:
-        raise HTTPException(422, f"a report covers at most {MAX_DAYS} days")
+        _invalid(f"a report covers at most {MAX_DAYS} days", since)
     with app.db.session() as s:
         return build_report(s, start, end, now=now, tz=app.tz,
                             targets=[(w.name, w.kind) for w in app.config.watch]).as_json()
