@@ -30,7 +30,7 @@ from datetime import date, datetime, time, timedelta
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from alerts import sla
@@ -308,7 +308,9 @@ def build_report(session: Session, since: datetime, until: datetime, *, now: dat
                  targets: list[tuple[str, str]] = ()) -> Report:
     """The figures for tickets whose clock started in [since, until) and posts that happened then.
     `targets` is the config's watch list as (name, kind) pairs, the brand first."""
-    tickets = [t for t in session.scalars(select(Ticket).where(Ticket.opened_at < until).order_by(Ticket.id))]
+    # a ticket opened before the period can only belong to it through a reopening
+    tickets = list(session.scalars(select(Ticket).where(
+        Ticket.opened_at < until, or_(Ticket.opened_at >= since, Ticket.reopen_count > 0)).order_by(Ticket.id)))
     start = clock_start(session, tickets)
     tickets = [t for t in tickets if since <= start[t.id] < until]
 

@@ -213,6 +213,41 @@ def test_report_json_is_serialisable_and_labelled(db, report_data):
     assert "王女士" in text
 
 
+def test_a_ticket_reopened_through_the_process_counts_from_the_reopening(db, report_data):
+    """T2 (closed) reopened with alerts.tickets.move on 11-05 02:00 UTC and answered 3 h later:
+    first response [0.25, 0.5, 1, 3] -> median 0.75, p90 1 + 0.7*2 = 2.4; resolution [4, 10] (T2 is
+    unresolved again) -> median 7, p90 4 + 0.9*6 = 9.4; its follow-up answer is cleared: 1 of 1."""
+    from alerts.tickets import move
+
+    with db.session() as s:
+        t2 = s.get(Ticket, report_data["T2"])
+        move(s, t2, "new", actor="web:agent", now=utc(11, 5, 2))
+        move(s, t2, "triaged", actor="web:agent", now=utc(11, 5, 5))
+    since, until = the_period()
+    with db.session() as s:
+        r = build_report(s, since, until, now=NOW, tz=TZ, targets=TARGETS)
+    t = r.total
+    assert t.tickets == 5
+    assert (t.first_response.median_hours, t.first_response.p90_hours) == (0.75, 2.4)
+    assert (t.resolution.median_hours, t.resolution.p90_hours) == (7, 9.4)
+    assert (t.satisfied, t.asked) == (1, 1)
+    assert r.by_category_over_time["delivery"] == [1, 0, 0, 1, 1, 0, 0]
+
+
+def test_an_empty_period_and_a_long_one(db, report_data):
+    from datetime import date
+
+    with db.session() as s:
+        empty = build_report(s, *period(date(2026, 9, 1), date(2026, 9, 30), TZ, NOW), now=NOW, tz=TZ)
+        long = build_report(s, *period(date(2026, 8, 1), date(2026, 11, 7), TZ, NOW), now=NOW, tz=TZ)
+    assert empty.total.tickets == 0 and empty.total.first_response.median_hours is None
+    assert empty.total.first_response_sla.share is None and empty.categories == [] and empty.targets == []
+    assert json.dumps(empty.as_json())
+    # over 62 days: weekly bins starting on local Mondays; T6 (10-30) is in this period too
+    assert long.bin == "week" and all(d.weekday() == 0 for d in long.bins)
+    assert long.total.tickets == 6 and sum(long.by_category_over_time["delivery"]) == 4
+
+
 # -- the CLI ---------------------------------------------------------------------------------------
 CONFIG = f"""timezone: Asia/Shanghai
 watch:
