@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import unicodedata
-from datetime import date
+from datetime import date, timedelta
 
 import click
 
@@ -24,7 +24,7 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     table = [header] + rows
     widths = [max(_width(line[i]) for line in table) for i in range(len(header))]
     out = []
-    for n, line in enumerate(table):
+    for line in table:
         cells = []
         for i, cell in enumerate(line):
             pad = " " * (widths[i] - _width(cell))
@@ -149,7 +149,7 @@ def report(ctx: Context, since: str | None, until: str | None, by: tuple[str, ..
         writer.writerows(rows)
         echo(buf.getvalue(), nl=False)
         return
-    last_day = (end.astimezone(tz)).date().fromordinal(end.astimezone(tz).date().toordinal() - 1)
+    last_day = (end.astimezone(tz) - timedelta(days=1)).date()
     echo(f"报告 report {start.astimezone(tz):%Y-%m-%d} .. {last_day:%Y-%m-%d} ({tz.key}), "
          f"generated {now.astimezone(tz):%Y-%m-%d %H:%M} {tz.key}")
     echo("times in hours from opening (or reopening); SLA share = met / (met + missed), tickets still "

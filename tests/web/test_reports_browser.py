@@ -50,8 +50,13 @@ def test_manager_reads_the_reports_and_clicks_through(db, users, make_server, br
     context, page = new_page(browser, width)
     try:
         log_in(page, server.url, users["viewer"])
-        page.click('nav a[href="/reports"]') if width > 600 else page.goto(server.url + "/reports")
-        page.goto(server.url + PERIOD)
+        page.click('nav a[href="/reports"]')       # the nav link; default period: the 30 local days to today
+        page.wait_for_url(server.url + "/reports")
+        assert page.locator("#summary .tile b").first.inner_text() == "7"    # T1..T7 (10-10..11-08)
+        page.fill("input[name=since]", "2026-11-01")
+        page.fill("input[name=until]", "2026-11-07")
+        page.click("form.period button")
+        page.wait_for_url(server.url + PERIOD)
         summary = page.locator("#summary").inner_text()
         assert "0.75 / 1.7 h" in summary and "10 / 26 h" in summary and "75%" in summary
         urgent = page.locator('#by-severity tr[data-key="urgent"]').inner_text()
