@@ -305,9 +305,10 @@ def _order(kind: str, keys) -> list[str]:
 
 
 def build_report(session: Session, since: datetime, until: datetime, *, now: datetime, tz: ZoneInfo,
-                 targets: list[tuple[str, str]] = ()) -> Report:
+                 targets: list[tuple[str, str]] = (), per: str | None = None) -> Report:
     """The figures for tickets whose clock started in [since, until) and posts that happened then.
-    `targets` is the config's watch list as (name, kind) pairs, the brand first."""
+    `targets` is the config's watch list as (name, kind) pairs, the brand first. `per` is the trend's
+    bin, day or week; by default day up to 62 days, week beyond."""
     # a ticket opened before the period can only belong to it through a reopening
     tickets = list(session.scalars(select(Ticket).where(
         Ticket.opened_at < until, or_(Ticket.opened_at >= since, Ticket.reopen_count > 0)).order_by(Ticket.id)))
@@ -316,7 +317,7 @@ def build_report(session: Session, since: datetime, until: datetime, *, now: dat
 
     total = _Acc()
     accs: dict[str, dict[str, _Acc]] = {k: defaultdict(_Acc) for k in GROUPINGS}
-    week = (until - since) > timedelta(days=62)
+    week = per == "week" if per in ("day", "week") else (until - since) > timedelta(days=62)
     bins: list[date] = []
     d = bin_start(since, tz, week)
     last = bin_start(until - timedelta(microseconds=1), tz, week)

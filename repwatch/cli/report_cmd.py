@@ -119,9 +119,12 @@ def other_lines(report) -> list[str]:
               help="Group the timings by these (repeatable). Default: all three.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True,
               help="csv: one row per group (the timing figures); json: every figure, one object.")
+@click.option("--per", type=click.Choice(["day", "week"]), help="Bins of the complaints-by-category trend. "
+              "Default: day up to 62 days, week beyond.")
 @pass_ctx
 @handle_errors
-def report(ctx: Context, since: str | None, until: str | None, by: tuple[str, ...], fmt: str) -> None:
+def report(ctx: Context, since: str | None, until: str | None, by: tuple[str, ...], fmt: str,
+           per: str | None) -> None:
     """The manager's report over a period: time to first response and to resolution (median, 90th
     percentile) per severity, category and department; share within SLA; satisfaction from follow-ups;
     complaints by category over time; repeat complainants; top sources; watch targets side by side."""
@@ -135,7 +138,7 @@ def report(ctx: Context, since: str | None, until: str | None, by: tuple[str, ..
         raise click.UsageError(str(exc)) from None
     by = tuple(by) or GROUPINGS
     with ctx.db.session() as s:
-        r = build_report(s, start, end, now=now, tz=tz, targets=targets)
+        r = build_report(s, start, end, now=now, tz=tz, targets=targets, per=per)
     if fmt == "json":
         data = r.as_json()
         data["groups"] = {k: v for k, v in data["groups"].items() if k in by}

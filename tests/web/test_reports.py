@@ -303,6 +303,9 @@ def test_cli_json_and_table(cli_run):
     assert [(t["name"], t["kind"], t["negative_share"]) for t in data["targets"]] == [
         (BRAND, "brand", 0.8), (RIVAL, "competitor", 0.5)]
     assert data["repeat_complainants"][0]["author"] == "王女士"
+    weekly = json.loads(cli_run("--since", "2026-11-01", "--until", "2026-11-07", "--format", "json", "--per", "week"))
+    assert weekly["over_time"]["bin"] == "week" and weekly["over_time"]["bins"] == ["2026-10-26", "2026-11-02"]
+    assert weekly["over_time"]["categories"]["delivery"]["counts"] == [1, 2]    # T1 (11-01, a Sunday); T2, T5
     # a narrower period: only 11-03 (T2 and T3)
     narrow = json.loads(cli_run("--since", "2026-11-03", "--until", "2026-11-03", "--format", "json"))
     assert narrow["total"]["tickets"] == 2
@@ -354,5 +357,8 @@ def test_reports_page_and_api_over_http(report_data, users, make_server, log_in)
     exported = client.get("/reports.csv", params={"since": "2026-11-01", "until": "2026-11-07"})
     assert exported.headers["content-type"].startswith("text/csv")
     assert list(csv.DictReader(io.StringIO(exported.text)))[0]["resolution_p90_h"] == "26.0"
+    weekly = client.get("/reports", params={"since": "2026-11-01", "until": "2026-11-07", "per": "week"}).text
+    assert "per week" in weekly and '<option value="week" selected>' in weekly
+    assert client.get("/api/reports", params={"since": "2026-11-01", "per": "week"}).json()["over_time"]["bin"] == "week"
     # a bad date in a bookmarked URL shows the default period, not an error
     assert client.get("/reports", params={"since": "soon"}).status_code == 200

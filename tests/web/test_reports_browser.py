@@ -56,7 +56,7 @@ def test_manager_reads_the_reports_and_clicks_through(db, users, make_server, br
         page.fill("input[name=since]", "2026-11-01")
         page.fill("input[name=until]", "2026-11-07")
         page.click("form.period button")
-        page.wait_for_url(server.url + PERIOD)
+        page.wait_for_url(server.url + PERIOD + "&per=")          # auto trend bins
         summary = page.locator("#summary").inner_text()
         assert "0.75 / 1.7 h" in summary and "10 / 26 h" in summary and "75%" in summary
         urgent = page.locator('#by-severity tr[data-key="urgent"]').inner_text()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 
 from fastapi import APIRouter, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -24,7 +24,9 @@ def _invalid(msg: str, value) -> None:
             "satisfaction, categories over time, repeat complainants, sources, watch targets")
 def get_report(request: Request,
                since: Annotated[Optional[date], Query(description="first local day (team's timezone)")] = None,
-               until: Annotated[Optional[date], Query(description="last local day, included")] = None) -> dict:
+               until: Annotated[Optional[date], Query(description="last local day, included")] = None,
+               per: Annotated[Optional[Literal["day", "week"]], Query(description="trend bins; default day up "
+                                                                      "to 62 days, week beyond")] = None) -> dict:
     app = request.app.state
     now = app.clock.now()
     try:
@@ -35,4 +37,4 @@ def get_report(request: Request,
         _invalid(f"a report covers at most {MAX_DAYS} days", since)
     with app.db.session() as s:
         return build_report(s, start, end, now=now, tz=app.tz,
-                            targets=[(w.name, w.kind) for w in app.config.watch]).as_json()
+                            targets=[(w.name, w.kind) for w in app.config.watch], per=per).as_json()

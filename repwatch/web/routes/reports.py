@@ -27,7 +27,7 @@ def _day(text: str) -> date | None:
         return None
 
 
-def report_for(request: Request, since: date | None, until: date | None):
+def report_for(request: Request, since: date | None, until: date | None, per: str | None = None):
     """The report over local days [since, until]; lenient like the queue: a bad or reversed date in a
     bookmarked URL falls back to the default period, and a period is at most MAX_DAYS."""
     state = request.app.state
@@ -42,7 +42,8 @@ def report_for(request: Request, since: date | None, until: date | None):
         start, end = period(None, until, state.tz, now)
     targets = [(w.name, w.kind) for w in state.config.watch]
     with state.db.session() as s:
-        return build_report(s, start, end, now=now, tz=state.tz, targets=targets)
+        return build_report(s, start, end, now=now, tz=state.tz, targets=targets,
+                            per=per if per in ("day", "week") else None)
 
 
 def _pair(kind: str, key: str) -> str:
@@ -51,8 +52,9 @@ def _pair(kind: str, key: str) -> str:
 
 
 @router.get("/reports")
-def reports_page(request: Request, since: str = Query("", max_length=20), until: str = Query("", max_length=20)):
-    r = report_for(request, _day(since), _day(until))
+def reports_page(request: Request, since: str = Query("", max_length=20), until: str = Query("", max_length=20),
+                 per: str = Query("", max_length=10)):
+    r = report_for(request, _day(since), _day(until), per)
     tz = request.app.state.tz
     last_day = (r.until.astimezone(tz) - timedelta(days=1)).date()
     cats = r.groups["category"]
@@ -71,7 +73,8 @@ def reports_page(request: Request, since: str = Query("", max_length=20), until:
                            caption="投诉来源 Top sources of complaints")
     return page(request, "reports.html", r=r, since=r.since.astimezone(tz).date(), last_day=last_day,
                 tzname=tz.key, first_chart=first_chart, resolve_chart=resolve_chart, over_time=over_time,
-                source_chart=sources, groupings=GROUPINGS, pair=_pair)
+                source_chart=sources, groupings=GROUPINGS, pair=_pair,
+                per=per if per in ("day", "week") else "")
 
 
 @router.get("/reports.csv")
