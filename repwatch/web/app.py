@@ -32,7 +32,7 @@ SESSION_COOKIE = "repwatch_session"
 
 def create_app(db, config, clock: Clock | None = None) -> FastAPI:
     from repwatch.web.api import router as api_router
-    from repwatch.web.routes import admin, auth, explore, incidents, queue, ticket
+    from repwatch.web.routes import admin, auth, explore, incidents, queue, reports, ticket
 
     settings = config.web
     secret = settings.secret_key
@@ -53,7 +53,7 @@ def create_app(db, config, clock: Clock | None = None) -> FastAPI:
 
     static = resources.files("repwatch.web").joinpath("static")
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
-    for module in (auth, queue, ticket, incidents, explore, admin):
+    for module in (auth, queue, ticket, incidents, explore, reports, admin):
         app.include_router(module.router)
     app.include_router(api_router)
     _error_pages(app)

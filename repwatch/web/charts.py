@@ -92,3 +92,76 @@ def hbars(items: list[tuple[str, float]], *, unit: str = "", caption: str = "", 
         parts.append(f'<text class="axis" x="{label_w + w + 6:.1f}" y="{y0 + 16}">{_fmt(value)}{escape(unit)}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def _linked(href: str | None, inner: str) -> str:
+    """An SVG element that clicks through (to the queue with the figure's filters), or as is."""
+    return f'<a href="{escape(href)}">{inner}</a>' if href else inner
+
+
+def linked_hbars(items: list[tuple[str, float, str | None]], *, unit: str = "", caption: str = "",
+                 css: str = "bar", width: int = 600) -> Markup:
+    """hbars whose rows are links: (label, value, href) per row; the label and the bar both click through."""
+    rows = max(len(items), 1)
+    row_h, label_w = 26, 170
+    height = rows * row_h + 8
+    top = max((v for _, v, _ in items), default=0) or 1
+    plot_w = width - label_w - 70
+    parts = [f'<svg class="chart hbars" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(caption)}">']
+    if not items:
+        parts.append(f'<text class="axis" x="10" y="20">{escape("暂无数据 no data")}</text>')
+    for i, (label, value, href) in enumerate(items):
+        y0 = 4 + i * row_h
+        w = plot_w * value / top
+        row = (f'<text class="label" x="{label_w - 8}" y="{y0 + 16}" text-anchor="end">{escape(label[:26])}</text>'
+               f'<rect class="{escape(css)}" x="{label_w}" y="{y0 + 3}" width="{max(w, 1):.1f}" height="{row_h - 8}">'
+               f"<title>{escape(label)}: {_fmt(value)}{escape(unit)}</title></rect>"
+               f'<text class="axis" x="{label_w + w + 6:.1f}" y="{y0 + 16}">{_fmt(value)}{escape(unit)}</text>')
+        parts.append(_linked(href, row))
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def stacked_bars(labels: list[str], series: list[tuple[str, list[int], str | None]], *, caption: str = "",
+                 width: int = W) -> Markup:
+    """Counts per bin, stacked by series (name, counts, href); each segment and legend entry clicks
+    through to its series' tickets. Series take the classes s0, s1, ... (colours in app.css)."""
+    n = max(len(labels), 1)
+    legend_rows = -(-len(series) // 4) if series else 1
+    height = H + 16 * (legend_rows - 1)
+    plot_w, plot_h = width - LEFT - RIGHT, H - TOP - BOTTOM
+    slot = plot_w / n
+    totals = [sum(s[1][i] for s in series) for i in range(len(labels))]
+    top = max(_nice_max(max(totals, default=0)), 2)
+    y = lambda v: TOP + plot_h - (v / top) * plot_h  # noqa: E731
+    parts = [f'<svg class="chart stacked" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(caption)}">']
+    if caption:
+        parts.append(f"<title>{escape(caption)}</title>")
+    for frac in (0, 0.5, 1):
+        gy = TOP + plot_h - frac * plot_h
+        parts.append(f'<line class="grid" x1="{LEFT}" x2="{width - RIGHT}" y1="{gy:.1f}" y2="{gy:.1f}"/>')
+        parts.append(f'<text class="axis" x="{LEFT - 6}" y="{gy + 4:.1f}" text-anchor="end">{_fmt(top * frac)}</text>')
+    for i, lab in enumerate(labels):
+        base = 0
+        x = LEFT + i * slot + slot * 0.15
+        for k, (name, counts, href) in enumerate(series):
+            v = counts[i]
+            if not v:
+                continue
+            rect = (f'<rect class="bar s{k % 8}" x="{x:.1f}" y="{y(base + v):.1f}" width="{slot * 0.7:.1f}" '
+                    f'height="{y(base) - y(base + v):.1f}"><title>{escape(lab)} {escape(name)}: {v}</title></rect>')
+            parts.append(_linked(href, rect))
+            base += v
+    every = max(1, -(-n // 8))
+    for i, lab in enumerate(labels):
+        if i % every == 0:
+            x = LEFT + i * slot + slot / 2
+            parts.append(f'<text class="axis" x="{x:.1f}" y="{H - BOTTOM + 16}" text-anchor="middle">{escape(lab)}</text>')
+    col_w = (width - LEFT) / 4
+    for k, (name, _, href) in enumerate(series):
+        lx = LEFT + (k % 4) * col_w
+        ly = H - 12 + 16 * (k // 4)
+        parts.append(_linked(href, f'<rect class="bar s{k % 8}" x="{lx:.1f}" y="{ly}" width="10" height="8"/>'
+                                   f'<text class="legend" x="{lx + 14:.1f}" y="{ly + 8}">{escape(name)}</text>'))
+    parts.append("</svg>")
+    return Markup("".join(parts))

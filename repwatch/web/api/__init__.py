@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request, Security
 from fastapi.security import HTTPBearer
 
-from repwatch.web.api import read, write
+from repwatch.web.api import read, reports, write
 from repwatch.web.deps import principal
 
 # Declared so the OpenAPI document shows the bearer scheme; `principal` does the actual checking.
@@ -15,6 +15,7 @@ bearer = HTTPBearer(auto_error=False, description="an API token from `repwatch t
 router = APIRouter(prefix="/api", dependencies=[Security(bearer), Depends(principal)])
 router.include_router(read.router)
 router.include_router(write.router)
+router.include_router(reports.router)
 
 
 @router.get("/openapi.json", include_in_schema=False)
