@@ -207,8 +207,12 @@ def move_cmd(ctx: Context, ticket_id: int, state: str, note: str | None, satisfi
 @pass_ctx
 @handle_errors
 def assign_cmd(ctx: Context, ticket_id: int, assignee: str | None, department: str | None, note: str | None) -> None:
-    """Assign a ticket to a person and/or department."""
+    """Assign a ticket to a person and/or department.
+
+    --to must name a dashboard user (`repwatch user list`) or a person the routing config names;
+    an unknown name is refused with the list of those that exist."""
     from alerts.tickets import assign
+    from repwatch.assignees import UnknownAssignee, check_assignee
 
     if not assignee and not department:
         raise click.UsageError("give --to and/or --department")
@@ -216,6 +220,10 @@ def assign_cmd(ctx: Context, ticket_id: int, assignee: str | None, department: s
         t = _load(s, ticket_id)
         if t.state == "closed":
             raise click.ClickException(f"ticket #{t.id} is closed; reopen it first (repwatch ticket move {t.id} new)")
+        try:
+            check_assignee(s, assignee, _settings(ctx), current=t.assignee)
+        except UnknownAssignee as exc:
+            raise click.ClickException(str(exc)) from None
         assign(s, t, assignee=assignee, department=department, actor=_actor(), now=ctx.clock().now(), note=note)
         echo(f"ticket #{t.id} assigned to {t.assignee or t.department}; state {t.state}")
 
