@@ -1,4 +1,4 @@
-"""saved_view: queue filters saved per user (issue 17, the queue a team works in all day)
+"""saved_view: queue filters saved per user; source.paused: an admin pauses a source (issue 17)
 
 Revision ID: 0006b
 Revises: 0005
@@ -27,9 +27,17 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('saved_view', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_saved_view_user_id'), ['user_id'], unique=False)
+    with op.batch_alter_table('source', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('paused', sa.Boolean(), server_default=sa.false(), nullable=False))
+        batch_op.add_column(sa.Column('paused_by', sa.String(length=200), nullable=True))
+        batch_op.add_column(sa.Column('paused_at', storage.models.base.UTCDateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('source', schema=None) as batch_op:
+        batch_op.drop_column('paused_at')
+        batch_op.drop_column('paused_by')
+        batch_op.drop_column('paused')
     with op.batch_alter_table('saved_view', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_saved_view_user_id'))
     op.drop_table('saved_view')
