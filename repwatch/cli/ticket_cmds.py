@@ -108,12 +108,17 @@ def tickets(ctx: Context, states, severity, category, department, assignee, targ
         if not rows:
             echo("no tickets match")
             return
+        # owners and titles are mostly Chinese: two terminal cells a character, so pad by display width
+        from repwatch.cli.sources_cmd import _cut, _pad, _width
+
         echo(f"{'ID':>5}  {'SEVERITY':<9} {'STATE':<13} {'CATEGORY':<13} {'OWNER':<16} {'SLA':<30} TITLE")
         for t in rows:
             owner = t.assignee or t.department or "-"
+            owner = owner if _width(owner) <= 16 else _cut(owner, 16)
             esc = f" ⇧{t.escalation_level}" if t.escalation_level else ""
-            echo(f"{t.id:>5}  {t.severity:<9} {t.state:<13} {(t.category or '-'):<13} {owner[:16]:<16} "
-                 f"{_due(t, now) + esc:<30} {t.title[:60]}")
+            title = t.title if _width(t.title) <= 60 else _cut(t.title, 60)
+            echo(f"{t.id:>5}  {t.severity:<9} {t.state:<13} {(t.category or '-'):<13} {_pad(owner, 16)} "
+                 f"{_due(t, now) + esc:<30} {title}")
 
 
 @cli.group("ticket")
