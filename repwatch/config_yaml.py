@@ -84,3 +84,29 @@ def load_yaml(text: str) -> Any:
     if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
         raise StrictYAMLError(f"the file is larger than {MAX_BYTES // 1000} KB; is it the right file?")
     return yaml.load(text, Loader=StrictLoader)  # noqa: S506 - StrictLoader is a SafeLoader
+
+
+def key_lines(text: str) -> dict[tuple, int]:
+    """Line number (1-based) of every key path in the document: ("sources", 0, "url") -> 3. A list item
+    maps to the line its entry starts on. Empty when the text is not a mapping (load_yaml reports why)."""
+    try:
+        root = yaml.compose(text, Loader=StrictLoader)  # noqa: S506 - a SafeLoader; composing builds no objects
+    except (yaml.YAMLError, RecursionError):
+        return {}
+    lines: dict[tuple, int] = {}
+
+    def walk(node, path: tuple) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value in node.value:
+                if isinstance(key_node, yaml.ScalarNode):
+                    key = key_node.value
+                    lines.setdefault(path + (key,), key_node.start_mark.line + 1)
+                    walk(value, path + (key,))
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                lines.setdefault(path + (index,), item.start_mark.line + 1)
+                walk(item, path + (index,))
+
+    if root is not None:
+        walk(root, ())
+    return lines

@@ -329,10 +329,19 @@ def build_notifiers(config: Config) -> list[Notifier]:
     return out
 
 
+def paused_sources(db: Database) -> set[str]:
+    """Sources an admin paused on the sources page: every run skips them (`repwatch run`, --due, the
+    scheduler's jobs, which all come through run_once) until they are resumed."""
+    with db.session() as s:
+        return set(s.scalars(select(Source.name).where(Source.paused.is_(True))))
+
+
 def run_once(db: Database, config: Config, analyzer: Analyzer, now: datetime, *, sources: list[str] | None = None,
              on_source: Callable[[SourceReport], None] | None = None) -> RunReport:
     report = RunReport()
-    chosen = [s for s in config.sources if s.enabled and (sources is None or s.name in sources)]
+    paused = paused_sources(db)
+    chosen = [s for s in config.sources if s.enabled and s.name not in paused
+              and (sources is None or s.name in sources)]
     report.sources = collect_sources(db, config, chosen, now, on_source)
     report.analyzed = analyze_pending(db, analyzer, batch_size=config.analysis.batch_size,
                                       source_targets={s.name: list(s.targets) for s in config.sources})

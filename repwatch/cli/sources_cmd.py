@@ -4,11 +4,12 @@ from __future__ import annotations
 import unicodedata
 
 import click
+from sqlalchemy import func
 
 from repwatch.cli.terminal import echo, json_line
 from repwatch.cli.app import Context, cli, handle_errors, pass_ctx
 
-COLUMNS = ("name", "kind", "health", "last success", "fails", "error kinds", "typical", "last error")
+COLUMNS = ("name", "kind", "health", "last run", "last success", "fails", "error kinds", "typical", "last error")
 LAST_ERROR_WIDTH = 70
 
 
@@ -36,10 +37,14 @@ def source_rows(db, config) -> list[dict]:
     plus sources still in the database but no longer in the config."""
     from sqlalchemy import select
 
-    from storage.models import Source
+    from storage.models import CollectionRun, Source
 
     with db.session() as s:
         stored = {src.name: src for src in s.scalars(select(Source))}
+        last_id = dict(s.execute(select(CollectionRun.source_id, func.max(CollectionRun.id))
+                                 .group_by(CollectionRun.source_id)).all())
+        last_runs = {r.source_id: r for r in s.scalars(select(CollectionRun).where(
+            CollectionRun.id.in_(list(last_id.values()))))} if last_id else {}
         rows = []
         configured = {c.name: c for c in config.sources}
         for name in sorted(set(stored) | set(configured)):
@@ -56,14 +61,30 @@ def source_rows(db, config) -> list[dict]:
                 "error_counts": dict(src.error_counts or {}) if src else {},
                 "last_error": src.last_error if src else None,
                 "typical_items": round(src.typical_items, 1) if src and src.typical_items is not None else None,
+                "paused": bool(src and src.paused),
+                "paused_by": src.paused_by if src and src.paused else None,
+                "last_run": _run_dict(last_runs.get(src.id)) if src else None,
             })
     return rows
+
+
+def _run_dict(run) -> dict | None:
+    """The last run, with its problems in full: kind and message (which line or entry, which field, why)."""
+    if run is None:
+        return None
+    return {"status": run.status, "started_at": run.started_at.isoformat() if run.started_at else None,
+            "new": run.new_count, "duplicates": run.duplicate_count, "failed": run.failed_count,
+            "http_status": run.http_status, "error": run.error,
+            "problems": [{"kind": p.get("kind"), "message": p.get("message")} for p in (run.problems or [])]}
 
 
 def _cells(row: dict) -> list[str]:
     kinds = ", ".join(f"{k}×{v}" for k, v in sorted(row["error_counts"].items(), key=lambda kv: -kv[1]))
     name = row["name"] + ("" if row["in_config"] else " (not in config)")
-    return [name, row["kind"], row["health"], (row["last_success_at"] or "never")[:16].replace("T", " "),
+    health = row["health"] + (" (paused)" if row["paused"] else "")
+    last = row["last_run"]
+    return [name, row["kind"], health, f"{last['status']} {last['started_at'][:16].replace('T', ' ')}" if last else "never",
+            (row["last_success_at"] or "never")[:16].replace("T", " "),
             str(row["consecutive_failures"]), kinds or "-",
             "-" if row["typical_items"] is None else f"{row['typical_items']:g}",
             _cut(row["last_error"] or "-", LAST_ERROR_WIDTH)]
@@ -78,7 +99,9 @@ def sources(ctx: Context, as_json: bool) -> None:
 
     \b
     health: ok | degraded (1-2 failures, or 0 items where it used to return many) | failing (3+ failures
-    in a row) | silent (no new item for longer than its expected_period) | unknown (never run) | disabled"""
+    in a row) | silent (no new item for longer than its expected_period) | unknown (never run) | disabled;
+    "(paused)" when an admin paused it on the sources page (runs skip it until resumed).
+    Below the table, each source's last-run problems in full (which line or entry, which field, why)."""
 
     rows = source_rows(ctx.db, ctx.config)
     if as_json:
@@ -92,3 +115,10 @@ def sources(ctx: Context, as_json: bool) -> None:
     widths = [max(_width(line[i]) for line in table) for i in range(len(COLUMNS))]
     for line in table:
         echo("  ".join(_pad(cell, widths[i]) for i, cell in enumerate(line)).rstrip())
+    for row in rows:
+        last = row["last_run"]
+        if last and last["problems"]:
+            echo(f"\n{row['name']}: last run {last['status']}, {len(last['problems'])} problem"
+                 f"{'s' if len(last['problems']) != 1 else ''}:")
+            for p in last["problems"]:
+                echo(f"  - [{p['kind']}] {p['message']}")

@@ -110,12 +110,17 @@ def tickets(ctx: Context, states, severity, category, department, assignee, targ
         if not rows:
             echo("no tickets match")
             return
+        # owners and titles are mostly Chinese: two terminal cells a character, so pad by display width
+        from repwatch.cli.sources_cmd import _cut, _pad, _width
+
         echo(f"{'ID':>5}  {'SEVERITY':<9} {'STATE':<13} {'CATEGORY':<13} {'OWNER':<16} {'SLA':<30} TITLE")
         for t in rows:
             owner = t.assignee or t.department or "-"
+            owner = owner if _width(owner) <= 16 else _cut(owner, 16)
             esc = f" ⇧{t.escalation_level}" if t.escalation_level else ""
-            echo(f"{t.id:>5}  {t.severity:<9} {t.state:<13} {(t.category or '-'):<13} {owner[:16]:<16} "
-                 f"{_due(t, now) + esc:<30} {t.title[:60]}")
+            title = t.title if _width(t.title) <= 60 else _cut(t.title, 60)
+            echo(f"{t.id:>5}  {t.severity:<9} {t.state:<13} {(t.category or '-'):<13} {_pad(owner, 16)} "
+                 f"{_due(t, now) + esc:<30} {title}")
 
 
 @cli.group("ticket")
@@ -219,8 +224,12 @@ def move_cmd(ctx: Context, ticket_id: int, state: str, note: str | None, satisfi
 @pass_ctx
 @handle_errors
 def assign_cmd(ctx: Context, ticket_id: int, assignee: str | None, department: str | None, note: str | None) -> None:
-    """Assign a ticket to a person and/or department."""
+    """Assign a ticket to a person and/or department.
+
+    --to must name a dashboard user (`repwatch user list`) or a person the routing config names;
+    an unknown name is refused with the list of those that exist."""
     from alerts.tickets import assign
+    from repwatch.assignees import UnknownAssignee, check_assignee
 
     if not assignee and not department:
         raise click.UsageError("give --to and/or --department")
@@ -228,6 +237,10 @@ def assign_cmd(ctx: Context, ticket_id: int, assignee: str | None, department: s
         t = _load(s, ticket_id)
         if t.state == "closed":
             raise click.ClickException(f"ticket #{t.id} is closed; reopen it first (repwatch ticket move {t.id} new)")
+        try:
+            check_assignee(s, assignee, _settings(ctx), current=t.assignee)
+        except UnknownAssignee as exc:
+            raise click.ClickException(str(exc)) from None
         assign(s, t, assignee=assignee, department=department, actor=_actor(), now=ctx.clock().now(), note=note)
         echo(f"ticket #{t.id} assigned to {t.assignee or t.department}; state {t.state}")
 

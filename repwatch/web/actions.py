@@ -13,6 +13,7 @@ from alerts.exceptions import AlertError, IllegalTransition
 from alerts.merge import merge_tickets
 from alerts.replies import ReplyError
 from alerts.tickets import assign, move, record
+from repwatch.assignees import UnknownAssignee, check_assignee
 from repwatch.exceptions import RepwatchError
 from repwatch.web.users import Principal
 from storage.models import Correction, Mention, Silence, Ticket
@@ -39,12 +40,18 @@ def _clean(value: str | None, limit: int, what: str) -> str | None:
 
 
 def do_assign(s: Session, t: Ticket, who: Principal, now: datetime, *, assignee: str | None,
-              department: str | None, note: str | None = None) -> None:
+              department: str | None, note: str | None = None, alert_settings=None) -> None:
+    """Assign to a person (a user, or a person the routing config names: repwatch/assignees.py) and/or
+    a department."""
     assignee, department = _clean(assignee, MAX_NAME, "assignee"), _clean(department, MAX_NAME, "department")
     if not assignee and not department:
         raise ActionError("name a person (assignee) or a department to assign to")
     if t.state == "closed":
         raise ActionError(f"ticket #{t.id} is closed; reopen it before assigning")
+    try:
+        check_assignee(s, assignee, alert_settings, current=t.assignee)
+    except UnknownAssignee as exc:
+        raise ActionError(str(exc)) from None
     assign(s, t, assignee=assignee, department=department, actor=actor(who), now=now,
            note=_clean(note, MAX_NOTE, "note"))
 

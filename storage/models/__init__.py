@@ -14,10 +14,10 @@ from storage.models.alerts import (
 )
 from storage.models.corrections import Correction
 from storage.models.ops import Heartbeat, RunLock
-from storage.models.users import ApiToken, User
+from storage.models.users import ApiToken, SavedView, User
 
 __all__ = [
     "Analysis", "ApiToken", "Base", "CollectionRun", "Correction", "DetectorState", "EngagementSnapshot",
     "Heartbeat", "ImportedFile", "Incident", "IncidentMention", "Mention", "Notification",
-    "RunLock", "Silence", "Source", "SpreadAlarm", "Ticket", "TicketEvent", "User",
+    "RunLock", "SavedView", "Silence", "Source", "SpreadAlarm", "Ticket", "TicketEvent", "User",
 ]

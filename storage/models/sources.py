@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint, func
+from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint, false, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from storage.models.base import Base
@@ -31,6 +31,11 @@ class Source(Base):
     last_error: Mapped[Optional[str]] = mapped_column(Text)
     health: Mapped[str] = mapped_column(String(20), default="unknown")
     typical_items: Mapped[Optional[float]]
+    # Paused by an admin from the sources page: `repwatch run` and the scheduler skip it until resumed
+    # (`enabled: false` in the config is the permanent switch; this one needs no config change).
+    paused: Mapped[bool] = mapped_column(default=False, server_default=false())
+    paused_by: Mapped[Optional[str]] = mapped_column(String(200))
+    paused_at: Mapped[Optional[datetime]]
 
     runs: Mapped[list["CollectionRun"]] = relationship(back_populates="source", cascade="all, delete-orphan")
 

@@ -97,10 +97,24 @@ def test_run_then_tickets_then_move_through_the_process(workdir, database_url, h
     ticket = str(rows[0]["id"])
     illegal = invoke(*base, "ticket", "move", ticket, "resolved")
     assert illegal.returncode == 1 and "cannot move to 'resolved'" in illegal.stderr
+    # the assignee must exist: an unknown name is refused with the names there are
+    unknown = invoke(*base, "ticket", "assign", ticket, "--to", "王芳")
+    assert unknown.returncode == 1 and "no user named '王芳'" in unknown.stderr and "nobody yet" in unknown.stderr
+    assert invoke(*base, "user", "add", "王芳", "--role", "agent").returncode == 0
+    assert invoke(*base, "user", "add", "李雷", "--role", "agent").returncode == 0
+    typo = invoke(*base, "ticket", "assign", ticket, "--to", "王方")
+    assert typo.returncode == 1 and "assign to one of: 李雷, 王芳" in typo.stderr
     assert invoke(*base, "ticket", "assign", ticket, "--to", "王芳").returncode == 0
     assert invoke(*base, "ticket", "move", ticket, "investigating", "--note", "called the customer").returncode == 0
     shown = invoke(*base, "ticket", "show", ticket).stdout
     assert "investigating" in shown and "called the customer" in shown and "食物中毒" in shown
+    # the table pads by display width: a Chinese owner takes two cells a character, the columns line up
+    from repwatch.cli.sources_cmd import _width
+
+    header, row = invoke(*base, "tickets").stdout.splitlines()[:2]
+    before, after = row.split("王芳", 1)
+    gap = len(after) - len(after.lstrip(" "))
+    assert _width(before) == header.index("OWNER") and _width(before) + 4 + gap == header.index("SLA")
     # a second run changes nothing
     assert invoke(*base, "run").returncode == 0
     assert len(invoke(*base, "tickets", "--json", "--state", "open").stdout.splitlines()) == 1

@@ -90,9 +90,10 @@ def test_sources_command_shows_health(db, database_url, site, clock, make_config
     out = runner.invoke(cli, ["-c", str(path), "--database", database_url, "sources"])
     assert out.exit_code == 0, out.output
     lines = out.output.splitlines()
-    assert lines[0].split() == ["name", "kind", "health", "last", "success", "fails", "error", "kinds", "typical",
-                                "last", "error"]
-    rows = {line.split()[0]: line for line in lines[1:]}
+    assert lines[0].split() == ["name", "kind", "health", "last", "run", "last", "success", "fails", "error", "kinds",
+                                "typical", "last", "error"]
+    table = lines[1:lines.index("")] if "" in lines else lines[1:]
+    rows = {line.split()[0]: line for line in table}
     assert set(rows) == {"broken", "good", "never-run"}
     assert "failing" in rows["broken"] and "http_5xx×3" in rows["broken"] and "HTTP 503" in rows["broken"]
     assert "ok" in rows["good"] and "never" in rows["never-run"] and "unknown" in rows["never-run"]
@@ -100,3 +101,5 @@ def test_sources_command_shows_health(db, database_url, site, clock, make_config
     data = {row["name"]: row for row in map(json.loads, out.output.splitlines())}
     assert data["broken"]["consecutive_failures"] == 3 and data["broken"]["error_counts"] == {"http_5xx": 3}
     assert data["good"]["typical_items"] == 5 and data["good"]["health"] == "ok"
+    assert data["broken"]["last_run"]["status"] == "failed" and "HTTP 503" in data["broken"]["last_run"]["error"]
+    assert data["never-run"]["last_run"] is None and data["never-run"]["paused"] is False

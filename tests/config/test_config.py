@@ -12,10 +12,19 @@ HERE = Path(__file__).parent
 REPO = HERE.parents[1]
 
 
+def expectations(path: Path) -> list[str]:
+    """The leading `# Expect: ...` lines: one per problem the file holds."""
+    found = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.startswith("# Expect: "):
+            break
+        found.append(line.removeprefix("# Expect: "))
+    assert found, f"{path.name} must start with '# Expect: ...'"
+    return found
+
+
 def expectation(path: Path) -> str:
-    first = path.read_text(encoding="utf-8").splitlines()[0]
-    assert first.startswith("# Expect: "), f"{path.name} must start with '# Expect: ...'"
-    return first.removeprefix("# Expect: ")
+    return expectations(path)[0]
 
 
 @pytest.mark.parametrize("path", sorted((HERE / "valid").glob("*.yaml")), ids=lambda p: p.stem)
@@ -31,7 +40,11 @@ def test_invalid_configs_name_file_key_and_expectation(path):
         load_config(path)
     message = str(err.value)
     assert message.startswith(f"{path}: invalid configuration")
-    assert expectation(path) in message
+    expected = expectations(path)
+    for e in expected:
+        assert e in message
+    if len(expected) > 1:   # a file with several mistakes: every one in one pass, and nothing else
+        assert len(err.value.problems) == len(expected), message
 
 
 def test_sample_schedules_yaml_is_valid():
@@ -135,3 +148,42 @@ def test_a_token_from_env_in_a_feed_url_is_masked_in_the_run_error(tmp_path, mon
     with sqlite3.connect(tmp_path / "r.db") as conn:
         stored = conn.execute("SELECT error FROM collection_run").fetchone()[0]
     assert "HTTP 404" in stored and "tok-5ecret-99" not in stored
+
+
+def test_pydantic_wording_is_translated_into_plain_words(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text("sources:\n  - {name: news, kind: feed, url: feed.xml}\nhttp: {max_redirects: lots"
+                    "}\nweb: {cookie_secure: maybe}\nwatch: {name: acme}\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    message = str(err.value)
+    for raw in ("relative URL without a base", "Input should be", "unable to parse"):
+        assert raw not in message
+    assert err.value.problems == [
+        "line 2: sources[0].url: not a full web address; write it with its scheme and host, "
+        "e.g. https://example.com/feed.xml",
+        "line 3: http.max_redirects: expected a whole number; got text",
+        "line 4: web.cookie_secure: expected true or false; got text",
+        "line 5: watch: expected a list (lines starting with '- ', or [a, b]); got a section of settings",
+    ]
+
+
+def test_check_config_warns_of_a_missing_import_folder_and_no_notifiers(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from repwatch.cli import cli
+
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "s.yaml"
+    path.write_text("sources:\n  - name: hotline\n    kind: import\n    path: exports/hotline\n"
+                    "    columns: {text: 内容}\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["check-config", "-c", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "OK with 2 warnings" in result.output
+    assert "warning: line 4: sources[0].path: import folder 'exports/hotline' does not exist" in result.output
+    assert "warning: notify: no notifiers are configured" in result.output
+    strict = CliRunner().invoke(cli, ["check-config", "--strict", "-c", str(path)])
+    assert strict.exit_code == 1
+    (tmp_path / "exports" / "hotline").mkdir(parents=True)
+    again = CliRunner().invoke(cli, ["check-config", "-c", str(path)])
+    assert "import folder" not in again.output and "OK with 1 warning\n" in again.output

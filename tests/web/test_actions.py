@@ -8,6 +8,7 @@ from datetime import timedelta
 import httpx
 from sqlalchemy import func, select
 
+from repwatch.web.users import create_user
 from storage.models import ApiToken, Silence, Ticket, TicketEvent, User
 
 
@@ -20,6 +21,7 @@ def test_agent_works_a_ticket_to_a_satisfied_follow_up(as_role, hostile_data, cl
     db = hostile_data
     with db.session() as s:
         t = s.scalar(select(Ticket))
+        create_user(s, "王芳", "agent", "wangfang-password-1")   # assignees must be real users
         ticket_id, incident_id = t.id, t.incident_id
     before = len(_events(db, ticket_id))
     client, token = as_role("agent")

@@ -40,6 +40,8 @@ def log_in(page, base: str, name: str, password: str) -> None:
 def test_agent_works_a_ticket_the_pipeline_opened(demo_data, users, make_server, page, database_url):
     db = demo_data
     with db.session() as s:
+        from repwatch.web.users import create_user
+        create_user(s, "王芳", "agent", "wangfang-password-1")   # assignees must be real users
         # the incident with the most evidence: the one a reputation team would open first
         ticket = max(s.scalars(select(Ticket)), key=lambda t: (t.incident.mention_count, -t.id))
         incident = s.get(Incident, ticket.incident_id)

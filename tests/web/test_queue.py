@@ -74,6 +74,18 @@ def test_filters(db, tickets):
     assert sorted(weibo + forum) == sorted(names(db)) and not set(weibo) & set(forum)
 
 
+def test_views_and_new_filters(db, tickets):
+    assert names(db, view="mine", me="王芳") == ["urgent-later"]
+    assert names(db, view="mine", me="nobody") == []
+    assert names(db, view="unassigned") == ["urgent-soon", "important-soon"]
+    # breaching soon: not breached yet, next due (first response until answered) within 2 hours
+    assert names(db, view="soon") == ["urgent-soon", "important-soon"]
+    assert names(db, assignee="李雷") == ["urgent-breached", "general-late-fix"]
+    assert names(db, target="快送外卖") == names(db) and names(db, target="别家") == []
+    f = QueueFilters(view="soon", severity=["urgent"], assignee="李雷", breached=True)
+    assert f.query_string() == "view=soon&severity=urgent&assignee=%E6%9D%8E%E9%9B%B7&breached=1"
+
+
 def test_counters(db, tickets):
     with db.session() as s:
         assert counters(s, NOW, ZoneInfo("Asia/Shanghai")) == {"open": 5, "urgent": 3, "important": 1, "general": 1, "breached": 2,

@@ -50,8 +50,11 @@ def _run(request: Request, ticket_id: int, action) -> ActionResult:
 
 @router.post("/tickets/{ticket_id}/assign", response_model=ActionResult, summary="Assign to a person and/or department")
 def assign(request: Request, ticket_id: Id, body: AssignIn):
+    """`assignee` must be a user or a person the routing config names; an unknown name is refused (409)
+    with the names that exist."""
     return _run(request, ticket_id, lambda s, t, who, now: actions.do_assign(
-        s, t, who, now, assignee=body.assignee, department=body.department, note=body.note))
+        s, t, who, now, assignee=body.assignee, department=body.department, note=body.note,
+        alert_settings=request.app.state.config.alerts))
 
 
 @router.post("/tickets/{ticket_id}/move", response_model=ActionResult, summary="Move to another state")

@@ -6,7 +6,8 @@ resolution deadline until it is resolved."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
+from urllib.parse import urlencode
 
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
@@ -16,6 +17,8 @@ from storage.vocabulary import OPEN_STATES, SEVERITY_RANK
 from storage.models import Incident, IncidentMention, Mention, Source, Ticket
 
 QUEUE_LIMIT = 500
+SOON = timedelta(hours=2)   # "breaching soon": the next due time (sla.next_due) is at most this far off
+VIEWS = {"mine": "我的 Mine", "unassigned": "未指派 Unassigned", "soon": "即将超时 Breaching soon (2 h)"}
 
 
 @dataclass
@@ -26,9 +29,22 @@ class QueueFilters:
     department: str | None = None
     source: int | None = None
     breached: bool = False
+    assignee: str | None = None
+    target: str | None = None
+    view: str | None = None          # mine | unassigned | soon (VIEWS)
+    me: str | None = None            # who "mine" is: the logged-in user
 
     def active(self) -> bool:
-        return bool(self.state or self.severity or self.category or self.department or self.source or self.breached)
+        return bool(self.state or self.severity or self.category or self.department or self.source or self.breached
+                    or self.assignee or self.target or self.view)
+
+    def query_string(self) -> str:
+        """The filters as the queue page's query string: what a saved view stores and links to."""
+        pairs = [("view", self.view)] + [("state", v) for v in self.state] + \
+            [("severity", v) for v in self.severity] + [("category", v) for v in self.category] + \
+            [("department", self.department), ("source", self.source), ("assignee", self.assignee),
+             ("target", self.target), ("breached", "1" if self.breached else None)]
+        return urlencode([(k, v) for k, v in pairs if v])
 
 
 @dataclass
@@ -63,7 +79,20 @@ def ticket_query(f: QueueFilters, now: datetime):
                                          IncidentMention.mention_id == Mention.id, Mention.source_id == f.source))
     if f.breached:
         stmt = stmt.where(sla.breached_clause(now))
+    if f.assignee:
+        stmt = stmt.where(Ticket.assignee == f.assignee)
+    if f.target:
+        stmt = stmt.where(Ticket.incident_id.in_(select(Incident.id).where(Incident.target == f.target)))
+    if f.view == "mine":
+        stmt = stmt.where(Ticket.assignee == (f.me or ""))
+    elif f.view == "unassigned":
+        stmt = stmt.where(Ticket.assignee.is_(None))
     return stmt
+
+
+def breaching_soon(row: "QueueRow", now: datetime) -> bool:
+    """Not yet breached, and the next due time (the one SLA rule, alerts/sla.py) within SOON."""
+    return not row.breached and row.next_due is not None and row.next_due <= now + SOON
 
 
 def urgency(row: QueueRow) -> tuple:
@@ -82,6 +111,8 @@ def queue(session: Session, f: QueueFilters, now: datetime) -> list[QueueRow]:
     for t in tickets:
         due, kind = next_due(t, now)
         rows.append(QueueRow(t, incidents[t.incident_id], due, kind, is_breached(t, now)))
+    if f.view == "soon":
+        rows = [r for r in rows if breaching_soon(r, now)]
     rows.sort(key=urgency)
     return rows
 
@@ -112,8 +143,14 @@ def untracked_incidents(session: Session, limit: int = 50) -> list[Incident]:
     return list(session.scalars(stmt))
 
 
-def filter_choices(session: Session) -> dict[str, list]:
-    departments = session.scalars(select(Ticket.department).where(Ticket.department.is_not(None))
-                                  .distinct().order_by(Ticket.department))
+def filter_choices(session: Session, alert_settings=None) -> dict[str, list]:
+    """The pickers' options: people are the team's users and routed people, departments those the
+    routing config names and those on tickets (repwatch/assignees.py); targets those incidents have."""
+    from repwatch.assignees import assignees
+
+    who = assignees(session, alert_settings)
     sources = session.execute(select(Source.id, Source.name).order_by(Source.name))
-    return {"departments": list(departments), "sources": [(i, n) for i, n in sources]}
+    targets = session.scalars(select(Incident.target).where(Incident.target.is_not(None)).distinct()
+                              .order_by(Incident.target))
+    return {"departments": who.departments, "people": who.people, "sources": [(i, n) for i, n in sources],
+            "targets": list(targets)}

@@ -1,11 +1,14 @@
 """Source health, silences, and (admin only) users and API tokens.
 
-Sources are defined in schedules.yaml (config as code), so the page shows their health read-only.
+Sources are defined in schedules.yaml (config as code): the page shows every one with its health and
+last run; admins run one now, or pause and resume it.
 Silences: everyone sees them; admins create and expire them here (agents silence one incident
 from its ticket page)."""
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Form, Request
+from datetime import datetime
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse
 from sqlalchemy import select
 
@@ -20,15 +23,94 @@ router = APIRouter(dependencies=[Depends(principal)], include_in_schema=False)
 RECENT_RUNS = 8
 
 
+HEALTH_LEGEND = [
+    ("ok", "the last run worked and brought what it usually does"),
+    ("degraded", "1-2 failed runs in a row, or nothing where it used to bring many items"),
+    ("failing", "3 or more failed runs in a row"),
+    ("silent", "no new item for longer than its expected_period"),
+    ("unknown", "configured, but it has not run yet"),
+    ("disabled", "enabled: false in schedules.yaml"),
+]
+
+
+def _when(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
 @router.get("/sources")
 def sources_page(request: Request):
+    """Every configured source (those that have not run yet too, and stored ones no longer configured),
+    with health, the last run and its problems in full; admins run one now, pause and resume it."""
+    from repwatch.cli.sources_cmd import source_rows
+
     state = request.app.state
+    rows = source_rows(state.db, state.config)
+    for row in rows:
+        for key in ("last_run_at", "last_success_at", "last_item_at"):
+            row[key] = _when(row[key])
+        if row["last_run"]:
+            row["last_run"]["started_at"] = _when(row["last_run"]["started_at"])
     with state.db.session() as s:
-        sources = list(s.scalars(select(Source).order_by(Source.name)))
-        runs = {src.id: list(s.scalars(select(CollectionRun).where(CollectionRun.source_id == src.id)
-                                       .order_by(CollectionRun.id.desc()).limit(RECENT_RUNS))) for src in sources}
-        configured = {c.name: c for c in state.config.sources}
-        return page(request, "sources.html", sources=sources, runs=runs, configured=configured)
+        ids = dict(s.execute(select(Source.name, Source.id)).all())
+        runs = {name: list(s.scalars(select(CollectionRun).where(CollectionRun.source_id == sid)
+                                     .order_by(CollectionRun.id.desc()).limit(RECENT_RUNS)))
+                for name, sid in ids.items()}
+        return page(request, "sources.html", rows=rows, runs=runs, legend=HEALTH_LEGEND,
+                    is_admin=request.state.principal.can("admin"))
+
+
+def _configured(request: Request, name: str):
+    try:
+        return request.app.state.config.source(name)
+    except KeyError as exc:
+        raise HTTPException(404, str(exc.args[0])) from None
+
+
+@router.post("/sources/{name}/run", dependencies=[admin, csrf])
+def run_source_now(request: Request, name: str):
+    """Collect this one source now, through the pipeline's collect_source (the same run, health and
+    problems as `repwatch collect NAME`); its posts are scored and alerted on by the next run."""
+    from repwatch.pipeline import collect_source
+
+    state = request.app.state
+    cfg = _configured(request, name)
+    with state.db.session() as s:
+        src = s.scalar(select(Source).where(Source.name == name))
+        paused = bool(src and src.paused)
+    if not cfg.enabled:
+        flash(request, f"{name} is disabled in schedules.yaml (enabled: false)", "error")
+    elif paused:
+        flash(request, f"{name} is paused; resume it first", "error")
+    else:
+        report = collect_source(state.db, state.config, cfg, state.clock.now())
+        flash(request, f"已运行 Ran {state.config.redact(report.line())}", "ok" if report.status != "failed" else "error")
+    return RedirectResponse("/sources", status_code=303)
+
+
+@router.post("/sources/{name}/pause", dependencies=[admin, csrf])
+def pause_source(request: Request, name: str):
+    return _set_paused(request, name, True)
+
+
+@router.post("/sources/{name}/resume", dependencies=[admin, csrf])
+def resume_source(request: Request, name: str):
+    return _set_paused(request, name, False)
+
+
+def _set_paused(request: Request, name: str, paused: bool):
+    """Stored on the source row (created for a source that has not run yet); `repwatch run` and the
+    scheduler skip a paused source (pipeline.paused_sources)."""
+    from storage.writes import get_or_create_source
+
+    state = request.app.state
+    cfg = _configured(request, name)
+    with state.db.session() as s:
+        src = get_or_create_source(s, name, cfg.kind)
+        src.paused = paused
+        src.paused_by = request.state.principal.name if paused else None
+        src.paused_at = state.clock.now() if paused else None
+    flash(request, f"已暂停 Paused {name}: runs skip it until resumed" if paused else f"已恢复 Resumed {name}")
+    return RedirectResponse("/sources", status_code=303)
 
 
 @router.get("/silences")

@@ -40,9 +40,64 @@
     if (message && !window.confirm(message)) event.preventDefault();
   });
 
+  // Queue keyboard shortcuts (listed on the page): j/k move, x selects, o/Enter opens, a assigns the
+  // current ticket to me (through the bulk form, so it is the same CSRF-checked action), / filters.
+  function queueKeys(box) {
+    var current = null;
+    function rows() { return Array.prototype.slice.call(box.querySelectorAll("tr[data-ticket]")); }
+    function mark(row) {
+      if (current) current.classList.remove("cursor");
+      current = row;
+      if (row) { row.classList.add("cursor"); row.scrollIntoView({ block: "nearest" }); }
+    }
+    document.addEventListener("keydown", function (event) {
+      if (event.ctrlKey || event.metaKey || event.altKey) return;
+      var t = event.target;
+      if (t && (t.isContentEditable || /^(INPUT|SELECT|TEXTAREA|BUTTON)$/.test(t.tagName))) return;
+      var all = rows();
+      if (current && all.indexOf(current) < 0) {         // the table was refreshed: find the same ticket
+        var id = current.getAttribute("data-ticket");
+        current = null;
+        all.forEach(function (r) { if (r.getAttribute("data-ticket") === id) mark(r); });
+      }
+      var at = current ? all.indexOf(current) : -1;
+      var key = event.key;
+      if (key === "j" || key === "k") {
+        if (!all.length) return;
+        var next = key === "j" ? Math.min(at + 1, all.length - 1) : Math.max(at - 1, 0);
+        mark(all[next]);
+      } else if ((key === "o" || key === "Enter") && current) {
+        window.location.href = "/tickets/" + encodeURIComponent(current.getAttribute("data-ticket"));
+      } else if (key === "x" && current) {
+        var box_ = current.querySelector("input[name=ticket]");
+        if (box_) box_.checked = !box_.checked;
+      } else if (key === "a" && current) {
+        var form = document.getElementById("bulk-form");
+        if (!form) return;
+        var me = form.querySelector("input[name=me]").value;
+        all.forEach(function (r) {
+          var c = r.querySelector("input[name=ticket]");
+          if (c) c.checked = r === current;
+        });
+        var select = form.querySelector("select[name=assignee]");
+        var found = Array.prototype.some.call(select.options, function (o) { return o.value === me; });
+        if (!found) select.add(new Option(me, me));
+        select.value = me;
+        form.querySelector("button[value=assign]").click();
+      } else if (key === "/") {
+        var first = document.querySelector("form.filters select, form.filters input");
+        if (first) first.focus();
+      } else {
+        return;
+      }
+      event.preventDefault();
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     var box = document.getElementById("queue-live");
     if (box) startRefresh(box);
+    if (box) queueKeys(box);
     // Rows are clickable as a whole; the title link stays the real, keyboard-reachable target.
     document.addEventListener("click", function (event) {
       var row = event.target.closest && event.target.closest("tr[data-ticket]");
