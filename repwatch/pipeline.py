@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable, Iterable
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, select, update
 
 from alerts.dispatch import DispatchReport, deliver_due, enqueue
 from alerts.evaluate import EvaluateReport, evaluate
@@ -24,7 +24,7 @@ from storage import Database
 from storage.clean import cap
 from storage.models import Analysis, CollectionRun, ImportedFile, Mention, Source
 from storage.trouble import is_database_trouble
-from storage.writes import StoreResult, get_or_create_source, insert_ignore, store_mentions
+from storage.writes import StoreResult, get_or_create_source, insert_ignore, insert_many_ignore, store_mentions
 
 log = logging.getLogger("repwatch.pipeline")
 # Fetched side by side within one run: the httpx-based kinds. Scrapy crawls (`web`) and local
@@ -128,12 +128,21 @@ def _open_run(db: Database, config: Config, source_cfg: SourceConfig, now: datet
             return ks.scalar(select(exists().where(Mention.source_id == source_id,
                                                    Mention.external_id == external_id))) or False
 
+    def known_ids(external_ids: list[str]) -> set[str]:
+        found: set[str] = set()
+        with db.session() as ks:
+            for k in range(0, len(external_ids), 500):
+                found.update(ks.scalars(select(Mention.external_id).where(
+                    Mention.source_id == source_id, Mention.external_id.in_(external_ids[k:k + 500]))))
+        return found
+
     def is_imported(content_hash: str) -> bool:
         with db.session() as ks:
             return ks.scalar(select(exists().where(ImportedFile.source_id == source_id,
                                                    ImportedFile.content_hash == content_hash))) or False
 
     state.is_known = is_known
+    state.known_ids = known_ids
     state.is_imported = is_imported
     return _Collection(source_cfg, source_id, run_id, state, now, SourceReport(source_cfg.name, "running"),
                        config.redact)
@@ -306,14 +315,20 @@ def analyze_pending(db: Database, analyzer: Analyzer, *, batch_size: int = 500, 
                 return done
             results = analyzer.score([TextIn(text=m.text, title=m.title, rating=m.rating, lang=None,
                                              followers=m.author_followers, id=m.id) for m in mentions])
+            # one INSERT for the batch, and one UPDATE per language for the mentions' `lang`
+            rows = [dict(mention_id=m.id, lang=r.lang, sentiment=r.sentiment, snownlp=r.snownlp,
+                         negative=r.negative, complaint=r.complaint, categories=r.categories,
+                         severity=r.severity, signals=r.signals,
+                         targets=list(dict.fromkeys(r.targets + source_targets.get(names.get(m.source_id), []))),
+                         model_version=r.model_version) for m, r in zip(mentions, results)]
+            insert_many_ignore(s, Analysis, rows, ["mention_id"])
+            langs: dict[str, list[int]] = {}
             for m, r in zip(mentions, results):
-                insert_ignore(s, Analysis, dict(
-                    mention_id=m.id, lang=r.lang, sentiment=r.sentiment, snownlp=r.snownlp, negative=r.negative,
-                    complaint=r.complaint, categories=r.categories, severity=r.severity, signals=r.signals,
-                    targets=list(dict.fromkeys(r.targets + source_targets.get(names.get(m.source_id), []))),
-                    model_version=r.model_version), ["mention_id"])
-                if m.lang is None:
-                    m.lang = r.lang
+                if m.lang is None and r.lang is not None:
+                    langs.setdefault(r.lang, []).append(m.id)
+            for lang, ids in langs.items():
+                s.execute(update(Mention).where(Mention.id.in_(ids), Mention.lang.is_(None)).values(lang=lang)
+                          .execution_options(synchronize_session=False))
             done += len(mentions)
         if limit is not None and done >= limit or mention_ids is not None:
             return done
