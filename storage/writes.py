@@ -40,10 +40,12 @@ def insert_ignore(session: Session, model, values: dict, conflict: list[str]) ->
 
 
 def insert_many_ignore(session: Session, model, rows: list[dict], conflict: list[str]) -> None:
-    """INSERT ... ON CONFLICT DO NOTHING for many rows: one statement per INSERT_CHUNK rows."""
-    insert = _insert_builder(session)
-    for chunk in _chunks(rows, INSERT_CHUNK):
-        session.execute(insert(model).values(chunk).on_conflict_do_nothing(index_elements=conflict))
+    """INSERT ... ON CONFLICT DO NOTHING for many rows: one compiled (cached) statement, executed
+    for all rows at once; SQLAlchemy sends it as multi-row VALUES pages ("insertmanyvalues") on
+    PostgreSQL, and as one executemany on SQLite."""
+    if rows:
+        stmt = _insert_builder(session)(model.__table__).on_conflict_do_nothing(index_elements=conflict)
+        session.connection().execute(stmt, rows)
 
 
 def get_or_create_source(session: Session, name: str, kind: str) -> Source:
@@ -126,20 +128,19 @@ def store_mentions(session: Session, source: Source, items: Iterable[MentionIn],
             .where(Mention.content_hash.in_(chunk), Mention.duplicate_of_id.is_(None))
             .group_by(Mention.content_hash)).all())
 
-    # 4. one INSERT ... ON CONFLICT DO NOTHING RETURNING per 500 rows; a row a concurrent writer
-    # stored first is simply not returned, and counts as a duplicate
-    insert = _insert_builder(session)
-    stored: dict[str, int] = {}
-    for chunk in _chunks(fresh, INSERT_CHUNK):
-        rows = [dict(source_id=source.id, external_id=eid, url=item.url, content_hash=digest,
-                     duplicate_of_id=originals.get(digest), author=item.author,
-                     author_followers=item.author_followers, title=item.title, text=item.text,
-                     published_at=item.published_at, collected_at=now, rating=item.rating, likes=item.likes,
-                     reposts=item.reposts, comments=item.comments, raw=item.raw or {})
-                for item, eid, digest in chunk]
-        stmt = (insert(Mention).values(rows).on_conflict_do_nothing(index_elements=["source_id", "external_id"])
-                .returning(Mention.id, Mention.external_id))
-        stored.update((external_id, mention_id) for mention_id, external_id in session.execute(stmt))
+    # 4. one INSERT ... ON CONFLICT DO NOTHING RETURNING for the batch (SQLAlchemy's "insertmanyvalues":
+    # one compiled, cached statement sent as multi-row VALUES pages of up to 1,000 rows); a row a
+    # concurrent writer stored first is simply not returned, and counts as a duplicate
+    rows = [dict(source_id=source.id, external_id=eid, url=item.url, content_hash=digest,
+                 duplicate_of_id=originals.get(digest), author=item.author, author_followers=item.author_followers,
+                 title=item.title, text=item.text, published_at=item.published_at, collected_at=now,
+                 rating=item.rating, likes=item.likes, reposts=item.reposts, comments=item.comments,
+                 raw=item.raw or {}, lang=None)
+            for item, eid, digest in fresh]
+    stmt = (_insert_builder(session)(Mention.__table__)
+            .on_conflict_do_nothing(index_elements=["source_id", "external_id"])
+            .returning(Mention.__table__.c.id, Mention.__table__.c.external_id))
+    stored = {external_id: mention_id for mention_id, external_id in session.connection().execute(stmt, rows)}
 
     snapshots = []
     for item, eid, digest in fresh:
@@ -153,9 +154,8 @@ def store_mentions(session: Session, source: Source, items: Iterable[MentionIn],
             result.cross_source += 1
         if item.has_engagement:
             snapshots.append(_snapshot(mention_id, item, now))
-    for chunk in _chunks(snapshots, INSERT_CHUNK):
-        session.execute(insert(EngagementSnapshot).values(chunk)
-                        .on_conflict_do_nothing(index_elements=["mention_id", "taken_at"]))
+    if snapshots:
+        insert_many_ignore(session, EngagementSnapshot, snapshots, ["mention_id", "taken_at"])
     return result
 
 
