@@ -97,7 +97,7 @@ def collect_sources(db: Database, config: Config, chosen: list[SourceConfig], no
     trickling its answer until http.fetch_deadline) does not delay the others' fetches; results are
     stored one at a time, in config order, from this thread, so database writes never race and the
     first source to carry a text stays its original, as in a one-by-one run."""
-    jobs = [_open_run(db, config, cfg, now) for cfg in chosen]
+    jobs = _open_runs(db, config, chosen, now)
     side_by_side = [job for job in jobs if job.source_cfg.kind in PARALLEL_KINDS]
     reports = []
     with ThreadPoolExecutor(max_workers=max(1, min(COLLECT_THREADS, len(side_by_side))),
@@ -113,16 +113,42 @@ def collect_sources(db: Database, config: Config, chosen: list[SourceConfig], no
 
 
 def _open_run(db: Database, config: Config, source_cfg: SourceConfig, now: datetime) -> _Collection:
-    with db.session() as s:
-        source = get_or_create_source(s, source_cfg.name, source_cfg.kind)
-        abandon_stale_runs(s, source.id, now)
-        run = CollectionRun(source_id=source.id, started_at=now, status="running", problems=[])
-        s.add(run)
-        s.flush()
-        run_id, source_id = run.id, source.id
-        state = SourceState(now=now, etag=source.etag, last_modified=source.last_modified,
-                            cursor=dict(source.state or {}))
+    return _open_runs(db, config, [source_cfg], now)[0]
 
+
+def _open_runs(db: Database, config: Config, chosen: list[SourceConfig], now: datetime) -> list[_Collection]:
+    """Open a run for each source, in one transaction and a handful of statements whatever their
+    number: the sources and their state are read once, missing ones created in one INSERT, runs a
+    dead process left `running` closed in one UPDATE, and the new runs inserted together."""
+    if not chosen:
+        return []
+    names = [cfg.name for cfg in chosen]
+    with db.session() as s:
+        sources = {src.name: src for src in s.scalars(select(Source).where(Source.name.in_(names)))}
+        missing = [cfg for cfg in chosen if cfg.name not in sources]
+        if missing:
+            insert_many_ignore(s, Source, [{"name": cfg.name, "kind": cfg.kind, "state": {}, "error_counts": {}}
+                                           for cfg in {c.name: c for c in missing}.values()], ["name"])
+            sources.update((src.name, src) for src in s.scalars(
+                select(Source).where(Source.name.in_([cfg.name for cfg in missing]))))
+        for cfg in chosen:
+            if sources[cfg.name].kind != cfg.kind:
+                sources[cfg.name].kind = cfg.kind
+        abandon_stale_runs(s, [src.id for src in sources.values()], now)
+        runs = [CollectionRun(source_id=sources[cfg.name].id, started_at=now, status="running", problems=[])
+                for cfg in chosen]
+        s.add_all(runs)
+        s.flush()
+        opened = [(cfg, sources[cfg.name], run.id) for cfg, run in zip(chosen, runs)]
+        jobs = [_job(db, config, cfg, source.id, run_id, now,
+                     SourceState(now=now, etag=source.etag, last_modified=source.last_modified,
+                                 cursor=dict(source.state or {})))
+                for cfg, source, run_id in opened]
+    return jobs
+
+
+def _job(db: Database, config: Config, source_cfg: SourceConfig, source_id: int, run_id: int, now: datetime,
+         state: SourceState) -> _Collection:
     def is_known(external_id: str) -> bool:
         with db.session() as ks:
             return ks.scalar(select(exists().where(Mention.source_id == source_id,
@@ -194,8 +220,7 @@ def _close_run(db: Database, job: _Collection, result: CollectResult | None,
                 log.exception("storing source %s failed", source_cfg.name)
                 error = store_error(again)
     with db.session() as s:
-        source = s.get(Source, job.source_id)
-        run = s.get(CollectionRun, job.run_id)
+        source, run = _load(s, job.source_id, job.run_id)
         # a URL may hold a token from ${ENV}
         run.status, run.error_kind, run.error = "failed", error.kind, clean_message(job.redact(str(error)))
         run.http_status = error.http_status
@@ -233,11 +258,16 @@ def _store_one_by_one(db: Database, job: _Collection, result: CollectResult, fai
     return total
 
 
+def _load(s, source_id: int, run_id: int) -> tuple[Source, CollectionRun]:
+    """A source and its run in one query."""
+    return s.execute(select(Source, CollectionRun).join(CollectionRun, CollectionRun.source_id == Source.id)
+                     .where(Source.id == source_id, CollectionRun.id == run_id)).one()
+
+
 def _store_result(s, source_id: int, run_id: int, result, report: SourceReport, source_cfg: SourceConfig,
                   now: datetime, started: float, redact: Callable[[str], str],
                   stored: StoreResult | None = None) -> None:
-    source = s.get(Source, source_id)
-    run = s.get(CollectionRun, run_id)
+    source, run = _load(s, source_id, run_id)
     if stored is None:
         stored = store_mentions(s, source, result.items, now)
     for f in result.imported_files:   # same transaction as the rows: a file is never half-loaded
