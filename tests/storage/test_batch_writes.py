@@ -89,3 +89,24 @@ def test_a_large_batch_is_chunked_and_complete(db):
     stored = _store(db, source_id, items(1_234))
     assert stored.new == 1_234
     assert _store(db, source_id, items(1_234)).duplicates == 1_234
+
+
+def test_known_ids_is_one_query_and_is_known_still_works(db):
+    from repwatch.config import parse_config
+    from repwatch.pipeline import _open_runs
+
+    config = parse_config({"sources": [{"name": "a", "kind": "feed", "url": "http://127.0.0.1:9/a.xml"}]}, "<t>")
+    job = _open_runs(db, config, config.sources, NOW)[0]
+    _store(db, job.source_id, items(5))
+    with Counter(db.engine) as counter:
+        known = job.state.known([f"e{k}" for k in range(10)])
+    assert known == {f"e{k}" for k in range(5)}
+    assert len(counter.statements) == 1
+    assert job.state.is_known("e1") and not job.state.is_known("e7")
+
+
+def test_known_falls_back_to_is_known_id_by_id():
+    from collectors.base import SourceState
+
+    state = SourceState(now=NOW, is_known=lambda external_id: external_id == "x")
+    assert state.known(["x", "y"]) == {"x"}
