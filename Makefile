@@ -24,7 +24,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/sentiment.py
 	$(BIN)/python bench/spikes.py
-	$(BIN)/python bench/collect.py
+	$(BIN)/python bench/collect.py --web
 
 train: $(STAMP)
 	$(BIN)/python -m sentiment.train

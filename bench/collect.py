@@ -1,17 +1,21 @@
-"""Collection benchmark against loopback servers (not a test: figures for docs/collectors.md).
+"""Collection benchmark against loopback servers (not a test: figures for README and docs/collectors.md).
 
-Phases, each through the real pipeline path (`collect_source`: fetch, parse, store in SQLite, health):
-  1. feeds: 200 feed sources x 30 entries each, first run (everything new);
+Phases, each through the real pipeline path (`collect_sources`: fetch side by side, parse, store, health):
+  1. feeds: 200 feed sources x 30 Chinese entries each, first run (everything new);
   2. 304 pass: the same 200 feeds again; every server answers 304 Not Modified (ETag);
-  3. web: one review site of 50 pages x 10 reviews, crawled by Scrapy (politeness delays off:
-     this measures repwatch and Scrapy, not the sleep a polite crawl adds on purpose);
-  4. repeated crawls: 10 one-page crawls in the same process (per-crawl start-up cost).
+  on SQLite, and on PostgreSQL with --pg URL (a private schema, dropped afterwards);
+  with --latency 0.05 the server waits 50 ms before every answer (a far-away server; the wait is
+  per request, so connection set-up is not slowed: a lower bound on real latency's cost);
+  with --web: a Scrapy review site of 50 pages x 10 reviews, and 10 one-page crawls.
 
-The HTTP server runs in a child process, so its CPU and memory are not counted as the collector's.
-Peak memory is the collector process's peak RSS (resource.getrusage) after each phase; with
---tracemalloc, also the peak of Python allocations per phase (slower; timings then include it).
+Per phase: wall seconds, CPU seconds of this process (time.process_time: every thread; the server is a
+child process and is not counted), items/s of CPU and of wall time, SQL statements per item (counted
+with SQLAlchemy's before_cursor_execute event), peak RSS. With --reader PYTHON, the same feeds are
+also collected by `reader` (a feed library, installed in a separate environment: PYTHON is that
+environment's interpreter; see bench/reader_peer.py), side by side in the same run.
 
-    .venv/bin/python bench/collect.py [--feeds 200] [--entries 30] [--pages 50] [--tracemalloc] [--markdown]
+    .venv/bin/python bench/collect.py [--feeds 200] [--entries 30] [--pg URL] [--latency 0.05]
+        [--reader /tmp/venv/bin/python] [--web] [--markdown]
 """
 from __future__ import annotations
 
@@ -47,40 +51,62 @@ def review_page(n: int, pages: int, per_page: int = 10) -> bytes:
     nxt = f'<a class="next" href="/reviews?page={n + 1}">下一页</a>' if n < pages else ""
     return f"<html><body>{reviews}{nxt}</body></html>".encode()
 
-
-def serve(feeds: int, entries: int, pages: int) -> None:
+def serve(feeds: int, entries: int, pages: int, latency: float) -> None:
     """Child process: the loopback site. Prints its port, then serves until stdin closes."""
     from urllib.parse import parse_qs
 
     from repwatch.loopback import LoopbackHTTPServer, Response
 
-    routes = {f"/feed/{i}.xml": Response(feed_xml(i, entries), etag=True,
+    routes = {f"/feed/{i}.xml": Response(feed_xml(i, entries), etag=True, delay=latency,
                                          headers={"Content-Type": "application/rss+xml"}) for i in range(feeds)}
     bodies = {n: review_page(n, pages) for n in range(1, pages + 1)}
     routes["/reviews"] = lambda req: Response(bodies[int(parse_qs(req.query).get("page", ["1"])[0])],
                                               headers={"Content-Type": "text/html; charset=utf-8"})
     routes["/robots.txt"] = Response(b"User-agent: *\nAllow: /\n")
     with LoopbackHTTPServer(routes) as server:
+        server.requests = _Discard()   # the log of requests would grow the server for nothing
         print(server.port, flush=True)
         sys.stdin.read()
 
 
+class _Discard(list):
+    def append(self, item) -> None:
+        pass
+
+
 def peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024   # Linux reports KiB
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec (a child would report its parent's peak)
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 class Phase:
-    def __init__(self, name: str, use_tracemalloc: bool):
-        self.name, self.use_tracemalloc = name, use_tracemalloc
+    """Wall and CPU seconds, SQL statements and peak memory of one phase."""
+
+    def __init__(self, name: str, engine, use_tracemalloc: bool):
+        self.name, self.engine, self.use_tracemalloc = name, engine, use_tracemalloc
+        self.statements = 0
+
+    def _count(self, *args) -> None:
+        self.statements += 1
 
     def __enter__(self):
+        from sqlalchemy import event
+
+        event.listen(self.engine, "before_cursor_execute", self._count)
         if self.use_tracemalloc:
             tracemalloc.start()
-        self.started = time.perf_counter()
+        self.started, self.cpu_started = time.perf_counter(), time.process_time()
         return self
 
     def __exit__(self, *exc):
+        from sqlalchemy import event
+
         self.seconds = time.perf_counter() - self.started
+        self.cpu = time.process_time() - self.cpu_started
+        event.remove(self.engine, "before_cursor_execute", self._count)
         self.traced_mib = None
         if self.use_tracemalloc:
             self.traced_mib = tracemalloc.get_traced_memory()[1] / 2**20
@@ -94,26 +120,42 @@ def main() -> None:
     ap.add_argument("--entries", type=int, default=30)
     ap.add_argument("--pages", type=int, default=50)
     ap.add_argument("--crawls", type=int, default=10)
+    ap.add_argument("--latency", type=float, default=0.0, help="seconds the server waits before each feed answer")
+    ap.add_argument("--pg", help="also on this PostgreSQL server (a private schema, dropped afterwards)")
+    ap.add_argument("--reader", help="python of an environment with `reader` installed: collect the same feeds")
+    ap.add_argument("--reader-workers", type=int, default=1)
+    ap.add_argument("--no-sqlite", action="store_true")
+    ap.add_argument("--web", action="store_true", help="also the Scrapy phases")
     ap.add_argument("--tracemalloc", action="store_true")
     ap.add_argument("--markdown", action="store_true")
     ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve:
-        return serve(args.feeds, args.entries, args.pages)
+        return serve(args.feeds, args.entries, args.pages, args.latency)
 
     child = subprocess.Popen([sys.executable, __file__, "--serve", "--feeds", str(args.feeds), "--entries",
-                              str(args.entries), "--pages", str(args.pages)], stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, text=True)
+                              str(args.entries), "--pages", str(args.pages), "--latency", str(args.latency)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    rows = []
     try:
-        port = int(child.stdout.readline())
-        rows = run(args, f"http://127.0.0.1:{port}")
+        base = f"http://127.0.0.1:{int(child.stdout.readline())}"
+        if not args.no_sqlite:
+            with tempfile.TemporaryDirectory() as tmp:
+                rows += run(args, base, f"sqlite:///{tmp}/bench.db", "SQLite")
+        if args.pg:
+            from storage.pgschema import private_schema
+
+            with private_schema(args.pg, "rw_bench") as url:
+                rows += run(args, base, url, "PostgreSQL")
+        if args.reader:
+            rows += run_reader(args, base)
     finally:
         child.stdin.close()
         child.wait(timeout=10)
     report(rows, args.markdown)
 
 
-def run(args, base: str) -> list[dict]:
+def run(args, base: str, url: str, backend: str) -> list[dict]:
     from repwatch.config import parse_config
     from storage import Database
 
@@ -129,46 +171,71 @@ def run(args, base: str) -> list[dict]:
     config = parse_config({"sources": sources}, "<bench>")
     now = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        db = Database(f"sqlite:///{tmp}/bench.db")
-        feeds = [s for s in config.sources if s.kind == "feed"]
-        rows.append(measure(db, config, feeds, now, "feeds, first run", args))
-        rows.append(measure(db, config, feeds, now + timedelta(minutes=5), "feeds, 304 pass", args))
-        rows.append(measure(db, config, [config.source("reviews")], now, f"web, {args.pages} pages", args))
+    db = Database(url)
+    feeds = [s for s in config.sources if s.kind == "feed"]
+    rows.append(measure(db, config, feeds, now, "first pass", backend, args))
+    rows.append(measure(db, config, feeds, now + timedelta(minutes=5), "304 pass", backend, args))
+    if args.web:
+        rows.append(measure(db, config, [config.source("reviews")], now, f"web, {args.pages} pages", backend, args))
         crawls = [s for s in config.sources if s.name.startswith("one-page-")]
-        rows.append(measure(db, config, crawls, now, f"web, {args.crawls} one-page crawls", args))
-        db.dispose()
+        rows.append(measure(db, config, crawls, now, f"web, {args.crawls} one-page crawls", backend, args))
+    db.dispose()
     return rows
 
 
-def measure(db, config, sources, now, name: str, args) -> dict:
-    from repwatch.pipeline import collect_source
+def measure(db, config, sources, now, name: str, backend: str, args) -> dict:
+    from repwatch.pipeline import collect_sources
 
-    with Phase(name, args.tracemalloc) as phase:
-        reports = [collect_source(db, config, s, now) for s in sources]
+    with Phase(name, db.engine, args.tracemalloc) as phase:
+        reports = collect_sources(db, config, sources, now)
     failed = [r for r in reports if r.status == "failed"]
     if failed:
         raise SystemExit(f"{name}: {len(failed)} sources failed, e.g. {failed[0].error}")
     items = sum(r.new + r.duplicates for r in reports)
-    return {"phase": name, "sources": len(sources), "items": items, "new": sum(r.new for r in reports),
-            "statuses": sorted({r.status for r in reports}), "seconds": round(phase.seconds, 2),
-            "items_per_s": round(items / phase.seconds, 1) if items else None,
-            "ms_per_source": round(1000 * phase.seconds / len(sources), 1),
-            "peak_rss_mib": round(phase.rss_mib, 1),
-            "traced_peak_mib": round(phase.traced_mib, 1) if phase.traced_mib is not None else None}
+    return row("repwatch", backend, name, len(sources), items, sum(r.new for r in reports), phase.seconds,
+               phase.cpu, phase.statements, phase.rss_mib, args.latency)
+
+
+def row(tool, backend, name, sources, items, new, seconds, cpu, statements, rss, latency) -> dict:
+    return {"tool": tool, "db": backend, "phase": name, "latency_ms": round(latency * 1000), "sources": sources,
+            "items": items, "new": new, "wall_s": round(seconds, 2), "cpu_s": round(cpu, 2),
+            "items_per_cpu_s": round(new / cpu) if new and cpu else None,
+            "items_per_wall_s": round(new / seconds) if new and seconds else None,
+            "cpu_ms_per_source": round(1000 * cpu / sources, 2),
+            "wall_ms_per_source": round(1000 * seconds / sources, 2),
+            "statements": statements,
+            "statements_per_item": round(statements / new, 3) if statements is not None and new else None,
+            "statements_per_source": round(statements / sources, 1) if statements is not None else None,
+            "peak_rss_mib": round(rss, 1)}
+
+
+def run_reader(args, base: str) -> list[dict]:
+    """The same feeds through `reader`, in its own environment (not a repwatch dependency)."""
+    out = subprocess.run([args.reader, str(Path(__file__).with_name("reader_peer.py")), base, str(args.feeds),
+                          str(args.reader_workers)], capture_output=True, text=True, check=True)
+    rows = []
+    for line in out.stdout.splitlines():
+        r = json.loads(line)
+        rows.append(row(f"reader {r['version']} ({args.reader_workers} worker{'s' if args.reader_workers > 1 else ''})",
+                        "SQLite", r["phase"], args.feeds, r["items"], r["new"], r["wall"], r["cpu"], None,
+                        r["rss"], args.latency))
+    return rows
+
+
+COLUMNS = ["tool", "db", "phase", "latency_ms", "sources", "new", "wall_s", "cpu_s", "items_per_cpu_s",
+           "items_per_wall_s", "cpu_ms_per_source", "wall_ms_per_source", "statements_per_item", "statements_per_source",
+           "peak_rss_mib"]
 
 
 def report(rows: list[dict], markdown: bool) -> None:
     if not markdown:
-        for row in rows:
-            print(json.dumps(row, ensure_ascii=False))
+        for r in rows:
+            print(json.dumps(r, ensure_ascii=False))
         return
-    cols = ["phase", "sources", "items", "new", "seconds", "items_per_s", "ms_per_source", "peak_rss_mib",
-            "traced_peak_mib"]
-    print("| " + " | ".join(cols) + " |")
-    print("|" + "---|" * len(cols))
-    for row in rows:
-        print("| " + " | ".join("-" if row[c] is None else str(row[c]) for c in cols) + " |")
+    print("| " + " | ".join(COLUMNS) + " |")
+    print("|" + "---|" * len(COLUMNS))
+    for r in rows:
+        print("| " + " | ".join("-" if r[c] is None else str(r[c]) for c in COLUMNS) + " |")
 
 
 if __name__ == "__main__":

@@ -37,6 +37,15 @@ class SourceState:
     cursor: dict = field(default_factory=dict)
     is_known: Callable[[str], bool] = lambda external_id: False
     is_imported: Callable[[str], bool] = lambda content_hash: False   # import collector: file already loaded?
+    # The batch form of is_known (one query for a page of ids); None asks is_known id by id.
+    known_ids: Callable[[list[str]], set[str]] | None = None
+
+    def known(self, external_ids) -> set[str]:
+        """The ids among `external_ids` that are already stored."""
+        ids = list(external_ids)
+        if self.known_ids is not None:
+            return self.known_ids(ids)
+        return {i for i in ids if self.is_known(i)}
 
 
 @dataclass

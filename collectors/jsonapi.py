@@ -146,7 +146,7 @@ class JsonApiCollector(Collector[JsonApiOptions]):
                 result.problems.append(Problem("layout", f"page {page_index}: items path {opts.items!r} matched "
                                                f"{what}; the API's response format may have changed", url))
                 break
-            known = False
+            page_ids = []
             for index, obj in enumerate(found):
                 where = f"{url} item {index}"
                 try:
@@ -158,7 +158,8 @@ class JsonApiCollector(Collector[JsonApiOptions]):
                     continue
                 result.problems.extend(Problem("field", note, where, warning=True) for note in built.notes)
                 result.items.append(built.mention)
-                known = known or state.is_known(built.mention.external_id)
+                page_ids.append(built.mention.external_id)
+            known = bool(page_ids) and bool(state.known(page_ids))   # one query for the page
             if not found or (known and page_index >= opts.refresh_pages and not p.resume):
                 break
             next_url = self._next(p, data, page, cursor, url)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable, Iterable
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, select, update
 
 from alerts.dispatch import DispatchReport, deliver_due, enqueue
 from alerts.evaluate import EvaluateReport, evaluate
@@ -24,7 +24,7 @@ from storage import Database
 from storage.clean import cap
 from storage.models import Analysis, CollectionRun, ImportedFile, Mention, Source
 from storage.trouble import is_database_trouble
-from storage.writes import StoreResult, get_or_create_source, insert_ignore, store_mentions
+from storage.writes import StoreResult, get_or_create_source, insert_ignore, insert_many_ignore, store_mentions
 
 log = logging.getLogger("repwatch.pipeline")
 # Fetched side by side within one run: the httpx-based kinds. Scrapy crawls (`web`) and local
@@ -97,7 +97,7 @@ def collect_sources(db: Database, config: Config, chosen: list[SourceConfig], no
     trickling its answer until http.fetch_deadline) does not delay the others' fetches; results are
     stored one at a time, in config order, from this thread, so database writes never race and the
     first source to carry a text stays its original, as in a one-by-one run."""
-    jobs = [_open_run(db, config, cfg, now) for cfg in chosen]
+    jobs = _open_runs(db, config, chosen, now)
     side_by_side = [job for job in jobs if job.source_cfg.kind in PARALLEL_KINDS]
     reports = []
     with ThreadPoolExecutor(max_workers=max(1, min(COLLECT_THREADS, len(side_by_side))),
@@ -113,20 +113,54 @@ def collect_sources(db: Database, config: Config, chosen: list[SourceConfig], no
 
 
 def _open_run(db: Database, config: Config, source_cfg: SourceConfig, now: datetime) -> _Collection:
-    with db.session() as s:
-        source = get_or_create_source(s, source_cfg.name, source_cfg.kind)
-        abandon_stale_runs(s, source.id, now)
-        run = CollectionRun(source_id=source.id, started_at=now, status="running", problems=[])
-        s.add(run)
-        s.flush()
-        run_id, source_id = run.id, source.id
-        state = SourceState(now=now, etag=source.etag, last_modified=source.last_modified,
-                            cursor=dict(source.state or {}))
+    return _open_runs(db, config, [source_cfg], now)[0]
 
+
+def _open_runs(db: Database, config: Config, chosen: list[SourceConfig], now: datetime) -> list[_Collection]:
+    """Open a run for each source, in one transaction and a handful of statements whatever their
+    number: the sources and their state are read once, missing ones created in one INSERT, runs a
+    dead process left `running` closed in one UPDATE, and the new runs inserted together."""
+    if not chosen:
+        return []
+    names = [cfg.name for cfg in chosen]
+    with db.session() as s:
+        sources = {src.name: src for src in s.scalars(select(Source).where(Source.name.in_(names)))}
+        missing = [cfg for cfg in chosen if cfg.name not in sources]
+        if missing:
+            insert_many_ignore(s, Source, [{"name": cfg.name, "kind": cfg.kind, "state": {}, "error_counts": {}}
+                                           for cfg in {c.name: c for c in missing}.values()], ["name"])
+            sources.update((src.name, src) for src in s.scalars(
+                select(Source).where(Source.name.in_([cfg.name for cfg in missing]))))
+        for cfg in chosen:
+            if sources[cfg.name].kind != cfg.kind:
+                sources[cfg.name].kind = cfg.kind
+        abandon_stale_runs(s, [src.id for src in sources.values()], now)
+        runs = [CollectionRun(source_id=sources[cfg.name].id, started_at=now, status="running", problems=[])
+                for cfg in chosen]
+        s.add_all(runs)
+        s.flush()
+        opened = [(cfg, sources[cfg.name], run.id) for cfg, run in zip(chosen, runs)]
+        jobs = [_job(db, config, cfg, source.id, run_id, now,
+                     SourceState(now=now, etag=source.etag, last_modified=source.last_modified,
+                                 cursor=dict(source.state or {})))
+                for cfg, source, run_id in opened]
+    return jobs
+
+
+def _job(db: Database, config: Config, source_cfg: SourceConfig, source_id: int, run_id: int, now: datetime,
+         state: SourceState) -> _Collection:
     def is_known(external_id: str) -> bool:
         with db.session() as ks:
             return ks.scalar(select(exists().where(Mention.source_id == source_id,
                                                    Mention.external_id == external_id))) or False
+
+    def known_ids(external_ids: list[str]) -> set[str]:
+        found: set[str] = set()
+        with db.session() as ks:
+            for k in range(0, len(external_ids), 500):
+                found.update(ks.scalars(select(Mention.external_id).where(
+                    Mention.source_id == source_id, Mention.external_id.in_(external_ids[k:k + 500]))))
+        return found
 
     def is_imported(content_hash: str) -> bool:
         with db.session() as ks:
@@ -134,6 +168,7 @@ def _open_run(db: Database, config: Config, source_cfg: SourceConfig, now: datet
                                                    ImportedFile.content_hash == content_hash))) or False
 
     state.is_known = is_known
+    state.known_ids = known_ids
     state.is_imported = is_imported
     return _Collection(source_cfg, source_id, run_id, state, now, SourceReport(source_cfg.name, "running"),
                        config.redact)
@@ -185,8 +220,7 @@ def _close_run(db: Database, job: _Collection, result: CollectResult | None,
                 log.exception("storing source %s failed", source_cfg.name)
                 error = store_error(again)
     with db.session() as s:
-        source = s.get(Source, job.source_id)
-        run = s.get(CollectionRun, job.run_id)
+        source, run = _load(s, job.source_id, job.run_id)
         # a URL may hold a token from ${ENV}
         run.status, run.error_kind, run.error = "failed", error.kind, clean_message(job.redact(str(error)))
         run.http_status = error.http_status
@@ -224,11 +258,16 @@ def _store_one_by_one(db: Database, job: _Collection, result: CollectResult, fai
     return total
 
 
+def _load(s, source_id: int, run_id: int) -> tuple[Source, CollectionRun]:
+    """A source and its run in one query."""
+    return s.execute(select(Source, CollectionRun).join(CollectionRun, CollectionRun.source_id == Source.id)
+                     .where(Source.id == source_id, CollectionRun.id == run_id)).one()
+
+
 def _store_result(s, source_id: int, run_id: int, result, report: SourceReport, source_cfg: SourceConfig,
                   now: datetime, started: float, redact: Callable[[str], str],
                   stored: StoreResult | None = None) -> None:
-    source = s.get(Source, source_id)
-    run = s.get(CollectionRun, run_id)
+    source, run = _load(s, source_id, run_id)
     if stored is None:
         stored = store_mentions(s, source, result.items, now)
     for f in result.imported_files:   # same transaction as the rows: a file is never half-loaded
@@ -306,14 +345,20 @@ def analyze_pending(db: Database, analyzer: Analyzer, *, batch_size: int = 500, 
                 return done
             results = analyzer.score([TextIn(text=m.text, title=m.title, rating=m.rating, lang=None,
                                              followers=m.author_followers, id=m.id) for m in mentions])
+            # one INSERT for the batch, and one UPDATE per language for the mentions' `lang`
+            rows = [dict(mention_id=m.id, lang=r.lang, sentiment=r.sentiment, snownlp=r.snownlp,
+                         negative=r.negative, complaint=r.complaint, categories=r.categories,
+                         severity=r.severity, signals=r.signals,
+                         targets=list(dict.fromkeys(r.targets + source_targets.get(names.get(m.source_id), []))),
+                         model_version=r.model_version) for m, r in zip(mentions, results)]
+            insert_many_ignore(s, Analysis, rows, ["mention_id"])
+            langs: dict[str, list[int]] = {}
             for m, r in zip(mentions, results):
-                insert_ignore(s, Analysis, dict(
-                    mention_id=m.id, lang=r.lang, sentiment=r.sentiment, snownlp=r.snownlp, negative=r.negative,
-                    complaint=r.complaint, categories=r.categories, severity=r.severity, signals=r.signals,
-                    targets=list(dict.fromkeys(r.targets + source_targets.get(names.get(m.source_id), []))),
-                    model_version=r.model_version), ["mention_id"])
-                if m.lang is None:
-                    m.lang = r.lang
+                if m.lang is None and r.lang is not None:
+                    langs.setdefault(r.lang, []).append(m.id)
+            for lang, ids in langs.items():
+                s.execute(update(Mention).where(Mention.id.in_(ids), Mention.lang.is_(None)).values(lang=lang)
+                          .execution_options(synchronize_session=False))
             done += len(mentions)
         if limit is not None and done >= limit or mention_ids is not None:
             return done

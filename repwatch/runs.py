@@ -22,12 +22,13 @@ MESSAGE_LIMIT = 2_000
 PROBLEMS_KEPT = 100
 
 
-def abandon_stale_runs(session: Session, source_id: int, now: datetime) -> int:
-    """Close this source's runs that a dead process left `running`, so health and the dashboard do
+def abandon_stale_runs(session: Session, source_id: int | list[int], now: datetime) -> int:
+    """Close these sources' runs that a dead process left `running`, so health and the dashboard do
     not show a run that will never finish. Younger ones may belong to a live run elsewhere."""
+    ids = source_id if isinstance(source_id, list) else [source_id]
     return session.execute(
         update(CollectionRun)
-        .where(CollectionRun.source_id == source_id, CollectionRun.status == "running",
+        .where(CollectionRun.source_id.in_(ids), CollectionRun.status == "running",
                CollectionRun.started_at < now - ABANDONED_AFTER)
         .values(status="failed", error_kind="abandoned", finished_at=now,
                 error="abandoned: the process collecting this source stopped before the run finished "

@@ -5,12 +5,25 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from storage.models import EngagementSnapshot, Mention, Source
 from storage.records import MentionIn
+
+
+# Rows per INSERT: well under SQLite's bound-variable limit (32,766) at 17 columns a row.
+INSERT_CHUNK = 500
+
+
+def _insert_builder(session: Session):
+    return {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[session.get_bind().dialect.name]
+
+
+def _chunks(seq: list, size: int):
+    for start in range(0, len(seq), size):
+        yield seq[start:start + size]
 
 
 def insert_ignore(session: Session, model, values: dict, conflict: list[str]) -> bool:
@@ -24,6 +37,15 @@ def insert_ignore(session: Session, model, values: dict, conflict: list[str]) ->
     stmt = (builder(model).values(**values).on_conflict_do_nothing(index_elements=conflict)
             .execution_options(preserve_rowcount=True))
     return session.execute(stmt).rowcount == 1
+
+
+def insert_many_ignore(session: Session, model, rows: list[dict], conflict: list[str]) -> None:
+    """INSERT ... ON CONFLICT DO NOTHING for many rows: one compiled (cached) statement, executed
+    for all rows at once; SQLAlchemy sends it as multi-row VALUES pages ("insertmanyvalues") on
+    PostgreSQL, and as one executemany on SQLite."""
+    if rows:
+        stmt = _insert_builder(session)(model.__table__).on_conflict_do_nothing(index_elements=conflict)
+        session.connection().execute(stmt, rows)
 
 
 def get_or_create_source(session: Session, name: str, kind: str) -> Source:
@@ -46,45 +68,94 @@ class StoreResult:
 
 
 def store_mentions(session: Session, source: Source, items: Iterable[MentionIn], now: datetime) -> StoreResult:
+    """Store a source's items in a few statements, whatever their number: one query finds those
+    already stored (same external id, or same text from this source), one finds the originals of
+    texts stored from other sources, one INSERT ... ON CONFLICT DO NOTHING RETURNING stores the rest
+    (per 500 rows), and one stores their engagement snapshots. The rules are the one-at-a-time ones:
+    an item is a duplicate when this source already has its id or its text (earlier in the same
+    batch included); a new item whose text another source stored first points at that original."""
     result = StoreResult(new_ids=[])
-    for item in items:
-        digest = item.hash
-        existing = session.scalar(
-            select(Mention).where(Mention.source_id == source.id, Mention.external_id == item.external_id)
-        )
-        if existing is None:
-            # Same text under a new id from the same source (a feed that regenerates guids) is a duplicate.
-            existing = session.scalar(
-                select(Mention).where(Mention.source_id == source.id, Mention.content_hash == digest).limit(1)
-            )
+    items = list(items)
+    if not items:
+        return result
+    eids = [item.external_id[:500] for item in items]
+    digests = [item.hash for item in items]
+    ids = list(dict.fromkeys(eids))
+    hashes = list(dict.fromkeys(digests))
+
+    # 1. already stored from this source, by id or by text (one query per 500 ids)
+    by_id: dict[str, Mention] = {}
+    by_hash: dict[str, Mention] = {}
+    for k in range(0, max(len(ids), len(hashes)), INSERT_CHUNK):
+        id_chunk, hash_chunk = ids[k:k + INSERT_CHUNK], hashes[k:k + INSERT_CHUNK]
+        cond = []
+        if id_chunk:
+            cond.append(Mention.external_id.in_(id_chunk))
+        if hash_chunk:
+            cond.append(Mention.content_hash.in_(hash_chunk))
+        for m in session.scalars(select(Mention).where(Mention.source_id == source.id, or_(*cond))
+                                 .order_by(Mention.id)):
+            by_id.setdefault(m.external_id, m)
+            by_hash.setdefault(m.content_hash, m)
+
+    # 2. which items are new; an earlier item of this batch counts as stored
+    fresh: list[tuple[MentionIn, str, str]] = []
+    batch_ids: set[str] = set()
+    batch_hashes: set[str] = set()
+    for item, eid, digest in zip(items, eids, digests):
+        existing = by_id.get(eid) or by_hash.get(digest)
         if existing is not None:
             result.duplicates += 1
             if item.has_engagement and _engagement_changed(existing, item):
                 _refresh_engagement(session, existing, item, now)
                 result.refreshed += 1
             continue
-        original = session.scalar(
-            select(Mention.id).where(Mention.content_hash == digest, Mention.duplicate_of_id.is_(None)).limit(1)
-        )
-        values = dict(
-            source_id=source.id, external_id=item.external_id[:500], url=item.url, content_hash=digest,
-            duplicate_of_id=original, author=item.author, author_followers=item.author_followers,
-            title=item.title, text=item.text, published_at=item.published_at,
-            collected_at=now, rating=item.rating, likes=item.likes, reposts=item.reposts,
-            comments=item.comments, raw=item.raw or {},
-        )
-        if not insert_ignore(session, Mention, values, ["source_id", "external_id"]):
+        if eid in batch_ids or digest in batch_hashes:
+            result.duplicates += 1
+            continue
+        batch_ids.add(eid)
+        batch_hashes.add(digest)
+        fresh.append((item, eid, digest))
+    if not fresh:
+        return result
+
+    # 3. the original of each new text, if another source stored it first (the oldest copy)
+    originals: dict[str, int] = {}
+    new_hashes = list(dict.fromkeys(d for _, _, d in fresh))
+    for chunk in _chunks(new_hashes, INSERT_CHUNK):
+        originals.update(session.execute(
+            select(Mention.content_hash, func.min(Mention.id))
+            .where(Mention.content_hash.in_(chunk), Mention.duplicate_of_id.is_(None))
+            .group_by(Mention.content_hash)).all())
+
+    # 4. one INSERT ... ON CONFLICT DO NOTHING RETURNING for the batch (SQLAlchemy's "insertmanyvalues":
+    # one compiled, cached statement sent as multi-row VALUES pages of up to 1,000 rows); a row a
+    # concurrent writer stored first is simply not returned, and counts as a duplicate
+    rows = [dict(source_id=source.id, external_id=eid, url=item.url, content_hash=digest,
+                 duplicate_of_id=originals.get(digest), author=item.author, author_followers=item.author_followers,
+                 title=item.title, text=item.text, published_at=item.published_at, collected_at=now,
+                 rating=item.rating, likes=item.likes, reposts=item.reposts, comments=item.comments,
+                 raw=item.raw or {}, lang=None)
+            for item, eid, digest in fresh]
+    stmt = (_insert_builder(session)(Mention.__table__)
+            .on_conflict_do_nothing(index_elements=["source_id", "external_id"])
+            .returning(Mention.__table__.c.id, Mention.__table__.c.external_id))
+    stored = {external_id: mention_id for mention_id, external_id in session.connection().execute(stmt, rows)}
+
+    snapshots = []
+    for item, eid, digest in fresh:
+        mention_id = stored.get(eid)
+        if mention_id is None:
             result.duplicates += 1   # a concurrent writer stored it first
             continue
-        mention_id = session.scalar(
-            select(Mention.id).where(Mention.source_id == source.id, Mention.external_id == values["external_id"])
-        )
         result.new += 1
         result.new_ids.append(mention_id)
-        if original is not None:
+        if digest in originals:
             result.cross_source += 1
         if item.has_engagement:
-            insert_ignore(session, EngagementSnapshot, _snapshot(mention_id, item, now), ["mention_id", "taken_at"])
+            snapshots.append(_snapshot(mention_id, item, now))
+    if snapshots:
+        insert_many_ignore(session, EngagementSnapshot, snapshots, ["mention_id", "taken_at"])
     return result
 
 
