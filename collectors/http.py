@@ -16,6 +16,7 @@ import httpx
 
 from collectors.exceptions import CollectError
 from collectors.settings import HttpSettings
+from storage.deadline import Cancelled, DeadlinePassed, call_within
 
 
 @dataclass
@@ -122,30 +123,13 @@ def fetch(url: str, settings: HttpSettings, **kwargs) -> Fetched:
     server behaviour (a trickle of bytes, stalled headers, slow DNS) can hold the caller past the deadline;
     a worker left behind stops at its next chunk, or at the read timeout at the latest."""
     seconds = settings.fetch_deadline.total_seconds()
-    cancel = threading.Event()
-    outcome: dict = {}
-
-    def work() -> None:
-        try:
-            outcome["fetched"] = _fetch(url, settings, cancel=cancel, **kwargs)
-        except BaseException as exc:   # handed to the caller's thread
-            outcome["error"] = exc
-
-    worker = threading.Thread(target=work, name="repwatch-fetch", daemon=True)
-    worker.start()
-    worker.join(seconds)
-    if worker.is_alive() or isinstance(outcome.get("error"), _Cancelled):
-        cancel.set()
+    try:
+        return call_within(seconds, lambda cancel: _fetch(url, settings, cancel=cancel, **kwargs),
+                           name="repwatch-fetch")
+    except DeadlinePassed:
         raise CollectError("deadline", f"{url}: no complete answer within the {seconds:g}s deadline "
                            "(http.fetch_deadline); the server is too slow or sends a trickle; nothing from this "
-                           "fetch was kept")
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["fetched"]
-
-
-class _Cancelled(Exception):
-    """The caller gave up on this fetch at its deadline."""
+                           "fetch was kept") from None
 
 
 def _fetch(url: str, settings: HttpSettings, *, cancel: threading.Event, etag: str | None = None,
@@ -166,7 +150,7 @@ def _fetch(url: str, settings: HttpSettings, *, cancel: threading.Event, etag: s
             chunks, size = [], 0
             for chunk in response.iter_bytes():
                 if cancel.is_set():
-                    raise _Cancelled()
+                    raise Cancelled()
                 size += len(chunk)
                 if size > settings.max_bytes:
                     raise CollectError("too_large", f"{url}: response exceeded the {settings.max_bytes:,}-byte "

@@ -24,15 +24,14 @@ import logging
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from sentiment.exceptions import ModelError
 from sentiment.lexicon import SIGNAL_KINDS
 from storage.vocabulary import CATEGORIES
+from sentiment.artifacts import load_joblib
 
 ARTIFACT = "complaint.joblib"
 FORMAT = 1
@@ -163,16 +162,7 @@ class ComplaintModel:
 
 
 def load(path: Path | None = None) -> ComplaintModel:
-    import joblib  # noqa: PLC0415
-
-    if path is None:
-        with resources.as_file(resources.files("sentiment").joinpath(f"models/{ARTIFACT}")) as p:
-            data = joblib.load(p)
-    else:
-        data = joblib.load(path)
-    if data.get("format") != FORMAT:
-        raise ModelError(f"{path or ARTIFACT}: model format {data.get('format')!r}, expected {FORMAT}; "
-                         f"rebuild it with `repwatch train`")
+    data = load_joblib(ARTIFACT, FORMAT, path)
     return ComplaintModel(list(data["char_terms"]), data["char_idf"], list(data["word_terms"]), data["word_idf"],
                           data["weights"], data["bias"], dict(data["calibration"]), dict(data["thresholds"]),
                           dict(data["meta"]))

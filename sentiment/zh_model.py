@@ -10,12 +10,11 @@ import hashlib
 import math
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-from sentiment.exceptions import ModelError
+from sentiment.artifacts import load_joblib
 
 ARTIFACT = "zh_sentiment.joblib"
 FORMAT = 1
@@ -83,16 +82,7 @@ class ZhModel:
 
 
 def load(path: Path | None = None) -> ZhModel:
-    import joblib  # noqa: PLC0415
-
-    if path is None:
-        with resources.as_file(resources.files("sentiment").joinpath(f"models/{ARTIFACT}")) as p:
-            data = joblib.load(p)
-    else:
-        data = joblib.load(path)
-    if data.get("format") != FORMAT:
-        raise ModelError(f"{path or ARTIFACT}: model format {data.get('format')!r}, expected {FORMAT}; "
-                         f"rebuild it with `repwatch train`")
+    data = load_joblib(ARTIFACT, FORMAT, path)
     return ZhModel(list(data["terms"]), data["idf"], data["coef"], data["intercept"], dict(data["stack"]),
                    dict(data["meta"]), tuple(data["ngram_range"]))
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import smtplib
 import socket
 import ssl
-import threading
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -17,6 +16,7 @@ from pydantic import Field, SecretStr
 
 from alerts.notify.base import Alert, Delivered, Failed, Notifier, Outcome, Retryable
 from alerts.notify.headers import clean_header
+from storage.deadline import DeadlinePassed, call_within
 from storage.types import Strict
 from storage.vocabulary import SEVERITY_ZH
 
@@ -49,22 +49,22 @@ def smtp_send(settings: SmtpSettings, message: EmailMessage) -> Outcome:
     The conversation runs in a worker thread and gets `deadline` seconds in all. Past it the socket is
     closed and the send is Retryable; should the server have taken the message anyway, the retry carries
     the same Message-ID (the dispatcher's delivery id), which mail systems collapse."""
-    outcome: list[Outcome] = []
     opened: list[smtplib.SMTP] = []
-    worker = threading.Thread(target=lambda: outcome.append(_converse(settings, message, opened)),
-                              name="repwatch-smtp", daemon=True)
-    worker.start()
-    worker.join(settings.deadline)
-    if worker.is_alive() or not outcome:
+
+    def cut_off() -> None:
         for server in opened:
             try:   # shutdown, not close: close would wait for the worker's read to finish
                 if server.sock is not None:
                     server.sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+
+    try:
+        return call_within(settings.deadline, lambda cancel: _converse(settings, message, opened),
+                           name="repwatch-smtp", on_give_up=cut_off)
+    except DeadlinePassed:
         return Retryable(f"{settings.host}:{settings.port}: no complete SMTP conversation within the "
                          f"{settings.deadline:g}s deadline (smtp.deadline); the server is too slow")
-    return outcome[0]
 
 
 def _converse(settings: SmtpSettings, message: EmailMessage, opened: list) -> Outcome:

@@ -5,7 +5,6 @@ Retryable so the notification log tries again on a later run; other 4xx are the 
 (a wrong token, a bad payload) and fail at once with what the server said."""
 from __future__ import annotations
 
-import threading
 import time
 from datetime import timedelta
 from typing import Callable, Optional
@@ -15,6 +14,7 @@ from pydantic import BeforeValidator, Field, SecretStr, field_validator
 from typing_extensions import Annotated
 
 from alerts.notify.base import Failed, Retryable
+from storage.deadline import Cancelled, DeadlinePassed, call_within
 from storage.types import Duration, Strict
 
 USER_AGENT = "repwatch-notifier/0.1"
@@ -86,41 +86,25 @@ def request(method: str, url: str, options: HttpOptions, *, json=None, content: 
     return last
 
 
-class _Cancelled(Exception):
-    """The caller gave up on this request at its deadline."""
-
-
 def _send_within(client: httpx.Client, request: httpx.Request, seconds: float, auth=None) -> httpx.Response:
-    """Send and read the whole answer within `seconds` in total. httpx's timeouts bound each read,
-    so a trickling server could hold the alert stage for ever; the request runs in a worker thread
-    that stops at its next chunk once the caller has given up (or at the read timeout, at the latest)."""
-    cancel, out = threading.Event(), {}
-
-    def work() -> None:
+    """Send and read the whole answer within `seconds` in total (storage.deadline): httpx's timeouts bound
+    each read, so a trickling server could otherwise hold the alert stage for ever."""
+    def work(cancel) -> httpx.Response:
+        response = client.send(request, stream=True, auth=auth)
         try:
-            response = client.send(request, stream=True, auth=auth)
-            try:
-                raw = bytearray()
-                for chunk in response.iter_raw():
-                    if cancel.is_set():
-                        raise _Cancelled()
-                    raw += chunk
-            finally:
-                response.close()
-            out["response"] = httpx.Response(response.status_code, headers=response.headers, content=bytes(raw),
-                                             request=request)
-        except BaseException as exc:   # handed to the caller's thread
-            out["error"] = exc
+            raw = bytearray()
+            for chunk in response.iter_raw():
+                if cancel.is_set():
+                    raise Cancelled()
+                raw += chunk
+        finally:
+            response.close()
+        return httpx.Response(response.status_code, headers=response.headers, content=bytes(raw), request=request)
 
-    worker = threading.Thread(target=work, name="repwatch-notify", daemon=True)
-    worker.start()
-    worker.join(seconds)
-    if worker.is_alive() or isinstance(out.get("error"), _Cancelled):
-        cancel.set()
-        raise httpx.TimeoutException(f"no complete answer within the {seconds:g}s timeout", request=request)
-    if "error" in out:
-        raise out["error"]
-    return out["response"]
+    try:
+        return call_within(seconds, work, name="repwatch-notify")
+    except DeadlinePassed:
+        raise httpx.TimeoutException(f"no complete answer within the {seconds:g}s timeout", request=request) from None
 
 
 def _hint(status: int) -> str:
