@@ -107,6 +107,7 @@ def test_ticket_commands_walk_the_process(database_url, ticket_id):
     assert (row["id"], row["state"], row["severity"], row["sla"]) == (ticket_id, "new", "urgent", "SLA breached: first response")
     assert "SLA breached" in invoke(*db, "tickets", "--breached").stdout
     assert invoke(*db, "tickets", "--target", "优选商城").stdout.strip() == "no tickets match"
+    assert invoke(*db, "user", "add", "王芳", "--role", "agent").exit_code == 0   # assignees must exist
     assert "assigned to 王芳" in invoke(*db, "ticket", "assign", str(ticket_id), "--to", "王芳").stdout
     for state in ("investigating", "resolved"):
         assert invoke(*db, "ticket", "move", str(ticket_id), state, "--note", "done").exit_code == 0
