@@ -20,6 +20,7 @@ from alerts.lifecycle import TicketChanges, ensure_ticket, on_mention
 from alerts.notify.base import Alert
 from alerts.settings import AlertSettings
 from alerts.sla import check_sla
+from storage.context import RunContext
 from storage.models import Analysis, Incident, IncidentMention, Mention
 from storage.vocabulary import severities_at_least
 
@@ -48,8 +49,8 @@ def _pending(session: Session, settings: AlertSettings):
     return session.execute(stmt).all()
 
 
-def evaluate(session: Session, settings: AlertSettings, now: datetime, base_url: str | None = None, *,
-             tz: str | None = None) -> EvaluateReport:
+def evaluate(session: Session, settings: AlertSettings, ctx: RunContext) -> EvaluateReport:
+    now, base_url = ctx.now, ctx.base_url
     report = EvaluateReport()
     changes = TicketChanges()
     index = IncidentIndex(session, settings.incidents, now)
@@ -64,7 +65,7 @@ def evaluate(session: Session, settings: AlertSettings, now: datetime, base_url:
         on_mention(session, incident, mention, analysis.signals, settings, now, base_url=base_url, changes=changes)
     session.flush()
 
-    for sa in spread.detect(session, settings, now, tz):
+    for sa in spread.detect(session, settings, now, ctx.tz):
         report.spread_alarms += 1
         changes.alerts.extend(_spread_alerts(session, sa, settings, now, base_url, changes))
 

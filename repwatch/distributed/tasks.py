@@ -92,12 +92,13 @@ def log_for_delivery(alerts: list, now: datetime) -> None:
     """Put a broken source's alert in the notification log and let the alert stage send it. Sending
     here would also deliver whatever else is due, outside the alert stage's lock: two workers could
     then find one notification due at once."""
-    from alerts.dispatch import DispatchReport, enqueue
+    from alerts.dispatch import enqueue
+    from storage.context import RunContext
     from repwatch.pipeline import build_notifiers
 
     config = worker_state.get().config
     with worker_state.get().db.session() as s:
-        enqueue(s, alerts, build_notifiers(config), now, config.alerts.delivery, config.tz, DispatchReport())
+        enqueue(s, alerts, build_notifiers(config), RunContext(now, config.tz, config.base_url), config.alerts.delivery)
     evaluate_alerts.apply_async()
 
 
