@@ -7,12 +7,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from alerts import replies, silences
-from alerts.corrections import Change, correct_mention, correct_ticket
-from alerts.exceptions import AlertError, IllegalTransition
-from alerts.merge import merge_tickets
-from alerts.replies import ReplyError
-from alerts.tickets import assign, move, record
+from alerts import (
+    AlertError, Change, IllegalTransition, ReplyError, assign, correct_mention, correct_ticket, merge_tickets, move,
+    record, replies, silences
+)
 from repwatch.assignees import UnknownAssignee, check_assignee
 from repwatch.exceptions import RepwatchError
 from repwatch.web.users import Principal

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from alerts.corrections import Change, CorrectionError, correct_mention, correct_ticket
-from alerts.evaluate import evaluate
+from alerts.stage import evaluate
 from alerts.settings import AlertSettings
 from alerts.sla import check_sla
 from storage.corrections import labelled_examples, precision_report

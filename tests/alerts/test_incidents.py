@@ -10,7 +10,7 @@ from storage.context import RunContext
 import pytest
 from sqlalchemy import func, select
 
-from alerts.evaluate import evaluate
+from alerts.stage import evaluate
 from alerts.incidents import shingles
 from alerts.settings import AlertSettings
 from alerts.tickets import move

@@ -9,7 +9,7 @@ from storage.context import RunContext
 import pytest
 
 from alerts import replies
-from alerts.evaluate import evaluate
+from alerts.stage import evaluate
 from storage.models import Ticket, TicketEvent
 from storage.vocabulary import CATEGORIES
 from sqlalchemy import select

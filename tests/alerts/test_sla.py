@@ -243,7 +243,7 @@ SYSTEM_ACTOR = "repwatch"
 def test_the_customers_answer_resumes_the_clock_and_someone_elses_post_does_not(db, seed, settings, clock):
     """The pipeline sees the customer post again while the ticket waits for them: back to investigating,
     due times moved by the pause. A post by somebody else only joins as evidence."""
-    from alerts.evaluate import evaluate
+    from alerts.stage import evaluate
 
     text = "快送外卖送餐太慢，等了两个小时还没到，客服也不回，我要投诉"
     first = seed.mention(text, at=clock.now() - 10 * MIN, severity="important")
