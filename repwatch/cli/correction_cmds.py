@@ -1,6 +1,6 @@
 """Corrections from the command line: `repwatch ticket correct`, `repwatch mention correct`,
 `repwatch corrections list|export`. The same functions as the dashboard and the API
-(alerts/corrections.py), so the audit trail and the routing change are identical."""
+(alerts/tickets/corrections.py), so the audit trail and the routing change are identical."""
 from __future__ import annotations
 
 import click

@@ -99,7 +99,7 @@ def do_reply(s: Session, t: Ticket, who: Principal, now: datetime, *, text: str 
 
 def do_merge(s: Session, t: Ticket, who: Principal, now: datetime, *, into: int, reason: str | None = None,
              settings=None) -> Ticket:
-    """Merge this duplicate ticket into ticket `into` (alerts.merge.merge_tickets): audit trail on both."""
+    """Merge this duplicate ticket into ticket `into` (alerts.incidents.merge.merge_tickets): audit trail on both."""
     try:
         return merge_tickets(s, t.id, into, actor=actor(who), now=now, settings=settings,
                              reason=_clean(reason, MAX_NOTE, "reason"))
@@ -143,7 +143,7 @@ def expire_silence(s: Session, silence_id: int, now: datetime) -> Silence:
 
 def do_correct(s: Session, t: Ticket, who: Principal, now: datetime, *, settings, change: Change) -> list[Correction]:
     """Correct a ticket (not a complaint / is a complaint / categories / severity): labels every post of
-    its incident and re-routes the ticket at once (alerts/corrections.py)."""
+    its incident and re-routes the ticket at once (alerts/tickets/corrections.py)."""
     try:
         return correct_ticket(s, t, change, settings, actor=actor(who), now=now)
     except AlertError as exc:

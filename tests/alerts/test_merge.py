@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from alerts.stage import evaluate
-from alerts.merge import IncidentError, merge, move_out
+from alerts.incidents.merge import IncidentError, merge, move_out
 from storage.models import Incident, IncidentMention, Ticket, TicketEvent
 from tests.alerts.conftest import T0
 
@@ -124,7 +124,7 @@ def test_dismissing_an_incident_labels_its_posts_not_a_complaint_for_training(db
     """A dismissal is the same verdict as correcting the ticket to 'not a complaint': each post gets a
     correction that `repwatch train` reads, and the open ticket closes as dismissed."""
     from alerts.stage import evaluate
-    from alerts.merge import dismiss
+    from alerts.incidents.merge import dismiss
     from storage.corrections import labelled_examples
     from storage.models import Incident, Ticket
 

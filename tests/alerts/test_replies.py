@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from storage.context import RunContext
 import pytest
 
-from alerts import replies
+from alerts.tickets import replies
 from alerts.stage import evaluate
 from storage.models import Ticket, TicketEvent
 from storage.vocabulary import CATEGORIES
