@@ -32,7 +32,7 @@ def clean_text(value: str | None) -> str | None:
 
 
 def has_unsafe(value: str | None) -> bool:
-    return bool(value) and _UNSAFE.search(value) is not None
+    return value is not None and _UNSAFE.search(value) is not None
 
 
 def cap(value: str | None, limit: int) -> tuple[str | None, bool]:
@@ -81,7 +81,7 @@ def clean_mention(item: MentionIn) -> tuple[MentionIn, list[str]]:
             if cut:
                 notes.append(f"id was {len(value):,} characters; kept the first part and a digest")
         elif f.name in LIMITS:
-            if f.name == "url" and value and len(clean_text(value)) > LIMITS["url"]:
+            if f.name == "url" and value and len(clean_text(value) or "") > LIMITS["url"]:
                 # a cut link leads nowhere: drop it instead
                 changes["url"] = None
                 notes.append(f"url was {len(value):,} characters, over {LIMITS['url']:,}; dropped")
