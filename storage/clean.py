@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import fields, replace
+from typing import overload
 
 from storage.records import MentionIn
 
@@ -22,6 +23,18 @@ LIMITS = {"external_id": 500, "author": 300, "lang": 10, "title": 1_000, "text":
 ETAG_LIMIT, LAST_MODIFIED_LIMIT = 500, 100   # source.etag / source.last_modified columns
 RAW_STRING_LIMIT = 4_096
 _RAW_DEPTH = 20
+
+
+@overload
+def clean_text(value: str) -> str: ...
+
+
+@overload
+def clean_text(value: None) -> None: ...
+
+
+@overload
+def clean_text(value: str | None) -> str | None: ...
 
 
 def clean_text(value: str | None) -> str | None:
@@ -81,7 +94,7 @@ def clean_mention(item: MentionIn) -> tuple[MentionIn, list[str]]:
             if cut:
                 notes.append(f"id was {len(value):,} characters; kept the first part and a digest")
         elif f.name in LIMITS:
-            if f.name == "url" and value and len(clean_text(value) or "") > LIMITS["url"]:
+            if f.name == "url" and value and len(clean_text(value)) > LIMITS["url"]:
                 # a cut link leads nowhere: drop it instead
                 changes["url"] = None
                 notes.append(f"url was {len(value):,} characters, over {LIMITS['url']:,}; dropped")
