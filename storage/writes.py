@@ -8,6 +8,7 @@ from typing import Any, Callable, Iterable, cast
 from sqlalchemy import func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
+from sqlalchemy.sql.base import Executable
 from sqlalchemy.orm import Session
 
 from storage.models import EngagementSnapshot, Mention, Source
@@ -30,6 +31,12 @@ def _chunks(seq: list, size: int):
         yield seq[start:start + size]
 
 
+def execute_dml(session: Session, stmt: Executable) -> CursorResult[Any]:
+    """Run an INSERT/UPDATE/DELETE; its result has `rowcount`. (Session.execute is typed as returning the
+    base Result, though a DML statement's result is always a CursorResult.)"""
+    return cast(CursorResult[Any], session.execute(stmt))
+
+
 def insert_ignore(session: Session, model, values: dict, conflict: list[str]) -> bool:
     """INSERT ... ON CONFLICT DO NOTHING. Returns True when a row was inserted.
 
@@ -39,8 +46,7 @@ def insert_ignore(session: Session, model, values: dict, conflict: list[str]) ->
     # psycopg 3 forgets rowcount once SQLAlchemy closes the cursor (it reads -1); preserve_rowcount keeps it.
     stmt = (builder(model).values(**values).on_conflict_do_nothing(index_elements=conflict)
             .execution_options(preserve_rowcount=True))
-    # an INSERT's result is a CursorResult; Session.execute is typed as returning the base Result
-    return cast(CursorResult[Any], session.execute(stmt)).rowcount == 1
+    return execute_dml(session, stmt).rowcount == 1
 
 
 def insert_many_ignore(session: Session, model, rows: list[dict], conflict: list[str]) -> None:
