@@ -25,6 +25,7 @@ Rules, stated once:
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
 from urllib.parse import urlencode
@@ -305,7 +306,7 @@ def _order(kind: str, keys) -> list[str]:
 
 
 def build_report(session: Session, since: datetime, until: datetime, *, now: datetime, tz: ZoneInfo,
-                 targets: list[tuple[str, str]] = (), per: str | None = None) -> Report:
+                 targets: Sequence[tuple[str, str]] = (), per: str | None = None) -> Report:
     """The figures for tickets whose clock started in [since, until) and posts that happened then.
     `targets` is the config's watch list as (name, kind) pairs, the brand first. `per` is the trend's
     bin, day or week; by default day up to 62 days, week beyond."""
@@ -351,7 +352,7 @@ def build_report(session: Session, since: datetime, until: datetime, *, now: dat
                Analysis.categories, Analysis.targets)
         .join(Analysis, Analysis.mention_id == Mention.id)
         .where(when >= since, when < until, Mention.duplicate_of_id.is_(None))
-        .order_by(Mention.id).limit(ROW_LIMIT + 1)).all()
+        .order_by(Mention.id).limit(ROW_LIMIT + 1)).tuples().all()
     truncated = len(rows) > ROW_LIMIT
     rows = rows[:ROW_LIMIT]
     source_names = dict(session.execute(select(Source.id, Source.name)).all())

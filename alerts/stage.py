@@ -70,9 +70,10 @@ def evaluate(session: Session, settings: AlertSettings, ctx: RunContext) -> Eval
         changes.alerts.extend(_spread_alerts(session, sa, settings, now, base_url, changes))
 
     for surge in engagement_surges(session, settings.spread.engagement, now):
-        incident = session.get(Incident, surge.incident_id)
-        raise_severity(incident, surge.severity, "engagement")
-        ensure_ticket(session, incident, settings, now, base_url=base_url, changes=changes,
+        surging = session.get(Incident, surge.incident_id)
+        assert surging is not None   # found by the surge query just now
+        raise_severity(surging, surge.severity, "engagement")
+        ensure_ticket(session, surging, settings, now, base_url=base_url, changes=changes,
                       reason=f"engagement growing {surge.per_hour:g}/hour (mention {surge.mention_id})")
 
     sla_alerts = check_sla(session, now, base_url=base_url)
@@ -90,6 +91,7 @@ def _spread_alerts(session: Session, sa: spread.SeriesAlarm, settings: AlertSett
                "bin": f"{a.bin_time:%Y-%m-%d %H:%M} UTC"}
     if sa.incident_id is not None:
         incident = session.get(Incident, sa.incident_id)
+        assert incident is not None   # the alarm's incident was read in this session
         raise_severity(incident, settings.spread.raise_to, "spread")
         authors, sources = spread_of(session, incident.id)
         ticket = ensure_ticket(session, incident, settings, now, base_url=base_url, changes=changes, force=True,
@@ -107,7 +109,9 @@ def _spread_alerts(session: Session, sa: spread.SeriesAlarm, settings: AlertSett
     # issue" (DOMAIN.md: important), so they get tickets if they had none.
     incident_ids = sorted(set(session.scalars(select(IncidentMention.incident_id)
                                               .where(IncidentMention.mention_id.in_(sa.mention_ids or [-1])))))
-    for incident in (session.get(Incident, i) for i in incident_ids):
+    for incident_id in incident_ids:
+        incident = session.get(Incident, incident_id)
+        assert incident is not None   # linked to a mention just now
         raise_severity(incident, "important", "surge")
         ensure_ticket(session, incident, settings, now, base_url=base_url, changes=changes,
                       reason=f"part of a surge in {what(sa.target, sa.category)}")

@@ -23,7 +23,7 @@ from repwatch.exceptions import RepwatchError
 from repwatch.schedule import DigestJob, zone
 from storage import Database
 from storage.models import Notification
-from storage.writes import insert_ignore
+from storage.writes import execute_dml, insert_ignore
 
 log = logging.getLogger("repwatch.digests")
 BACKOFF = (2.0, 10.0, 30.0, 60.0)   # seconds between SMTP tries within one run
@@ -80,7 +80,7 @@ def _claim(db: Database, key: str, job: DigestJob, subject: str, now: datetime) 
     with db.session() as s:
         insert_ignore(s, Notification, dict(key=key, channel=f"digest:{job.name}", kind="digest", status="pending",
                                             attempts=0, created_at=now, summary=subject[:500]), ["key"])
-        return s.execute(update(Notification).where(Notification.key == key, Notification.status == "pending")
+        return execute_dml(s, update(Notification).where(Notification.key == key, Notification.status == "pending")
                          .values(status="sending")).rowcount == 1
 
 

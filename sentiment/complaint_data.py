@@ -82,7 +82,7 @@ def _dianping(path: Path) -> list[Labelled]:
             values = {k: row.get(k, "-2") for k in DIANPING_MAP}
             neg = sum(v == "-1" for v in values.values())
             pos = sum(v == "1" for v in values.values())
-            cats = tuple(sorted({DIANPING_MAP[k] for k, v in values.items() if v == "-1" and DIANPING_MAP[k]}))
+            cats = tuple(sorted({c for k, v in values.items() if v == "-1" and (c := DIANPING_MAP[k])}))
             complaint = _aspect_complaint(neg, pos, values["others_overall_experience"] == "-1")
             out.append(Labelled(row["content"] or "", "zh", "aic2018_dianping", complaint,
                                 cats if neg else None, ASPECT_KNOWN, negative=int(neg > pos)))
@@ -116,7 +116,7 @@ def _mams(paths: list[Path]) -> list[Labelled]:
             pol = [(a.get("category"), a.get("polarity")) for a in sentence.iter("aspectCategory")]
             neg = [c for c, p in pol if p == "negative"]
             pos = sum(p == "positive" for _, p in pol)
-            cats = tuple(sorted({MAMS_MAP.get(c) for c in neg if MAMS_MAP.get(c)}))
+            cats = tuple(sorted({m for c in neg if c and (m := MAMS_MAP.get(c))}))
             out.append(Labelled(text, "en", "mams", _aspect_complaint(len(neg), pos), cats if neg else None,
                                 ASPECT_KNOWN, negative=int(len(neg) > pos)))
     return out

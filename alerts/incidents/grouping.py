@@ -70,15 +70,19 @@ def _idf() -> dict[str, float]:
     return _IDF
 
 
+_JIEBA_READY = False   # jieba initialised (its dictionary loaded) in this process
+
+
 def _jieba():
     import jieba
 
-    if not getattr(_jieba, "ready", False):
+    global _JIEBA_READY
+    if not _JIEBA_READY:
         import logging
 
         jieba.setLogLevel(logging.WARNING)
         jieba.initialize()
-        _jieba.ready = True
+        _JIEBA_READY = True
     return jieba
 
 

@@ -68,7 +68,9 @@ def digest(ctx: Context, day: str | None, to: str | None, send: bool, out: str |
         write_preview(message, Path(html))
         echo(f"wrote {html} and {Path(html).with_suffix('.png').name}")
     if not (out or html):
-        echo(message.get_body(("plain",)).get_content())
+        body = message.get_body(("plain",))
+        assert body is not None   # a digest always has its plain-text part
+        echo(body.get_content())
 
 
 def write_preview(message, path: Path) -> None:

@@ -25,6 +25,7 @@ def _until(ctx: Context, now: datetime, until: str | None, for_: str | None) -> 
             return now + parse_duration(for_)
         except ValueError as exc:
             raise click.UsageError(str(exc)) from None
+    assert until is not None   # exactly one of the two, checked above
     try:
         when = datetime.fromisoformat(until)
     except ValueError:

@@ -314,6 +314,7 @@ def reply_cmd(ctx: Context, ticket_id: int, template: str | None, text: str | No
         try:
             chosen = replies.resolve(template, t) if template or not text else None
             if text is None:
+                assert chosen is not None   # no text given: a template was chosen
                 text = chosen.fill(replies.values(s, t, lang=chosen.lang, now=now, tz=_tz(ctx)))
             first = replies.reply(s, t, text, actor=_actor(), now=now, template=chosen.key if chosen else None)
         except replies.ReplyError as exc:

@@ -23,6 +23,7 @@ from repwatch.distributed import worker_state
 from repwatch.distributed.app import app
 from repwatch.distributed.serialise import ALERTS_LOCK, coalesced, held
 from storage.models import Analysis, CollectionRun, Mention, Source
+from storage.writes import execute_dml
 
 log = logging.getLogger("repwatch.distributed")
 # Worth another try later: the database restarting or failing over, a deadlock or lock timeout
@@ -106,7 +107,7 @@ def close_abandoned_runs(source: str, now: datetime) -> int:
     """A redelivered collect task means a worker died mid-run: its run row still says `running`.
     Say what happened, so health and the dashboard do not show a run that will never finish."""
     with worker_state.get().db.session() as s:
-        return s.execute(
+        return execute_dml(s,
             update(CollectionRun)
             .where(CollectionRun.status == "running",
                    CollectionRun.source_id == select(Source.id).where(Source.name == source).scalar_subquery())

@@ -73,6 +73,7 @@ def open_ticket(request: Request, incident_id: int):
             raise AlertError(f"no open incident #{incident_id}")
         ticket = ensure_ticket(s, incident, request.app.state.config.alerts, now, base_url=None,
                                changes=TicketChanges(), force=True, reason=f"opened from the incidents page by {who}")
+        assert ticket is not None   # force=True always gives one
         return f"工单 #{ticket.id} Ticket #{ticket.id} for incident #{incident_id}."
     return _act(request, action, "")
 
