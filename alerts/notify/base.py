@@ -9,6 +9,7 @@ from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field, fields
 from typing import Callable, ClassVar, Generic, TypeVar, Union
 
+from alerts.notify.limits import SendWindow
 from storage.types import Strict
 
 O = TypeVar("O", bound=Strict)
@@ -113,6 +114,13 @@ class Notifier(ABC, Generic[O]):
     def window_key(self) -> str | None:
         """The name of the send window this channel shares with others that post to the same place (a
         robot's URL), kept by the dispatcher across runs; None for channels without a rate limit."""
+        return None
+
+    def use_window(self, window: SendWindow) -> None:
+        """Take the send window the dispatcher loaded (channels with a rate limit only)."""
+
+    def window_state(self) -> dict | None:
+        """The send window to keep, or None."""
         return None
 
     @classmethod

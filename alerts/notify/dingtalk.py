@@ -15,17 +15,23 @@ from datetime import timedelta
 from pydantic import Field
 
 from alerts.notify.base import Alert, Outcome
-from alerts.notify.http import OptionalSecret, UrlOptions, request
-from alerts.notify.limits import byte_limits, split
+from alerts.notify.http import OptionalSecret, request
+from alerts.notify.limits import ByteLimits, Rate, split
 from alerts.notify.render import heading, markdown
-from alerts.notify.robots import ChatNotifier, robot_outcome
+from alerts.notify.robots import ChatNotifier, ChatOptions, robot_outcome
+from storage.types import Duration
 
-DingTalkLimits = byte_limits("DingTalkLimits", max_bytes=20_000, ceiling=20_000, what="Markdown text",
-                             rate=[{"messages": 20, "per": "1m"}], throttled=timedelta(minutes=10))
+
+
+class DingTalkLimits(ByteLimits):
+    max_bytes: int = Field(default=20_000, ge=200, le=20_000, description="UTF-8 bytes of Markdown text a message")
+    rate: list[Rate] = Field(default_factory=lambda: [Rate(messages=20, per=timedelta(minutes=1))], min_length=1)
+    throttled_wait: Duration = timedelta(minutes=10)   # DingTalk blocks a robot 10 minutes past its rate
+
 TOO_FAST = {130101}
 
 
-class DingTalkOptions(UrlOptions):
+class DingTalkOptions(ChatOptions):
     secret: OptionalSecret = Field(default=None, description="加签 secret, SEC…")
     at_mobiles: list[str] = Field(default_factory=list, description="phone numbers to @ on urgent alerts")
     limits: DingTalkLimits = Field(default_factory=DingTalkLimits)

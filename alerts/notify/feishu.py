@@ -18,19 +18,24 @@ from functools import lru_cache
 from pydantic import Field
 
 from alerts.notify.base import Alert, Outcome
-from alerts.notify.http import OptionalSecret, UrlOptions, request
-from alerts.notify.limits import TRIMMED, byte_limits, pieces
+from alerts.notify.http import OptionalSecret, request
+from alerts.notify.limits import TRIMMED, ByteLimits, Rate, pieces
 from alerts.notify.render import MAX_TEXT, deadline_line, figures_line, heading, safe_link
-from alerts.notify.robots import ChatNotifier, json_bytes, robot_outcome
+from alerts.notify.robots import ChatNotifier, ChatOptions, json_bytes, robot_outcome
 
-FeishuLimits = byte_limits("FeishuLimits", max_bytes=30_000, ceiling=30_720, what="JSON (the whole request)",
-                           rate=[{"messages": 100, "per": "1m"}, {"messages": 5, "per": "1s"}],
-                           throttled=timedelta(minutes=1))
+
+
+class FeishuLimits(ByteLimits):
+    max_bytes: int = Field(default=30_000, ge=200, le=30_720, description="UTF-8 bytes of JSON a message (the "
+                           "whole request)")
+    rate: list[Rate] = Field(default_factory=lambda: [Rate(messages=100, per=timedelta(minutes=1)),
+                                                      Rate(messages=5, per=timedelta(seconds=1))], min_length=1)
+
 TOO_FAST = {9499, 11232, 11233}
 SIGNING = 96   # bytes the timestamp and sign add to a signed body
 
 
-class FeishuOptions(UrlOptions):
+class FeishuOptions(ChatOptions):
     secret: OptionalSecret = Field(default=None, description="签名校验 secret")
     limits: FeishuLimits = Field(default_factory=FeishuLimits)
 
@@ -47,8 +52,8 @@ def _text(value: str) -> dict:
 def post_content(alert: Alert) -> list[list[dict]]:
     rows = [[_text(line)] for line in alert.summary.splitlines()]
     rows.append([_text(f"类别 category: {alert.category or '-'}; 严重度 severity: {alert.severity}")])
-    if deadline_line(alert):
-        rows.append([_text(deadline_line(alert))])
+    if due := deadline_line(alert):
+        rows.append([_text(due)])
     if alert.figures:
         rows.append([_text(figures_line(alert))])
     for e in alert.evidence:
@@ -104,7 +109,7 @@ class FeishuNotifier(ChatNotifier[FeishuOptions]):
 
     def bodies(self, alert: Alert) -> list[dict]:
         title, rows = heading(alert)[:100], post_content(alert)
-        limit = self.limits.max_bytes - SIGNING
+        limit = self.limits.size()[0] - SIGNING
         if _size(title, rows) <= limit:
             return [_post(title, rows)]
         marked = f"{title[:88]} (99/99)"                 # the widest title a part can have

@@ -81,23 +81,13 @@ class ChannelLimits(Strict):
         raise NotImplementedError
 
 
-def byte_limits(name: str, *, max_bytes: int, ceiling: int, rate: list[dict], throttled: timedelta,
-                what: str) -> type[ChannelLimits]:
-    """The `limits:` model of one robot: its documented size in bytes as default and ceiling."""
-    default_bytes, default_rate = max_bytes, rate
+class ByteLimits(ChannelLimits):
+    """A robot that counts UTF-8 bytes; each robot's subclass sets its documented size as default and ceiling."""
 
-    class Limits(ChannelLimits):
-        max_bytes: int = Field(default=default_bytes, ge=200, le=ceiling, description=f"UTF-8 bytes of {what} "
-                               "a message; a longer one is split into numbered parts")
-        rate: list[Rate] = Field(default_factory=lambda: [Rate.model_validate(r) for r in default_rate],
-                                 min_length=1)
-        throttled_wait: Duration = Field(default=throttled)
+    max_bytes: int = Field(ge=200, description="UTF-8 bytes a message; a longer one is split into numbered parts")
 
-        def size(self) -> tuple[int, Size]:
-            return self.max_bytes, utf8_len
-
-    Limits.__name__ = Limits.__qualname__ = name
-    return Limits
+    def size(self) -> tuple[int, Size]:
+        return self.max_bytes, utf8_len
 
 
 class SlackLimits(ChannelLimits):

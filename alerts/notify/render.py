@@ -67,8 +67,8 @@ def plain(alert: Alert) -> str:
     lines = [heading(alert), alert.summary]
     if alert.category:
         lines.append(f"类别 category: {alert.category}; 严重度 severity: {alert.severity}")
-    if deadline_line(alert):
-        lines.append(deadline_line(alert))
+    if due := deadline_line(alert):
+        lines.append(due)
     if alert.figures:
         lines.append(figures_line(alert))
     for e in alert.evidence:

@@ -26,7 +26,13 @@ from alerts.notify.base import Alert, Deferred, Delivered, Failed, Notifier, Out
 from alerts.notify.http import UrlOptions
 from alerts.notify.limits import ChannelLimits, SendWindow
 
-O = TypeVar("O", bound=UrlOptions)
+class ChatOptions(UrlOptions):
+    """Keys every chat channel takes besides its own: `limits`, the channel's size and rate."""
+
+    limits: ChannelLimits
+
+
+O = TypeVar("O", bound=ChatOptions)
 
 
 def robot_outcome(result, *, code_keys: tuple[str, ...], too_fast: set[int], retry_after: float,
@@ -45,7 +51,7 @@ def robot_outcome(result, *, code_keys: tuple[str, ...], too_fast: set[int], ret
     return Deferred(f"{error} (too fast: waiting)", retry_after=retry_after) if code in too_fast else Failed(error)
 
 
-def json_bytes(body: dict) -> bytes:
+def json_bytes(body: object) -> bytes:
     """The request body as sent: compact UTF-8 JSON, so its size is what the service counts."""
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
@@ -71,7 +77,10 @@ class ChatNotifier(Notifier[O]):
         # only a hash is kept, never the token
         return "rate:" + hashlib.sha256(self.options.url.encode()).hexdigest()[:32]
 
-    def window_state(self) -> dict:
+    def use_window(self, window: SendWindow) -> None:
+        self.window = window
+
+    def window_state(self) -> dict | None:
         """The window as the dispatcher keeps it: sends older than the longest rate window are dropped."""
         return self.window.state(self.wall(), self.limits.rate)
 

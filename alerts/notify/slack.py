@@ -11,24 +11,24 @@ import httpx
 from pydantic import Field
 
 from alerts.notify.base import Alert, Delivered, Outcome
-from alerts.notify.http import UrlOptions, request
+from alerts.notify.http import request
 from alerts.notify.limits import SlackLimits, split
 from alerts.notify.render import SEVERITY_ZH, deadline_line, figures_line, heading, plain, slack_escape, slack_link
-from alerts.notify.robots import ChatNotifier
+from alerts.notify.robots import ChatNotifier, ChatOptions
 
 SECTION = 3000     # Slack's limit for a section block's text
 SUMMARY = 2000     # the summary shown in blocks; a longer one goes out as text, whole
 
 
-class SlackOptions(UrlOptions):
+class SlackOptions(ChatOptions):
     limits: SlackLimits = Field(default_factory=SlackLimits)
 
 
 def blocks(alert: Alert) -> list[dict]:
     due = deadline_line(alert)
-    out = [{"type": "header", "text": {"type": "plain_text", "text": heading(alert)[:150]}},
-           {"type": "section", "text": {"type": "mrkdwn", "text": slack_escape(alert.summary, SUMMARY)}},
-           {"type": "context", "elements": [{"type": "mrkdwn", "text": slack_escape(
+    out: list[dict] = [{"type": "header", "text": {"type": "plain_text", "text": heading(alert)[:150]}},
+                       {"type": "section", "text": {"type": "mrkdwn", "text": slack_escape(alert.summary, SUMMARY)}},
+                       {"type": "context", "elements": [{"type": "mrkdwn", "text": slack_escape(
                f"category: {alert.category or '-'} · severity: {alert.severity} ({SEVERITY_ZH.get(alert.severity, '')})"
                + (f" · {due}" if due else "")
                + (f" · {figures_line(alert)}" if alert.figures else ""), 1000)}]}]

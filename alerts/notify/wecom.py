@@ -9,18 +9,23 @@ from datetime import timedelta
 from pydantic import Field
 
 from alerts.notify.base import Alert, Outcome
-from alerts.notify.http import UrlOptions, request
-from alerts.notify.limits import byte_limits, split
+from alerts.notify.http import request
+from alerts.notify.limits import ByteLimits, Rate, split
 from alerts.notify.render import markdown
-from alerts.notify.robots import ChatNotifier, robot_outcome
+from alerts.notify.robots import ChatNotifier, ChatOptions, robot_outcome
 
 MAX_BYTES = 4096   # WeCom's limit for markdown content
-WeComLimits = byte_limits("WeComLimits", max_bytes=MAX_BYTES, ceiling=MAX_BYTES, what="Markdown content",
-                          rate=[{"messages": 20, "per": "1m"}], throttled=timedelta(minutes=1))
+
+
+class WeComLimits(ByteLimits):
+    max_bytes: int = Field(default=MAX_BYTES, ge=200, le=MAX_BYTES, description="UTF-8 bytes of Markdown content "
+                           "a message")
+    rate: list[Rate] = Field(default_factory=lambda: [Rate(messages=20, per=timedelta(minutes=1))], min_length=1)
+
 TOO_FAST = {45009}
 
 
-class WeComOptions(UrlOptions):
+class WeComOptions(ChatOptions):
     mention: list[str] = Field(default_factory=list, description="user ids to <@mention> on urgent alerts")
     limits: WeComLimits = Field(default_factory=WeComLimits)
 

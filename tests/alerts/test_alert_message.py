@@ -4,17 +4,19 @@ aiosmtpd sink, the robot message from the loopback DingTalk robot."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
-from alerts.dispatch import dispatch
-from alerts.evaluate import evaluate
+from alerts.notify.dispatch import dispatch
 from alerts.notify.base import Alert
 from alerts.notify.registry import get_notifier
 from alerts.notify.render import markdown, plain
 from alerts.settings import DeliverySettings
+from alerts.stage import evaluate
 from repwatch.web import labels as web_labels
+from storage.context import RunContext
 from storage.models import Ticket
 from storage.vocabulary import local_time, signal_label
 from tests.alerts.services import SERVICES, options_for
@@ -62,7 +64,7 @@ def opened(db, seed, settings, clock):
     """One important complaint naming a company and threatening the media: a ticket and its alert."""
     seed.mention(POST, at=clock.now(), signals=["company:京东", "media:曝光"], severity="important")
     with db.session() as s:
-        evaluation = evaluate(s, settings, clock.now(), "http://dash.example", tz=TZ)
+        evaluation = evaluate(s, settings, RunContext(clock.now(), ZoneInfo(TZ), "http://dash.example"))
         s.commit()
         ticket = s.scalar(select(Ticket))
         due = ticket.first_response_due

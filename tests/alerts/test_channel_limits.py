@@ -16,7 +16,7 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from alerts.dispatch import dispatch
+from alerts.notify.dispatch import dispatch
 from alerts.notify.base import Alert, Deferred, Delivered
 from alerts.notify.limits import Rate, SendWindow, clip, marker, split, unmark, utf8_len
 from alerts.notify.registry import get_notifier

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from itertools import groupby
 from typing import Callable, Sequence
@@ -29,11 +29,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from alerts import silences
+from alerts.notify import silences
 from alerts.notify.base import Alert, Deferred, Delivered, Failed, Notifier
 from alerts.notify.limits import SendWindow
-from alerts.policy import combine, due_time
+from alerts.notify.policy import combine, due_time
 from alerts.settings import DeliverySettings
+from storage.context import RunContext
 from storage.models import DetectorState, Notification, Ticket
 from storage.vocabulary import severity_rank
 from storage.writes import insert_ignore
@@ -53,13 +54,18 @@ class DispatchReport:
     messages: int = 0       # messages actually handed to notifiers (a group is one message)
     deferred: int = 0       # pending until the channel's rate allows (or after its "too fast")
 
+    def __add__(self, other: "DispatchReport") -> "DispatchReport":
+        return DispatchReport(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
+
 
 def _wants(notifier: Notifier, alert: Alert) -> bool:
     return severity_rank(alert.severity) >= severity_rank(notifier.min_severity)
 
 
-def enqueue(session: Session, alerts: Sequence[Alert], notifiers: Sequence[Notifier], now: datetime,
-            policy: DeliverySettings, tz: ZoneInfo, report: DispatchReport) -> None:
+def enqueue(session: Session, alerts: Sequence[Alert], notifiers: Sequence[Notifier], ctx: RunContext,
+            policy: DeliverySettings) -> DispatchReport:
+    """Log every alert once per notifier that wants it, due now or when group_wait or quiet hours end."""
+    report, now, tz = DispatchReport(), ctx.now, ctx.tz
     for alert in alerts:
         for notifier in notifiers:
             if not _wants(notifier, alert):
@@ -73,6 +79,7 @@ def enqueue(session: Session, alerts: Sequence[Alert], notifiers: Sequence[Notif
                     group_key=alert.group, due_at=due, sends=0), ["key"]):
                 continue
             row = session.scalar(select(Notification).where(Notification.key == key))
+            assert row is not None   # the insert was ignored: the row is there
             last = row.sent_at or row.created_at
             if alert.repeatable and row.status in ("sent", "silenced") and now - last >= policy.repeat_interval:
                 # still firing after repeat_interval: send again, with the fresh evidence
@@ -82,10 +89,13 @@ def enqueue(session: Session, alerts: Sequence[Alert], notifiers: Sequence[Notif
                 row.payload = payload    # not sent yet: send the newest figures
             else:
                 report.skipped += 1
+    return report
 
 
 def deliver_due(session: Session, notifiers: Sequence[Notifier], now: datetime, policy: DeliverySettings,
-                report: DispatchReport, commit: Callable[[], None] | None = None) -> None:
+                commit: Callable[[], None] | None = None) -> DispatchReport:
+    """Send everything in the log that is due: new alerts, retries, and groups whose wait is over."""
+    report = DispatchReport()
     muting = silences.active(session, now)
     windows: dict[str, SendWindow] = {}     # one per robot, shared by the notifiers that post to it
     for notifier in notifiers:
@@ -93,7 +103,7 @@ def deliver_due(session: Session, notifiers: Sequence[Notifier], now: datetime, 
         if window_key is not None:
             if window_key not in windows:
                 windows[window_key] = _load_window(session, window_key)
-            notifier.window = windows[window_key]
+            notifier.use_window(windows[window_key])
         rows = list(session.scalars(select(Notification).where(
             Notification.channel == notifier.name, Notification.status == "pending")
             .order_by(Notification.group_key, Notification.id)))
@@ -109,10 +119,12 @@ def deliver_due(session: Session, notifiers: Sequence[Notifier], now: datetime, 
             batch = [r for r in members if r.attempts == 0 or r.due_at is None or r.due_at <= now]
             report.waiting += len(members) - len(batch)
             _send_group(session, notifier, batch, now, policy, muting, report)
-            if window_key is not None:
-                _keep_window(session, window_key, notifier.window_state(), now)
+            state = notifier.window_state()
+            if window_key is not None and state is not None:
+                _keep_window(session, window_key, state, now)
             if commit:
                 commit()
+    return report
 
 
 def _send_group(session: Session, notifier: Notifier, rows: list[Notification], now: datetime,
@@ -192,6 +204,7 @@ def _load_window(session: Session, key: str) -> SendWindow:
 def _keep_window(session: Session, key: str, state: dict, now: datetime) -> None:
     if not insert_ignore(session, DetectorState, dict(key=key, state=state, updated_at=now), ["key"]):
         row = session.scalar(select(DetectorState).where(DetectorState.key == key))
+        assert row is not None   # the insert was ignored: the row is there
         row.state, row.updated_at = state, now
 
 
@@ -215,8 +228,6 @@ def dispatch(session: Session, alerts: Sequence[Alert], notifiers: Sequence[Noti
     earlier alerts waiting for a retry, group_wait or the end of quiet hours."""
     policy = policy or DeliverySettings()
     tz = ZoneInfo(tz) if isinstance(tz, str) else (tz or ZoneInfo("UTC"))
-    report = DispatchReport()
-    enqueue(session, alerts, notifiers, now, policy, tz, report)
+    report = enqueue(session, alerts, notifiers, RunContext(now, tz), policy)
     session.flush()
-    deliver_due(session, notifiers, now, policy, report, commit)
-    return report
+    return report + deliver_due(session, notifiers, now, policy, commit)
