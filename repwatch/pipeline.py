@@ -11,7 +11,7 @@ from typing import Callable, Iterable
 
 from sqlalchemy import exists, select, update
 
-from alerts.dispatch import DispatchReport, deliver_due, enqueue
+from alerts.dispatch import DispatchReport, alert_rows, deliver_due, enqueue
 from alerts.evaluate import EvaluateReport, evaluate
 from alerts.notify.base import Alert, Notifier
 from alerts.notify.registry import get_notifier
@@ -364,14 +364,13 @@ def analyze_pending(db: Database, analyzer: Analyzer, *, batch_size: int = 500, 
             return done
 
 
+def build_notifier(n) -> Notifier:
+    return get_notifier(n.kind).from_config(n.name, n.options, min_severity=n.min_severity)
+
+
 def build_notifiers(config: Config) -> list[Notifier]:
     wanted = set(config.alerts.notify) if config.alerts.notify is not None else None
-    out = []
-    for n in config.notify:
-        if wanted is None or n.name in wanted:
-            notifier = get_notifier(n.kind).from_config(n.name, n.options, min_severity=n.min_severity)
-            out.append(notifier)
-    return out
+    return [build_notifier(n) for n in config.notify if wanted is None or n.name in wanted]
 
 
 def paused_sources(db: Database) -> set[str]:
@@ -409,5 +408,6 @@ def alert_stage(db: Database, config: Config, now: datetime, *,
         # the alerts wait in the notification log as pending, and the next run sends them.
         enqueue(s, evaluation.alerts + list(extra), notifiers, now, policy, config.tz, report)
     with db.session() as s:
-        deliver_due(s, notifiers, now, policy, report, commit=s.commit)
+        # digests on these channels are the digest job's to send (alerts.dispatch.digest_rows)
+        deliver_due(s, notifiers, now, policy, report, commit=s.commit, only=alert_rows())
     return evaluation, report
