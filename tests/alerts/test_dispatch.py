@@ -4,12 +4,13 @@ quiet hours that urgent alerts override, repeat_interval, silences, per-channel 
 from __future__ import annotations
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
 from alerts import silences
-from alerts.dispatch import dispatch
+from alerts.dispatch import DispatchReport, alert_rows, deliver_due, enqueue
 from alerts.notify.base import Alert
 from alerts.notify.registry import get_notifier
 from alerts.settings import DeliverySettings
@@ -46,6 +47,15 @@ def notifier(hook, name="team-hook", min_severity="general"):
 def alert(key="ticket:1:opened", severity="important", incident_id=None, target=None, **kw) -> Alert:
     return Alert(key=key, kind=kw.pop("kind", "ticket"), title=kw.pop("title", "外卖三天没到"), severity=severity,
                  summary=kw.pop("summary", f"summary of {key}"), incident_id=incident_id, target=target, **kw)
+
+
+def dispatch(session, alerts, notifiers, now, commit=None, *, policy, tz):
+    """What the alert stage does after evaluating (repwatch.pipeline.alert_stage): log, then send what is due."""
+    report = DispatchReport()
+    enqueue(session, alerts, notifiers, now, policy, ZoneInfo(tz), report)
+    session.flush()
+    deliver_due(session, notifiers, now, policy, report, commit, only=alert_rows())
+    return report
 
 
 def send(db, alerts, hook, now, policy=None, **kw):
