@@ -18,11 +18,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from itertools import groupby
 from typing import Callable, Sequence
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
@@ -31,6 +30,7 @@ from alerts import silences
 from alerts.notify.base import Alert, Delivered, Failed, Notifier
 from alerts.policy import combine, due_time
 from alerts.settings import DeliverySettings
+from storage.context import RunContext
 from storage.models import Notification, Ticket
 from storage.vocabulary import severity_rank
 from storage.writes import insert_ignore
@@ -49,6 +49,9 @@ class DispatchReport:
     waiting: int = 0        # queued behind group_wait or quiet hours
     messages: int = 0       # messages actually handed to notifiers (a group is one message)
 
+    def __add__(self, other: "DispatchReport") -> "DispatchReport":
+        return DispatchReport(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
+
 
 def _wants(notifier: Notifier, alert: Alert) -> bool:
     # a digest goes to the channels its config names; min_severity is about alerts
@@ -65,8 +68,10 @@ def digest_rows(prefix: str) -> ColumnElement[bool]:
     return (Notification.kind == DIGEST) & Notification.key.startswith(prefix, autoescape=True)
 
 
-def enqueue(session: Session, alerts: Sequence[Alert], notifiers: Sequence[Notifier], now: datetime,
-            policy: DeliverySettings, tz: ZoneInfo, report: DispatchReport) -> None:
+def enqueue(session: Session, alerts: Sequence[Alert], notifiers: Sequence[Notifier], ctx: RunContext,
+            policy: DeliverySettings) -> DispatchReport:
+    """Log every alert once per notifier that wants it, due now or when group_wait or quiet hours end."""
+    report, now, tz = DispatchReport(), ctx.now, ctx.tz
     for alert in alerts:
         for notifier in notifiers:
             if not _wants(notifier, alert):
@@ -88,12 +93,15 @@ def enqueue(session: Session, alerts: Sequence[Alert], notifiers: Sequence[Notif
                 row.payload = alert.to_dict()    # not sent yet: send the newest figures
             else:
                 report.skipped += 1
+    return report
 
 
 def deliver_due(session: Session, notifiers: Sequence[Notifier], now: datetime, policy: DeliverySettings,
-                report: DispatchReport, commit: Callable[[], None] | None = None, *,
-                only: ColumnElement[bool] | None = None) -> None:
-    """Send every pending row of these notifiers that is due (`only`: just the rows matching it)."""
+                commit: Callable[[], None] | None = None, *,
+                only: ColumnElement[bool] | None = None) -> DispatchReport:
+    """Send everything in the log that is due: new alerts, retries, and groups whose wait is over
+    (`only`: just the rows matching it, e.g. alert_rows() or one digest's digest_rows())."""
+    report = DispatchReport()
     muting = silences.active(session, now)
     for notifier in notifiers:
         stmt = select(Notification).where(Notification.channel == notifier.name, Notification.status == "pending")
@@ -111,6 +119,7 @@ def deliver_due(session: Session, notifiers: Sequence[Notifier], now: datetime, 
             _send_group(session, notifier, batch, now, policy, muting, report)
             if commit:
                 commit()
+    return report
 
 
 def _send_group(session: Session, notifier: Notifier, rows: list[Notification], now: datetime,

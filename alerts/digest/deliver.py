@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from typing import Optional, Sequence
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -29,10 +30,11 @@ from alerts.digest.labels import LABELS
 from alerts.digest.queries import Scope
 from alerts.digest.render import figures, headline, render, scoped_prefix
 from alerts.digest.settings import DigestSettings, Recipient
-from alerts.dispatch import DIGEST, DispatchReport, deliver_due, digest_rows, enqueue
+from alerts.dispatch import DIGEST, deliver_due, digest_rows, enqueue
 from alerts.notify.base import Alert, Notifier
 from alerts.notify.email import EmailNotifier, EmailOptions
 from alerts.settings import DeliverySettings
+from storage.context import RunContext
 from storage.models import Notification
 
 DONE = ("sent", "failed", "silenced")   # a row in one of these is never sent again
@@ -125,7 +127,7 @@ def send(session: Session, settings: DigestSettings, day: date, tz: tzinfo, now:
     targets += [(channel_log_key(settings.name, day, n.name), n.name, None, n) for n in channels]
     before = dict(session.execute(select(Notification.key, Notification.status)
                                   .where(Notification.key.in_([t[0] for t in targets]))).all()) if targets else {}
-    report = DispatchReport()
+    ctx = RunContext(now, tz if isinstance(tz, ZoneInfo) else ZoneInfo(str(tz)))
     summary: dict[bool, Alert] = {}
     for key, _, recipient, notifier in targets:
         if key in before:      # logged already (cheap check first: building draws the charts)
@@ -137,11 +139,11 @@ def send(session: Session, settings: DigestSettings, day: date, tz: tzinfo, now:
             if full not in summary:
                 summary[full] = compose(session, settings, None, day, tz, now, base_url=base_url, full=full)
             alert = summary[full]
-        enqueue(session, [alert], [notifier], now, policy, tz, report)
+        enqueue(session, [alert], [notifier], ctx, policy)
     if commit:
         commit()
     senders = ([email] if email and recipients else []) + list(channels)
-    deliver_due(session, senders, now, policy, report, commit, only=digest_rows(day_prefix(settings.name, day)))
+    deliver_due(session, senders, now, policy, commit, only=digest_rows(day_prefix(settings.name, day)))
     session.flush()
     rows = {r.key: r for r in session.scalars(select(Notification).where(
         Notification.key.in_([t[0] for t in targets])))} if targets else {}

@@ -10,11 +10,12 @@ import pytest
 from sqlalchemy import select
 
 from alerts import silences
-from alerts.dispatch import DispatchReport, alert_rows, deliver_due, enqueue
+from alerts.dispatch import alert_rows, deliver_due, enqueue
 from alerts.notify.base import Alert
 from alerts.notify.registry import get_notifier
 from alerts.settings import DeliverySettings
 from repwatch.loopback import LoopbackHTTPServer
+from storage.context import RunContext
 from storage.models import Incident, Notification
 from tests.alerts.services import options_for, webhook
 
@@ -51,11 +52,9 @@ def alert(key="ticket:1:opened", severity="important", incident_id=None, target=
 
 def dispatch(session, alerts, notifiers, now, commit=None, *, policy, tz):
     """What the alert stage does after evaluating (repwatch.pipeline.alert_stage): log, then send what is due."""
-    report = DispatchReport()
-    enqueue(session, alerts, notifiers, now, policy, ZoneInfo(tz), report)
+    queued = enqueue(session, alerts, notifiers, RunContext(now, ZoneInfo(tz)), policy)
     session.flush()
-    deliver_due(session, notifiers, now, policy, report, commit, only=alert_rows())
-    return report
+    return queued + deliver_due(session, notifiers, now, policy, commit, only=alert_rows())
 
 
 def send(db, alerts, hook, now, policy=None, **kw):
