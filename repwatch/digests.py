@@ -1,6 +1,6 @@
 """Wires a `digests:` job to alerts/digest: which digest, which timezone, which channels, and the database.
 
-Delivery is the alerts' own protocol (alerts/digest/deliver.py over alerts/dispatch.py's notification
+Delivery is the alerts' own protocol (alerts/digest/deliver.py over alerts/notify/dispatch.py's notification
 log): at least once, with a delivery id, retried with the alert delivery policy's backoff."""
 from __future__ import annotations
 
@@ -9,9 +9,7 @@ from email.message import EmailMessage
 from typing import Optional
 from zoneinfo import ZoneInfo
 
-from alerts.digest.deliver import DigestOutcome, compose, email_channel, send
-from alerts.digest.settings import Recipient
-from alerts.notify.base import Notifier
+from alerts import DigestOutcome, Notifier, Recipient, compose_digest, deliver_digest, digest_email_channel
 from repwatch.config import Config
 from repwatch.exceptions import RepwatchError
 from repwatch.schedule import DigestJob, zone
@@ -46,8 +44,8 @@ def build(db: Database, config: Config, job: DigestJob, recipient: Recipient, da
     """The email a recipient gets, built exactly as the email channel sends it, without logging or sending
     (`repwatch digest`'s preview, --out and --html)."""
     with db.session() as s:
-        alert = compose(s, job, recipient, day, digest_zone(config, job), now, base_url=config.base_url)
-    notifier = email_channel(job.model_copy(update={"recipients": [recipient]})) if job.smtp else None
+        alert = compose_digest(s, job, recipient, day, digest_zone(config, job), now, base_url=config.base_url)
+    notifier = digest_email_channel(job.model_copy(update={"recipients": [recipient]})) if job.smtp else None
     if notifier is None:
         raise RepwatchError(f"digest {job.name!r} has no email recipients (`from` and `smtp`) to preview")
     return notifier.build(alert)
@@ -59,7 +57,7 @@ def send_digest(db: Database, config: Config, name: str, day: date, now: datetim
     chat channels; whatever was sent before is skipped. One outcome per recipient and channel."""
     job = find_job(config, name)
     with db.session() as s:
-        return send(s, job, day, digest_zone(config, job), now, channels=channels(config, job) if with_channels else (),
+        return deliver_digest(s, job, day, digest_zone(config, job), now, channels=channels(config, job) if with_channels else (),
                     policy=config.alerts.delivery, base_url=config.base_url, only=only, commit=s.commit)
 
 

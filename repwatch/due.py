@@ -13,8 +13,8 @@ from typing import Optional
 
 from sqlalchemy import func, select
 
-from alerts.digest.deliver import DONE, channel_log_key, recipient_log_key
-from alerts.digest.settings import Recipient
+from alerts import DIGEST_DONE as DONE, Recipient, digest_channel_log_key as channel_log_key
+from alerts import digest_recipient_log_key as recipient_log_key
 from repwatch.config import Config, SourceConfig
 from repwatch.schedule import DigestJob, Schedule, build_trigger, first_fire_after, last_fire_between, zone
 from storage import Database

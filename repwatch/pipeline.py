@@ -11,10 +11,8 @@ from typing import Callable, Iterable
 
 from sqlalchemy import exists, select, update
 
-from alerts.dispatch import DispatchReport, alert_rows, deliver_due, enqueue
-from alerts.evaluate import EvaluateReport, evaluate
-from alerts.notify.base import Alert, Notifier
-from alerts.notify.registry import get_notifier
+from alerts import (Alert, DispatchReport, EvaluateReport, Notifier, alert_rows, deliver_due, enqueue, evaluate,
+                    get_notifier)
 from collectors import CollectError, CollectResult, Problem, SourceState, get_collector
 from collectors.health import HealthAlarm, alarm as health_alarm, record_outcome
 from repwatch.config import Config, SourceConfig
@@ -409,6 +407,6 @@ def alert_stage(db: Database, config: Config, now: datetime, *,
         # the alerts wait in the notification log as pending, and the next run sends them.
         queued = enqueue(s, evaluation.alerts + list(extra), notifiers, ctx, policy)
     with db.session() as s:
-        # digests on these channels are the digest job's to send (alerts.dispatch.digest_rows)
+        # digests on these channels are the digest job's to send (alerts.notify.dispatch.digest_rows)
         report = queued + deliver_due(s, notifiers, now, policy, commit=s.commit, only=alert_rows())
     return evaluation, report

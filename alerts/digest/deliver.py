@@ -1,5 +1,5 @@
 """The digest as an alert of kind "digest", delivered like every alert: through the notification log
-(alerts/dispatch.py) and the notifier registry. There is no second protocol.
+(alerts/notify/dispatch.py) and the notifier registry. There is no second protocol.
 
 One digest for one local day makes
 - per email recipient, an alert with its own recipient (`Alert.to`), view (targets, sources) and
@@ -30,7 +30,7 @@ from alerts.digest.labels import LABELS
 from alerts.digest.queries import Scope
 from alerts.digest.render import figures, headline, render, scoped_prefix
 from alerts.digest.settings import DigestSettings, Recipient
-from alerts.dispatch import DIGEST, deliver_due, digest_rows, enqueue
+from alerts.notify.dispatch import DIGEST, deliver_due, digest_rows, enqueue
 from alerts.notify.base import Alert, Notifier
 from alerts.notify.email import EmailNotifier, EmailOptions
 from alerts.settings import DeliverySettings
@@ -54,7 +54,7 @@ def channel_name(name: str) -> str:
 
 
 def log_key(alert_key: str, channel: str) -> str:
-    """As alerts.dispatch.enqueue writes it."""
+    """As alerts.notify.dispatch.enqueue writes it."""
     return f"{alert_key}@{channel}"
 
 

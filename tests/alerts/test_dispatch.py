@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from alerts import silences
-from alerts.dispatch import alert_rows, deliver_due, enqueue
+from alerts.notify import silences
+from alerts.notify.dispatch import alert_rows, deliver_due, enqueue
 from alerts.notify.base import Alert
 from alerts.notify.registry import get_notifier
 from alerts.settings import DeliverySettings

@@ -90,7 +90,7 @@ def test_chat_channels_get_a_short_summary_with_a_link_and_email_the_full_digest
 def test_the_alert_stage_leaves_digest_rows_to_the_digest_and_the_digest_leaves_alerts_alone(db, world, smtp, robots):
     """Each row has one sender: the alert stage sends alerts (alert_rows), a digest run its own day's rows
     (digest_rows), so the two never both pick up one row, even on a channel they share."""
-    from alerts.dispatch import deliver_due, enqueue
+    from alerts import deliver_due, enqueue
     from alerts.notify.base import Alert
     from repwatch.digests import channels
     from repwatch.pipeline import alert_stage
