@@ -172,8 +172,8 @@ def test_a_send_killed_after_the_server_took_it_is_sent_once_more_under_the_same
 def test_todays_digest_measures_sla_as_of_the_moment_it_is_built(db, world, smtp):
     """Time travel through the day: a digest of today built at 10:00 does not list a ticket whose first
     response falls due at 12:00; built at 13:00 it does, and it agrees with the dashboard's breached
-    filter at each moment (alerts.sla.breached_clause, what `repwatch tickets --breached` asks)."""
-    from alerts.sla import breached_clause
+    filter at each moment (alerts.tickets.sla.breached_clause, what `repwatch tickets --breached` asks)."""
+    from alerts.tickets.sla import breached_clause
 
     day = world.day + timedelta(days=1)
     opened = datetime(2026, 11, 23, 1, 0, tzinfo=timezone.utc)       # 09:00 in Shanghai
