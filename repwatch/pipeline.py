@@ -11,7 +11,8 @@ from typing import Callable, Iterable, Sequence
 
 from sqlalchemy import exists, select, update
 
-from alerts import Alert, DispatchReport, EvaluateReport, Notifier, deliver_due, enqueue, evaluate, get_notifier
+from alerts import (Alert, DispatchReport, EvaluateReport, Notifier, alert_rows, deliver_due, enqueue, evaluate,
+                    get_notifier)
 from collectors import CollectError, CollectResult, Problem, SourceState, get_collector
 from collectors.health import HealthAlarm, alarm as health_alarm, record_outcome
 from repwatch.config import Config, SourceConfig
@@ -365,14 +366,13 @@ def analyze_pending(db: Database, analyzer: Analyzer, *, batch_size: int = 500, 
             return done
 
 
+def build_notifier(n) -> Notifier:
+    return get_notifier(n.kind).from_config(n.name, n.options, min_severity=n.min_severity)
+
+
 def build_notifiers(config: Config) -> list[Notifier]:
     wanted = set(config.alerts.notify) if config.alerts.notify is not None else None
-    out = []
-    for n in config.notify:
-        if wanted is None or n.name in wanted:
-            notifier = get_notifier(n.kind).from_config(n.name, n.options, min_severity=n.min_severity)
-            out.append(notifier)
-    return out
+    return [build_notifier(n) for n in config.notify if wanted is None or n.name in wanted]
 
 
 def paused_sources(db: Database) -> set[str]:
@@ -410,5 +410,6 @@ def alert_stage(db: Database, config: Config, now: datetime, *,
         # the alerts wait in the notification log as pending, and the next run sends them.
         queued = enqueue(s, evaluation.alerts + list(extra), notifiers, ctx, policy)
     with db.session() as s:
-        report = queued + deliver_due(s, notifiers, now, policy, commit=s.commit)
+        # digests on these channels are the digest job's to send (alerts.notify.dispatch.digest_rows)
+        report = queued + deliver_due(s, notifiers, now, policy, commit=s.commit, only=alert_rows())
     return evaluation, report
