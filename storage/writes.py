@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from storage.models import EngagementSnapshot, Mention, Source
 from storage.records import MentionIn
+from storage.vocabulary import event_time
 
 
 # Rows per INSERT: well under SQLite's bound-variable limit (32,766) at 17 columns a row.
@@ -134,6 +135,7 @@ def store_mentions(session: Session, source: Source, items: Iterable[MentionIn],
     rows = [dict(source_id=source.id, external_id=eid, url=item.url, content_hash=digest,
                  duplicate_of_id=originals.get(digest), author=item.author, author_followers=item.author_followers,
                  title=item.title, text=item.text, published_at=item.published_at, collected_at=now,
+                 happened_at=event_time(item.published_at, now),
                  rating=item.rating, likes=item.likes, reposts=item.reposts, comments=item.comments,
                  raw=item.raw or {}, lang=None)
             for item, eid, digest in fresh]
