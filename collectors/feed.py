@@ -113,9 +113,9 @@ class FeedCollector(Collector[FeedOptions]):
         url = self.feed_url()
         fetched = fetch(url, self.http, etag=state.etag, last_modified=state.last_modified,
                         accept="application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.5")
-        if fetched.not_modified:
-            return CollectResult(not_modified=True, http_status=304, etag=state.etag,
-                                 last_modified=state.last_modified)
+        if fetched.not_modified:   # the pipeline keeps the stored validators; a 304 may carry new ones
+            return CollectResult(not_modified=True, http_status=304, etag=fetched.headers.get("etag"),
+                                 last_modified=fetched.headers.get("last-modified"))
         result = parse_feed(fetched.content, fetched.headers, url)
         result.http_status = fetched.status
         result.etag = fetched.headers.get("etag")
