@@ -33,11 +33,16 @@ def open_for(session: Session, incident: Incident) -> Ticket | None:
     return session.scalar(select(Ticket).where(Ticket.open_incident_id == incident.id))
 
 
+_LOOK = object()
+
+
 def ensure_ticket(session: Session, incident: Incident, settings: AlertSettings, now: datetime, *,
-                  reason: str, base_url: str | None, changes: TicketChanges, force: bool = False) -> Ticket | None:
+                  reason: str, base_url: str | None, changes: TicketChanges, force: bool = False,
+                  open_ticket_now: Ticket | None | object = _LOOK) -> Ticket | None:
     """The incident's open ticket, opened or reopened when the incident deserves one (severity at or
-    above open_ticket_at, or `force` for escalation signals). Raises an open ticket's severity."""
-    ticket = open_for(session, incident)
+    above open_ticket_at, or `force` for escalation signals). Raises an open ticket's severity.
+    `open_ticket_now`: the caller's own open_for() answer, so it is not asked again for every post."""
+    ticket = open_for(session, incident) if open_ticket_now is _LOOK else open_ticket_now
     if ticket is not None:
         if raise_ticket_severity(session, ticket, incident.severity, settings, now, reason=reason):
             changes.escalated += 1
@@ -91,7 +96,7 @@ def on_mention(session: Session, incident: Incident, mention: Mention, signals: 
         reason = (f"escalation signal: {', '.join(sorted(urgent_signal))}" if urgent_signal
                   else f"severity {incident.severity}")
         ensure_ticket(session, incident, settings, now, reason=reason, base_url=base_url, changes=changes,
-                      force=bool(urgent_signal))
+                      force=bool(urgent_signal), open_ticket_now=None)
         return
     if record(session, ticket, at=now, actor=SYSTEM, kind="evidence", key=f"t{ticket.id}:m{mention.id}",
               detail={"mention_id": mention.id, "url": mention.url}):
@@ -108,5 +113,6 @@ def on_mention(session: Session, incident: Incident, mention: Mention, signals: 
             session, ticket, incident, kind="ticket", base_url=base_url,
             key=f"ticket:{ticket.id}:recurred:m{mention.id}",
             summary=f"工单 #{ticket.id} 问题复发 (the complaint came back after resolution)"))
+    # moving a ticket between working states keeps it the incident's open ticket
     ensure_ticket(session, incident, settings, now, reason="a new post raised the severity", base_url=base_url,
-                  changes=changes)
+                  changes=changes, open_ticket_now=ticket if ticket.open_incident_id == incident.id else _LOOK)
