@@ -30,6 +30,8 @@ class TicketChanges:
 
 
 def open_for(session: Session, incident: Incident) -> Ticket | None:
+    if any(isinstance(o, Ticket) for o in session.dirty):   # a ticket closed or reopened, not yet written
+        session.flush()
     return session.scalar(select(Ticket).where(Ticket.open_incident_id == incident.id))
 
 
