@@ -12,7 +12,7 @@ Rules, stated once:
 - Time to first response = first_response_at - start; time to resolution = resolved_at - start, for a
   ticket in a resolved state. Median and 90th percentile by linear interpolation between the closest
   ranks (numpy's default): with sorted values v[0..n-1], the q-quantile is at position (n-1)*q.
-- Within SLA uses alerts.sla.breaches_at, the one breach rule: a ticket met the first-response SLA if
+- Within SLA uses alerts.tickets.sla.breaches_at, the one breach rule: a ticket met the first-response SLA if
   it was not in breach when it was first answered (or closed unanswered); it missed it if it was in
   breach then, or is in breach now while still unanswered. Tickets still inside their due time are
   pending and left out of the share. Resolution likewise, at the moment it was resolved.
@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from alerts import sla
+from alerts.tickets import sla
 from storage.models import Analysis, IncidentMention, Mention, Source, Ticket, TicketEvent
 from storage.vocabulary import CATEGORIES, OTHER, RESOLVED_STATES, SEVERITIES, TICKET_STATES, label
 

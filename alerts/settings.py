@@ -7,7 +7,7 @@ from typing import Optional
 
 from pydantic import Field, field_validator, model_validator
 
-from alerts.detect import DetectorSettings
+from alerts.incidents.detect import DetectorSettings
 from storage.types import Duration, Strict
 from storage.vocabulary import Category, Severity
 
@@ -38,7 +38,7 @@ class Route(Strict):
 
 
 class IncidentSettings(Strict):
-    """Grouping by meaning (alerts/grouping.py): jieba TF-IDF, anchor terms, an inverted index."""
+    """Grouping by meaning (alerts/incidents/grouping.py): jieba TF-IDF, anchor terms, an inverted index."""
 
     min_severity: Severity = Field(default="general", description="lowest graded severity that joins an incident")
     threshold: float = Field(default=0.3, gt=0, lt=1, description="cosine similarity with an incident's centroid or first post "

@@ -15,8 +15,7 @@ from zoneinfo import ZoneInfo
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
-from alerts.notify.registry import get_notifier
-from alerts.settings import AlertSettings
+from alerts import AlertSettings, get_notifier
 from collectors.registry import get_collector
 from collectors.settings import HttpSettings
 from repwatch.config_yaml import key_lines, load_yaml

@@ -16,9 +16,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 
-from alerts.digest.settings import Recipient
-from alerts.notify.base import Delivered, Failed, Outcome
-from alerts.notify.email import smtp_send
+from alerts import Delivered, Failed, Outcome, Recipient, smtp_send
 from repwatch.config import Config
 from repwatch.due import DONE_STATUSES, digest_key
 from repwatch.exceptions import RepwatchError
@@ -61,9 +59,9 @@ def digest_zone(config: Config, job: DigestJob) -> ZoneInfo:
 
 
 def build(db: Database, config: Config, job: DigestJob, recipient: Recipient, day: date, now: datetime) -> EmailMessage:
-    from alerts.digest.data import gather
-    from alerts.digest.queries import Scope
-    from alerts.digest.render import build_message, render
+    from alerts import (
+        DigestScope as Scope, build_digest_message as build_message, gather_digest as gather, render_digest as render
+    )
 
     scope = Scope(frozenset(recipient.targets), frozenset(recipient.sources))
     with db.session() as s:

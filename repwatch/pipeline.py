@@ -12,10 +12,7 @@ from typing import Callable, Iterable
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import object_session
 
-from alerts.dispatch import DispatchReport, deliver_due, enqueue
-from alerts.evaluate import EvaluateReport, evaluate
-from alerts.notify.base import Alert, Notifier
-from alerts.notify.registry import get_notifier
+from alerts import Alert, DispatchReport, EvaluateReport, Notifier, deliver_due, enqueue, evaluate, get_notifier
 from collectors import CollectError, CollectResult, Problem, SourceState, get_collector
 from collectors.health import HealthAlarm, alarm as health_alarm, record_outcome
 from repwatch.config import Config, SourceConfig

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import model_validator
 
-from alerts.digest.settings import DigestSettings
+from alerts import DigestSettings
 from storage.types import Duration, Strict, check_timezone
 
 CRON_FIELDS = ("minute", "hour", "day", "month", "day_of_week")

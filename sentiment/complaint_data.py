@@ -3,7 +3,7 @@
 Every example carries its language, corpus and a split (sentiment/corpora.split_of over the dedup key: 70%
 train, 10% validation, 20% test), so that benchmarks never score a text the shipped model was trained on.
 
-Complaint labels (a complaint is a grievance against a company, product or service, ../shared/DOMAIN.md):
+Complaint labels (a complaint is a grievance against a company, product or service, docs/DOMAIN.md):
 - Chinese: negative waimai_10k / online_shopping_9_cats reviews are complaints, positive ones are not;
   weibo_senti_2k, all SMP2020 "usual" Weibo posts (neutral, happy, angry, sad, fear, surprise about life
   and news) and the CED Weibo cascades (news, rumours, advice; each original and its first three replies) are not; an AI Challenger 2018 Dianping review or a BDCI 2018 car-forum post is a complaint when it

@@ -9,7 +9,7 @@ from typing import Optional
 from sqlalchemy.orm import Session
 
 from alerts.digest import queries as q
-from alerts.sla import breach_at, open_at
+from alerts.tickets.sla import breach_at, open_at
 from alerts.digest.queries import (DayFigures, IncidentItem, Post, Scope, SourceItem, SpikeItem, TicketItem,
                                    day_bounds)
 

@@ -155,7 +155,7 @@ def evidence(session: Session, incident_id: int, limit: int) -> list[Post]:
 
 def incident_item(session: Session, incident: Incident, evidence_rows: int) -> IncidentItem:
     ticket = session.scalar(select(Ticket.id).where(Ticket.incident_id == incident.id).order_by(Ticket.id.desc()))
-    from alerts.evidence import spread_of
+    from alerts.incidents.evidence import spread_of
 
     authors, sources = spread_of(session, incident.id)
     return IncidentItem(incident.id, incident.title, incident.target, incident.category, incident.severity,

@@ -28,7 +28,7 @@ def digest(ctx: Context, day: str | None, to: str | None, send: bool, out: str |
     top negative posts, source health, with an inline chart.
 
     Without --send or --out it prints the text part."""
-    from alerts.digest.settings import Recipient
+    from alerts import Recipient
     from repwatch.digests import build, digest_zone, find_job, send_digest, write_eml
 
     if send and (out or html):

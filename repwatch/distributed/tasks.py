@@ -92,7 +92,7 @@ def log_for_delivery(alerts: list, now: datetime) -> None:
     """Put a broken source's alert in the notification log and let the alert stage send it. Sending
     here would also deliver whatever else is due, outside the alert stage's lock: two workers could
     then find one notification due at once."""
-    from alerts.dispatch import enqueue
+    from alerts import enqueue
     from storage.context import RunContext
     from repwatch.pipeline import build_notifiers
 

@@ -10,11 +10,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse
 from sqlalchemy import select
 
-from alerts import replies
-from alerts.customers import other_tickets
-from alerts.corrections import Change, is_dismissed
-from alerts.merge import related
-from alerts.tickets import TRANSITIONS
+from alerts import TRANSITIONS, Change, is_dismissed, other_tickets, related, replies
 from repwatch.web import actions
 from repwatch.web.charts import bar_line_chart
 from repwatch.web.deps import agent, csrf, principal

@@ -1,7 +1,7 @@
 """Incidents: mentions about the same issue, across sources.
 
 A mention joins the incident it is about when it says the same thing, in the same words or in other
-words (alerts/grouping.py: jieba TF-IDF with the unknown words - names, stores, products - as anchors,
+words (alerts/incidents/grouping.py: jieba TF-IDF with the unknown words - names, stores, products - as anchors,
 candidates from an inverted index, cosine with the incident's centroid), and it is about the same
 watch target, a compatible complaint category and within the window. A near-duplicate or repost of
 the incident's first post joins at once. Otherwise it starts a new incident. The grouping state of
@@ -21,7 +21,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from alerts.grouping import GroupSettings, GroupState, Grouper, label, vector
+from alerts.incidents.grouping import GroupSettings, GroupState, Grouper, label, vector
 from alerts.settings import IncidentSettings
 from storage.models import Analysis, Incident, IncidentMention, Mention
 from storage.records import normalise

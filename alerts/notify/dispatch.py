@@ -22,9 +22,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from alerts import silences
+from alerts.notify import silences
 from alerts.notify.base import Alert, Delivered, Failed, Notifier
-from alerts.policy import combine, due_time
+from alerts.notify.policy import combine, due_time
 from alerts.settings import DeliverySettings
 from storage.context import RunContext
 from storage.models import Notification, Ticket

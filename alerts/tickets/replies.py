@@ -19,11 +19,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerts.exceptions import AlertError
-from alerts.tickets import record
+from alerts.tickets.process import record
 from storage.models import IncidentMention, Mention, Ticket
 from storage.vocabulary import CATEGORIES, label
 
-DATA = Path(__file__).parent / "data" / "replies.yaml"
+DATA = Path(__file__).resolve().parents[1] / "data" / "replies.yaml"
 GENERAL = "general"
 LANGS = ("zh", "en")
 STEPS = ("vent", "apologise", "gather", "solution", "ask", "follow_up")   # the six steps, in order

@@ -11,9 +11,9 @@ from datetime import datetime
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from alerts.evidence import ticket_alert
+from alerts.incidents.evidence import ticket_alert
 from alerts.notify.base import Alert
-from alerts.tickets import SYSTEM, record
+from alerts.tickets.process import SYSTEM, record
 from storage.models import Incident, Ticket
 from storage.vocabulary import RESOLVED_STATES
 

@@ -8,11 +8,11 @@ from datetime import datetime
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from alerts.corrections import DISMISSED, Change, dismiss as close_as_not_a_complaint, label_mention
+from alerts.tickets.corrections import DISMISSED, Change, dismiss as close_as_not_a_complaint, label_mention
 from alerts.exceptions import AlertError
-from alerts.grouping import GroupState, label, vector
-from alerts.incidents import mention_text, raise_severity
-from alerts.tickets import record
+from alerts.incidents.grouping import GroupState, label, vector
+from alerts.incidents.index import mention_text, raise_severity
+from alerts.tickets.process import record
 from storage.models import Analysis, Incident, IncidentMention, Mention, Ticket
 from storage.vocabulary import event_time
 
@@ -160,7 +160,7 @@ def dismiss(session: Session, incident_id: int, *, actor: str, now: datetime, re
 def related(session: Session, incident: Incident, limit: int = 5, floor: float = 0.1) -> list[tuple[Incident, float]]:
     """Open incidents about the same target that say something close (cosine of the centroids at least
     `floor`): candidates for a merge, shown beside a ticket."""
-    from alerts.grouping import _dot, _norm
+    from alerts.incidents.grouping import _dot, _norm
 
     mine = (incident.terms or {}).get("c") or {}
     if not mine:
@@ -184,7 +184,7 @@ def merge_tickets(session: Session, ticket_id: int, into_id: int, *, actor: str,
     gets a `merged` event naming it), and the survivor's severity, priority and due times follow the
     worse of the two (never relax). Both tickets must be open; returns the surviving ticket."""
     from alerts.settings import AlertSettings
-    from alerts.tickets import raise_ticket_severity
+    from alerts.tickets.process import raise_ticket_severity
 
     if ticket_id == into_id:
         raise IncidentError("a ticket cannot be merged into itself")

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from alerts.detect import Alarm, SpreadDetector
+from alerts.incidents.detect import Alarm, SpreadDetector
 from alerts.settings import AlertSettings
 from storage.models import Analysis, DetectorState, Incident, IncidentMention, Mention, SpreadAlarm
 from storage.vocabulary import event_time, severities_at_least

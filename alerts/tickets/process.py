@@ -12,10 +12,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerts.exceptions import AlertError, IllegalTransition
-from alerts.routing import route_for
+from alerts.tickets.routing import route_for
 from alerts.settings import AlertSettings
 from storage.models import Incident, Ticket, TicketEvent
-from storage.vocabulary import OPEN_STATES  # noqa: F401  (callers of alerts.tickets use it)
+from storage.vocabulary import OPEN_STATES  # noqa: F401  (callers of alerts.tickets.process use it)
 from storage.vocabulary import PAUSED_STATES, PRIORITY, RESOLVED_STATES, TICKET_STATES, severity_rank
 from storage.writes import insert_ignore
 

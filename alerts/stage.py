@@ -12,14 +12,14 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from alerts import spread
-from alerts.escalate import engagement_surges, reach_severity
-from alerts.evidence import attach_evidence, spread_of, top_posts, what
-from alerts.incidents import IncidentIndex, join, raise_severity
-from alerts.lifecycle import TicketChanges, ensure_ticket, on_mention
+from alerts.incidents import spread
+from alerts.incidents.escalate import engagement_surges, reach_severity
+from alerts.incidents.evidence import attach_evidence, spread_of, top_posts, what
+from alerts.incidents.index import IncidentIndex, join, raise_severity
+from alerts.tickets.lifecycle import TicketChanges, ensure_ticket, on_mention
 from alerts.notify.base import Alert
 from alerts.settings import AlertSettings
-from alerts.sla import check_sla
+from alerts.tickets.sla import check_sla
 from storage.context import RunContext
 from storage.models import Analysis, Incident, IncidentMention, Mention
 from storage.vocabulary import severities_at_least
