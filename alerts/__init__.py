@@ -49,7 +49,7 @@ _export("alerts.digest.queries", DigestScope="Scope")
 _export("alerts.digest.render", render_digest="render", build_digest_message="build_message")
 # settings and errors
 _export("alerts.settings", "AlertSettings", "IncidentSettings")
-_export("alerts.exceptions", "AlertError", "IllegalTransition")
+_export("alerts.exceptions", "AlertError", "IllegalTransition", "ConcurrentPass")
 _export("alerts.tickets.replies", "ReplyError")
 
 # sub-modules that are an API as a whole: the SLA rule, reply templates, silences

@@ -54,6 +54,10 @@ def evaluate(session: Session, settings: AlertSettings, ctx: RunContext) -> Eval
     report = EvaluateReport()
     changes = TicketChanges()
     index = IncidentIndex(session, settings.incidents, now)
+    # links and evidence events are kept back and written together (one statement each) at the end
+    # of the loop, or earlier where a query in it reads them (TicketChanges.write_pending)
+    index.links, changes.evidence = [], []
+    changes.write_links = lambda: index.write_links(session)
     # No autoflush while posts join: an incident changed by every post it absorbs (counts, grouping
     # state) is written once at the end instead of once per post. The loop's queries read rows that
     # Core statements wrote at once (incidents, memberships, tickets opened, events with a key); the
@@ -69,6 +73,7 @@ def evaluate(session: Session, settings: AlertSettings, ctx: RunContext) -> Eval
                 raise_severity(incident, by_reach, "reach")
             on_mention(session, incident, mention, analysis.signals, settings, now, base_url=base_url,
                        changes=changes)
+        changes.write_pending(session)
     session.flush()
 
     for sa in spread.detect(session, settings, now, ctx.tz):

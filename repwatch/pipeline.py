@@ -12,7 +12,7 @@ from typing import Callable, Iterable
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import object_session
 
-from alerts import Alert, DispatchReport, EvaluateReport, Notifier, deliver_due, enqueue, evaluate, get_notifier
+from alerts import Alert, ConcurrentPass, DispatchReport, EvaluateReport, Notifier, deliver_due, enqueue, evaluate, get_notifier
 from collectors import CollectError, CollectResult, Problem, SourceState, get_collector
 from collectors.health import HealthAlarm, alarm as health_alarm, record_outcome
 from repwatch.config import Config, SourceConfig
@@ -454,11 +454,17 @@ def alert_stage(db: Database, config: Config, now: datetime, *,
     One function, so a run in-process and the distributed alerts task do the same thing."""
     notifiers, policy = build_notifiers(config), config.alerts.delivery
     ctx = RunContext(now, config.tz, config.base_url)
-    with db.session() as s:
-        evaluation = evaluate(s, config.alerts, ctx)
-        # Logged in the transaction that opened the tickets: if the process dies after this commit
-        # the alerts wait in the notification log as pending, and the next run sends them.
-        queued = enqueue(s, evaluation.alerts + list(extra), notifiers, ctx, policy)
+    try:
+        with db.session() as s:
+            evaluation = evaluate(s, config.alerts, ctx)
+            # Logged in the transaction that opened the tickets: if the process dies after this commit
+            # the alerts wait in the notification log as pending, and the next run sends them.
+            queued = enqueue(s, evaluation.alerts + list(extra), notifiers, ctx, policy)
+    except ConcurrentPass as exc:   # another run's alert stage did this work at the same time
+        log.warning("%s", exc)
+        with db.session() as s:
+            evaluation = EvaluateReport()
+            queued = enqueue(s, list(extra), notifiers, ctx, policy)
     with db.session() as s:
         report = queued + deliver_due(s, notifiers, now, policy, commit=s.commit)
     return evaluation, report

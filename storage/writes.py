@@ -49,6 +49,16 @@ def insert_many_ignore(session: Session, model, rows: list[dict], conflict: list
         session.connection().execute(stmt, rows)
 
 
+def insert_many_returning(session: Session, model, rows: list[dict], conflict: list[str], column) -> list:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING `column` for many rows in one compiled statement:
+    the values of the rows that were inserted (a row already there is not returned)."""
+    if not rows:
+        return []
+    stmt = (_insert_builder(session)(model.__table__).on_conflict_do_nothing(index_elements=conflict)
+            .returning(column))
+    return list(session.connection().execute(stmt, rows).scalars())
+
+
 def get_or_create_source(session: Session, name: str, kind: str) -> Source:
     source = session.scalar(select(Source).where(Source.name == name))
     if source is None:
