@@ -52,7 +52,7 @@ _export("alerts.digest.deliver", "DigestOutcome", compose_digest="compose", deli
         digest_channel_log_key="channel_log_key", DIGEST_DONE="DONE")
 # settings and errors
 _export("alerts.settings", "AlertSettings", "IncidentSettings")
-_export("alerts.exceptions", "AlertError", "IllegalTransition")
+_export("alerts.exceptions", "AlertError", "IllegalTransition", "ConcurrentPass")
 _export("alerts.tickets.replies", "ReplyError")
 
 # sub-modules that are an API as a whole: the SLA rule, reply templates, silences
