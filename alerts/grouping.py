@@ -21,6 +21,7 @@ and bench/incidents.py run this same code.
 """
 from __future__ import annotations
 
+import gzip
 import math
 import re
 import threading
@@ -28,6 +29,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from heapq import nlargest
+from pathlib import Path
 from typing import Iterable
 
 _LOCK = threading.Lock()
@@ -39,9 +41,12 @@ HMM = False   # jieba's HMM would find words its dictionary lacks, but measured 
 _LINK = re.compile(r"https?://\S+|www\.\S+")
 _MENTION = re.compile(r"@[\w\u4e00-\u9fff\-_]{1,30}")
 _KEEP = re.compile(r"[\w\u4e00-\u9fff]")
+_HASHTAG_ZH = re.compile(r"#([^#\n]{1,40})#")
+_HASHTAG_EN = re.compile(r"(?<![\w&/])#([a-z\u4e00-\u9fff][\w\u4e00-\u9fff\-]{1,39})")
 _NUM = re.compile(r"^[\d.,:%]+$")
 _LATIN = re.compile(r"^[a-z][a-z0-9\-]*$")
 _MODEL = re.compile(r"^(?=.*[a-z])(?=.*\d)[a-z0-9\-]{3,}$")   # product models: iphone15, a1234, rtx4090
+HASHTAG_WEIGHT = 2.0   # a topic tag weighs as two of the rarest words: the post's strongest anchor
 UNKNOWN_IDF = 11.95   # the median of jieba's table: a word jieba's HMM found, as rare as a typical word
 
 # Function words, pronouns, particles, reporting verbs and the words every complaint shares
@@ -58,16 +63,58 @@ STOP = set("""
 """.split())
 
 
+SOCIAL_IDF = Path(__file__).with_name("data") / "idf_social.tsv.gz"
+USE_SOCIAL = True   # bench/incidents.py turns it off to measure jieba's table alone
+
+
 def _idf() -> dict[str, float]:
-    """jieba's IDF table (word -> idf), loaded once per process."""
+    """Word -> IDF, loaded once per process: jieba's table (counted on news-like text), lowered to
+    log(N / df) where a word is common in social posts and reviews (alerts/data/idf_social.tsv.gz, built
+    by scripts/build_idf.py from ~100k public Weibo posts and reviews). In news 外卖 or 骑手 is rare
+    (IDF 12.1, 10.5); in complaints it is in every other post and must not anchor an incident."""
     global _IDF
     if _IDF is None:
         with _LOCK:
             if _IDF is None:
                 import jieba.analyse as ja   # lazy: the dictionary load costs about a second
-                table = ja.TFIDF().idf_freq
+
+                table = dict(ja.TFIDF().idf_freq)
+                if USE_SOCIAL and SOCIAL_IDF.exists():
+                    with gzip.open(SOCIAL_IDF, "rt", encoding="utf-8") as f:
+                        total = int(f.readline())
+                        for line in f:
+                            word, df = line.rstrip("\n").split("\t")
+                            social = math.log(total / int(df))
+                            table[word] = min(table.get(word, UNKNOWN_IDF), social)
                 _IDF = table
     return _IDF
+
+
+def term_idf(word: str) -> float:
+    """The IDF a term weighs with (the rules of vector() below): hashtags and product models as the
+    rarest words, words no table knows as a typical rare word."""
+    if word.startswith("#"):
+        return _IDF_MAX
+    weight = _idf().get(word)
+    if weight is None:
+        return _IDF_MAX if _MODEL.match(word) else UNKNOWN_IDF
+    if _LATIN.match(word) and len(word) <= 2:
+        return min(weight, 4.0)
+    return weight
+
+
+def hashtags(text: str) -> list[str]:
+    """Topic tags: Weibo's #话题# (closed by a second #) and #tag as on Twitter, folded, as `#tag` terms.
+    Posts about one hot topic by many people carry its tag whatever else they say."""
+    folded = unicodedata.normalize("NFKC", text or "").casefold()
+    out = []
+    for m in _HASHTAG_ZH.finditer(folded):
+        tag = re.sub(r"\s+", "", m.group(1))
+        if tag:
+            out.append("#" + tag)
+    rest = _HASHTAG_ZH.sub(" ", folded)
+    out.extend("#" + m.group(1) for m in _HASHTAG_EN.finditer(rest))
+    return list(dict.fromkeys(out))
 
 
 def _jieba():
@@ -99,11 +146,11 @@ def tokens(text: str) -> list[str]:
     return out
 
 
-def vector(text: str, extra: Iterable[str] = (), drop: Iterable[str] = ()) -> dict[str, float]:
+def vector(text: str, extra: Iterable[str] = (), drop: Iterable[str] = (), tags: bool = True) -> dict[str, float]:
     """Unit TF-IDF vector of a text. `extra` are anchor terms known from elsewhere and weigh as the
     rarest words; `drop` are texts whose words do not count (the watch target's own name: every post
     about the target says it, and target is compared on its own)."""
-    idf = _idf()
+    original = text
     drop = [fold(d).strip() for d in drop if d and d.strip()]
     if drop:
         text = fold(text)
@@ -117,12 +164,12 @@ def vector(text: str, extra: Iterable[str] = (), drop: Iterable[str] = ()) -> di
         tf[w] = tf.get(w, 0) + 1
     vec: dict[str, float] = {}
     for w, n in tf.items():
-        weight = idf.get(w)
-        if weight is None:   # unknown to the dictionary: a name, a model, a new word - an anchor
-            weight = _IDF_MAX if _MODEL.match(w) else UNKNOWN_IDF
-        elif _LATIN.match(w) and len(w) <= 2:
-            weight = min(weight, 4.0)
-        vec[w] = (1.0 + math.log(n)) * weight
+        # unknown to the tables: a name, a model, a new word - an anchor
+        vec[w] = (1.0 + math.log(n)) * term_idf(w)
+    if tags:
+        for tag in hashtags(original):
+            if tag[1:] not in skip and tag[1:] not in drop:
+                vec[tag] = _IDF_MAX * HASHTAG_WEIGHT
     for w in extra:
         if w:
             vec[w] = vec.get(w, 0.0) + _IDF_MAX
@@ -148,6 +195,9 @@ class GroupSettings:
     common_share: float = 0.1   # ... nor one in more than this share of the target's open incidents
     common_min: int = 5         # (counted once the target has more than common_min / common_share)
     max_postings: int = 300     # a term in the centroids of more open incidents than this is no anchor
+    cover: float = 0.0          # share of the post's weight (squared unit vector) on terms the incident
+                                # holds, to join when one of them is an anchor; 0 turns it off
+    anchor_idf: float = 10.0    # a shared term at least this rare (or a hashtag) is an anchor
 
 
 @dataclass
@@ -252,6 +302,7 @@ class Grouper:
         st = self.settings
         scores: dict[int, float] = {}
         shared: dict[int, int] = {}
+        cover: dict[int, float] = {}
         # a word in the centroids of many of this target's open incidents (the platform's name, the
         # shop's usual dish) says which target, not which issue: it is no anchor, and does not count
         common = min(st.max_postings, max(st.common_min, st.common_share * self.per_target.get(target, 0)))
@@ -259,11 +310,27 @@ class Grouper:
             ids = self.postings.get((target, w))
             if not ids or len(ids) > common:
                 continue
+            anchor = st.cover > 0 and term_idf(w) >= st.anchor_idf
             for cid, cw in ids.items():
                 scores[cid] = scores.get(cid, 0.0) + x * cw
                 shared[cid] = shared.get(cid, 0) + 1
+                if anchor:
+                    cover[cid] = 0.0
         if not scores:
             return Match(None, 0.0)
+        if cover:
+            # how much of what the post says the incident already holds, for incidents sharing an anchor:
+            # a short post ("又拉肚子了，过期三明治") says little, all of it about the incident, while
+            # its cosine with a centroid of thirty terms stays low
+            for w, x in vec.items():
+                ids = self.postings.get((target, w))
+                if ids and len(ids) <= common:
+                    xx = x * x
+                    for cid in cover.keys() & ids.keys():
+                        cover[cid] += xx
+            for cid, c in cover.items():
+                if c >= st.cover:
+                    scores[cid] = max(scores[cid], st.threshold + (c - st.cover) * (1 - st.threshold))
         # near-duplicates first: they share most terms, so they are among the best-scored candidates
         best = Match(None, 0.0)
         top = nlargest(st.recheck, scores.items(), key=lambda kv: (kv[1], -kv[0]))

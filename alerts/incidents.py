@@ -62,7 +62,7 @@ def mention_text(mention: Mention) -> str:
 
 def grouping_settings(settings: IncidentSettings) -> GroupSettings:
     return GroupSettings(threshold=settings.threshold, duplicate=settings.duplicate, window=settings.meaning_window,
-                         dup_window=settings.window)
+                         dup_window=settings.window, cover=settings.cover, anchor_idf=settings.anchor_idf)
 
 
 class IncidentIndex:
