@@ -59,7 +59,7 @@ STOP = set("""
 转发 回复 评论 微博 视频 图片 链接 网页 全文 原文 via 分享 收藏 关注 转 抱歉 此 doge 哈哈哈哈 心 泪 怒 抓狂 衰 围观 顶 赞 求 求转 扩散 转起
 投诉 差评 垃圾 太差 无语 失望 生气 气死 坑 坑人 恶心 客服 商家 用户 顾客 消费者 问题 东西 情况 事情 感觉 这种 那种 一家 这家 那家
 下单 订单 收到 味道 好吃 难吃 不好 不错 下次 不会 再也 这次 以后 以前 评价 好评 打电话 电话 第一次 体验 购买 质量 时候
-一般 还行 实在 完全 直接 可能 由于 不知 是不是 为什么 开心 心塞 全部 中间 任何 还好 而且 其他 别的 一次 两次 几次 好几次
+一般 还行 实在 完全 真心 直接 可能 由于 不知 是不是 为什么 开心 心塞 全部 中间 任何 还好 而且 其他 别的 一次 两次 几次 好几次
 """.split())
 
 
@@ -85,7 +85,8 @@ def _idf() -> dict[str, float]:
                         for line in f:
                             word, df = line.rstrip("\n").split("\t")
                             social = math.log(total / int(df))
-                            table[word] = min(table.get(word, UNKNOWN_IDF), social)
+                            known = table.get(word, UNKNOWN_IDF)
+                            table[word] = min(known, (known + social) / 2)
                 _IDF = table
     return _IDF
 
@@ -184,7 +185,7 @@ def label(terms: dict[str, float], n: int = 3) -> str:
 
 @dataclass
 class GroupSettings:
-    threshold: float = 0.3      # cosine with the centroid (or the first post) to join
+    threshold: float = 0.25     # cosine with the centroid (or the first post) to join (CED tune split)
     duplicate: float = 0.8      # cosine with the first post: a near-duplicate or repost, joins at once
     window: timedelta = timedelta(days=7)    # an incident quiet longer than this is not joined by meaning
     dup_window: timedelta = timedelta(days=30)   # ... nor by a near-duplicate after this long
@@ -195,9 +196,9 @@ class GroupSettings:
     common_share: float = 0.1   # ... nor one in more than this share of the target's open incidents
     common_min: int = 5         # (counted once the target has more than common_min / common_share)
     max_postings: int = 300     # a term in the centroids of more open incidents than this is no anchor
-    cover: float = 0.0          # share of the post's weight (squared unit vector) on terms the incident
+    cover: float = 0.3          # share of the post's weight (squared unit vector) on terms the incident
                                 # holds, to join when one of them is an anchor; 0 turns it off
-    anchor_idf: float = 10.0    # a shared term at least this rare (or a hashtag) is an anchor
+    anchor_idf: float = 8.0     # a shared term at least this rare (or a hashtag) is an anchor
 
 
 @dataclass
@@ -376,10 +377,10 @@ class Grouper:
         return state
 
     def group(self, text: str, target: str | None = None, category: str | None = None,
-              when: datetime | None = None, new_id: int | None = None) -> tuple[int, Match]:
+              when: datetime | None = None, new_id: int | None = None, tags: bool = True) -> tuple[int, Match]:
         """Place one post: returns (incident id, match). Used offline (`repwatch group`, the bench);
         the pipeline calls match() and absorb() around its database writes."""
-        vec = vector(text, drop=(target,) if target else ())
+        vec = vector(text, drop=(target,) if target else (), tags=tags)
         self._placed += 1
         if when is not None and self._placed % 1000 == 0:
             self.expire(when)

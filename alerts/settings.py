@@ -41,7 +41,7 @@ class IncidentSettings(Strict):
     """Grouping by meaning (alerts/grouping.py): jieba TF-IDF, anchor terms, an inverted index."""
 
     min_severity: Severity = Field(default="general", description="lowest graded severity that joins an incident")
-    threshold: float = Field(default=0.3, gt=0, lt=1, description="cosine similarity with an incident's centroid or first post "
+    threshold: float = Field(default=0.25, gt=0, lt=1, description="cosine similarity with an incident's centroid or first post "
                              "to join it (tuned on held-out Weibo cascades and AFQMC, bench/incidents.py)")
     duplicate: float = Field(default=0.8, gt=0, le=1, description="cosine with the incident's first post at which "
                              "a post is a near-duplicate or repost and joins at once")
