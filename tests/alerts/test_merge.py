@@ -106,7 +106,7 @@ def test_incident_commands(db, database_url, seed, settings):
         ia, ib = incident_of(s, a).id, incident_of(s, b).id
     base = ["-c", "/nonexistent/schedules.yaml", "--database", database_url]
     listed = CliRunner().invoke(cli, [*base, "incidents"], catch_exceptions=False)
-    assert listed.exit_code == 0 and f"#{ia} " in listed.stdout and "头发" in listed.stdout
+    assert listed.exit_code == 0 and f"#{ia} " in listed.stdout and "国贸" in listed.stdout   # the store: its label
     out = CliRunner().invoke(cli, [*base, "incident", "merge", str(ib), "--into", str(ia), "--reason", "x"],
                              catch_exceptions=False)
     assert out.exit_code == 0 and f"merged into #{ia}" in out.stdout
