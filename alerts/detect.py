@@ -127,9 +127,9 @@ class SpreadDetector:
     with a sensible baseline instead of a warm-up; `profile` can seed the seasonal factors."""
 
     def __init__(self, settings: DetectorSettings | None = None, *, prior: float | None = None,
-                 tz: str | None = None, profile: dict | None = None):
+                 tz: ZoneInfo | None = None, profile: dict | None = None):
         self.s = settings or DetectorSettings()
-        self.tz = ZoneInfo(tz) if tz else None
+        self.tz = tz
         self.level: float | None = prior
         self.hour = list(profile["hour"]) if profile else [1.0] * 24
         self.weekday = list(profile["weekday"]) if profile else [1.0] * 7
@@ -301,7 +301,7 @@ class SpreadDetector:
                 "step": self.step, "warm": self.warm, "n": self.n, "pending": self.pending}
 
     @classmethod
-    def restore(cls, state: dict, settings: DetectorSettings | None = None, *, tz: str | None = None) -> "SpreadDetector":
+    def restore(cls, state: dict, settings: DetectorSettings | None = None, *, tz: ZoneInfo | None = None) -> "SpreadDetector":
         if state.get("v") != STATE_VERSION:
             raise ValueError(f"detector state version {state.get('v')!r}; this code reads {STATE_VERSION}")
         det = cls(settings, tz=tz)

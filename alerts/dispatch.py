@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from itertools import groupby
 from typing import Callable, Sequence
@@ -26,6 +26,7 @@ from alerts import silences
 from alerts.notify.base import Alert, Delivered, Failed, Notifier
 from alerts.policy import combine, due_time
 from alerts.settings import DeliverySettings
+from storage.context import RunContext
 from storage.models import Notification, Ticket
 from storage.vocabulary import severity_rank
 from storage.writes import insert_ignore
@@ -44,13 +45,18 @@ class DispatchReport:
     waiting: int = 0        # queued behind group_wait or quiet hours
     messages: int = 0       # messages actually handed to notifiers (a group is one message)
 
+    def __add__(self, other: "DispatchReport") -> "DispatchReport":
+        return DispatchReport(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
+
 
 def _wants(notifier: Notifier, alert: Alert) -> bool:
     return severity_rank(alert.severity) >= severity_rank(notifier.min_severity)
 
 
-def enqueue(session: Session, alerts: Sequence[Alert], notifiers: Sequence[Notifier], now: datetime,
-            policy: DeliverySettings, tz: ZoneInfo, report: DispatchReport) -> None:
+def enqueue(session: Session, alerts: Sequence[Alert], notifiers: Sequence[Notifier], ctx: RunContext,
+            policy: DeliverySettings) -> DispatchReport:
+    """Log every alert once per notifier that wants it, due now or when group_wait or quiet hours end."""
+    report, now, tz = DispatchReport(), ctx.now, ctx.tz
     for alert in alerts:
         for notifier in notifiers:
             if not _wants(notifier, alert):
@@ -72,10 +78,13 @@ def enqueue(session: Session, alerts: Sequence[Alert], notifiers: Sequence[Notif
                 row.payload = alert.to_dict()    # not sent yet: send the newest figures
             else:
                 report.skipped += 1
+    return report
 
 
 def deliver_due(session: Session, notifiers: Sequence[Notifier], now: datetime, policy: DeliverySettings,
-                report: DispatchReport, commit: Callable[[], None] | None = None) -> None:
+                commit: Callable[[], None] | None = None) -> DispatchReport:
+    """Send everything in the log that is due: new alerts, retries, and groups whose wait is over."""
+    report = DispatchReport()
     muting = silences.active(session, now)
     for notifier in notifiers:
         rows = list(session.scalars(select(Notification).where(
@@ -92,6 +101,7 @@ def deliver_due(session: Session, notifiers: Sequence[Notifier], now: datetime, 
             _send_group(session, notifier, batch, now, policy, muting, report)
             if commit:
                 commit()
+    return report
 
 
 def _send_group(session: Session, notifier: Notifier, rows: list[Notification], now: datetime,
@@ -152,8 +162,6 @@ def dispatch(session: Session, alerts: Sequence[Alert], notifiers: Sequence[Noti
     earlier alerts waiting for a retry, group_wait or the end of quiet hours."""
     policy = policy or DeliverySettings()
     tz = ZoneInfo(tz) if isinstance(tz, str) else (tz or ZoneInfo("UTC"))
-    report = DispatchReport()
-    enqueue(session, alerts, notifiers, now, policy, tz, report)
+    report = enqueue(session, alerts, notifiers, RunContext(now, tz), policy)
     session.flush()
-    deliver_due(session, notifiers, now, policy, report, commit)
-    return report
+    return report + deliver_due(session, notifiers, now, policy, commit)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -53,7 +54,7 @@ class _Series:
         self.ids[(key, b)].append(mention_id)
 
 
-def _load_many(session: Session, keys: list[str], settings: AlertSettings, tz: str | None) -> dict:
+def _load_many(session: Session, keys: list[str], settings: AlertSettings, tz: ZoneInfo | None) -> dict:
     """Saved detectors by key, in one query; a state from an older version starts its series afresh."""
     out = {}
     for i in range(0, len(keys), 500):
@@ -86,7 +87,7 @@ def _feed(det: SpreadDetector, start: datetime, end: datetime, width: timedelta,
     return out
 
 
-def detect(session: Session, settings: AlertSettings, now: datetime, tz: str | None = None) -> list[SeriesAlarm]:
+def detect(session: Session, settings: AlertSettings, now: datetime, tz: ZoneInfo | None = None) -> list[SeriesAlarm]:
     sp = settings.spread
     width, end = sp.bin, floor_bin(now - sp.lateness, sp.bin)
     wanted = severities_at_least(settings.incidents.min_severity)

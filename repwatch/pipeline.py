@@ -22,9 +22,10 @@ from repwatch.runs import abandon_stale_runs, clean_message, prepare_result, pro
 from sentiment import Analyzer, TextIn
 from storage import Database
 from storage.clean import cap
+from storage.context import RunContext
 from storage.models import Analysis, CollectionRun, ImportedFile, Mention, Source
 from storage.trouble import is_database_trouble
-from storage.writes import StoreResult, get_or_create_source, insert_ignore, insert_many_ignore, store_mentions
+from storage.writes import StoreResult, insert_ignore, insert_many_ignore, store_mentions
 
 log = logging.getLogger("repwatch.pipeline")
 # Fetched side by side within one run: the httpx-based kinds. Scrapy crawls (`web`) and local
@@ -419,12 +420,12 @@ def alert_stage(db: Database, config: Config, now: datetime, *,
     new alerts, earlier retries, and alerts that waited for group_wait or the end of quiet hours.
     One function, so a run in-process and the distributed alerts task do the same thing."""
     notifiers, policy = build_notifiers(config), config.alerts.delivery
-    report = DispatchReport()
+    ctx = RunContext(now, config.tz, config.base_url)
     with db.session() as s:
-        evaluation = evaluate(s, config.alerts, now, config.base_url, tz=config.timezone)
+        evaluation = evaluate(s, config.alerts, ctx)
         # Logged in the transaction that opened the tickets: if the process dies after this commit
         # the alerts wait in the notification log as pending, and the next run sends them.
-        enqueue(s, evaluation.alerts + list(extra), notifiers, now, policy, config.tz, report)
+        queued = enqueue(s, evaluation.alerts + list(extra), notifiers, ctx, policy)
     with db.session() as s:
-        deliver_due(s, notifiers, now, policy, report, commit=s.commit)
+        report = queued + deliver_due(s, notifiers, now, policy, commit=s.commit)
     return evaluation, report

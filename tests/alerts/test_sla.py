@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 
 from alerts.sla import breaches, check_sla
 from alerts.tickets import move, open_ticket
+from storage.context import RunContext
 from storage.models import Incident, Mention, Ticket, TicketEvent
 
 MIN = timedelta(minutes=1)
@@ -248,7 +249,7 @@ def test_the_customers_answer_resumes_the_clock_and_someone_elses_post_does_not(
     first = seed.mention(text, at=clock.now() - 10 * MIN, severity="important")
     with db.session() as s:
         s.get(Mention, first).author = "李雷"
-        evaluate(s, settings, clock.now())
+        evaluate(s, settings, RunContext(clock.now()))
     with db.session() as s:
         t = s.scalar(select(Ticket))
         tid, due = t.id, t.resolution_due
@@ -256,14 +257,14 @@ def test_the_customers_answer_resumes_the_clock_and_someone_elses_post_does_not(
         move(s, t, "waiting_customer", actor="cli:wang", now=clock.now())
     other = seed.mention(text + "！！", at=clock.advance(60 * MIN), severity="important")
     with db.session() as s:
-        evaluate(s, settings, clock.now())
+        evaluate(s, settings, RunContext(clock.now()))
         t = s.get(Ticket, tid)
         assert other in {e.detail.get("mention_id") for e in t.events if e.kind == "evidence"}
         assert t.state == "waiting_customer"
     answer = seed.mention(text + "，订单号123", at=clock.advance(60 * MIN), severity="important")
     with db.session() as s:
         s.get(Mention, answer).author = "@李雷"
-        evaluate(s, settings, clock.now())
+        evaluate(s, settings, RunContext(clock.now()))
     with db.session() as s:
         t = s.get(Ticket, tid)
         assert answer in {e.detail.get("mention_id") for e in t.events if e.kind == "evidence"}
