@@ -400,17 +400,14 @@ def queue_alerts(session, config: Config, alerts: Iterable[Alert], now: datetime
     """Log alerts that a person's action caused (a ticket opened from the incidents page) in the
     notification log, in the caller's transaction: the same rows a pipeline run writes, so they are sent
     at least once - now by deliver_pending(), or by the next run if that fails or the process dies."""
-    report = DispatchReport()
-    enqueue(session, list(alerts), build_notifiers(config), now, config.alerts.delivery, config.tz, report)
-    return report
+    return enqueue(session, list(alerts), build_notifiers(config), RunContext(now, config.tz, config.base_url),
+                   config.alerts.delivery)
 
 
 def deliver_pending(db: Database, config: Config, now: datetime) -> DispatchReport:
     """Send whatever the notification log holds that is due (the pipeline's delivery step)."""
-    report = DispatchReport()
     with db.session() as s:
-        deliver_due(s, build_notifiers(config), now, config.alerts.delivery, report, commit=s.commit)
-    return report
+        return deliver_due(s, build_notifiers(config), now, config.alerts.delivery, commit=s.commit)
 
 
 def alert_stage(db: Database, config: Config, now: datetime, *,
