@@ -41,7 +41,7 @@ class IncidentSettings(Strict):
     """Grouping by meaning (alerts/grouping.py): jieba TF-IDF, anchor terms, an inverted index."""
 
     min_severity: Severity = Field(default="general", description="lowest graded severity that joins an incident")
-    threshold: float = Field(default=0.25, gt=0, lt=1, description="cosine similarity with an incident's centroid or first post "
+    threshold: float = Field(default=0.3, gt=0, lt=1, description="cosine similarity with an incident's centroid or first post "
                              "to join it (tuned on held-out Weibo cascades and AFQMC, bench/incidents.py)")
     duplicate: float = Field(default=0.8, gt=0, le=1, description="cosine with the incident's first post at which "
                              "a post is a near-duplicate or repost and joins at once")
@@ -49,7 +49,7 @@ class IncidentSettings(Strict):
                              "not even by a near-duplicate")
     meaning_window: Duration = Field(default=timedelta(days=7), description="an incident quiet for longer is "
                                      "joined only by near-duplicates, no longer by posts in other words")
-    cover: float = Field(default=0.3, ge=0, le=1, description="share of a post's weight on terms the incident "
+    cover: float = Field(default=0.2, ge=0, le=1, description="share of a post's weight on terms the incident "
                          "holds at which it joins, when one shared term is an anchor (anchor_idf); 0 turns it off")
     anchor_idf: float = Field(default=8.0, gt=0, description="a shared term at least this rare (IDF), or a "
                               "hashtag, anchors a post to an incident")
