@@ -7,14 +7,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
 
 from sqlalchemy import exists, select, update
 
-from alerts.dispatch import DispatchReport, deliver_due, enqueue
-from alerts.evaluate import EvaluateReport, evaluate
-from alerts.notify.base import Alert, Notifier
-from alerts.notify.registry import get_notifier
+from alerts import Alert, DispatchReport, EvaluateReport, Notifier, deliver_due, enqueue, evaluate, get_notifier
 from collectors import CollectError, CollectResult, Problem, SourceState, get_collector
 from collectors.health import HealthAlarm, alarm as health_alarm, record_outcome
 from repwatch.config import Config, SourceConfig
@@ -201,6 +198,7 @@ def _close_run(db: Database, job: _Collection, result: CollectResult | None,
     started = time.monotonic() - job.fetch_seconds
     source_cfg, report, now = job.source_cfg, job.report, job.now
     if error is None:
+        assert result is not None   # a collection without an error has a result
         try:
             with db.session() as s:
                 _store_result(s, job.source_id, job.run_id, result, report, source_cfg, now, started,
@@ -244,7 +242,9 @@ def _store_one_by_one(db: Database, job: _Collection, result: CollectResult, fai
     for item in result.items:
         try:
             with db.session() as s:
-                stored = store_mentions(s, s.get(Source, job.source_id), [item], job.now)
+                source = s.get(Source, job.source_id)
+                assert source is not None   # made before collecting
+                stored = store_mentions(s, source, [item], job.now)
         except Exception as exc:
             if is_database_trouble(exc):
                 raise
@@ -350,7 +350,7 @@ def analyze_pending(db: Database, analyzer: Analyzer, *, batch_size: int = 500, 
             rows = [dict(mention_id=m.id, lang=r.lang, sentiment=r.sentiment, snownlp=r.snownlp,
                          negative=r.negative, complaint=r.complaint, categories=r.categories,
                          severity=r.severity, signals=r.signals,
-                         targets=list(dict.fromkeys(r.targets + source_targets.get(names.get(m.source_id), []))),
+                         targets=list(dict.fromkeys(r.targets + source_targets.get(names.get(m.source_id, ""), []))),
                          model_version=r.model_version) for m, r in zip(mentions, results)]
             insert_many_ignore(s, Analysis, rows, ["mention_id"])
             langs: dict[str, list[int]] = {}
@@ -411,7 +411,7 @@ def deliver_pending(db: Database, config: Config, now: datetime) -> DispatchRepo
 
 
 def alert_stage(db: Database, config: Config, now: datetime, *,
-                extra: list[Alert] = ()) -> tuple[EvaluateReport, DispatchReport]:
+                extra: Sequence[Alert] = ()) -> tuple[EvaluateReport, DispatchReport]:
     """Evaluate, then notify (with `extra` alerts, e.g. source health): queue every alert in the
     notification log (each notifier gets those at or above its min_severity), then send everything due:
     new alerts, earlier retries, and alerts that waited for group_wait or the end of quiet hours.

@@ -5,7 +5,7 @@ in every other post, and as rare words they joined unrelated complaints. This co
 corpora in ../shared/data/sentiment (Weibo posts: SMP2020 usual, weibo_senti; reviews: waimai_10k,
 online_shopping_9_cats; about 100k texts, deduplicated), in how many texts each word appears, with the
 grouping's own tokeniser. Only words seen in at least MIN_DF texts are kept (a rarer count says nothing
-new), as `word<TAB>df`, with the number of texts on the first line. alerts/grouping.py takes, per word,
+new), as `word<TAB>df`, with the number of texts on the first line. alerts/incidents/grouping.py takes, per word,
 the lower of jieba's IDF and log(N / df). Only counts are shipped, never the texts.
 
 Run: .venv/bin/python scripts/build_idf.py
@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from alerts.grouping import tokens  # noqa: E402
+from alerts.incidents.grouping import tokens  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "sentiment"
 if not DATA.exists():

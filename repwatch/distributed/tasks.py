@@ -23,6 +23,7 @@ from repwatch.distributed import worker_state
 from repwatch.distributed.app import app
 from repwatch.distributed.serialise import ALERTS_LOCK, coalesced, held
 from storage.models import Analysis, CollectionRun, Mention, Source
+from storage.writes import execute_dml
 
 log = logging.getLogger("repwatch.distributed")
 # Worth another try later: the database restarting or failing over, a deadlock or lock timeout
@@ -92,7 +93,7 @@ def log_for_delivery(alerts: list, now: datetime) -> None:
     """Put a broken source's alert in the notification log and let the alert stage send it. Sending
     here would also deliver whatever else is due, outside the alert stage's lock: two workers could
     then find one notification due at once."""
-    from alerts.dispatch import enqueue
+    from alerts import enqueue
     from storage.context import RunContext
     from repwatch.pipeline import build_notifiers
 
@@ -106,7 +107,7 @@ def close_abandoned_runs(source: str, now: datetime) -> int:
     """A redelivered collect task means a worker died mid-run: its run row still says `running`.
     Say what happened, so health and the dashboard do not show a run that will never finish."""
     with worker_state.get().db.session() as s:
-        return s.execute(
+        return execute_dml(s,
             update(CollectionRun)
             .where(CollectionRun.status == "running",
                    CollectionRun.source_id == select(Source.id).where(Source.name == source).scalar_subquery())

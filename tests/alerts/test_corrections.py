@@ -9,10 +9,10 @@ from storage.context import RunContext
 import pytest
 from sqlalchemy import select
 
-from alerts.corrections import Change, CorrectionError, correct_mention, correct_ticket
-from alerts.evaluate import evaluate
+from alerts.tickets.corrections import Change, CorrectionError, correct_mention, correct_ticket
+from alerts.stage import evaluate
 from alerts.settings import AlertSettings
-from alerts.sla import check_sla
+from alerts.tickets.sla import check_sla
 from storage.corrections import labelled_examples, precision_report
 from storage.models import Correction, Incident, Mention, Ticket, TicketEvent
 from tests.alerts.conftest import T0

@@ -11,7 +11,7 @@ import yaml
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from alerts.evaluate import evaluate
+from alerts.stage import evaluate
 from repwatch.cli import cli
 from storage.models import Correction, Ticket
 from tests.alerts.conftest import T0

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from alerts.detect import DetectorSettings, SpreadDetector, tail_p
+from alerts.incidents.detect import DetectorSettings, SpreadDetector, tail_p
 
 START = datetime(2026, 1, 5)   # a Monday
 HOUR = timedelta(hours=1)

@@ -10,10 +10,10 @@ from storage.context import RunContext
 import pytest
 from sqlalchemy import func, select
 
-from alerts.evaluate import evaluate
-from alerts.incidents import shingles
+from alerts.stage import evaluate
+from alerts.incidents.index import shingles
 from alerts.settings import AlertSettings
-from alerts.tickets import move
+from alerts.tickets.process import move
 from storage.models import EngagementSnapshot, Incident, IncidentMention, Ticket, TicketEvent
 from tests.alerts.conftest import T0
 

@@ -9,8 +9,8 @@ from storage.context import RunContext
 import pytest
 from sqlalchemy import select
 
-from alerts.evaluate import evaluate
-from alerts.merge import IncidentError, merge, move_out
+from alerts.stage import evaluate
+from alerts.incidents.merge import IncidentError, merge, move_out
 from storage.models import Incident, IncidentMention, Ticket, TicketEvent
 from tests.alerts.conftest import T0
 
@@ -123,8 +123,8 @@ def test_incident_commands(db, database_url, seed, settings):
 def test_dismissing_an_incident_labels_its_posts_not_a_complaint_for_training(db, seed, settings):
     """A dismissal is the same verdict as correcting the ticket to 'not a complaint': each post gets a
     correction that `repwatch train` reads, and the open ticket closes as dismissed."""
-    from alerts.evaluate import evaluate
-    from alerts.merge import dismiss
+    from alerts.stage import evaluate
+    from alerts.incidents.merge import dismiss
     from storage.corrections import labelled_examples
     from storage.models import Incident, Ticket
 

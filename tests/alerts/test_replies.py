@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 from storage.context import RunContext
 import pytest
 
-from alerts import replies
-from alerts.evaluate import evaluate
+from alerts.tickets import replies
+from alerts.stage import evaluate
 from storage.models import Ticket, TicketEvent
 from storage.vocabulary import CATEGORIES
 from sqlalchemy import select

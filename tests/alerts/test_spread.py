@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from alerts.evaluate import evaluate
+from alerts.stage import evaluate
 from storage.context import RunContext
 from storage.models import DetectorState, Incident, SpreadAlarm, Ticket
 from tests.alerts.conftest import T0

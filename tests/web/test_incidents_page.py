@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from alerts.evaluate import evaluate
+from alerts.stage import evaluate
 from alerts.settings import AlertSettings
 from storage.context import RunContext
 from storage.models import Incident, IncidentMention, Ticket, TicketEvent

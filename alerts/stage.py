@@ -12,14 +12,14 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from alerts import spread
-from alerts.escalate import engagement_surges, reach_severity
-from alerts.evidence import attach_evidence, spread_of, top_posts, what
-from alerts.incidents import IncidentIndex, join, raise_severity
-from alerts.lifecycle import TicketChanges, ensure_ticket, on_mention
+from alerts.incidents import spread
+from alerts.incidents.escalate import engagement_surges, reach_severity
+from alerts.incidents.evidence import attach_evidence, spread_of, top_posts, what
+from alerts.incidents.index import IncidentIndex, join, raise_severity
+from alerts.tickets.lifecycle import TicketChanges, ensure_ticket, on_mention
 from alerts.notify.base import Alert
 from alerts.settings import AlertSettings
-from alerts.sla import check_sla
+from alerts.tickets.sla import check_sla
 from storage.context import RunContext
 from storage.models import Analysis, Incident, IncidentMention, Mention
 from storage.vocabulary import severities_at_least
@@ -70,9 +70,10 @@ def evaluate(session: Session, settings: AlertSettings, ctx: RunContext) -> Eval
         changes.alerts.extend(_spread_alerts(session, sa, settings, now, base_url, changes))
 
     for surge in engagement_surges(session, settings.spread.engagement, now):
-        incident = session.get(Incident, surge.incident_id)
-        raise_severity(incident, surge.severity, "engagement")
-        ensure_ticket(session, incident, settings, now, base_url=base_url, changes=changes,
+        surging = session.get(Incident, surge.incident_id)
+        assert surging is not None   # found by the surge query just now
+        raise_severity(surging, surge.severity, "engagement")
+        ensure_ticket(session, surging, settings, now, base_url=base_url, changes=changes,
                       reason=f"engagement growing {surge.per_hour:g}/hour (mention {surge.mention_id})")
 
     sla_alerts = check_sla(session, now, base_url=base_url)
@@ -90,6 +91,7 @@ def _spread_alerts(session: Session, sa: spread.SeriesAlarm, settings: AlertSett
                "bin": f"{a.bin_time:%Y-%m-%d %H:%M} UTC"}
     if sa.incident_id is not None:
         incident = session.get(Incident, sa.incident_id)
+        assert incident is not None   # the alarm's incident was read in this session
         raise_severity(incident, settings.spread.raise_to, "spread")
         authors, sources = spread_of(session, incident.id)
         ticket = ensure_ticket(session, incident, settings, now, base_url=base_url, changes=changes, force=True,
@@ -107,7 +109,9 @@ def _spread_alerts(session: Session, sa: spread.SeriesAlarm, settings: AlertSett
     # issue" (DOMAIN.md: important), so they get tickets if they had none.
     incident_ids = sorted(set(session.scalars(select(IncidentMention.incident_id)
                                               .where(IncidentMention.mention_id.in_(sa.mention_ids or [-1])))))
-    for incident in (session.get(Incident, i) for i in incident_ids):
+    for incident_id in incident_ids:
+        incident = session.get(Incident, incident_id)
+        assert incident is not None   # linked to a mention just now
         raise_severity(incident, "important", "surge")
         ensure_ticket(session, incident, settings, now, base_url=base_url, changes=changes,
                       reason=f"part of a surge in {what(sa.target, sa.category)}")

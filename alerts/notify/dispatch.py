@@ -22,9 +22,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from alerts import silences
+from alerts.notify import silences
 from alerts.notify.base import Alert, Delivered, Failed, Notifier
-from alerts.policy import combine, due_time
+from alerts.notify.policy import combine, due_time
 from alerts.settings import DeliverySettings
 from storage.context import RunContext
 from storage.models import Notification, Ticket
@@ -69,6 +69,7 @@ def enqueue(session: Session, alerts: Sequence[Alert], notifiers: Sequence[Notif
                     group_key=alert.group, due_at=due, sends=0), ["key"]):
                 continue
             row = session.scalar(select(Notification).where(Notification.key == key))
+            assert row is not None   # the insert was ignored: the row is there
             last = row.sent_at or row.created_at
             if alert.repeatable and row.status in ("sent", "silenced") and now - last >= policy.repeat_interval:
                 # still firing after repeat_interval: send again, with the fresh evidence
@@ -90,8 +91,8 @@ def deliver_due(session: Session, notifiers: Sequence[Notifier], now: datetime, 
         rows = list(session.scalars(select(Notification).where(
             Notification.channel == notifier.name, Notification.status == "pending")
             .order_by(Notification.group_key, Notification.id)))
-        for _, members in groupby(rows, key=lambda r: r.group_key or r.key):
-            members = list(members)
+        for _, grouped in groupby(rows, key=lambda r: r.group_key or r.key):
+            members = list(grouped)
             if not any(r.due_at is None or r.due_at <= now for r in members):
                 report.waiting += len(members)
                 continue
