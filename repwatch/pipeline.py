@@ -449,6 +449,20 @@ def run_once(db: Database, config: Config, analyzer: Analyzer, now: datetime, *,
     return report
 
 
+def queue_alerts(session, config: Config, alerts: Iterable[Alert], now: datetime) -> DispatchReport:
+    """Log alerts that a person's action caused (a ticket opened from the incidents page) in the
+    notification log, in the caller's transaction: the same rows a pipeline run writes, so they are sent
+    at least once - now by deliver_pending(), or by the next run if that fails or the process dies."""
+    return enqueue(session, list(alerts), build_notifiers(config), RunContext(now, config.tz, config.base_url),
+                   config.alerts.delivery)
+
+
+def deliver_pending(db: Database, config: Config, now: datetime) -> DispatchReport:
+    """Send whatever the notification log holds that is due (the pipeline's delivery step)."""
+    with db.session() as s:
+        return deliver_due(s, build_notifiers(config), now, config.alerts.delivery, commit=s.commit)
+
+
 def alert_stage(db: Database, config: Config, now: datetime, *,
                 extra: Sequence[Alert] = ()) -> tuple[EvaluateReport, DispatchReport]:
     """Evaluate, then notify (with `extra` alerts, e.g. source health): queue every alert in the
