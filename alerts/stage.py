@@ -54,15 +54,26 @@ def evaluate(session: Session, settings: AlertSettings, ctx: RunContext) -> Eval
     report = EvaluateReport()
     changes = TicketChanges()
     index = IncidentIndex(session, settings.incidents, now)
-    for analysis, mention in _pending(session, settings):
-        incident, created, added = join(session, index, analysis, mention, now)
-        report.incidents_opened += created
-        if not added:
-            continue
-        by_reach = reach_severity(incident.reach, settings.spread.reach)
-        if by_reach:
-            raise_severity(incident, by_reach, "reach")
-        on_mention(session, incident, mention, analysis.signals, settings, now, base_url=base_url, changes=changes)
+    # links and evidence events are kept back and written together (one statement each) at the end
+    # of the loop, or earlier where a query in it reads them (TicketChanges.write_pending)
+    index.links, changes.evidence = [], []
+    changes.write_links = lambda: index.write_links(session)
+    # No autoflush while posts join: an incident changed by every post it absorbs (counts, grouping
+    # state) is written once at the end instead of once per post. The loop's queries read rows that
+    # Core statements wrote at once (incidents, memberships, tickets opened, events with a key); the
+    # one that depends on ORM changes, a ticket's open_incident_id, flushes first (lifecycle.open_for).
+    with session.no_autoflush:
+        for analysis, mention in _pending(session, settings):
+            incident, created, added = join(session, index, analysis, mention, now)
+            report.incidents_opened += created
+            if not added:
+                continue
+            by_reach = reach_severity(incident.reach, settings.spread.reach)
+            if by_reach:
+                raise_severity(incident, by_reach, "reach")
+            on_mention(session, incident, mention, analysis.signals, settings, now, base_url=base_url,
+                       changes=changes)
+        changes.write_pending(session)
     session.flush()
 
     for sa in spread.detect(session, settings, now, ctx.tz):

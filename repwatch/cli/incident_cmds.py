@@ -84,3 +84,17 @@ def move_out_cmd(ctx: Context, incident_id: int, mention_id: int, reason: str | 
         except AlertError as exc:
             raise click.ClickException(str(exc)) from None
         echo(f"mention {mention_id} moved out of #{incident_id} into new incident #{new.id}")
+
+
+@incident_group.command("backfill")
+@click.option("--rebuild", is_flag=True, help="Rebuild every open incident's state, not only missing ones.")
+@pass_ctx
+@handle_errors
+def backfill_cmd(ctx: Context, rebuild: bool) -> None:
+    """Build the grouping-by-meaning state (terms, label) of open incidents made before it existed, from
+    their posts, so new posts join them. Idempotent: run it twice, the second run writes nothing."""
+    from alerts import backfill
+
+    with ctx.db.session() as s:
+        done = backfill(s, rebuild=rebuild)
+    echo(f"grouping state built for {done} incident(s)")
