@@ -92,6 +92,7 @@ class IncidentIndex:
         # once from their posts and stored, so they are joined like any other (see backfill below)
         for incident_id in missing:
             incident = session.get(Incident, incident_id)
+            assert incident is not None   # read by the query above, in this session
             store_state(session, incident)
             self.grouper.add_state(GroupState.from_json(incident.id, incident.target, incident.category,
                                                         incident.last_seen, incident.terms))
