@@ -16,16 +16,14 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 
-from alerts.digest.settings import Recipient
-from alerts.notify.base import Delivered, Failed, Outcome
-from alerts.notify.email import smtp_send
+from alerts import Delivered, Failed, Outcome, Recipient, smtp_send
 from repwatch.config import Config
 from repwatch.due import DONE_STATUSES, digest_key
 from repwatch.exceptions import RepwatchError
 from repwatch.schedule import DigestJob, zone
 from storage import Database
 from storage.models import Notification
-from storage.writes import insert_ignore
+from storage.writes import execute_dml, insert_ignore
 
 log = logging.getLogger("repwatch.digests")
 BACKOFF = (2.0, 10.0, 30.0, 60.0)   # seconds between SMTP tries within one run
@@ -61,9 +59,9 @@ def digest_zone(config: Config, job: DigestJob) -> ZoneInfo:
 
 
 def build(db: Database, config: Config, job: DigestJob, recipient: Recipient, day: date, now: datetime) -> EmailMessage:
-    from alerts.digest.data import gather
-    from alerts.digest.queries import Scope
-    from alerts.digest.render import build_message, render
+    from alerts import (
+        DigestScope as Scope, build_digest_message as build_message, gather_digest as gather, render_digest as render
+    )
 
     scope = Scope(frozenset(recipient.targets), frozenset(recipient.sources))
     with db.session() as s:
@@ -82,7 +80,7 @@ def _claim(db: Database, key: str, job: DigestJob, subject: str, now: datetime) 
     with db.session() as s:
         insert_ignore(s, Notification, dict(key=key, channel=f"digest:{job.name}", kind="digest", status="pending",
                                             attempts=0, created_at=now, summary=subject[:500]), ["key"])
-        return s.execute(update(Notification).where(Notification.key == key, Notification.status == "pending")
+        return execute_dml(s, update(Notification).where(Notification.key == key, Notification.status == "pending")
                          .values(status="sending")).rowcount == 1
 
 

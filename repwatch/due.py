@@ -13,7 +13,7 @@ from typing import Optional
 
 from sqlalchemy import func, select
 
-from alerts.digest.settings import Recipient
+from alerts import Recipient
 from repwatch.config import Config, SourceConfig
 from repwatch.schedule import DigestJob, Schedule, build_trigger, first_fire_after, last_fire_between, zone
 from storage import Database

@@ -7,14 +7,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
 
 from sqlalchemy import exists, select, update
 
-from alerts.dispatch import DispatchReport, deliver_due, enqueue
-from alerts.evaluate import EvaluateReport, evaluate
-from alerts.notify.base import Alert, Notifier
-from alerts.notify.registry import get_notifier
+from alerts import Alert, DispatchReport, EvaluateReport, Notifier, deliver_due, enqueue, evaluate, get_notifier
 from collectors import CollectError, CollectResult, Problem, SourceState, get_collector
 from collectors.health import HealthAlarm, alarm as health_alarm, record_outcome
 from repwatch.config import Config, SourceConfig
@@ -22,9 +19,10 @@ from repwatch.runs import abandon_stale_runs, clean_message, prepare_result, pro
 from sentiment import Analyzer, TextIn
 from storage import Database
 from storage.clean import cap
+from storage.context import RunContext
 from storage.models import Analysis, CollectionRun, ImportedFile, Mention, Source
 from storage.trouble import is_database_trouble
-from storage.writes import StoreResult, get_or_create_source, insert_ignore, insert_many_ignore, store_mentions
+from storage.writes import StoreResult, insert_ignore, insert_many_ignore, store_mentions
 
 log = logging.getLogger("repwatch.pipeline")
 # Fetched side by side within one run: the httpx-based kinds. Scrapy crawls (`web`) and local
@@ -200,6 +198,7 @@ def _close_run(db: Database, job: _Collection, result: CollectResult | None,
     started = time.monotonic() - job.fetch_seconds
     source_cfg, report, now = job.source_cfg, job.report, job.now
     if error is None:
+        assert result is not None   # a collection without an error has a result
         try:
             with db.session() as s:
                 _store_result(s, job.source_id, job.run_id, result, report, source_cfg, now, started,
@@ -243,7 +242,9 @@ def _store_one_by_one(db: Database, job: _Collection, result: CollectResult, fai
     for item in result.items:
         try:
             with db.session() as s:
-                stored = store_mentions(s, s.get(Source, job.source_id), [item], job.now)
+                source = s.get(Source, job.source_id)
+                assert source is not None   # made before collecting
+                stored = store_mentions(s, source, [item], job.now)
         except Exception as exc:
             if is_database_trouble(exc):
                 raise
@@ -352,7 +353,7 @@ def analyze_pending(db: Database, analyzer: Analyzer, *, batch_size: int = 500, 
             rows = [dict(mention_id=m.id, lang=r.lang, sentiment=r.sentiment, snownlp=r.snownlp,
                          negative=r.negative, complaint=r.complaint, categories=r.categories,
                          severity=r.severity, signals=r.signals,
-                         targets=list(dict.fromkeys(r.targets + source_targets.get(names.get(m.source_id), []))),
+                         targets=list(dict.fromkeys(r.targets + source_targets.get(names.get(m.source_id, ""), []))),
                          model_version=r.model_version) for m, r in zip(mentions, results)]
             insert_many_ignore(s, Analysis, rows, ["mention_id"])
             langs: dict[str, list[int]] = {}
@@ -399,18 +400,18 @@ def run_once(db: Database, config: Config, analyzer: Analyzer, now: datetime, *,
 
 
 def alert_stage(db: Database, config: Config, now: datetime, *,
-                extra: list[Alert] = ()) -> tuple[EvaluateReport, DispatchReport]:
+                extra: Sequence[Alert] = ()) -> tuple[EvaluateReport, DispatchReport]:
     """Evaluate, then notify (with `extra` alerts, e.g. source health): queue every alert in the
     notification log (each notifier gets those at or above its min_severity), then send everything due:
     new alerts, earlier retries, and alerts that waited for group_wait or the end of quiet hours.
     One function, so a run in-process and the distributed alerts task do the same thing."""
     notifiers, policy = build_notifiers(config), config.alerts.delivery
-    report = DispatchReport()
+    ctx = RunContext(now, config.tz, config.base_url)
     with db.session() as s:
-        evaluation = evaluate(s, config.alerts, now, config.base_url, tz=config.timezone)
+        evaluation = evaluate(s, config.alerts, ctx)
         # Logged in the transaction that opened the tickets: if the process dies after this commit
         # the alerts wait in the notification log as pending, and the next run sends them.
-        enqueue(s, evaluation.alerts + list(extra), notifiers, now, policy, config.tz, report)
+        queued = enqueue(s, evaluation.alerts + list(extra), notifiers, ctx, policy)
     with db.session() as s:
-        deliver_due(s, notifiers, now, policy, report, commit=s.commit)
+        report = queued + deliver_due(s, notifiers, now, policy, commit=s.commit)
     return evaluation, report

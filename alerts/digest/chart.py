@@ -43,11 +43,11 @@ def render_chart(data: DigestData, locale: str = "zh") -> bytes:
 
     locale = chart_locale(locale)
     text = LABELS[locale]
-    rc = {"font.family": ["sans-serif"], "font.sans-serif": [cjk_font() or "DejaVu Sans", "DejaVu Sans"],
-          "axes.spines.top": False, "font.size": 9}
     import matplotlib
 
-    with matplotlib.rc_context(rc):
+    with matplotlib.rc_context({"font.family": ["sans-serif"],
+                                "font.sans-serif": [cjk_font() or "DejaVu Sans", "DejaVu Sans"],
+                                "axes.spines.top": False, "font.size": 9}):
         fig = Figure(figsize=(6.4, 5.2), dpi=150, layout="constrained")
         FigureCanvasAgg(fig)
         top, bottom = fig.subplots(2, 1, height_ratios=[1.15, 1])

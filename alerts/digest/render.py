@@ -120,7 +120,7 @@ def build_message(rendered: RenderedDigest, *, sender: str, to: str, now: dateti
     msg["X-Repwatch-Key"] = clean_header(key)
     msg.set_content(rendered.text)
     msg.add_alternative(rendered.html, subtype="html")
-    html_part = msg.get_payload()[1]
+    html_part = list(msg.iter_parts())[1]
     html_part.add_related(rendered.chart, maintype="image", subtype="png", cid=f"<{rendered.cid}>",
                           disposition="inline", filename="repwatch-digest.png")
     return msg

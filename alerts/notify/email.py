@@ -69,6 +69,7 @@ def smtp_send(settings: SmtpSettings, message: EmailMessage) -> Outcome:
 
 def _converse(settings: SmtpSettings, message: EmailMessage, opened: list) -> Outcome:
     try:
+        server: smtplib.SMTP
         if settings.security == "ssl":
             server = smtplib.SMTP_SSL(timeout=settings.timeout, context=ssl.create_default_context())
         else:

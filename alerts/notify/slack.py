@@ -15,7 +15,7 @@ class SlackOptions(UrlOptions):
 
 
 def blocks(alert: Alert) -> list[dict]:
-    out = [{"type": "header", "text": {"type": "plain_text", "text": heading(alert)[:150]}},
+    out: list[dict] = [{"type": "header", "text": {"type": "plain_text", "text": heading(alert)[:150]}},
            {"type": "section", "text": {"type": "mrkdwn", "text": slack_escape(alert.summary, 2000)}},
            {"type": "context", "elements": [{"type": "mrkdwn", "text": slack_escape(
                f"category: {alert.category or '-'} · severity: {alert.severity} ({SEVERITY_ZH.get(alert.severity, '')})"

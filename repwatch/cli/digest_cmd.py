@@ -28,7 +28,7 @@ def digest(ctx: Context, day: str | None, to: str | None, send: bool, out: str |
     top negative posts, source health, with an inline chart.
 
     Without --send or --out it prints the text part."""
-    from alerts.digest.settings import Recipient
+    from alerts import Recipient
     from repwatch.digests import build, digest_zone, find_job, send_digest, write_eml
 
     if send and (out or html):
@@ -68,7 +68,9 @@ def digest(ctx: Context, day: str | None, to: str | None, send: bool, out: str |
         write_preview(message, Path(html))
         echo(f"wrote {html} and {Path(html).with_suffix('.png').name}")
     if not (out or html):
-        echo(message.get_body(("plain",)).get_content())
+        body = message.get_body(("plain",))
+        assert body is not None   # a digest always has its plain-text part
+        echo(body.get_content())
 
 
 def write_preview(message, path: Path) -> None:

@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from alerts import silences
-from alerts.dispatch import dispatch
+from alerts.notify import silences
+from alerts.notify.dispatch import dispatch
 from alerts.notify.base import Alert
 from alerts.notify.registry import get_notifier
 from alerts.settings import DeliverySettings

@@ -19,11 +19,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerts.exceptions import AlertError
-from alerts.tickets import record
+from alerts.tickets.process import record
 from storage.models import IncidentMention, Mention, Ticket
 from storage.vocabulary import CATEGORIES, label
 
-DATA = Path(__file__).parent / "data" / "replies.yaml"
+DATA = Path(__file__).resolve().parents[1] / "data" / "replies.yaml"
 GENERAL = "general"
 LANGS = ("zh", "en")
 STEPS = ("vent", "apologise", "gather", "solution", "ask", "follow_up")   # the six steps, in order
@@ -99,9 +99,9 @@ def parse(text: str, where: str = "replies.yaml") -> dict[str, Template]:
     try:
         data = _File.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-        raise ReplyError(f"{where}: {problems}") from None
-    problems = []
+        errors = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise ReplyError(f"{where}: {errors}") from None
+    problems: list[str] = []
     if data.version != 1:
         problems.append(f"version {data.version} is not supported (1 is)")
     for name in sorted(set(data.templates) - set(CATEGORIES) - {GENERAL}):

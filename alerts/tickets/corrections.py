@@ -3,7 +3,7 @@ or severity. The verdict is stored per mention (storage.models.Correction, with 
 model's prediction at that moment), written to the ticket's audit trail, and fixes the ticket at once:
 
 - categories → the ticket's category (the first one given) and its route (department and person,
-  alerts/routing.py); the incident keeps the model's category, which groups later near-duplicates;
+  alerts/tickets/routing.py); the incident keeps the model's category, which groups later near-duplicates;
 - severity → the ticket's severity, priority and SLA due times, counted from when the ticket was
   opened (or last reopened), as if it had been graded so from the start;
 - not a complaint → the ticket is closed as dismissed (from any open state) and its incident is marked
@@ -25,9 +25,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerts.exceptions import AlertError
-from alerts.routing import route_for
+from alerts.tickets.routing import route_for
 from alerts.settings import AlertSettings
-from alerts.tickets import SYSTEM, _sla, move, record
+from alerts.tickets.process import SYSTEM, _sla, move, record
 from storage.clean import clean_text
 from storage.corrections import latest_labels
 from storage.models import Analysis, Correction, Incident, IncidentMention, Mention, Ticket, TicketEvent
@@ -109,6 +109,7 @@ def label_mention(session: Session, mention_id: int, change: Change, *, ticket_i
                   now: datetime) -> Correction:
     """Store one post's new label (a validated Change over its current label), with the model's prediction."""
     complaint, categories, severity, pred = current_label(session, mention_id)
+    assert change.complaint is not None   # a validated change always says it
     complaint = change.complaint
     if change.categories is not None:
         categories = list(change.categories)
@@ -147,7 +148,7 @@ def correct_mention(session: Session, mention: Mention, change: Change, *, actor
     ticket = None if missed else _ticket_of(session, mention.id)
     row = label_mention(session, mention.id, change, ticket_id=ticket.id if ticket else None, actor=actor, now=now)
     session.flush()
-    if missed:
+    if missed and settings is not None:   # missed implies settings
         ticket = raise_missed(session, mention, row, settings, now=now)
         row.ticket_id = ticket.id
     if ticket is not None:
@@ -162,11 +163,11 @@ def correct_mention(session: Session, mention: Mention, change: Change, *, actor
 def raise_missed(session: Session, mention: Mention, row: Correction, settings: AlertSettings, *,
                  now: datetime) -> Ticket:
     """Put a missed complaint where the model would have: into its incident (near-duplicates, same target
-    and compatible category, as alerts/incidents.py groups), with an open ticket. Returns the ticket."""
+    and compatible category, as alerts/incidents/index.py groups), with an open ticket. Returns the ticket."""
     from types import SimpleNamespace
 
-    from alerts.incidents import IncidentIndex, join
-    from alerts.tickets import open_ticket
+    from alerts.incidents.index import IncidentIndex, join
+    from alerts.tickets.process import open_ticket
 
     analysis = session.scalar(select(Analysis).where(Analysis.mention_id == mention.id))
     as_corrected = SimpleNamespace(targets=list(analysis.targets or []) if analysis else [],
@@ -203,6 +204,7 @@ def correct_ticket(session: Session, ticket: Ticket, change: Change, settings: A
     implied = change.complaint is None
     change = change.validated()
     incident = session.get(Incident, ticket.incident_id)
+    assert incident is not None   # a ticket's incident is never deleted
     if change.complaint is False and ticket.state == "closed" and incident.status == DISMISSED:
         raise CorrectionError(f"ticket #{ticket.id} is already dismissed as not a complaint")
     if change.complaint and ticket.state == "closed" and incident.status != DISMISSED and (

@@ -11,9 +11,9 @@ from datetime import datetime
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from alerts.evidence import ticket_alert
+from alerts.incidents.evidence import ticket_alert
 from alerts.notify.base import Alert
-from alerts.tickets import SYSTEM, record
+from alerts.tickets.process import SYSTEM, record
 from storage.models import Incident, Ticket
 from storage.vocabulary import RESOLVED_STATES
 
@@ -60,7 +60,7 @@ def next_due(ticket: Ticket, moment: datetime) -> tuple[str, datetime] | None:
 
 def breaches_at(ticket: Ticket, moment: datetime) -> list[Breach]:
     """Every SLA the ticket is past at that moment (first response and resolution can both be)."""
-    out = []
+    out: list[Breach] = []
     if not open_at(ticket, moment) or paused_at(ticket, moment):
         return out
     if ticket.first_response_due is not None and ticket.first_response_due < moment and (
@@ -111,6 +111,7 @@ def check_sla(session: Session, now: datetime, *, base_url: str | None = None) -
         ticket.escalation_level += 1
         ticket.updated_at = now
         incident = session.get(Incident, ticket.incident_id)
+        assert incident is not None   # a ticket's incident is never deleted
         alerts.append(ticket_alert(
             session, ticket, incident, kind="escalation", base_url=base_url, severity=NEXT_UP[ticket.severity],
             key=f"ticket:{ticket.id}:sla:{breach.kind}:{ticket.reopen_count}",

@@ -16,7 +16,7 @@ Everything an incident needs to be matched later is in `GroupState` (terms, targ
 seen), which the pipeline stores on the Incident row, so a restart rebuilds the index from the
 database without re-reading a single post, and history is never re-clustered.
 
-The grouper is pure (no database, no clock): the pipeline (alerts/incidents.py), `repwatch group`
+The grouper is pure (no database, no clock): the pipeline (alerts/incidents/index.py), `repwatch group`
 and bench/incidents.py run this same code.
 """
 from __future__ import annotations
@@ -70,15 +70,19 @@ def _idf() -> dict[str, float]:
     return _IDF
 
 
+_JIEBA_READY = False   # jieba initialised (its dictionary loaded) in this process
+
+
 def _jieba():
     import jieba
 
-    if not getattr(_jieba, "ready", False):
+    global _JIEBA_READY
+    if not _JIEBA_READY:
         import logging
 
         jieba.setLogLevel(logging.WARNING)
         jieba.initialize()
-        _jieba.ready = True
+        _JIEBA_READY = True
     return jieba
 
 

@@ -1,7 +1,7 @@
 """Incidents: mentions about the same issue, across sources.
 
 A mention joins the incident it is about when it says the same thing, in the same words or in other
-words (alerts/grouping.py: jieba TF-IDF with the unknown words - names, stores, products - as anchors,
+words (alerts/incidents/grouping.py: jieba TF-IDF with the unknown words - names, stores, products - as anchors,
 candidates from an inverted index, cosine with the incident's centroid), and it is about the same
 watch target, a compatible complaint category and within the window. A near-duplicate or repost of
 the incident's first post joins at once. Otherwise it starts a new incident. The grouping state of
@@ -17,13 +17,14 @@ keeps them as the baseline."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from alerts.grouping import GroupSettings, GroupState, Grouper, label, vector
+from alerts.incidents.grouping import GroupSettings, GroupState, Grouper, label, vector
 from alerts.settings import IncidentSettings
-from storage.models import Analysis, Incident, IncidentMention, Mention
+from storage.models import Incident, IncidentMention, Mention
 from storage.records import normalise
 from storage.vocabulary import event_time, severity_rank
 from storage.writes import insert_ignore
@@ -76,7 +77,7 @@ class IncidentIndex:
         rows = session.execute(select(Incident.id, Incident.target, Incident.category, Incident.last_seen,
                                       Incident.terms, Incident.signals)
                                .where(Incident.last_seen >= now - settings.window, Incident.status != "merged")
-                               .order_by(Incident.id))
+                               .order_by(Incident.id)).tuples()
         for incident_id, target, category, last_seen, terms, signals in rows:
             self.note_hazards(incident_id, target, signals)
             if terms:
@@ -98,7 +99,21 @@ def signal_kinds(signals: list[str]) -> set[str]:
     return {s.split(":", 1)[0] for s in signals or ()}
 
 
-def join(session: Session, index: IncidentIndex, analysis: Analysis, mention: Mention,
+class Labels(Protocol):
+    """What grouping reads of a post's analysis: an Analysis row, or a person's correction of one
+    (alerts.corrections.raise_missed)."""
+
+    @property
+    def targets(self) -> list: ...
+    @property
+    def categories(self) -> list: ...
+    @property
+    def severity(self) -> str: ...
+    @property
+    def signals(self) -> list: ...
+
+
+def join(session: Session, index: IncidentIndex, analysis: Labels, mention: Mention,
          now: datetime) -> tuple[Incident, bool, bool]:
     """Put a mention into its incident. Returns (incident, incident_is_new, mention_was_added).
     Idempotent: the incident key comes from its first mention, and a mention is linked once."""
@@ -118,6 +133,7 @@ def join(session: Session, index: IncidentIndex, analysis: Analysis, mention: Me
             signals=[], first_seen=when, last_seen=when, mention_count=0, reach=0, status="open"), ["key"])
         incident_id = session.scalar(select(Incident.id).where(Incident.key == key))
     incident = session.get(Incident, incident_id)
+    assert incident is not None   # matched in the index, or inserted (by us or a concurrent writer) above
     added = insert_ignore(session, IncidentMention, dict(incident_id=incident.id, mention_id=mention.id, added_at=now),
                           ["incident_id", "mention_id"])
     if added:
@@ -129,7 +145,7 @@ def join(session: Session, index: IncidentIndex, analysis: Analysis, mention: Me
     return incident, created, added
 
 
-def absorb(incident: Incident, analysis: Analysis, mention: Mention) -> None:
+def absorb(incident: Incident, analysis: Labels, mention: Mention) -> None:
     when = event_time(mention.published_at, mention.collected_at)
     incident.mention_count += 1
     incident.reach += mention.author_followers or 0

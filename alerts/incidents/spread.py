@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from alerts.detect import Alarm, SpreadDetector
+from alerts.incidents.detect import Alarm, SpreadDetector
 from alerts.settings import AlertSettings
 from storage.models import Analysis, DetectorState, Incident, IncidentMention, Mention, SpreadAlarm
 from storage.vocabulary import event_time, severities_at_least
@@ -53,12 +54,12 @@ class _Series:
         self.ids[(key, b)].append(mention_id)
 
 
-def _load_many(session: Session, keys: list[str], settings: AlertSettings, tz: str | None) -> dict:
+def _load_many(session: Session, keys: list[str], settings: AlertSettings, tz: ZoneInfo | None) -> dict:
     """Saved detectors by key, in one query; a state from an older version starts its series afresh."""
     out = {}
     for i in range(0, len(keys), 500):
         for key, state in session.execute(select(DetectorState.key, DetectorState.state)
-                                          .where(DetectorState.key.in_(keys[i:i + 500]))):
+                                          .where(DetectorState.key.in_(keys[i:i + 500]))).tuples():
             try:
                 out[key] = SpreadDetector.restore(state, settings.detect, tz=tz)
             except (KeyError, ValueError):
@@ -69,6 +70,7 @@ def _load_many(session: Session, keys: list[str], settings: AlertSettings, tz: s
 def _save(session: Session, key: str, det: SpreadDetector, now: datetime) -> None:
     if not insert_ignore(session, DetectorState, dict(key=key, state=det.state(), updated_at=now), ["key"]):
         row = session.scalar(select(DetectorState).where(DetectorState.key == key))
+        assert row is not None   # the insert was ignored: the row is there
         row.state, row.updated_at = det.state(), now
 
 
@@ -86,7 +88,7 @@ def _feed(det: SpreadDetector, start: datetime, end: datetime, width: timedelta,
     return out
 
 
-def detect(session: Session, settings: AlertSettings, now: datetime, tz: str | None = None) -> list[SeriesAlarm]:
+def detect(session: Session, settings: AlertSettings, now: datetime, tz: ZoneInfo | None = None) -> list[SeriesAlarm]:
     sp = settings.spread
     width, end = sp.bin, floor_bin(now - sp.lateness, sp.bin)
     wanted = severities_at_least(settings.incidents.min_severity)
@@ -102,7 +104,7 @@ def detect(session: Session, settings: AlertSettings, now: datetime, tz: str | N
     rows = session.execute(select(Mention.id, Mention.published_at, Mention.collected_at, Analysis.targets,
                                   Analysis.categories)
                            .join(Analysis, Analysis.mention_id == Mention.id)
-                           .where(Analysis.severity.in_(wanted), Mention.collected_at >= lower))
+                           .where(Analysis.severity.in_(wanted), Mention.collected_at >= lower)).tuples()
     for mention_id, published, collected, targets, categories in rows:
         b = floor_bin(event_time(published, collected), width)
         if not (lower <= b < end):
@@ -128,7 +130,7 @@ def detect(session: Session, settings: AlertSettings, now: datetime, tz: str | N
         rows = session.execute(select(IncidentMention.incident_id, Mention.id, Mention.published_at, Mention.collected_at)
                                .join(Mention, Mention.id == IncidentMention.mention_id)
                                .where(IncidentMention.incident_id.in_([i.id for i in active]),
-                                      Mention.collected_at >= end - sp.history))
+                                      Mention.collected_at >= end - sp.history)).tuples()
         for incident_id, mention_id, published, collected in rows:
             inc.add(f"incident:{incident_id}", floor_bin(event_time(published, collected), width), mention_id)
     saved = _load_many(session, [f"incident:{i.id}" for i in active], settings, tz)

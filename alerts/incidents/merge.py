@@ -8,11 +8,11 @@ from datetime import datetime
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from alerts.corrections import DISMISSED, Change, dismiss as close_as_not_a_complaint, label_mention
+from alerts.tickets.corrections import DISMISSED, Change, dismiss as close_as_not_a_complaint, label_mention
 from alerts.exceptions import AlertError
-from alerts.grouping import GroupState, label, vector
-from alerts.incidents import mention_text, raise_severity
-from alerts.tickets import record
+from alerts.incidents.grouping import GroupState, label, vector
+from alerts.incidents.index import mention_text, raise_severity
+from alerts.tickets.process import record
 from storage.models import Analysis, Incident, IncidentMention, Mention, Ticket
 from storage.vocabulary import event_time
 
@@ -88,7 +88,7 @@ def merge(session: Session, source_id: int, into_id: int, *, actor: str, now: da
         src_ticket.updated_at = now
         record(session, src_ticket, at=now, actor=actor, kind="merged", note=note,
                detail={"from_incident": src.id, "into_incident": dst.id})
-    elif src_ticket is not None:
+    elif src_ticket is not None and dst_ticket is not None:
         record(session, src_ticket, at=now, actor=actor, kind="merged", note=note, from_state=src_ticket.state,
                to_state="closed", detail={"from_incident": src.id, "into_incident": dst.id,
                                           "into_ticket": dst_ticket.id})
@@ -110,9 +110,10 @@ def move_out(session: Session, incident_id: int, mention_id: int, *, actor: str,
                                                         IncidentMention.mention_id == mention_id))
     if link is None:
         raise IncidentError(f"mention {mention_id} is not in incident #{src.id}")
-    if src.mention_count <= 1 or session.scalar(select(func.count()).where(IncidentMention.incident_id == src.id)) <= 1:
+    if src.mention_count <= 1 or (session.scalar(select(func.count()).where(IncidentMention.incident_id == src.id)) or 0) <= 1:
         raise IncidentError(f"mention {mention_id} is all incident #{src.id} has")
     mention = session.get(Mention, mention_id)
+    assert mention is not None   # its incident link exists, and links cascade with mentions
     analysis = session.scalar(select(Analysis).where(Analysis.mention_id == mention_id))
     when = event_time(mention.published_at, mention.collected_at)
     category = analysis.categories[0] if analysis and analysis.categories else src.category
@@ -151,7 +152,7 @@ def dismiss(session: Session, incident_id: int, *, actor: str, now: datetime, re
                                       .where(IncidentMention.incident_id == incident.id)):
         label_mention(session, mention_id, change, ticket_id=ticket.id if ticket else None, actor=actor, now=now)
     incident.status = DISMISSED
-    incident.signals = sorted(set(incident.signals or []) | {f"dismissed:{change.reason[:100]}"})
+    incident.signals = sorted(set(incident.signals or []) | {f"dismissed:{(change.reason or '')[:100]}"})
     if ticket is not None:
         close_as_not_a_complaint(session, ticket, incident, actor=actor, now=now, reason=change.reason)
     return incident
@@ -160,7 +161,7 @@ def dismiss(session: Session, incident_id: int, *, actor: str, now: datetime, re
 def related(session: Session, incident: Incident, limit: int = 5, floor: float = 0.1) -> list[tuple[Incident, float]]:
     """Open incidents about the same target that say something close (cosine of the centroids at least
     `floor`): candidates for a merge, shown beside a ticket."""
-    from alerts.grouping import _dot, _norm
+    from alerts.incidents.grouping import _dot, _norm
 
     mine = (incident.terms or {}).get("c") or {}
     if not mine:
@@ -184,7 +185,7 @@ def merge_tickets(session: Session, ticket_id: int, into_id: int, *, actor: str,
     gets a `merged` event naming it), and the survivor's severity, priority and due times follow the
     worse of the two (never relax). Both tickets must be open; returns the surviving ticket."""
     from alerts.settings import AlertSettings
-    from alerts.tickets import raise_ticket_severity
+    from alerts.tickets.process import raise_ticket_severity
 
     if ticket_id == into_id:
         raise IncidentError("a ticket cannot be merged into itself")
@@ -194,6 +195,7 @@ def merge_tickets(session: Session, ticket_id: int, into_id: int, *, actor: str,
             raise IncidentError(f"no ticket #{wanted}")
         if t.state == "closed":
             raise IncidentError(f"ticket #{t.id} is closed; only open tickets are merged")
+    assert dup is not None and keep is not None   # checked just above
     severity, first_due, resolution_due = dup.severity, dup.first_response_due, dup.resolution_due
     merge(session, dup.incident_id, keep.incident_id, actor=actor, now=now,
           reason=f"ticket #{dup.id} merged into #{keep.id}" + (f": {reason}" if reason else ""))

@@ -13,7 +13,7 @@ from collectors.settings import HttpSettings
 from repwatch.loopback import Response
 from storage.records import content_hash
 
-FIXTURES = Path(__file__).with_name("fixtures")
+FIXTURES = Path(__file__).with_name("feeds")
 
 
 def feed(name: str) -> bytes:
@@ -22,6 +22,19 @@ def feed(name: str) -> bytes:
 
 def make(url: str, **http) -> FeedCollector:
     return FeedCollector("test-feed", FeedOptions(url=url), HttpSettings(**http))
+
+
+@pytest.mark.parametrize("path", sorted(FIXTURES.glob("*.xml")), ids=lambda p: p.name)
+def test_each_fixture_gives_what_its_expect_comment_states(path, http_server, clock, expect_of):
+    expect = expect_of(path)
+    http_server.routes["/f.xml"] = Response(path.read_bytes(), headers={"Content-Type": expect["content_type"]})
+    result = make(http_server.url("/f.xml")).collect(SourceState(now=clock.now()))
+    assert len(result.items) == expect["entries"]
+    assert [m.external_id for m in result.items][:len(expect.get("ids", []))] == expect.get("ids", [])
+    assert [p.kind for p in result.problems] == expect["problems"]
+    stored = " ".join(f"{m.title or ''} {m.text}" for m in result.items)
+    for unwanted in expect.get("absent", []):
+        assert unwanted not in stored, f"{unwanted!r} reached the stored text of {path.name}"
 
 
 def test_normal_feed_yields_entries_with_ids_by_guid_link_then_hash(http_server, clock):

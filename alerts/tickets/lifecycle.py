@@ -10,10 +10,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from alerts.evidence import ticket_alert, what
+from alerts.incidents.evidence import ticket_alert, what
 from alerts.notify.base import Alert
 from alerts.settings import AlertSettings
-from alerts.tickets import SYSTEM, move, open_ticket, raise_ticket_severity, record
+from alerts.tickets.process import SYSTEM, move, open_ticket, raise_ticket_severity, record
 from storage.models import Incident, Mention, Ticket
 from storage.vocabulary import PAUSED_STATES, SEVERITY_ZH, severity_rank
 
@@ -50,7 +50,7 @@ def ensure_ticket(session: Session, incident: Incident, settings: AlertSettings,
         return None
     if incident.status == "dismissed":
         if not force:
-            # the team said it is not a complaint (alerts/corrections.py); only an escalation signal reopens it
+            # the team said it is not a complaint (alerts/tickets/corrections.py); only an escalation signal reopens it
             return None
         incident.status = "open"
     last = session.scalar(select(Ticket).where(Ticket.incident_id == incident.id).order_by(Ticket.id.desc()).limit(1))
@@ -74,8 +74,8 @@ def ensure_ticket(session: Session, incident: Incident, settings: AlertSettings,
 
 
 def _from_the_customer(session: Session, ticket: Ticket, mention: Mention) -> bool:
-    """The post is by one of the people who complained on this ticket (alerts/customers.py's match)."""
-    from alerts.customers import ANONYMOUS, Complainant, complainants, normalise_author, platform_of, same
+    """The post is by one of the people who complained on this ticket (alerts/tickets/customers.py's match)."""
+    from alerts.tickets.customers import ANONYMOUS, Complainant, complainants, normalise_author, platform_of, same
 
     author = Complainant(normalise_author(mention.author), platform_of(mention.url))
     return author.name not in ANONYMOUS and any(

@@ -3,7 +3,7 @@
 Each fixture carries its own expectations in an ASCII `<!-- Expect: {json} -->` comment (feedparser's
 illformed tests do the same), so it can be read whatever the file's encoding: the served
 Content-Type, the run status, how many items, Chinese strings that must arrive intact (\\u escapes),
-and the warning kinds the run must record. tests/feeds/test_hostile_corpus.py reads them."""
+and the warning kinds the run must record. tests/collectors/test_hostile_feeds.py reads them."""
 from __future__ import annotations
 
 import codecs

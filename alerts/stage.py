@@ -12,14 +12,15 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from alerts import spread
-from alerts.escalate import engagement_surges, reach_severity
-from alerts.evidence import incident_figures, spread_of, top_posts, what
-from alerts.incidents import IncidentIndex, join, raise_severity
-from alerts.lifecycle import TicketChanges, ensure_ticket, on_mention
+from alerts.incidents import spread
+from alerts.incidents.escalate import engagement_surges, reach_severity
+from alerts.incidents.evidence import attach_evidence, spread_of, top_posts, what
+from alerts.incidents.index import IncidentIndex, join, raise_severity
+from alerts.tickets.lifecycle import TicketChanges, ensure_ticket, on_mention
 from alerts.notify.base import Alert
 from alerts.settings import AlertSettings
-from alerts.sla import check_sla
+from alerts.tickets.sla import check_sla
+from storage.context import RunContext
 from storage.models import Analysis, Incident, IncidentMention, Mention
 from storage.vocabulary import severities_at_least
 
@@ -48,8 +49,8 @@ def _pending(session: Session, settings: AlertSettings):
     return session.execute(stmt).all()
 
 
-def evaluate(session: Session, settings: AlertSettings, now: datetime, base_url: str | None = None, *,
-             tz: str | None = None) -> EvaluateReport:
+def evaluate(session: Session, settings: AlertSettings, ctx: RunContext) -> EvaluateReport:
+    now, base_url = ctx.now, ctx.base_url
     report = EvaluateReport()
     changes = TicketChanges()
     index = IncidentIndex(session, settings.incidents, now)
@@ -64,33 +65,23 @@ def evaluate(session: Session, settings: AlertSettings, now: datetime, base_url:
         on_mention(session, incident, mention, analysis.signals, settings, now, base_url=base_url, changes=changes)
     session.flush()
 
-    for sa in spread.detect(session, settings, now, tz):
+    for sa in spread.detect(session, settings, now, ctx.tz):
         report.spread_alarms += 1
         changes.alerts.extend(_spread_alerts(session, sa, settings, now, base_url, changes))
 
     for surge in engagement_surges(session, settings.spread.engagement, now):
-        incident = session.get(Incident, surge.incident_id)
-        raise_severity(incident, surge.severity, "engagement")
-        ensure_ticket(session, incident, settings, now, base_url=base_url, changes=changes,
+        surging = session.get(Incident, surge.incident_id)
+        assert surging is not None   # found by the surge query just now
+        raise_severity(surging, surge.severity, "engagement")
+        ensure_ticket(session, surging, settings, now, base_url=base_url, changes=changes,
                       reason=f"engagement growing {surge.per_hour:g}/hour (mention {surge.mention_id})")
 
     sla_alerts = check_sla(session, now, base_url=base_url)
     report.sla_breaches = len(sla_alerts)
     report.tickets_opened, report.attached = changes.opened, changes.attached
     report.reopened, report.escalated = changes.reopened, changes.escalated
-    report.alerts = _refreshed(session, changes.alerts + sla_alerts)
+    report.alerts = attach_evidence(session, changes.alerts + sla_alerts)
     return report
-
-
-def _refreshed(session: Session, alerts: list[Alert]) -> list[Alert]:
-    """An alert raised early in the pass shows the incident as it stands at the end of it (a repost
-    that joined later in the same pass is evidence too)."""
-    for alert in alerts:
-        if alert.incident_id is not None and alert.kind != "spike":
-            incident = session.get(Incident, alert.incident_id)
-            alert.evidence = top_posts(session, incident_id=incident.id)
-            alert.figures = {**alert.figures, **incident_figures(incident, session)}
-    return alerts
 
 
 def _spread_alerts(session: Session, sa: spread.SeriesAlarm, settings: AlertSettings, now: datetime,
@@ -100,6 +91,7 @@ def _spread_alerts(session: Session, sa: spread.SeriesAlarm, settings: AlertSett
                "bin": f"{a.bin_time:%Y-%m-%d %H:%M} UTC"}
     if sa.incident_id is not None:
         incident = session.get(Incident, sa.incident_id)
+        assert incident is not None   # the alarm's incident was read in this session
         raise_severity(incident, settings.spread.raise_to, "spread")
         authors, sources = spread_of(session, incident.id)
         ticket = ensure_ticket(session, incident, settings, now, base_url=base_url, changes=changes, force=True,
@@ -112,12 +104,14 @@ def _spread_alerts(session: Session, sa: spread.SeriesAlarm, settings: AlertSett
             summary=(f"事件扩散 (spreading): {what(incident.target, incident.category)}"
                      f"{' · ' + incident.label if incident.label else ''} — {_n(a.value)} posts in "
                      f"{settings.spread.bin}, {a.expected:.2f} expected; {authors} authors on {len(sources)} sources"),
-            evidence=top_posts(session, incident_id=incident.id), figures={**incident_figures(incident, session), **figures})]
+            figures=figures)]
     # A surge in one target × category: the incidents in the surge are "several customers with the same
     # issue" (DOMAIN.md: important), so they get tickets if they had none.
     incident_ids = sorted(set(session.scalars(select(IncidentMention.incident_id)
                                               .where(IncidentMention.mention_id.in_(sa.mention_ids or [-1])))))
-    for incident in (session.get(Incident, i) for i in incident_ids):
+    for incident_id in incident_ids:
+        incident = session.get(Incident, incident_id)
+        assert incident is not None   # linked to a mention just now
         raise_severity(incident, "important", "surge")
         ensure_ticket(session, incident, settings, now, base_url=base_url, changes=changes,
                       reason=f"part of a surge in {what(sa.target, sa.category)}")

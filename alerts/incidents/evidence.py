@@ -70,10 +70,26 @@ def ticket_alert(session: Session, ticket: Ticket, incident: Incident, *, kind: 
     return Alert(
         key=key, kind=kind, title=incident.title[:120], severity=severity or ticket.severity, summary=summary,
         category=category, url=ticket_url(base_url, ticket.id), ticket_id=ticket.id, incident_id=incident.id,
-        target=incident.target, evidence=top_posts(session, incident_id=incident.id), repeatable=repeatable,
-        figures={**incident_figures(incident, session), "ticket": f"#{ticket.id} {ticket.state}",
-                 "owner": ticket.assignee or ticket.department or "-", **(figures or {})},
+        target=incident.target, repeatable=repeatable,
+        figures={"ticket": f"#{ticket.id} {ticket.state}", "owner": ticket.assignee or ticket.department or "-",
+                 **(figures or {})},
     )
+
+
+def attach_evidence(session: Session, alerts: list[Alert]) -> list[Alert]:
+    """The one place an incident's alert gets its evidence (top posts, figures), once, at the end of the
+    pass that raised it: an alert raised early in the pass then shows the incident as it stands at the
+    end (a repost that joined later in the same pass is evidence too). Alerts about a series of
+    complaints rather than an incident carry the posts of their bin, set where they are raised."""
+    for alert in alerts:
+        if alert.incident_id is None:
+            continue
+        incident = session.get(Incident, alert.incident_id)
+        if incident is None:
+            continue
+        alert.evidence = top_posts(session, incident_id=incident.id)
+        alert.figures = {**incident_figures(incident, session), **alert.figures}
+    return alerts
 
 
 def what(target: str | None, category: str | None) -> str:

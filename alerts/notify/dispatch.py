@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from itertools import groupby
 from typing import Callable, Sequence
@@ -22,10 +22,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from alerts import silences
+from alerts.notify import silences
 from alerts.notify.base import Alert, Delivered, Failed, Notifier
-from alerts.policy import combine, due_time
+from alerts.notify.policy import combine, due_time
 from alerts.settings import DeliverySettings
+from storage.context import RunContext
 from storage.models import Notification, Ticket
 from storage.vocabulary import severity_rank
 from storage.writes import insert_ignore
@@ -44,13 +45,18 @@ class DispatchReport:
     waiting: int = 0        # queued behind group_wait or quiet hours
     messages: int = 0       # messages actually handed to notifiers (a group is one message)
 
+    def __add__(self, other: "DispatchReport") -> "DispatchReport":
+        return DispatchReport(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
+
 
 def _wants(notifier: Notifier, alert: Alert) -> bool:
     return severity_rank(alert.severity) >= severity_rank(notifier.min_severity)
 
 
-def enqueue(session: Session, alerts: Sequence[Alert], notifiers: Sequence[Notifier], now: datetime,
-            policy: DeliverySettings, tz: ZoneInfo, report: DispatchReport) -> None:
+def enqueue(session: Session, alerts: Sequence[Alert], notifiers: Sequence[Notifier], ctx: RunContext,
+            policy: DeliverySettings) -> DispatchReport:
+    """Log every alert once per notifier that wants it, due now or when group_wait or quiet hours end."""
+    report, now, tz = DispatchReport(), ctx.now, ctx.tz
     for alert in alerts:
         for notifier in notifiers:
             if not _wants(notifier, alert):
@@ -63,6 +69,7 @@ def enqueue(session: Session, alerts: Sequence[Alert], notifiers: Sequence[Notif
                     group_key=alert.group, due_at=due, sends=0), ["key"]):
                 continue
             row = session.scalar(select(Notification).where(Notification.key == key))
+            assert row is not None   # the insert was ignored: the row is there
             last = row.sent_at or row.created_at
             if alert.repeatable and row.status in ("sent", "silenced") and now - last >= policy.repeat_interval:
                 # still firing after repeat_interval: send again, with the fresh evidence
@@ -72,17 +79,20 @@ def enqueue(session: Session, alerts: Sequence[Alert], notifiers: Sequence[Notif
                 row.payload = alert.to_dict()    # not sent yet: send the newest figures
             else:
                 report.skipped += 1
+    return report
 
 
 def deliver_due(session: Session, notifiers: Sequence[Notifier], now: datetime, policy: DeliverySettings,
-                report: DispatchReport, commit: Callable[[], None] | None = None) -> None:
+                commit: Callable[[], None] | None = None) -> DispatchReport:
+    """Send everything in the log that is due: new alerts, retries, and groups whose wait is over."""
+    report = DispatchReport()
     muting = silences.active(session, now)
     for notifier in notifiers:
         rows = list(session.scalars(select(Notification).where(
             Notification.channel == notifier.name, Notification.status == "pending")
             .order_by(Notification.group_key, Notification.id)))
-        for _, members in groupby(rows, key=lambda r: r.group_key or r.key):
-            members = list(members)
+        for _, grouped in groupby(rows, key=lambda r: r.group_key or r.key):
+            members = list(grouped)
             if not any(r.due_at is None or r.due_at <= now for r in members):
                 report.waiting += len(members)
                 continue
@@ -92,6 +102,7 @@ def deliver_due(session: Session, notifiers: Sequence[Notifier], now: datetime, 
             _send_group(session, notifier, batch, now, policy, muting, report)
             if commit:
                 commit()
+    return report
 
 
 def _send_group(session: Session, notifier: Notifier, rows: list[Notification], now: datetime,
@@ -152,8 +163,6 @@ def dispatch(session: Session, alerts: Sequence[Alert], notifiers: Sequence[Noti
     earlier alerts waiting for a retry, group_wait or the end of quiet hours."""
     policy = policy or DeliverySettings()
     tz = ZoneInfo(tz) if isinstance(tz, str) else (tz or ZoneInfo("UTC"))
-    report = DispatchReport()
-    enqueue(session, alerts, notifiers, now, policy, tz, report)
+    report = enqueue(session, alerts, notifiers, RunContext(now, tz), policy)
     session.flush()
-    deliver_due(session, notifiers, now, policy, report, commit)
-    return report
+    return report + deliver_due(session, notifiers, now, policy, commit)

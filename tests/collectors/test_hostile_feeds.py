@@ -1,11 +1,9 @@
 """A corpus of hostile feeds, in the spirit of feedparser's `illformed` tests: each file in
-tests/feeds/hostile/ states what must happen in its own `Expect:` comment (see make_fixtures.py).
+tests/collectors/hostile_feeds/ states what must happen in its own `Expect:` comment (see make_fixtures.py).
 Each is served over loopback HTTP with its stated Content-Type and collected twice into a real
 database: no crash, no traceback, no mojibake (known Chinese strings arrive intact), no duplicate."""
 from __future__ import annotations
 
-import codecs
-import json
 import logging
 import re
 from datetime import timedelta
@@ -19,20 +17,11 @@ from repwatch.loopback import Response
 from repwatch.pipeline import collect_source
 from storage.models import CollectionRun, Mention
 
-CORPUS = Path(__file__).with_name("hostile")
+CORPUS = Path(__file__).with_name("hostile_feeds")
 FIXTURES = sorted(CORPUS.glob("*.xml"))
-_EXPECT = re.compile(r"<!--\s*Expect:\s*(\{.*?\})\s*-->", re.S)
 # What text decoded in the wrong charset looks like: Latin-1 letters where CJK was, or U+FFFD.
 _MOJIBAKE = re.compile("[\u0080-\u024f\ufffd]")
 
-
-def expectations(path: Path) -> dict:
-    raw = path.read_bytes()
-    codec = next((c for bom, c in ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF16_LE, "utf-16"),
-                                   (codecs.BOM_UTF16_BE, "utf-16")) if raw.startswith(bom)), "latin-1")
-    m = _EXPECT.search(raw.decode(codec))
-    assert m, f"{path.name} has no <!-- Expect: {{...}} --> comment"
-    return json.loads(m.group(1))
 
 
 def test_the_corpus_covers_every_kind_of_hostile_feed():
@@ -43,8 +32,8 @@ def test_the_corpus_covers_every_kind_of_hostile_feed():
 
 
 @pytest.mark.parametrize("path", FIXTURES, ids=lambda p: p.stem)
-def test_hostile_feed(path, db, http_server, clock, caplog):
-    expect = expectations(path)
+def test_hostile_feed(path, db, http_server, clock, caplog, expect_of):
+    expect = expect_of(path)
     http_server.routes["/feed"] = Response(path.read_bytes(), headers={"Content-Type": expect["content_type"]})
     config = parse_config({"sources": [{"name": "hostile", "kind": "feed", "url": http_server.url("/feed")}]},
                           "<test>")
