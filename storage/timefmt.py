@@ -11,10 +11,11 @@ UTC offset (+08:00 for Asia/Singapore, whose abbreviation is "+08")."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone, tzinfo
+from typing import overload
 from zoneinfo import ZoneInfo
 
 # style -> strftime pattern; "iso" is ISO-8601 with the offset, for machines
-STYLES = {
+STYLES: dict[str, str | None] = {
     "datetime": "%Y-%m-%d %H:%M",        # 2026-12-01 13:45 CST
     "seconds": "%Y-%m-%d %H:%M:%S",      # 2026-12-01 13:45:07 CST
     "short": "%m-%d %H:%M",              # 12-01 13:45 CST (tables, where the year is obvious)
@@ -42,6 +43,14 @@ def zone_label(local: datetime) -> str:
     return f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
 
 
+@overload
+def local_time(value: datetime | None, tz: tzinfo | str | None, style: str = ..., *, missing: str = ...,
+               fmt: str | None = ...) -> str: ...
+@overload
+def local_time(value: datetime | None, tz: tzinfo | str | None, style: str = ..., *, missing: None,
+               fmt: str | None = ...) -> str | None: ...
+
+
 def local_time(value: datetime | None, tz: tzinfo | str | None, style: str = "datetime", *,
                missing: str | None = "-", fmt: str | None = None) -> str | None:
     """`value` (an aware datetime; a naive one is taken as UTC, as the database stores it) in the team's
@@ -54,5 +63,5 @@ def local_time(value: datetime | None, tz: tzinfo | str | None, style: str = "da
     local = value.astimezone(zone(tz))
     if style == "iso" and fmt is None:
         return local.isoformat()
-    pattern = fmt or STYLES[style]
+    pattern = fmt or STYLES[style] or "%Y-%m-%d %H:%M"
     return f"{local.strftime(pattern)} {zone_label(local)}"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Iterator, Literal, Sequence
 
 import click
 
@@ -27,7 +27,7 @@ MIN_FLEX = 12    # a flexible column keeps at least this many cells on a narrow 
 @dataclass(frozen=True)
 class Col:
     header: str
-    justify: str = "left"        # left | right
+    justify: Literal["left", "right"] = "left"
     flexible: bool = False       # may be shortened (with "…") to fit a terminal; fixed columns never are
     max_width: int | None = None  # cells at most, anywhere ("…" past it)
 

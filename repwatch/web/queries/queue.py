@@ -57,9 +57,11 @@ class QueueFilters:
         tz = self.tz or timezone.utc
 
         def midnight(day: date | None, plus: int = 0) -> datetime | None:
+            if day is None:
+                return None
             try:
                 return datetime.combine(day + timedelta(days=plus), time(0), tzinfo=tz).astimezone(timezone.utc)
-            except (TypeError, OverflowError, ValueError):   # None, or outside what a datetime holds
+            except (OverflowError, ValueError):   # outside what a datetime holds
                 return None
 
         return midnight(self.day_from), midnight(self.day_to, 1)
