@@ -109,12 +109,12 @@ def test_run_then_tickets_then_move_through_the_process(workdir, database_url, h
     shown = invoke(*base, "ticket", "show", ticket).stdout
     assert "investigating" in shown and "called the customer" in shown and "食物中毒" in shown
     # the table pads by display width: a Chinese owner takes two cells a character, the columns line up
-    from repwatch.cli.sources_cmd import _width
+    from wcwidth import wcswidth
 
     header, row = invoke(*base, "tickets").stdout.splitlines()[:2]
     before, after = row.split("王芳", 1)
-    gap = len(after) - len(after.lstrip(" "))
-    assert _width(before) == header.index("OWNER") and _width(before) + 4 + gap == header.index("SLA")
+    sla_at = wcswidth(before + "王芳") + len(after) - len(after.lstrip(" "))
+    assert wcswidth(before) == header.index("OWNER") and sla_at == header.index("SLA")
     # a second run changes nothing
     assert invoke(*base, "run").returncode == 0
     assert len(invoke(*base, "tickets", "--json", "--state", "open").stdout.splitlines()) == 1
