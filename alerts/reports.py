@@ -12,7 +12,7 @@ Rules, stated once:
 - Time to first response = first_response_at - start; time to resolution = resolved_at - start, for a
   ticket in a resolved state. Median and 90th percentile by linear interpolation between the closest
   ranks (numpy's default): with sorted values v[0..n-1], the q-quantile is at position (n-1)*q.
-- Within SLA uses alerts.sla.breaches_at, the one breach rule: a ticket met the first-response SLA if
+- Within SLA uses alerts.tickets.sla.breaches_at, the one breach rule: a ticket met the first-response SLA if
   it was not in breach when it was first answered (or closed unanswered); it missed it if it was in
   breach then, or is in breach now while still unanswered. Tickets still inside their due time are
   pending and left out of the share. Resolution likewise, at the moment it was resolved.
@@ -25,6 +25,7 @@ Rules, stated once:
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
 from urllib.parse import urlencode
@@ -33,7 +34,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from alerts import sla
+from alerts.tickets import sla
 from storage.models import Analysis, IncidentMention, Mention, Source, Ticket, TicketEvent
 from storage.vocabulary import CATEGORIES, OTHER, RESOLVED_STATES, SEVERITIES, TICKET_STATES, label
 
@@ -305,7 +306,7 @@ def _order(kind: str, keys) -> list[str]:
 
 
 def build_report(session: Session, since: datetime, until: datetime, *, now: datetime, tz: ZoneInfo,
-                 targets: list[tuple[str, str]] = (), per: str | None = None) -> Report:
+                 targets: Sequence[tuple[str, str]] = (), per: str | None = None) -> Report:
     """The figures for tickets whose clock started in [since, until) and posts that happened then.
     `targets` is the config's watch list as (name, kind) pairs, the brand first. `per` is the trend's
     bin, day or week; by default day up to 62 days, week beyond."""
@@ -351,7 +352,7 @@ def build_report(session: Session, since: datetime, until: datetime, *, now: dat
                Analysis.categories, Analysis.targets)
         .join(Analysis, Analysis.mention_id == Mention.id)
         .where(when >= since, when < until, Mention.duplicate_of_id.is_(None))
-        .order_by(Mention.id).limit(ROW_LIMIT + 1)).all()
+        .order_by(Mention.id).limit(ROW_LIMIT + 1)).tuples().all()
     truncated = len(rows) > ROW_LIMIT
     rows = rows[:ROW_LIMIT]
     source_names = dict(session.execute(select(Source.id, Source.name)).all())

@@ -7,7 +7,7 @@ from typing import Optional
 
 from pydantic import Field, field_validator, model_validator
 
-from alerts.detect import DetectorSettings
+from alerts.incidents.detect import DetectorSettings
 from storage.types import Duration, Strict
 from storage.vocabulary import Category, Severity
 
@@ -23,7 +23,7 @@ class Sla(Strict):
         return self
 
 
-def _default_sla() -> dict[str, Sla]:
+def _default_sla() -> dict[Severity, Sla]:
     # DOMAIN.md: urgent means hours, not days.
     return {
         "urgent": Sla(first_response=timedelta(hours=1), resolution=timedelta(hours=24)),
@@ -38,7 +38,7 @@ class Route(Strict):
 
 
 class IncidentSettings(Strict):
-    """Grouping by meaning (alerts/grouping.py): jieba TF-IDF, anchor terms, an inverted index."""
+    """Grouping by meaning (alerts/incidents/grouping.py): jieba TF-IDF, anchor terms, an inverted index."""
 
     min_severity: Severity = Field(default="general", description="lowest graded severity that joins an incident")
     threshold: float = Field(default=0.3, gt=0, lt=1, description="cosine similarity with an incident's centroid or first post "
@@ -105,7 +105,8 @@ class QuietHours(Strict):
         return value
 
     def bounds(self) -> tuple[time, time]:
-        return tuple(time(*map(int, v.split(":"))) for v in (self.start, self.end))
+        (start_h, start_m), (end_h, end_m) = (map(int, v.split(":")) for v in (self.start, self.end))
+        return time(start_h, start_m), time(end_h, end_m)
 
 
 class DeliverySettings(Strict):
@@ -136,6 +137,6 @@ class AlertSettings(Strict):
 
     @model_validator(mode="after")
     def _complete_sla(self):
-        merged = {**_default_sla(), **self.sla}
+        merged: dict[Severity, Sla] = {**_default_sla(), **self.sla}
         object.__setattr__(self, "sla", merged)
         return self

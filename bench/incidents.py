@@ -1,4 +1,4 @@
-"""Incident grouping: quality and cost, the new grouping (alerts/grouping.py) beside MinHash.
+"""Incident grouping: quality and cost, the new grouping (alerts/incidents/grouping.py) beside MinHash.
 
 - CED cascades (../shared/data/grouping/ced_cascades.jsonl): Weibo events, the original post and up
   to 40 reposts/comments each; one cascade = one event. All posts of a split, in date order, go
@@ -32,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from alerts.grouping import GroupSettings, Grouper, vector  # noqa: E402
+from alerts.incidents.grouping import GroupSettings, Grouper, vector  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "grouping"
 if not DATA.exists():
@@ -98,11 +98,11 @@ def run_grouper(posts: list[dict], settings: GroupSettings) -> list[int]:
 
 
 def run_minhash(posts: list[dict]) -> list[int]:
-    """Today's grouping (alerts/incidents.py before issue 16): MinHash over character 3-grams, LSH,
+    """Today's grouping (alerts/incidents/index.py before issue 16): MinHash over character 3-grams, LSH,
     estimated Jaccard >= 0.5 against the incident's first post, 30-day window ignored (it only splits)."""
     from datasketch import MinHashLSH
 
-    from alerts.incidents import signature
+    from alerts.incidents.index import signature
     from alerts.settings import IncidentSettings
 
     s = IncidentSettings()
@@ -174,7 +174,7 @@ def afqmc(pairs, settings: GroupSettings) -> tuple[float, float, float, int]:
 
 
 def afqmc_minhash(pairs) -> tuple[float, float, float, int]:
-    from alerts.incidents import signature
+    from alerts.incidents.index import signature
     from alerts.settings import IncidentSettings
 
     s = IncidentSettings()
@@ -217,11 +217,11 @@ def outbreak(test: list[dict], streams: int = 20) -> dict:
     """End to end on incident spread: a week of background posts (1/hour, random posts of other
     held-out cascades), then one held-out cascade breaks out (0.5 posts/hour doubling every 3 hours,
     every post of it in its own words). Each grouping feeds per-incident hourly counts to the pipeline's
-    detector (alerts.detect, a fresh incident's prior as in alerts/spread.py). Per stream: outbreak posts
+    detector (alerts.detect, a fresh incident's prior as in alerts/incidents/spread.py). Per stream: outbreak posts
     already out when an incident holding outbreak posts first alarms, or none; alarms on incidents of
     background posts only. Only the per-incident series depend on the grouping (the per-target series
     counts every complaint whatever the grouping)."""
-    from alerts.detect import SpreadDetector
+    from alerts.incidents.detect import SpreadDetector
     from alerts.settings import AlertSettings
 
     alert = AlertSettings()

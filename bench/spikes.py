@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from alerts.detect import DetectorSettings, SpreadDetector  # noqa: E402
+from alerts.incidents.detect import DetectorSettings, SpreadDetector  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "spikes"
 NAMES = ("AAPL", "AMZN", "CRM", "CVS", "FB")

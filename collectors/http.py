@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from functools import lru_cache
 from email.utils import parsedate_to_datetime
-from typing import Callable
+from typing import Any, Callable
 
 import httpx
 
@@ -45,15 +45,17 @@ def client(settings: HttpSettings, *, shared: bool = False) -> httpx.Client:
         write=settings.read_timeout.total_seconds(),
         pool=settings.connect_timeout.total_seconds(),
     )
+    pooled: dict[str, Any] = (dict(cookies=http.cookiejar.CookieJar(policy=_NoCookies()),
+                                   limits=httpx.Limits(max_connections=POOL_CONNECTIONS,
+                                                       max_keepalive_connections=POOL_KEEPALIVE))
+                              if shared else {})
     return httpx.Client(
         timeout=timeout,
         verify=_tls_context(),
         follow_redirects=True,
         max_redirects=settings.max_redirects,
         headers={"User-Agent": settings.user_agent, "Accept-Encoding": "gzip, deflate"},
-        **(dict(cookies=http.cookiejar.CookieJar(policy=_NoCookies()),
-                limits=httpx.Limits(max_connections=POOL_CONNECTIONS, max_keepalive_connections=POOL_KEEPALIVE))
-           if shared else {}),
+        **pooled,
     )
 
 
@@ -61,8 +63,8 @@ def client(settings: HttpSettings, *, shared: bool = False) -> httpx.Client:
 # and JSON APIs of a run reuse connections instead of opening (and TLS-handshaking) one per fetch.
 # httpx.Client is safe to share between threads. It keeps no cookies, so nothing one source's server
 # sets is ever sent on another source's behalf (a fresh client per fetch never carried cookies over).
-# At most POOL_CONNECTIONS connections in all (POOL_KEEPALIVE kept idle); per host, the pipeline
-# fetches at most COLLECT_THREADS (4) sources at once, which bounds each host's load as before.
+# At most POOL_CONNECTIONS connections in all (POOL_KEEPALIVE kept idle); per host, fetch() runs at
+# most http.per_host requests at once (host_slot), which bounds each host's load.
 POOL_CONNECTIONS, POOL_KEEPALIVE = 32, 16
 _shared: dict[tuple, httpx.Client] = {}
 _shared_lock = threading.Lock()
@@ -93,7 +95,7 @@ def close_shared_clients() -> None:
 class HttpStatusError(CollectError):
     """An HTTP error status, with the server's Retry-After (seconds) when it sent one."""
 
-    def __init__(self, kind: str, message: str, *, http_status: int, retry_after: float | None = None):
+    def __init__(self, kind: str, message: str, *, http_status: int | None, retry_after: float | None = None):
         super().__init__(kind, message, http_status=http_status)
         self.retry_after = retry_after
 
@@ -118,14 +120,35 @@ def parse_retry_after(value: str | bytes | None, date_header: str | bytes | None
     return max(0.0, when - reference)
 
 
+_hosts: dict[str, threading.BoundedSemaphore] = {}
+_hosts_lock = threading.Lock()
+
+
+def host_slot(url: str, settings: HttpSettings) -> threading.BoundedSemaphore:
+    """The per-host limit (http.per_host): one semaphore per host and port in the process. A redirect to
+    another host is counted against the first host only (the limit is politeness, not a guarantee)."""
+    try:
+        parsed = httpx.URL(url)
+        host = f"{parsed.host}:{parsed.port or ''}"
+    except Exception:   # an invalid URL fails in the fetch itself, with a clear message
+        host = ""
+    with _hosts_lock:
+        slot = _hosts.get(host)
+        if slot is None:
+            slot = _hosts[host] = threading.BoundedSemaphore(settings.per_host)
+        return slot
+
+
 def fetch(url: str, settings: HttpSettings, **kwargs) -> Fetched:
     """GET `url` within `http.fetch_deadline` in total. The fetch runs in a worker thread so that no
     server behaviour (a trickle of bytes, stalled headers, slow DNS) can hold the caller past the deadline;
-    a worker left behind stops at its next chunk, or at the read timeout at the latest."""
+    a worker left behind stops at its next chunk, or at the read timeout at the latest. At most
+    http.per_host fetches run against one host at once; the wait for a turn is not part of the deadline."""
     seconds = settings.fetch_deadline.total_seconds()
     try:
-        return call_within(seconds, lambda cancel: _fetch(url, settings, cancel=cancel, **kwargs),
-                           name="repwatch-fetch")
+        with host_slot(url, settings):
+            return call_within(seconds, lambda cancel: _fetch(url, settings, cancel=cancel, **kwargs),
+                               name="repwatch-fetch")
     except DeadlinePassed:
         raise CollectError("deadline", f"{url}: no complete answer within the {seconds:g}s deadline "
                            "(http.fetch_deadline); the server is too slow or sends a trickle; nothing from this "

@@ -89,7 +89,7 @@ def handle_tickets(db, now: datetime) -> None:
     """The team at work: most tickets get a first response within hours, many are resolved within days."""
     from sqlalchemy import select
 
-    from alerts.tickets import move
+    from alerts.tickets.process import move
     from storage.models import Ticket
 
     if not 9 <= now.astimezone(SH).hour <= 21:

@@ -3,7 +3,7 @@
 Every example carries its language, corpus and a split (sentiment/corpora.split_of over the dedup key: 70%
 train, 10% validation, 20% test), so that benchmarks never score a text the shipped model was trained on.
 
-Complaint labels (a complaint is a grievance against a company, product or service, ../shared/DOMAIN.md):
+Complaint labels (a complaint is a grievance against a company, product or service, docs/DOMAIN.md):
 - Chinese: negative waimai_10k / online_shopping_9_cats reviews are complaints, positive ones are not;
   weibo_senti_2k, all SMP2020 "usual" Weibo posts (neutral, happy, angry, sad, fear, surprise about life
   and news) and the CED Weibo cascades (news, rumours, advice; each original and its first three replies) are not; an AI Challenger 2018 Dianping review or a BDCI 2018 car-forum post is a complaint when it
@@ -82,7 +82,7 @@ def _dianping(path: Path) -> list[Labelled]:
             values = {k: row.get(k, "-2") for k in DIANPING_MAP}
             neg = sum(v == "-1" for v in values.values())
             pos = sum(v == "1" for v in values.values())
-            cats = tuple(sorted({DIANPING_MAP[k] for k, v in values.items() if v == "-1" and DIANPING_MAP[k]}))
+            cats = tuple(sorted({c for k, v in values.items() if v == "-1" and (c := DIANPING_MAP[k])}))
             complaint = _aspect_complaint(neg, pos, values["others_overall_experience"] == "-1")
             out.append(Labelled(row["content"] or "", "zh", "aic2018_dianping", complaint,
                                 cats if neg else None, ASPECT_KNOWN, negative=int(neg > pos)))
@@ -116,7 +116,7 @@ def _mams(paths: list[Path]) -> list[Labelled]:
             pol = [(a.get("category"), a.get("polarity")) for a in sentence.iter("aspectCategory")]
             neg = [c for c, p in pol if p == "negative"]
             pos = sum(p == "positive" for _, p in pol)
-            cats = tuple(sorted({MAMS_MAP.get(c) for c in neg if MAMS_MAP.get(c)}))
+            cats = tuple(sorted({m for c in neg if c and (m := MAMS_MAP.get(c))}))
             out.append(Labelled(text, "en", "mams", _aspect_complaint(len(neg), pos), cats if neg else None,
                                 ASPECT_KNOWN, negative=int(len(neg) > pos)))
     return out

@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -146,7 +146,7 @@ class ComplaintModel:
     calibration: dict                 # {"zh": [a, b], "en": [a, b]}: p = sigmoid(a·z + b)
     thresholds: dict                  # {"category": t}: chosen on validation
     meta: dict
-    _vecs: object = field(default=None, repr=False, compare=False)
+    _vecs: tuple[Any, Any] | None = field(default=None, repr=False, compare=False)   # (char, word) vectorizers
 
     HEADS = ("complaint", *CATEGORIES, "severity")
 
@@ -154,7 +154,7 @@ class ComplaintModel:
     def version(self) -> str:
         return self.meta.get("version", "unversioned")
 
-    def features(self, texts: Sequence[str], dense: np.ndarray):
+    def features(self, texts: Sequence[str], dense: np.ndarray | Sequence[Sequence[float]]):
         from scipy.sparse import csr_matrix, hstack  # noqa: PLC0415
 
         if self._vecs is None:   # scikit-learn's transform, without importing scikit-learn (load time)
@@ -167,7 +167,7 @@ class ComplaintModel:
         return hstack([char.transform(folded), word.transform(folded), csr_matrix(np.asarray(dense, dtype=np.float32))],
                       format="csr")
 
-    def score(self, texts: Sequence[str], dense: np.ndarray, langs: Sequence[str]) -> Scores:
+    def score(self, texts: Sequence[str], dense: np.ndarray | Sequence[Sequence[float]], langs: Sequence[str]) -> Scores:
         n = len(texts)
         if not n:
             return Scores(np.zeros(0), np.zeros((0, len(CATEGORIES))), np.zeros(0))

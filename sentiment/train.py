@@ -95,6 +95,7 @@ def train_zh(examples: list[corpora.Example], *, c_grid=C_GRID, social_weights=S
             log(f"  C={c:g}, social weight {w:g}: validation AUC {aucs} (mean {score:.4f})")
             if best is None or score > best[0]:
                 best = (score, c, w, clf, aucs)
+    assert best is not None   # the grids are not empty
     _, c, w, clf, aucs = best
     decision = clf.decision_function(X_valid)
     stacker = LogisticRegression(C=1.0, random_state=0).fit(np.c_[decision, valid.affect, valid.cues], valid.labels)
@@ -143,7 +144,8 @@ def correction_examples(extra_examples) -> tuple[list[corpora.Example], list[cor
     complaint, category and severity models are the ones to learn from every field."""
     from sentiment.langdetect import detect_lang  # noqa: PLC0415
 
-    zh, en = [], []
+    zh: list[corpora.Example] = []
+    en: list[corpora.Example] = []
     for raw in extra_examples or ():
         e = raw if isinstance(raw, complaint_train.Extra) else (
             complaint_train.Extra(**raw) if isinstance(raw, dict) else complaint_train.Extra(*raw))

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import sys
 from functools import cached_property, wraps
+from typing import Any
 
 import click
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -105,7 +106,7 @@ def _set_verbosity(verbose: int) -> None:
 # The global options are accepted after the command name too (`repwatch check-config -c FILE`, as the
 # README and the sample config print it): each command gets hidden copies of them, except for short
 # names it already uses for something else (`worker -c` is Celery's concurrency).
-_GLOBAL = [
+_GLOBAL: list[tuple[tuple[str, ...], str, dict[str, Any]]] = [
     (("-c", "--config"), "_global_config", dict(default=None)),
     (("--database",), "_global_database", dict(default=None)),
     (("-v", "--verbose"), "_global_verbose", dict(count=True)),

@@ -1,6 +1,6 @@
 """Corrections from the command line: `repwatch ticket correct`, `repwatch mention correct`,
 `repwatch corrections list|export`. The same functions as the dashboard and the API
-(alerts/corrections.py), so the audit trail and the routing change are identical."""
+(alerts/tickets/corrections.py), so the audit trail and the routing change are identical."""
 from __future__ import annotations
 
 import click
@@ -22,7 +22,7 @@ def correction_options(fn):
 
 
 def _change(complaint, categories, severity, reason):
-    from alerts.corrections import Change
+    from alerts import Change
 
     return Change(complaint=complaint, categories=tuple(categories) or None, severity=severity, reason=reason)
 
@@ -38,8 +38,7 @@ def ticket_correct(ctx: Context, ticket_id: int, complaint, categories, severity
     Every post of the ticket's incident is labelled for `repwatch train`, and the ticket follows at once:
     a new category re-routes it (routing rules), a new severity resets its SLA due times, and
     --not-complaint closes it as dismissed."""
-    from alerts.corrections import correct_ticket
-    from alerts.exceptions import AlertError
+    from alerts import AlertError, correct_ticket
 
     with ctx.db.session() as s:
         t = _load(s, ticket_id)
@@ -67,8 +66,7 @@ def mention_correct(ctx: Context, mention_id: int, complaint, categories, severi
     """Label one post: (not) a complaint, its categories or severity. Used by `repwatch train`; noted in
     the audit trail of the ticket it is evidence for (correct the ticket to re-route it). A complaint the
     model missed (in no incident) gets its incident and a routed ticket at once."""
-    from alerts.corrections import correct_mention
-    from alerts.exceptions import AlertError
+    from alerts import AlertError, correct_mention
     from storage.models import Mention
 
     with ctx.db.session() as s:

@@ -63,9 +63,7 @@ def group(ctx: Context, file, overrides: tuple[str, ...], from_config: bool) -> 
     incidents, in input order; print {"id": ..., "incident": ...} per line. `-` reads standard input."""
     from pydantic import ValidationError
 
-    from alerts.grouping import Grouper
-    from alerts.incidents import grouping_settings
-    from alerts.settings import IncidentSettings
+    from alerts import Grouper, IncidentSettings, grouping_settings
 
     base = ctx.config.alerts.incidents.model_dump() if from_config else {}
     try:

@@ -20,7 +20,7 @@ def incidents(ctx: Context, show_all: bool, target: str | None, limit: int, as_j
     severity and ticket."""
     from sqlalchemy import select
 
-    from alerts.evidence import spread_of
+    from alerts import spread_of
     from storage.models import Incident, Ticket
 
     with ctx.db.session() as s:
@@ -58,8 +58,7 @@ def incident_group() -> None:
 @handle_errors
 def merge_cmd(ctx: Context, incident_id: int, into_id: int, reason: str | None) -> None:
     """Merge INCIDENT_ID into another incident about the same target."""
-    from alerts.exceptions import AlertError
-    from alerts.merge import merge
+    from alerts import AlertError, merge_incidents as merge
 
     with ctx.db.session() as s:
         try:
@@ -77,8 +76,7 @@ def merge_cmd(ctx: Context, incident_id: int, into_id: int, reason: str | None) 
 @handle_errors
 def move_out_cmd(ctx: Context, incident_id: int, mention_id: int, reason: str | None) -> None:
     """Move a mention out of INCIDENT_ID into a new incident of its own."""
-    from alerts.exceptions import AlertError
-    from alerts.merge import move_out
+    from alerts import AlertError, move_out
 
     with ctx.db.session() as s:
         try:

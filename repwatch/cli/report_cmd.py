@@ -128,7 +128,7 @@ def report(ctx: Context, since: str | None, until: str | None, by: tuple[str, ..
     """The manager's report over a period: time to first response and to resolution (median, 90th
     percentile) per severity, category and department; share within SLA; satisfaction from follow-ups;
     complaints by category over time; repeat complainants; top sources; watch targets side by side."""
-    from alerts.reports import build_report, period
+    from alerts import build_report, period
 
     tz, targets = _settings(ctx)
     now = ctx.clock().now()

@@ -88,9 +88,9 @@ def run_due_command(ctx: Context) -> None:
         echo(report.run.line())
     elif report.run is not None:
         print_report(report.run)
-    later = sorted((s for s in report.not_due if s.next_fire), key=lambda s: s.next_fire)
+    later = sorted(((s.name, s.next_fire) for s in report.not_due if s.next_fire), key=lambda pair: pair[1])
     if not report.ran:
-        nxt = f"; next: {later[0].name} at {later[0].next_fire.astimezone(tz):%H:%M}" if later else ""
+        nxt = f"; next: {later[0][0]} at {later[0][1].astimezone(tz):%H:%M}" if later else ""
         echo(f"no source due ({len(report.not_due)} not due{nxt})")
     for outcome in report.digests:
         echo(outcome.line())

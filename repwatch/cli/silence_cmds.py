@@ -25,6 +25,7 @@ def _until(ctx: Context, now: datetime, until: str | None, for_: str | None) -> 
             return now + parse_duration(for_)
         except ValueError as exc:
             raise click.UsageError(str(exc)) from None
+    assert until is not None   # exactly one of the two, checked above
     try:
         when = datetime.fromisoformat(until)
     except ValueError:
@@ -50,8 +51,7 @@ def _until(ctx: Context, now: datetime, until: str | None, for_: str | None) -> 
 @handle_errors
 def add_cmd(ctx: Context, target, incident_id, for_, until, comment) -> None:
     """Add a silence. Alerts it matches are logged as silenced and not sent."""
-    from alerts import silences
-    from alerts.exceptions import AlertError
+    from alerts import AlertError, silences
 
     now = ctx.clock().now()
     ends = _until(ctx, now, until, for_)
@@ -95,8 +95,7 @@ def list_cmd(ctx: Context, show_all: bool) -> None:
 @handle_errors
 def expire_cmd(ctx: Context, silence_id: int) -> None:
     """End a silence now."""
-    from alerts import silences
-    from alerts.exceptions import AlertError
+    from alerts import AlertError, silences
 
     with ctx.db.session() as s:
         try:

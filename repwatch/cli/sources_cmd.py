@@ -51,7 +51,7 @@ def source_rows(db, config) -> list[dict]:
             src, cfg = stored.get(name), configured.get(name)
             rows.append({
                 "name": name,
-                "kind": cfg.kind if cfg else src.kind,
+                "kind": cfg.kind if cfg else src.kind if src else "",   # one of them is there
                 "health": (src.health if src else "unknown") if (cfg is None or cfg.enabled) else "disabled",
                 "in_config": cfg is not None,
                 "last_run_at": src.last_run_at.isoformat() if src and src.last_run_at else None,

@@ -72,7 +72,7 @@ def spikes(ctx: Context, file, overrides: tuple[str, ...], from_config: bool) ->
     spread detector; print one JSON object per alarm. `-` reads standard input."""
     from pydantic import ValidationError
 
-    from alerts.detect import DetectorSettings, SpreadDetector
+    from alerts import DetectorSettings, SpreadDetector
 
     base = ctx.config.alerts.detect.model_dump() if from_config else {}
     try:

@@ -54,10 +54,9 @@ def status(ctx: Context) -> None:
         echo("digests:")
     for due, counts, day in st.digests:
         tally = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none sent yet"
-        state = f"due now for {len(due.pending)} recipients" if due.due else f"next {when(due.next_fire)}"
+        waiting = [f"{len(due.pending)} recipients"] if due.pending else []
+        waiting += [f"{len(due.channels)} channels"] if due.channels else []
+        state = f"due now for {' and '.join(waiting)}" if due.due else f"next {when(due.next_fire)}"
         echo(f"  {due.job.name:<24} {due.job.schedule.describe():<18} latest day {day or '-'}: {tally}; {state}")
-        if counts.get("sending"):
-            if st.locks.get("run") is not None:
-                echo("    being sent right now (or interrupted: then it is never retried, check the inbox)")
-            else:
-                echo("    a send was interrupted mid-way; it is not retried, to never send twice: check the inbox")
+        if counts.get("pending"):
+            echo("    a temporary failure is retried by the digest's next runs (alerts.delivery.retry_backoff)")

@@ -19,7 +19,7 @@ def _actor() -> str:
 def _settings(ctx: Context):
     """The configured alert settings (SLA on reopen), or the defaults when there is no config file:
     working a ticket must not need the collectors' config to be valid."""
-    from alerts.settings import AlertSettings
+    from alerts import AlertSettings
     from repwatch.exceptions import ConfigError
 
     try:
@@ -143,7 +143,7 @@ def _load(s, ticket_id: int):
 @handle_errors
 def show(ctx: Context, ticket_id: int) -> None:
     """Show a ticket, its SLA, its evidence and its audit trail."""
-    from alerts.incidents import members
+    from alerts import members
 
     now = ctx.clock().now()
     with ctx.db.session() as s:
@@ -166,7 +166,7 @@ def show(ctx: Context, ticket_id: int) -> None:
              f"signals {', '.join(inc.signals or []) or '-'}")
         for channel, ref in sorted((t.external_refs or {}).items()):
             echo(f"  {channel}: {ref}")
-        from alerts.customers import other_tickets
+        from alerts import other_tickets
 
         others = other_tickets(s, t)
         earlier = [o for o in others if o.earlier]
@@ -184,7 +184,7 @@ def show(ctx: Context, ticket_id: int) -> None:
         for e in t.events:
             change = f" {e.from_state or ''}→{e.to_state}" if e.to_state else ""
             if e.kind == "correction":
-                from alerts.corrections import describe
+                from alerts import describe_change as describe
 
                 change = f" ({describe(e.detail or {})})"
             echo(f"  {e.at:%Y-%m-%d %H:%M} {e.actor}: {e.kind}{change}{' - ' + e.note if e.note else ''}")
@@ -211,8 +211,7 @@ def _verdict(a) -> str:
 def move_cmd(ctx: Context, ticket_id: int, state: str, note: str | None, satisfied: str | None) -> None:
     """Move a ticket to STATE (new → triaged → assigned → investigating → resolved → followed_up → closed;
     closed → new reopens; assigned/investigating ⇄ waiting_customer pauses the SLA clock)."""
-    from alerts.exceptions import AlertError
-    from alerts.tickets import move
+    from alerts import AlertError, move
 
     if state == "followed_up" and satisfied is None:
         raise click.UsageError("record the follow-up result: --satisfied yes or --satisfied no")
@@ -240,7 +239,7 @@ def assign_cmd(ctx: Context, ticket_id: int, assignee: str | None, department: s
 
     --to must name a dashboard user (`repwatch user list`) or a person the routing config names;
     an unknown name is refused with the list of those that exist."""
-    from alerts.tickets import assign
+    from alerts import assign
     from repwatch.assignees import UnknownAssignee, check_assignee
 
     if not assignee and not department:
@@ -264,7 +263,7 @@ def assign_cmd(ctx: Context, ticket_id: int, assignee: str | None, department: s
 @handle_errors
 def note_cmd(ctx: Context, ticket_id: int, text: str) -> None:
     """Add a note to the audit trail."""
-    from alerts.tickets import record
+    from alerts import record
 
     with ctx.db.session() as s:
         t = _load(s, ticket_id)
@@ -327,6 +326,7 @@ def reply_cmd(ctx: Context, ticket_id: int, template: str | None, text: str | No
         try:
             chosen = replies.resolve(template, t) if template or not text else None
             if text is None:
+                assert chosen is not None   # no text given: a template was chosen
                 text = chosen.fill(replies.values(s, t, lang=chosen.lang, now=now, tz=_tz(ctx)))
             first = replies.reply(s, t, text, actor=_actor(), now=now, template=chosen.key if chosen else None)
         except replies.ReplyError as exc:
@@ -343,8 +343,7 @@ def reply_cmd(ctx: Context, ticket_id: int, template: str | None, text: str | No
 def merge_cmd(ctx: Context, ticket_id: int, into_id: int, reason: str | None) -> None:
     """Merge duplicate ticket TICKET_ID into INTO_ID: the evidence joins INTO_ID, TICKET_ID is closed, both
     audit trails say so, and INTO_ID takes the worse severity and the sooner due times."""
-    from alerts.exceptions import AlertError
-    from alerts.merge import merge_tickets
+    from alerts import AlertError, merge_tickets
 
     with ctx.db.session() as s:
         try:

@@ -38,7 +38,7 @@ def _corrections_db(ctx: Context):
 
     url = ctx.database_url or default_url(ctx.config.database if ctx._config_loadable() else None)
     parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:") \
+    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:" \
             and not Path(parsed.database).exists():
         return None
     return ctx.db

@@ -48,7 +48,7 @@ def enqueue_run(config: Config, sources: list[str] | None, now: datetime,
             on_source(source_cfg.name)
     # The alert stage also has work of its own on every run, new mentions or not: notifications whose
     # group_wait or retry time came, SLA timers. Collect tasks trigger it again once they bring news.
-    report.task_ids.append(evaluate_alerts.apply_async(args=[None, now.isoformat()]).id)
+    report.task_ids.append(evaluate_alerts.apply_async(kwargs={"now": now.isoformat()}).id)
     return report
 
 

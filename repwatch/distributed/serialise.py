@@ -1,6 +1,6 @@
 """Serialise work across every worker on every machine with PostgreSQL advisory locks.
 
-Why: `alerts.evaluate` reads pending complaints, then attaches them to incidents and bumps counters.
+Why: `alerts.evaluate` (alerts/stage.py) reads pending complaints, then attaches them to incidents and bumps counters.
 Two workers doing that at once for the same incident could not open two tickets (the unique
 `Ticket.open_incident_id` and `insert_ignore` forbid it), but they could both read the same
 `incident.mention_count` and lose an update, and two dispatchers could both find one notification
@@ -11,7 +11,7 @@ it is released by the commit, by a rollback, or by PostgreSQL when the worker's 
 a SIGKILLed worker never leaves it held. (Transaction-scoped locks also work through PgBouncer in
 transaction pooling mode; session-scoped ones do not.)
 
-`alerts.evaluate` walks every watch target's pending complaints, so today there is one key for the
+`alerts.evaluate` (alerts/stage.py) walks every watch target's pending complaints, so today there is one key for the
 whole alert stage. Once it takes a target filter, keying the lock on the target lets targets run in parallel."""
 from __future__ import annotations
 

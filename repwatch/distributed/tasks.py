@@ -23,6 +23,7 @@ from repwatch.distributed import worker_state
 from repwatch.distributed.app import app
 from repwatch.distributed.serialise import ALERTS_LOCK, coalesced, held
 from storage.models import Analysis, CollectionRun, Mention, Source
+from storage.writes import execute_dml
 
 log = logging.getLogger("repwatch.distributed")
 # Worth another try later: the database restarting or failing over, a deadlock or lock timeout
@@ -92,20 +93,21 @@ def log_for_delivery(alerts: list, now: datetime) -> None:
     """Put a broken source's alert in the notification log and let the alert stage send it. Sending
     here would also deliver whatever else is due, outside the alert stage's lock: two workers could
     then find one notification due at once."""
-    from alerts.dispatch import DispatchReport, enqueue
+    from alerts import enqueue
+    from storage.context import RunContext
     from repwatch.pipeline import build_notifiers
 
     config = worker_state.get().config
     with worker_state.get().db.session() as s:
-        enqueue(s, alerts, build_notifiers(config), now, config.alerts.delivery, config.tz, DispatchReport())
-    evaluate_alerts.apply_async(args=[None, None])
+        enqueue(s, alerts, build_notifiers(config), RunContext(now, config.tz, config.base_url), config.alerts.delivery)
+    evaluate_alerts.apply_async()
 
 
 def close_abandoned_runs(source: str, now: datetime) -> int:
     """A redelivered collect task means a worker died mid-run: its run row still says `running`.
     Say what happened, so health and the dashboard do not show a run that will never finish."""
     with worker_state.get().db.session() as s:
-        return s.execute(
+        return execute_dml(s,
             update(CollectionRun)
             .where(CollectionRun.status == "running",
                    CollectionRun.source_id == select(Source.id).where(Source.name == source).scalar_subquery())
@@ -140,17 +142,16 @@ def analyze(self, mention_ids: list[int], now: str | None = None) -> dict:
                              source_targets={s.name: list(s.targets) for s in config.sources})
     # Alerts are evaluated even when this delivery scored nothing new: a first delivery may have
     # committed its analyses and died before handing them on.
-    evaluate_alerts.apply_async(args=[None, now])
+    evaluate_alerts.apply_async(kwargs={"now": now})
     _log_done("analyze", started, db_before, f"{scored} of {len(mention_ids)} mentions scored")
     return {"requested": len(mention_ids), "scored": scored}
 
 
 @app.task(name="repwatch.evaluate_alerts", bind=True)
 @retry_transient
-def evaluate_alerts(self, target: str | None = None, now: str | None = None) -> dict:
+def evaluate_alerts(self, now: str | None = None) -> dict:
     """The alert stage for everything pending, one worker at a time across the cluster, and skipped
-    when another evaluation already waits to run (serialise.py). `target` is accepted for when
-    `alerts.evaluate` learns to evaluate one watch target; today it evaluates all."""
+    when another evaluation already waits to run (serialise.py)."""
     from repwatch.pipeline import alert_stage
 
     st, started = worker_state.get(), time.monotonic()

@@ -7,12 +7,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from alerts import replies, silences
-from alerts.corrections import Change, correct_mention, correct_ticket
-from alerts.exceptions import AlertError, IllegalTransition
-from alerts.merge import merge_tickets
-from alerts.replies import ReplyError
-from alerts.tickets import assign, move, record
+from alerts import (
+    AlertError, Change, IllegalTransition, ReplyError, assign, correct_mention, correct_ticket, merge_tickets, move,
+    record, replies, silences
+)
 from repwatch.assignees import UnknownAssignee, check_assignee
 from repwatch.exceptions import RepwatchError
 from repwatch.web.users import Principal
@@ -101,7 +99,7 @@ def do_reply(s: Session, t: Ticket, who: Principal, now: datetime, *, text: str 
 
 def do_merge(s: Session, t: Ticket, who: Principal, now: datetime, *, into: int, reason: str | None = None,
              settings=None) -> Ticket:
-    """Merge this duplicate ticket into ticket `into` (alerts.merge.merge_tickets): audit trail on both."""
+    """Merge this duplicate ticket into ticket `into` (alerts.incidents.merge.merge_tickets): audit trail on both."""
     try:
         return merge_tickets(s, t.id, into, actor=actor(who), now=now, settings=settings,
                              reason=_clean(reason, MAX_NOTE, "reason"))
@@ -145,7 +143,7 @@ def expire_silence(s: Session, silence_id: int, now: datetime) -> Silence:
 
 def do_correct(s: Session, t: Ticket, who: Principal, now: datetime, *, settings, change: Change) -> list[Correction]:
     """Correct a ticket (not a complaint / is a complaint / categories / severity): labels every post of
-    its incident and re-routes the ticket at once (alerts/corrections.py)."""
+    its incident and re-routes the ticket at once (alerts/tickets/corrections.py)."""
     try:
         return correct_ticket(s, t, change, settings, actor=actor(who), now=now)
     except AlertError as exc:

@@ -3,6 +3,7 @@ the strict CSP. Colours come from classes in app.css. Every label passes through
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Sequence
 from zoneinfo import ZoneInfo
 
 from markupsafe import Markup, escape
@@ -24,7 +25,7 @@ def _fmt(n: float) -> str:
     return f"{n:.1f}".rstrip("0").rstrip(".") if n % 1 else str(int(n))
 
 
-def bar_line_chart(bins: list[datetime], bars: list[float], line: list[float | None], *, tz: ZoneInfo,
+def bar_line_chart(bins: Sequence[datetime], bars: Sequence[float], line: Sequence[float | None], *, tz: ZoneInfo,
                    time_fmt: str, bar_name: str, line_name: str, line_share: bool = False,
                    caption: str = "", width: int = W) -> Markup:
     """Bars (counts per bin) with a line over them: the expected level, or a 0–100 % share on its own axis.
@@ -35,7 +36,7 @@ def bar_line_chart(bins: list[datetime], bars: list[float], line: list[float | N
     slot = plot_w / n
     line_values = [v for v in line if v is not None]
     # counts: at least 0–2, so small numbers get whole-number gridlines (0, 1, 2), not 0.5
-    top = max(_nice_max(max(bars + ([] if line_share else line_values), default=0)), 2)
+    top = max(_nice_max(max([*bars, *([] if line_share else line_values)], default=0)), 2)
     y = lambda v: TOP + plot_h - (v / top) * plot_h  # noqa: E731
     y_line = (lambda v: TOP + plot_h - v * plot_h) if line_share else y
     parts = [f'<svg class="chart" viewBox="0 0 {W} {H}" role="img" aria-label="{escape(caption or bar_name)}">']

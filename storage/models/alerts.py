@@ -26,7 +26,7 @@ class Incident(Base):
     mention_count: Mapped[int] = mapped_column(default=0)
     reach: Mapped[int] = mapped_column(BigInteger, default=0)
     signature: Mapped[Optional[list]]                  # MinHash values (grouping before migration 0003)
-    terms: Mapped[Optional[dict]]                      # grouping state: centroid and first-post terms (alerts/grouping.py)
+    terms: Mapped[Optional[dict]]                      # grouping state: centroid and first-post terms (alerts/incidents/grouping.py)
     label: Mapped[Optional[str]] = mapped_column(String(300))   # key terms, e.g. 拉肚子 · 过期三明治 · 门店
     merged_into: Mapped[Optional[int]]                 # the incident this one was merged into (status "merged")
     status: Mapped[str] = mapped_column(String(20), default="open")
@@ -71,7 +71,7 @@ class Ticket(Base):
     resolved_at: Mapped[Optional[datetime]]
     closed_at: Mapped[Optional[datetime]]
     # Set while the ticket waits for the customer (waiting_customer): the SLA clock is stopped from then,
-    # and on resuming both due times move later by the time spent waiting (alerts/sla.py).
+    # and on resuming both due times move later by the time spent waiting (alerts/tickets/sla.py).
     paused_at: Mapped[Optional[datetime]]
     escalation_level: Mapped[int] = mapped_column(default=0)
     reopen_count: Mapped[int] = mapped_column(default=0)

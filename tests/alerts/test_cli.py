@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from alerts.tickets import open_ticket
+from alerts.tickets.process import open_ticket
 from repwatch.cli import cli
 from storage import Database
 from storage.models import Incident, Silence, Ticket

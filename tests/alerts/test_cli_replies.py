@@ -57,7 +57,7 @@ def test_ticket_merge_and_the_customers_earlier_tickets(database_url):
     from datetime import timedelta
 
     from alerts.settings import AlertSettings
-    from alerts.tickets import open_ticket
+    from alerts.tickets.process import open_ticket
     from storage.models import Incident, IncidentMention, Mention
     from storage.writes import get_or_create_source
     from tests.alerts.test_cli import OPENED

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from storage.context import RunContext
 import pytest
 from sqlalchemy import select
 
-from alerts.corrections import Change, CorrectionError, correct_mention, correct_ticket
-from alerts.evaluate import evaluate
+from alerts.tickets.corrections import Change, CorrectionError, correct_mention, correct_ticket
+from alerts.stage import evaluate
 from alerts.settings import AlertSettings
-from alerts.sla import check_sla
+from alerts.tickets.sla import check_sla
 from storage.corrections import labelled_examples, precision_report
 from storage.models import Correction, Incident, Mention, Ticket, TicketEvent
 from tests.alerts.conftest import T0
@@ -28,7 +29,7 @@ def one_ticket(db, seed, *, texts=(TEXT, TEXT + "！"), categories=("product",),
     for i, text in enumerate(texts):
         seed.mention(text, at=T0 + i * timedelta(minutes=5), categories=categories, severity=severity)
     with db.session() as s:
-        evaluate(s, settings, T0 + HOUR)
+        evaluate(s, settings, RunContext(T0 + HOUR))
     with db.session() as s:
         tickets = list(s.scalars(select(Ticket)))
         assert len(tickets) == 1 and tickets[0].incident.mention_count == len(texts)
@@ -122,14 +123,14 @@ def test_a_dismissed_incident_opens_no_ticket_again_unless_a_post_escalates(db, 
                        now=T0 + 2 * HOUR)
     seed.mention(TEXT + "！！", at=T0 + 3 * HOUR, categories=("product",))
     with db.session() as s:
-        report = evaluate(s, ROUTED, T0 + 3 * HOUR)
+        report = evaluate(s, ROUTED, RunContext(T0 + 3 * HOUR))
         assert (report.tickets_opened, report.reopened) == (0, 0)
         assert s.get(Incident, s.get(Ticket, ticket_id).incident_id).mention_count == 3   # still grouped
         assert s.get(Ticket, ticket_id).state == "closed"
     seed.mention(TEXT + "，吃完进了医院，食物中毒", at=T0 + 4 * HOUR, categories=("product",), severity="urgent",
                  signals=("safety:中毒",))
     with db.session() as s:
-        report = evaluate(s, ROUTED, T0 + 4 * HOUR)
+        report = evaluate(s, ROUTED, RunContext(T0 + 4 * HOUR))
         t = s.get(Ticket, ticket_id)
         assert report.reopened == 1 and t.state == "new" and s.get(Incident, t.incident_id).status == "open"
 

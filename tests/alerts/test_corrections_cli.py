@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 
+from storage.context import RunContext
 import pytest
 import yaml
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from alerts.evaluate import evaluate
+from alerts.stage import evaluate
 from repwatch.cli import cli
 from storage.models import Correction, Ticket
 from tests.alerts.conftest import T0
@@ -42,7 +43,7 @@ def ticket_id(db, seed) -> int:
     for i, text in enumerate((TEXT, TEXT + "！")):
         seed.mention(text, at=T0, categories=("product",))
     with db.session() as s:
-        evaluate(s, ROUTED, T0)
+        evaluate(s, ROUTED, RunContext(T0))
         return s.scalar(select(Ticket.id))
 
 

@@ -3,13 +3,14 @@ given to update(): no wall clock is involved."""
 from __future__ import annotations
 
 import json
+from zoneinfo import ZoneInfo
 import math
 import random
 from datetime import datetime, timedelta
 
 import pytest
 
-from alerts.detect import DetectorSettings, SpreadDetector, tail_p
+from alerts.incidents.detect import DetectorSettings, SpreadDetector, tail_p
 
 START = datetime(2026, 1, 5)   # a Monday
 HOUR = timedelta(hours=1)
@@ -115,12 +116,12 @@ def test_state_round_trips_through_json_and_resumes_exactly():
     points = series(at(14), lambda t: daily(t.hour), extra=lambda h: min(0.5 * 2 ** ((h - onset) / 4), 30) * (h >= onset))
     whole = alarms_of(points)
     for cut in (at(3), at(10) + 5, at(12)):
-        first = SpreadDetector(DetectorSettings(), tz="Asia/Shanghai")
+        first = SpreadDetector(DetectorSettings(), tz=ZoneInfo("Asia/Shanghai"))
         got = [a for t, x in points[:cut] if (a := first.update(t, x))]
         saved = json.loads(json.dumps(first.state()))
-        second = SpreadDetector.restore(saved, DetectorSettings(), tz="Asia/Shanghai")
+        second = SpreadDetector.restore(saved, DetectorSettings(), tz=ZoneInfo("Asia/Shanghai"))
         got += [a for t, x in points[cut:] if (a := second.update(t, x))]
-        reference = SpreadDetector(DetectorSettings(), tz="Asia/Shanghai")
+        reference = SpreadDetector(DetectorSettings(), tz=ZoneInfo("Asia/Shanghai"))
         assert got == [a for t, x in points if (a := reference.update(t, x))]
     assert whole, "the outbreak is found"
 

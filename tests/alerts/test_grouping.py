@@ -1,4 +1,4 @@
-"""Grouping by meaning (alerts/grouping.py) and its offline contract, `repwatch group`."""
+"""Grouping by meaning (alerts/incidents/grouping.py) and its offline contract, `repwatch group`."""
 from __future__ import annotations
 
 import json
@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 from click.testing import CliRunner
 
-from alerts.grouping import GroupSettings, GroupState, Grouper, label, tokens, vector
+from alerts.incidents.grouping import GroupSettings, GroupState, Grouper, label, tokens, vector
 from repwatch.cli import cli
 
 T = datetime(2026, 11, 20, 8, tzinfo=timezone.utc)

@@ -2,15 +2,18 @@
 across sources, ticket opening, evidence, reopening, escalation by reach, signals and engagement."""
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from datetime import timedelta
 
+from storage.context import RunContext
 import pytest
 from sqlalchemy import func, select
 
-from alerts.evaluate import evaluate
-from alerts.incidents import shingles
+from alerts.stage import evaluate
+from alerts.incidents.index import shingles
 from alerts.settings import AlertSettings
-from alerts.tickets import move
+from alerts.tickets.process import move
 from storage.models import EngagementSnapshot, Incident, IncidentMention, Ticket, TicketEvent
 from tests.alerts.conftest import T0
 
@@ -27,7 +30,7 @@ def counts(db):
 
 def run(db, settings, now, **kw):
     with db.session() as s:
-        return evaluate(s, settings, now, "http://dash", tz="Asia/Shanghai", **kw)
+        return evaluate(s, settings, RunContext(now, ZoneInfo("Asia/Shanghai"), "http://dash"), **kw)
 
 
 def test_shingles_ignore_punctuation_width_case_and_links():

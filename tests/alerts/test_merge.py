@@ -1,13 +1,16 @@
 """Merging incidents and moving a mention out, on a real database, through the functions and the CLI."""
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from datetime import timedelta
 
+from storage.context import RunContext
 import pytest
 from sqlalchemy import select
 
-from alerts.evaluate import evaluate
-from alerts.merge import IncidentError, merge, move_out
+from alerts.stage import evaluate
+from alerts.incidents.merge import IncidentError, merge, move_out
 from storage.models import Incident, IncidentMention, Ticket, TicketEvent
 from tests.alerts.conftest import T0
 
@@ -20,7 +23,7 @@ REFUND = "退款申请提交一周了还没到账"
 
 def run(db, settings, now):
     with db.session() as s:
-        return evaluate(s, settings, now, "http://dash", tz="Asia/Shanghai")
+        return evaluate(s, settings, RunContext(now, ZoneInfo("Asia/Shanghai"), "http://dash"))
 
 
 def members(s, incident_id):
@@ -120,15 +123,15 @@ def test_incident_commands(db, database_url, seed, settings):
 def test_dismissing_an_incident_labels_its_posts_not_a_complaint_for_training(db, seed, settings):
     """A dismissal is the same verdict as correcting the ticket to 'not a complaint': each post gets a
     correction that `repwatch train` reads, and the open ticket closes as dismissed."""
-    from alerts.evaluate import evaluate
-    from alerts.merge import dismiss
+    from alerts.stage import evaluate
+    from alerts.incidents.merge import dismiss
     from storage.corrections import labelled_examples
     from storage.models import Incident, Ticket
 
     a = seed.mention("快送外卖测试账号发的演示投诉：外卖送错地址还冷了", at=T0)
     b = seed.mention("转发：快送外卖测试账号发的演示投诉：外卖送错地址还冷了", at=T0 + H)
     with db.session() as s:
-        evaluate(s, settings, T0 + 2 * H, None, tz="UTC")
+        evaluate(s, settings, RunContext(T0 + 2 * H, ZoneInfo("UTC"), None))
     with db.session() as s:
         incident = s.scalars(select(Incident)).one()
         dismiss(s, incident.id, actor="web:li", now=T0 + 3 * H, reason="测试数据 test posts")

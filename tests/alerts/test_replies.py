@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
+from storage.context import RunContext
 import pytest
 
-from alerts import replies
-from alerts.evaluate import evaluate
+from alerts.tickets import replies
+from alerts.stage import evaluate
 from storage.models import Ticket, TicketEvent
 from storage.vocabulary import CATEGORIES
 from sqlalchemy import select
@@ -72,7 +73,7 @@ def test_a_draft_is_filled_from_the_ticket_and_a_reply_is_the_first_response(db,
     seed.mention("快送外卖送餐太慢，等了两个小时还没到，我要投诉", at=clock.now() - timedelta(hours=1),
                  categories=("delivery",), severity="important")
     with db.session() as s:
-        evaluate(s, settings, clock.now())
+        evaluate(s, settings, RunContext(clock.now()))
     with db.session() as s:
         t = s.scalar(select(Ticket))
         template, text = replies.draft(s, t, None, now=clock.now(), tz=ZoneInfo("Asia/Shanghai"))

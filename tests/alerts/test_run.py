@@ -8,7 +8,7 @@ from xml.sax.saxutils import escape
 import pytest
 from sqlalchemy import func, select
 
-from alerts.tickets import move
+from alerts.tickets.process import move
 from repwatch.config import parse_config
 from repwatch.loopback import LoopbackHTTPServer, Response
 from repwatch.pipeline import run_once

@@ -5,8 +5,9 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from alerts.sla import breaches, check_sla
-from alerts.tickets import move, open_ticket
+from alerts.tickets.sla import breaches, check_sla
+from alerts.tickets.process import move, open_ticket
+from storage.context import RunContext
 from storage.models import Incident, Mention, Ticket, TicketEvent
 
 MIN = timedelta(minutes=1)
@@ -104,7 +105,7 @@ def test_a_ticket_sent_back_from_resolved_breaches_on_every_surface_alike(db, se
     from zoneinfo import ZoneInfo
 
     from alerts.digest.data import gather
-    from alerts.sla import breach_at, breached_clause
+    from alerts.tickets.sla import breach_at, breached_clause
     from repwatch.web.queries.queue import QueueFilters, counters, queue
 
     tid = urgent_ticket(db, settings, clock.now())
@@ -127,7 +128,7 @@ def test_a_ticket_sent_back_from_resolved_breaches_on_every_surface_alike(db, se
 
 
 def test_a_resolved_ticket_is_not_breached_anywhere(db, settings, clock):
-    from alerts.sla import breach_at, breached_clause
+    from alerts.tickets.sla import breach_at, breached_clause
 
     tid = urgent_ticket(db, settings, clock.now())
     for step in ("assigned", "investigating", "resolved"):
@@ -164,7 +165,7 @@ def test_todays_digest_lists_only_breaches_that_have_happened(db, settings, cloc
 def test_waiting_for_the_customer_pauses_the_clock_and_resuming_shifts_the_due_times(db, settings, clock):
     from zoneinfo import ZoneInfo
 
-    from alerts.sla import breach_at, breached_clause, next_due
+    from alerts.tickets.sla import breach_at, breached_clause, next_due
     from repwatch.web.queries.queue import QueueFilters, counters, queue
 
     tid = urgent_ticket(db, settings, clock.now())            # first response due T0+1h, resolution T0+24h
@@ -218,7 +219,7 @@ def test_only_working_states_can_wait_for_the_customer(db, settings, clock):
 def test_a_paused_first_response_breach_waits_too_and_the_cli_agrees(db, settings, clock):
     """A ticket paused before its first-response due time (an agent asked the customer) stays unbreached
     in `repwatch tickets --breached` and in the dashboard; after resuming, the due time is shifted."""
-    from alerts.sla import breach_at
+    from alerts.tickets.sla import breach_at
 
     tid = urgent_ticket(db, settings, clock.now())
     with db.session() as s:
@@ -242,13 +243,13 @@ SYSTEM_ACTOR = "repwatch"
 def test_the_customers_answer_resumes_the_clock_and_someone_elses_post_does_not(db, seed, settings, clock):
     """The pipeline sees the customer post again while the ticket waits for them: back to investigating,
     due times moved by the pause. A post by somebody else only joins as evidence."""
-    from alerts.evaluate import evaluate
+    from alerts.stage import evaluate
 
     text = "快送外卖送餐太慢，等了两个小时还没到，客服也不回，我要投诉"
     first = seed.mention(text, at=clock.now() - 10 * MIN, severity="important")
     with db.session() as s:
         s.get(Mention, first).author = "李雷"
-        evaluate(s, settings, clock.now())
+        evaluate(s, settings, RunContext(clock.now()))
     with db.session() as s:
         t = s.scalar(select(Ticket))
         tid, due = t.id, t.resolution_due
@@ -256,14 +257,14 @@ def test_the_customers_answer_resumes_the_clock_and_someone_elses_post_does_not(
         move(s, t, "waiting_customer", actor="cli:wang", now=clock.now())
     other = seed.mention(text + "！！", at=clock.advance(60 * MIN), severity="important")
     with db.session() as s:
-        evaluate(s, settings, clock.now())
+        evaluate(s, settings, RunContext(clock.now()))
         t = s.get(Ticket, tid)
         assert other in {e.detail.get("mention_id") for e in t.events if e.kind == "evidence"}
         assert t.state == "waiting_customer"
     answer = seed.mention(text + "，订单号123", at=clock.advance(60 * MIN), severity="important")
     with db.session() as s:
         s.get(Mention, answer).author = "@李雷"
-        evaluate(s, settings, clock.now())
+        evaluate(s, settings, RunContext(clock.now()))
     with db.session() as s:
         t = s.get(Ticket, tid)
         assert answer in {e.detail.get("mention_id") for e in t.events if e.kind == "evidence"}

@@ -2,12 +2,15 @@
 detector state kept in the database between runs."""
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 import random
 from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from alerts.evaluate import evaluate
+from alerts.stage import evaluate
+from storage.context import RunContext
 from storage.models import DetectorState, Incident, SpreadAlarm, Ticket
 from tests.alerts.conftest import T0
 
@@ -23,7 +26,7 @@ def distinct_text(rng: random.Random) -> str:
 
 def run(db, settings, now):
     with db.session() as s:
-        return evaluate(s, settings, now, None, tz="Asia/Shanghai")
+        return evaluate(s, settings, RunContext(now, ZoneInfo("Asia/Shanghai"), None))
 
 
 def alarms(db):

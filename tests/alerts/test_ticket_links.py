@@ -6,9 +6,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from alerts.customers import normalise_author, other_tickets, platform_of
-from alerts.merge import IncidentError, merge_tickets
-from alerts.tickets import open_ticket
+from alerts.tickets.customers import normalise_author, other_tickets, platform_of
+from alerts.incidents.merge import IncidentError, merge_tickets
+from alerts.tickets.process import open_ticket
 from storage.models import Incident, IncidentMention, Mention, Ticket, TicketEvent
 
 HOUR = timedelta(hours=1)

@@ -7,9 +7,9 @@ import pytest
 from sqlalchemy import select
 
 from alerts.exceptions import AlertError, IllegalTransition
-from alerts.routing import route_for
+from alerts.tickets.routing import route_for
 from alerts.settings import AlertSettings
-from alerts.tickets import STATES, TRANSITIONS, assign, follow_up, move, open_ticket, raise_ticket_severity
+from alerts.tickets.process import STATES, TRANSITIONS, assign, follow_up, move, open_ticket, raise_ticket_severity
 from storage.models import Incident, Ticket, TicketEvent
 from tests.alerts.conftest import T0
 

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from alerts.settings import AlertSettings
-from alerts.tickets import open_ticket
+from alerts.tickets.process import open_ticket
 from repwatch.cli import cli
 from repwatch.cli.terminal import clean
 from storage import Database

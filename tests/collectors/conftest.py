@@ -6,9 +6,12 @@ layout changed, malformed HTML, a redirect loop, 404/500, a huge page, a slow pa
 cursors, an App Store shaped JSON feed, and an RSSHub-shaped feed."""
 from __future__ import annotations
 
+import codecs
 import json
+import re
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import parse_qs, quote
 
 import pytest
@@ -16,6 +19,7 @@ from sqlalchemy import func, select
 
 from repwatch.config import parse_config
 from repwatch.loopback import LoopbackHTTPServer, Response
+from repwatch.loopback_faults import RawHTTPServer
 from repwatch.pipeline import collect_source
 
 COMPLAINTS = [
@@ -222,3 +226,29 @@ def count():
 @pytest.fixture
 def collect():
     return _collect
+
+
+@pytest.fixture
+def raw_server():
+    """A raw loopback server for faults a well-behaved HTTP server cannot produce (repwatch/loopback_faults.py)."""
+    with RawHTTPServer() as server:
+        yield server
+
+
+_EXPECT = re.compile(r"<!--\s*Expect:\s*(\{.*?\})\s*-->", re.S)
+
+
+def read_expect(path: Path) -> dict:
+    """The JSON in a fixture's own `<!-- Expect: {...} -->` comment: what collecting it must give.
+    The comment is ASCII, so decoding as Latin-1 (or by the BOM) finds it in any charset the fixture uses."""
+    raw = path.read_bytes()
+    codec = next((c for bom, c in ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF16_LE, "utf-16"),
+                                   (codecs.BOM_UTF16_BE, "utf-16")) if raw.startswith(bom)), "latin-1")
+    m = _EXPECT.search(raw.decode(codec))
+    assert m, f"{path.name} has no <!-- Expect: {{...}} --> comment"
+    return json.loads(m.group(1))
+
+
+@pytest.fixture
+def expect_of():
+    return read_expect

@@ -1,5 +1,5 @@
 """collectors/encoding.py on its own: which label is trusted, when the bytes are detected instead,
-and what the warning says. (The corpus in tests/feeds/hostile covers the same over real HTTP.)"""
+and what the warning says. (The corpus in tests/collectors/hostile_feeds covers the same over real HTTP.)"""
 from __future__ import annotations
 
 import codecs

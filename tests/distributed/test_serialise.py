@@ -138,7 +138,7 @@ def test_concurrent_alert_tasks_open_one_ticket_per_incident_and_email_once(clus
         from repwatch.distributed.tasks import evaluate_alerts
 
         for _ in range(8):
-            evaluate_alerts.apply_async(args=[None, NOW.isoformat()])
+            evaluate_alerts.apply_async(kwargs={"now": NOW.isoformat()})
 
         def all_done() -> bool:
             taken = sum(workers.received(w, "evaluate_alerts") for w in ("a1", "a2"))

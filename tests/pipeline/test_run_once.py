@@ -94,7 +94,7 @@ def test_exact_repost_with_link_and_spacing_is_linked(db, feeds, posts, make_rss
 def test_alerts_survive_a_crash_between_ticket_and_email(db, config, analyzer, clock, smtp, monkeypatch):
     """The ticket and its pending notification commit together; a process that dies before sending
     leaves the alert in the log, and the next run delivers it once."""
-    import alerts.dispatch
+    import alerts.notify.dispatch
     import repwatch.pipeline
 
     def crash(*args, **kwargs):
@@ -108,6 +108,6 @@ def test_alerts_survive_a_crash_between_ticket_and_email(db, config, analyzer, c
     with db.session() as s:
         pending = s.scalars(select(Notification.status)).all()
     assert pending == ["pending", "pending"] and count(db, Ticket) == 2 and smtp.messages == []
-    monkeypatch.setattr(repwatch.pipeline, "deliver_due", alerts.dispatch.deliver_due)
+    monkeypatch.setattr(repwatch.pipeline, "deliver_due", alerts.notify.dispatch.deliver_due)
     run_once(db, config, analyzer, clock.advance(timedelta(minutes=5)))
     assert len(smtp.messages) == 2 and count(db, Ticket) == 2 and count(db, Notification) == 2

@@ -46,7 +46,7 @@ def test_status_shows_a_live_scheduler_its_failed_reload_and_the_cron_and_digest
     with db.session() as s:
         src = get_or_create_source(s, "every-15", "feed")
         s.add(CollectionRun(source_id=src.id, started_at=clock.now(), status="ok", problems=[]))
-        for to, state in (("team@example.com", "sent"), ("boss@example.com", "sending")):
+        for to, state in (("team@example.com", "sent"), ("boss@example.com", "pending")):
             s.add(Notification(key=digest_key("daily", date(2026, 11, 22), to), channel="digest:daily",
                                kind="digest", status=state, attempts=1, created_at=clock.now()))
     out = status().output
@@ -55,10 +55,8 @@ def test_status_shows_a_live_scheduler_its_failed_reload_and_the_cron_and_digest
     assert "cron (run --due): last 5m ago; ran 1 sources, sent 2 digests" in out
     assert "lock run: held by web-1:99:ab" in out
     assert "last 11-23 10:00 ok           next 11-23 10:15" in out
-    assert "latest day 2026-11-22: 1 sending, 1 sent; next 11-24 08:00" in out
-    assert "being sent right now" in out              # a run holds the lock: the send may be in flight
-    running.release()
-    assert "a send was interrupted mid-way; it is not retried" in status().output
+    assert "latest day 2026-11-22: 1 pending, 1 sent; due now for 1 recipients" in out
+    assert "a temporary failure is retried by the digest's next runs" in out
 
 
 def test_status_says_when_the_scheduler_stopped_answering(status, db, clock):

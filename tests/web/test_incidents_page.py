@@ -4,12 +4,14 @@ they should and a viewer can do none of it."""
 from __future__ import annotations
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
-from alerts.evaluate import evaluate
+from alerts.stage import evaluate
 from alerts.settings import AlertSettings
+from storage.context import RunContext
 from storage.models import Incident, IncidentMention, Ticket, TicketEvent
 from tests.alerts.conftest import Seeder
 
@@ -29,7 +31,7 @@ def incidents(db, clock):
            for i, (name, text) in enumerate((("hair", HAIR), ("hair_again", HAIR_AGAIN), ("cold", COLD),
                                              ("refund", REFUND)))}
     with db.session() as s:
-        evaluate(s, AlertSettings(), now, None, tz="Asia/Shanghai")
+        evaluate(s, AlertSettings(), RunContext(now, ZoneInfo("Asia/Shanghai")))
     with db.session() as s:
         of = {name: s.scalar(select(IncidentMention.incident_id).where(IncidentMention.mention_id == m))
               for name, m in ids.items()}
@@ -117,7 +119,7 @@ def test_the_ticket_page_shows_related_incidents(db, incidents, clock, as_role):
                          severity="general", source="feed-b",
                          categories=("service",))               # the same story, filed under another category
     with db.session() as s:
-        evaluate(s, AlertSettings(), clock.now(), None, tz="Asia/Shanghai")
+        evaluate(s, AlertSettings(), RunContext(clock.now(), ZoneInfo("Asia/Shanghai")))
         related_id = s.scalar(select(IncidentMention.incident_id).where(IncidentMention.mention_id == other))
     assert related_id not in of.values()
     client, token = as_role("agent")

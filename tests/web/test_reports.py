@@ -214,10 +214,10 @@ def test_report_json_is_serialisable_and_labelled(db, report_data):
 
 
 def test_a_ticket_reopened_through_the_process_counts_from_the_reopening(db, report_data):
-    """T2 (closed) reopened with alerts.tickets.move on 11-05 02:00 UTC and answered 3 h later:
+    """T2 (closed) reopened with alerts.tickets.process.move on 11-05 02:00 UTC and answered 3 h later:
     first response [0.25, 0.5, 1, 3] -> median 0.75, p90 1 + 0.7*2 = 2.4; resolution [4, 10] (T2 is
     unresolved again) -> median 7, p90 4 + 0.9*6 = 9.4; its follow-up answer is cleared: 1 of 1."""
-    from alerts.tickets import move
+    from alerts.tickets.process import move
 
     with db.session() as s:
         t2 = s.get(Ticket, report_data["T2"])

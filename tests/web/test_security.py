@@ -272,7 +272,7 @@ def test_failed_logins_for_one_name_do_not_lock_out_others_behind_the_same_addre
 
 
 def test_api_ticket_events_carry_only_http_urls(as_role, hostile_data, clock):
-    # the evidence event keeps the post's URL as collected (alerts/lifecycle.py); the API must not hand
+    # the evidence event keeps the post's URL as collected (alerts/tickets/lifecycle.py); the API must not hand
     # a data: or java<TAB>script: URL to an integration that renders it as a link
     with hostile_data.session() as s:
         ticket = s.scalar(select(Ticket))

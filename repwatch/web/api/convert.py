@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import overload
 
 from repwatch.web.api.schemas import EventOut, MentionOut, TicketOut
 from repwatch.web.queries.queue import is_breached, next_due
@@ -26,6 +27,18 @@ def safe_detail(value):
     if isinstance(value, list):
         return [safe_detail(v) for v in value]
     return value
+
+
+@overload
+def event_out(e: TicketEvent) -> EventOut: ...
+
+
+@overload
+def event_out(e: None) -> None: ...
+
+
+@overload
+def event_out(e: TicketEvent | None) -> EventOut | None: ...
 
 
 def event_out(e: TicketEvent | None) -> EventOut | None:

@@ -8,7 +8,7 @@ from typing import Annotated, Literal, Optional
 from fastapi import APIRouter, Query, Request
 from fastapi.exceptions import RequestValidationError
 
-from alerts.reports import build_report, period
+from alerts import build_report, period
 
 router = APIRouter(tags=["read"])
 MAX_DAYS = 400

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from alerts import replies
 from repwatch.web import actions
 from repwatch.web.api.convert import event_out, ticket_out
-from alerts.corrections import Change
+from alerts import Change
 from repwatch.web.api.schemas import (ActionResult, AssignIn, CorrectionIn, CorrectionOut, CorrectionResult, FollowUpIn,
                                       MoveIn, NoteIn, ReplyDraft, ReplyIn, SilenceIn)
 from repwatch.web.deps import agent, csrf

@@ -91,7 +91,7 @@ def ticket_query(f: QueueFilters, now: datetime):
 
 
 def breaching_soon(row: "QueueRow", now: datetime) -> bool:
-    """Not yet breached, and the next due time (the one SLA rule, alerts/sla.py) within SOON."""
+    """Not yet breached, and the next due time (the one SLA rule, alerts/tickets/sla.py) within SOON."""
     return not row.breached and row.next_due is not None and row.next_due <= now + SOON
 
 

@@ -65,7 +65,7 @@ def mentions_page(request: Request, q: str = Query("", max_length=200), since: s
 def correct_mention(request: Request, mention_id: int, verdict: str = Form(""), categories: list[str] = Form([]),
                     severity: str = Form(""), reason: str = Form(""), next: str = Form("/mentions")):
     """Label a post from the search results; a missed complaint gets its incident and ticket at once."""
-    from alerts.corrections import Change
+    from alerts import Change
 
     if verdict not in ("complaint", "not_complaint"):
         raise HTTPException(400, "verdict must be complaint or not_complaint")

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse
 from sqlalchemy import func, select
 
-from alerts.exceptions import AlertError
+from alerts import AlertError
 from repwatch.web.actions import actor
 from repwatch.web.deps import agent, csrf, principal
 from repwatch.web.render import flash, page
@@ -65,7 +65,7 @@ def _number(value: str, what: str) -> int:
 
 @router.post("/incidents/{incident_id}/ticket", dependencies=[agent, csrf])
 def open_ticket(request: Request, incident_id: int):
-    from alerts.lifecycle import TicketChanges, ensure_ticket
+    from alerts import TicketChanges, ensure_ticket
 
     def action(s, who, now):
         incident = s.get(Incident, incident_id)
@@ -73,13 +73,14 @@ def open_ticket(request: Request, incident_id: int):
             raise AlertError(f"no open incident #{incident_id}")
         ticket = ensure_ticket(s, incident, request.app.state.config.alerts, now, base_url=None,
                                changes=TicketChanges(), force=True, reason=f"opened from the incidents page by {who}")
+        assert ticket is not None   # force=True always gives one
         return f"工单 #{ticket.id} Ticket #{ticket.id} for incident #{incident_id}."
     return _act(request, action, "")
 
 
 @router.post("/incidents/{incident_id}/merge", dependencies=[agent, csrf])
 def merge(request: Request, incident_id: int, into: str = Form(...), reason: str = Form("")):
-    from alerts.merge import merge as do_merge
+    from alerts import merge_incidents as do_merge
 
     into_id = _number(into, "into")
     return _act(request, lambda s, who, now: do_merge(s, incident_id, into_id, actor=who, now=now,
@@ -89,7 +90,7 @@ def merge(request: Request, incident_id: int, into: str = Form(...), reason: str
 
 @router.post("/incidents/{incident_id}/move-out", dependencies=[agent, csrf])
 def move_out(request: Request, incident_id: int, mention: str = Form(...), reason: str = Form("")):
-    from alerts.merge import move_out as do_move_out
+    from alerts import move_out as do_move_out
 
     mention_id = _number(mention, "mention")
     return _act(request, lambda s, who, now: f"已移出 Mention {mention_id} moved out to incident #" + str(
@@ -99,7 +100,7 @@ def move_out(request: Request, incident_id: int, mention: str = Form(...), reaso
 
 @router.post("/incidents/{incident_id}/dismiss", dependencies=[agent, csrf])
 def dismiss(request: Request, incident_id: int, reason: str = Form("")):
-    from alerts.merge import dismiss as do_dismiss
+    from alerts import dismiss_incident as do_dismiss
 
     return _act(request, lambda s, who, now: do_dismiss(s, incident_id, actor=who, now=now,
                                                         reason=reason.strip()[:4000]) and None,

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse
 from sqlalchemy import select
 
-from alerts.tickets import STATES
+from storage.vocabulary import TICKET_STATES as STATES
 from repwatch.web import actions
 from repwatch.web.deps import agent, csrf, principal
 from repwatch.web.labels import CATEGORIES, SEVERITIES

@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from alerts.reports import GROUPINGS, build_report, period, queue_link
+from alerts import REPORT_GROUPINGS as GROUPINGS, build_report, period, queue_link
 from repwatch.web.charts import linked_hbars, stacked_bars
 from repwatch.web.deps import principal
 from repwatch.web.render import page

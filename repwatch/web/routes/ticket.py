@@ -10,11 +10,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse
 from sqlalchemy import select
 
-from alerts import replies
-from alerts.customers import other_tickets
-from alerts.corrections import Change, is_dismissed
-from alerts.merge import related
-from alerts.tickets import TRANSITIONS
+from alerts import TRANSITIONS, Change, is_dismissed, other_tickets, related, replies
 from repwatch.web import actions
 from repwatch.web.charts import bar_line_chart
 from repwatch.web.deps import agent, csrf, principal
@@ -170,7 +166,7 @@ def correct_mention(request: Request, ticket_id: int, mention_id: int, verdict: 
         m = s.get(Mention, mention_id) if 0 < mention_id < 2**31 else None
         linked = m is not None and s.scalar(select(IncidentMention.id).where(
             IncidentMention.incident_id == t.incident_id, IncidentMention.mention_id == m.id)) is not None
-        if not linked:
+        if m is None or not linked:
             raise HTTPException(404, f"post #{mention_id} is not evidence of ticket #{t.id}")
         actions.do_correct_mention(s, m, who, now, change=change)
 

@@ -3,7 +3,7 @@
 Revision ID: 0004
 Revises: 0003
 
-Incident.terms holds what alerts/grouping.py needs to match later posts against the incident (its
+Incident.terms holds what alerts/incidents/grouping.py needs to match later posts against the incident (its
 centroid and first-post term weights), so the index is rebuilt from the database after a restart
 without re-reading posts. Incident.label is its key terms; Incident.merged_into points at the
 incident it was merged into.

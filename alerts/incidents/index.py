@@ -1,0 +1,195 @@
+"""Incidents: mentions about the same issue, across sources.
+
+A mention joins the incident it is about when it says the same thing, in the same words or in other
+words (alerts/incidents/grouping.py: jieba TF-IDF with the unknown words - names, stores, products - as anchors,
+candidates from an inverted index, cosine with the incident's centroid), and it is about the same
+watch target, a compatible complaint category and within the window. A near-duplicate or repost of
+the incident's first post joins at once. Otherwise it starts a new incident. The grouping state of
+each incident (Incident.terms) is stored with it, so the index is rebuilt after a restart from the
+database alone, and history is never re-clustered. Incident.label names the incident by its key terms.
+
+One domain rule adds to the text: reports of the same hazard (the same safety word, e.g. 食物中毒,
+刹车失灵) about the same target within the window are one crisis however they are worded, so they
+join one incident and one urgent ticket (DOMAIN.md: safety is always urgent).
+
+The MinHash functions below (shingles, signature) are the grouping used before; bench/incidents.py
+keeps them as the baseline."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from alerts.exceptions import ConcurrentPass
+from alerts.incidents.grouping import GroupSettings, GroupState, Grouper, label, vector
+from alerts.settings import IncidentSettings
+from storage.models import Incident, IncidentMention, Mention
+from storage.records import normalise
+from storage.vocabulary import event_time, severity_rank
+from storage.writes import insert_ignore, insert_many_returning
+
+SEED = 1   # fixed, so signatures stored yesterday compare with today's
+SCHEME = "affine32"   # datasketch 2's permutation scheme, named because stored hash values do not carry it
+
+
+def shingles(text: str, size: int) -> set[bytes]:
+    """Character n-grams of the normalised text (width, case, punctuation, spaces and links folded away,
+    so a repost with a different prefix or emoji still matches). Chinese has no word boundaries;
+    character n-grams need no segmenter."""
+    folded = normalise(text)
+    if len(folded) <= size:
+        return {folded.encode("utf-8")} if folded else set()
+    return {folded[i:i + size].encode("utf-8") for i in range(len(folded) - size + 1)}
+
+
+def signature(text: str, settings: IncidentSettings):
+    from datasketch import MinHash   # lazy: importing datasketch costs ~0.8 s
+
+    m = MinHash(num_perm=settings.num_perm, seed=SEED, scheme=SCHEME)
+    grams = shingles(text, settings.shingle)
+    if grams:
+        m.update_batch(list(grams))
+    return m
+
+
+def mention_text(mention: Mention) -> str:
+    """Title and text, unless the title is just the opening of the text (feeds often make it so)."""
+    title = mention.title or ""
+    if not title or normalise(title) in normalise(mention.text):
+        return mention.text
+    return f"{title} {mention.text}"
+
+
+def grouping_settings(settings: IncidentSettings) -> GroupSettings:
+    return GroupSettings(threshold=settings.threshold, duplicate=settings.duplicate, window=settings.meaning_window,
+                         dup_window=settings.window)
+
+
+class IncidentIndex:
+    """Incidents seen within `settings.window` (the longer window, for near-duplicates), in an in-memory
+    inverted index rebuilt from their stored grouping state (Incident.terms) at the start of each evaluation: no post is re-read or re-tokenised."""
+
+    def __init__(self, session: Session, settings: IncidentSettings, now: datetime):
+        self.settings = settings
+        self.grouper = Grouper(grouping_settings(settings))
+        self.hazards: dict[tuple[str | None, str], int] = {}
+        # None: join() links each post at once; a list: join() keeps the links for write_links()
+        self.links: list[dict] | None = None
+        rows = session.execute(select(Incident.id, Incident.target, Incident.category, Incident.last_seen,
+                                      Incident.terms, Incident.signals)
+                               .where(Incident.last_seen >= now - settings.window, Incident.status != "merged")
+                               .order_by(Incident.id)).tuples()
+        for incident_id, target, category, last_seen, terms, signals in rows:
+            self.note_hazards(incident_id, target, signals)
+            if terms:
+                self.grouper.add_state(GroupState.from_json(incident_id, target, category, last_seen, terms))
+
+    def write_links(self, session: Session) -> None:
+        """Write the links join() kept back, in one statement. Each pass reads only posts that were in no
+        incident, so every link is new, unless another pass linked the same posts meanwhile: then this
+        pass raises ConcurrentPass, is rolled back, and nothing is counted twice."""
+        rows = self.links or []
+        if self.links is not None:
+            self.links = []
+        written = insert_many_returning(session, IncidentMention, rows, ["incident_id", "mention_id"],
+                                        IncidentMention.mention_id)
+        if len(written) < len(rows):
+            raise ConcurrentPass(f"another alert stage linked {len(rows) - len(written)} of the same posts while this "
+                                 "one ran; this pass was rolled back")
+
+    def note_hazards(self, incident_id: int, target: str | None, signals: list[str] | None) -> None:
+        for word in hazards(signals):
+            self.hazards.setdefault((target, word), incident_id)   # the oldest incident keeps the hazard
+
+    def match_hazard(self, target: str | None, signals: list[str] | None) -> int | None:
+        return next((self.hazards[(target, w)] for w in sorted(hazards(signals)) if (target, w) in self.hazards), None)
+
+
+def hazards(signals: list[str] | None) -> set[str]:
+    return {s.split(":", 1)[1] for s in signals or () if s.startswith("safety:")}
+
+
+def signal_kinds(signals: list[str]) -> set[str]:
+    return {s.split(":", 1)[0] for s in signals or ()}
+
+
+class Labels(Protocol):
+    """What grouping reads of a post's analysis: an Analysis row, or a person's correction of one
+    (alerts.corrections.raise_missed)."""
+
+    @property
+    def targets(self) -> list: ...
+    @property
+    def categories(self) -> list: ...
+    @property
+    def severity(self) -> str: ...
+    @property
+    def signals(self) -> list: ...
+
+
+def join(session: Session, index: IncidentIndex, analysis: Labels, mention: Mention,
+         now: datetime) -> tuple[Incident, bool, bool]:
+    """Put a mention into its incident. Returns (incident, incident_is_new, mention_was_added).
+    Idempotent: the incident key comes from its first mention, and a mention is linked once."""
+    target = analysis.targets[0] if analysis.targets else None
+    category = analysis.categories[0] if analysis.categories else None
+    text = mention_text(mention)
+    when = event_time(mention.published_at, mention.collected_at)
+    vec = vector(text, drop=(target,) if target else ())
+    incident_id = index.grouper.match(vec, target, analysis.categories or None, when).id
+    if incident_id is None:
+        incident_id = index.match_hazard(target, analysis.signals)
+    created = False
+    if incident_id is None:
+        key = f"{target or '-'}/{category or 'other'}/m{mention.id}"
+        created = insert_ignore(session, Incident, dict(
+            key=key, target=target, category=category, title=text[:1000], severity=analysis.severity,
+            signals=[], first_seen=when, last_seen=when, mention_count=0, reach=0, status="open"), ["key"])
+        incident_id = session.scalar(select(Incident.id).where(Incident.key == key))
+    incident = session.get(Incident, incident_id)
+    assert incident is not None   # matched in the index, or inserted (by us or a concurrent writer) above
+    link = dict(incident_id=incident.id, mention_id=mention.id, added_at=now)
+    if index.links is not None:   # the caller writes the links together (write_links)
+        index.links.append(link)
+        added = True
+    else:
+        added = insert_ignore(session, IncidentMention, link, ["incident_id", "mention_id"])
+    if added:
+        absorb(incident, analysis, mention)
+        index.note_hazards(incident.id, incident.target, analysis.signals)
+        state = index.grouper.absorb(incident.id, vec, incident.target, incident.category, incident.last_seen)
+        incident.terms = state.to_json()
+        incident.label = label(state.centroid) or None
+    return incident, created, added
+
+
+def absorb(incident: Incident, analysis: Labels, mention: Mention) -> None:
+    when = event_time(mention.published_at, mention.collected_at)
+    incident.mention_count += 1
+    incident.reach += mention.author_followers or 0
+    incident.first_seen = min(incident.first_seen, when)
+    incident.last_seen = max(incident.last_seen, when)
+    if incident.category is None and analysis.categories:
+        incident.category = analysis.categories[0]
+    raise_severity(incident, analysis.severity)
+    incident.signals = sorted(set(incident.signals or []) | set(analysis.signals or []))
+
+
+def raise_severity(incident: Incident, severity: str, reason: str | None = None) -> bool:
+    """Severity only goes up while an incident lives. Returns True when it changed."""
+    changed = severity_rank(severity) > severity_rank(incident.severity)
+    if changed:
+        incident.severity = severity
+    if reason and reason not in (incident.signals or []):
+        incident.signals = sorted(set(incident.signals or []) | {reason})
+    return changed
+
+
+def members(session: Session, incident_id: int, limit: int | None = None) -> list[Mention]:
+    stmt = (select(Mention).join(IncidentMention, IncidentMention.mention_id == Mention.id)
+            .where(IncidentMention.incident_id == incident_id).order_by(Mention.id))
+    if limit:
+        stmt = stmt.limit(limit)
+    return list(session.scalars(stmt))
