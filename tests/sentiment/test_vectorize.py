@@ -34,3 +34,17 @@ def test_shipped_models_score_as_with_scikit_learn():
     texts = [t for t in TEXTS if t.strip()]
     vec = zh_model.vectorizer(zh.terms, zh.idf, ngram_range=zh.ngram_range)
     assert np.allclose(vec.transform(texts) @ zh.coef + zh.intercept, zh.decision(texts), atol=1e-5)
+
+
+def test_scoring_process_imports_neither_scikit_learn_nor_pkg_resources(tmp_path):
+    """What made loading slow (about 1 s each) stays out of a process that only scores."""
+    import subprocess
+    import sys
+
+    probe = ("import sys; from sentiment import Analyzer, TextIn; from sentiment.settings import AnalysisSettings; "
+             "r = Analyzer(AnalysisSettings(workers=1, snownlp=False)).score_one(TextIn('送餐太慢了，饭都凉了')); "
+             "assert r.complaint, r; print(sorted(m for m in ('sklearn', 'pkg_resources') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                         env={**__import__("os").environ, "REPWATCH_CACHE_DIR": str(tmp_path)})
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+    assert any(p.name.startswith("jieba-") for p in tmp_path.iterdir())    # jieba's cache went to our cache dir
