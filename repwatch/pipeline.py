@@ -408,7 +408,7 @@ def analyze_pending(db: Database, analyzer: Analyzer, *, batch_size: int = 500, 
                          negative=r.negative, complaint=r.complaint, categories=r.categories,
                          severity=r.severity, signals=r.signals,
                          targets=list(dict.fromkeys(r.targets + source_targets.get(names.get(m.source_id, ""), []))),
-                         model_version=r.model_version) for m, r in zip(mentions, results)]
+                         model_version=r.model_version, **_learned(r)) for m, r in zip(mentions, results)]
             insert_many_ignore(s, Analysis, rows, ["mention_id"])
             langs: dict[str, list[int]] = {}
             for m, r in zip(mentions, results):
@@ -420,6 +420,15 @@ def analyze_pending(db: Database, analyzer: Analyzer, *, batch_size: int = 500, 
             done += len(mentions)
         if limit is not None and done >= limit or mention_ids is not None:
             return done
+
+
+def _learned(r) -> dict:
+    """The learned models' complaint_score and per-category confidence, as `repwatch analyze` prints them
+    (rounded to 4 places); both None when no model read the text."""
+    out = r.contract()
+    if r.complaint_score is None:
+        return {"complaint_score": None, "confidence": None}
+    return {"complaint_score": out["complaint_score"], "confidence": out["confidence"]}
 
 
 def build_notifier(n) -> Notifier:

@@ -177,7 +177,9 @@ def show(ctx: Context, ticket_id: int) -> None:
         echo("Evidence:")
         for m in members(s, t.incident_id, limit=50):
             reach = f" [{m.author_followers} followers]" if m.author_followers else ""
-            echo(f"  - {' '.join(m.text.split())[:100]}{reach}  {m.url or ''}")
+            echo(f"  - #m{m.id} {' '.join(m.text.split())[:100]}{reach}  {m.url or ''}")
+            if m.analysis is not None:
+                echo(f"      {_verdict(m.analysis)}")
         echo("Audit trail:")
         for e in t.events:
             change = f" {e.from_state or ''}→{e.to_state}" if e.to_state else ""
@@ -186,6 +188,16 @@ def show(ctx: Context, ticket_id: int) -> None:
 
                 change = f" ({describe(e.detail or {})})"
             echo(f"  {when(e.at)} {e.actor}: {e.kind}{change}{' - ' + e.note if e.note else ''}")
+
+
+def _verdict(a) -> str:
+    """What the models said about one post: complaint or not with the calibrated score, each category with its
+    confidence, the severity (what an agent corrects with `repwatch correct`)."""
+    score = f" {a.complaint_score:.2f}" if a.complaint_score is not None else ""
+    conf = a.confidence or {}
+    cats = ", ".join(f"{c} {conf[c]:.2f}" if c in conf else c for c in a.categories or []) or "-"
+    return (f"{'complaint' if a.complaint else 'not a complaint'}{score}; categories {cats}; "
+            f"severity {a.severity}; sentiment {a.sentiment:.2f}")
 
 
 @ticket_group.command("move")

@@ -4,6 +4,7 @@ same commands without paying the interpreter and model start-up for every call."
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -108,6 +109,8 @@ def test_run_then_tickets_then_move_through_the_process(workdir, database_url, h
     assert invoke(*base, "ticket", "move", ticket, "investigating", "--note", "called the customer").returncode == 0
     shown = invoke(*base, "ticket", "show", ticket).stdout
     assert "investigating" in shown and "called the customer" in shown and "食物中毒" in shown
+    # each post of the evidence with what the models said: calibrated score, categories with their confidence
+    assert re.search(r"\n      complaint (0\.\d\d|1\.00); categories \w+ (0\.\d\d|1\.00).*; severity urgent;", shown), shown
     # the table pads by display width: a Chinese owner takes two cells a character, the columns line up
     from wcwidth import wcswidth
 

@@ -101,6 +101,11 @@ class MentionOut(BaseModel):
     severity: Optional[str]
     categories: list[str]
     signals: list[str]
+    complaint_score: Optional[float] = Field(
+        default=None, description="the complaint model's calibrated probability that the post is a complaint; "
+                                  "null when no model read it (other languages, or analysed before it was stored)")
+    confidence: dict[str, float] = Field(
+        default_factory=dict, description="the category model's confidence for each of `categories`")
 
 
 class IncidentOut(Out):
