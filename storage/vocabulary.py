@@ -5,9 +5,8 @@ display), so they are defined once, here in storage, the one package every stage
 Adding a category is one edit to CATEGORIES and its two labels below (plus routing in the config)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone, tzinfo
+from datetime import datetime
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case
 
@@ -111,20 +110,6 @@ def signal_label(signal: str, locale: str = "zh") -> str:
     return f"{name}·{word}" if word else name
 
 
-# -- the team's clock: one way to write a moment for people ----------------------------------------
-def local_time(moment: datetime | None, tz: tzinfo | str | None, *, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """'2026-12-01 13:45 (Asia/Shanghai)': the moment in the team's timezone, labelled with the zone, so
-    nobody has to guess whether a time is UTC. A naive datetime is taken as UTC (how the database keeps
-    them); None is '-'."""
-    if moment is None:
-        return "-"
-    zone = ZoneInfo(tz) if isinstance(tz, str) else (tz or timezone.utc)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    name = getattr(zone, "key", None) or ("UTC" if zone is timezone.utc else str(zone))
-    return f"{moment.astimezone(zone).strftime(fmt)} ({name})"
-
-
 # -- event time: when a post happened ---------------------------------------------------------------
 def event_time(published: datetime | None, collected: datetime) -> datetime:
     """When the post happened, as far as we can trust it: a missing date, or one later than we saw the
@@ -134,5 +119,7 @@ def event_time(published: datetime | None, collected: datetime) -> datetime:
 
 
 def event_time_sql(published, collected):
-    """event_time() as a SQL expression over two columns, for queries that filter or sort by it."""
+    """event_time() as a SQL expression over two columns. Queries use the stored, indexed
+    mention.happened_at (written by event_time() on every insert); this serves the one backfill of
+    rows stored before that column existed (migration 0009)."""
     return case((and_(published.is_not(None), published <= collected), published), else_=collected)

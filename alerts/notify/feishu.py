@@ -20,7 +20,7 @@ from pydantic import Field
 from alerts.notify.base import Alert, Outcome
 from alerts.notify.http import OptionalSecret, request
 from alerts.notify.limits import TRIMMED, ByteLimits, Rate, pieces
-from alerts.notify.render import MAX_TEXT, deadline_line, figures_line, heading, safe_link
+from alerts.notify.render import MAX_TEXT, deadline_line, figures_line, heading, is_digest, link_label, safe_link
 from alerts.notify.robots import ChatNotifier, ChatOptions, json_bytes, robot_outcome
 
 
@@ -51,10 +51,11 @@ def _text(value: str) -> dict:
 
 def post_content(alert: Alert) -> list[list[dict]]:
     rows = [[_text(line)] for line in alert.summary.splitlines()]
-    rows.append([_text(f"类别 category: {alert.category or '-'}; 严重度 severity: {alert.severity}")])
+    if not is_digest(alert):
+        rows.append([_text(f"类别 category: {alert.category or '-'}; 严重度 severity: {alert.severity}")])
     if due := deadline_line(alert):
         rows.append([_text(due)])
-    if alert.figures:
+    if alert.figures and not is_digest(alert):
         rows.append([_text(figures_line(alert))])
     for e in alert.evidence:
         row = [_text("• " + " ".join((e.get("text") or "").split())[:MAX_TEXT]
@@ -65,7 +66,7 @@ def post_content(alert: Alert) -> list[list[dict]]:
             row.append({"tag": "a", "text": "原文 source", "href": link})
         rows.append(row)
     if safe_link(alert.url):
-        rows.append([{"tag": "a", "text": "打开工单 open ticket", "href": safe_link(alert.url)}])
+        rows.append([{"tag": "a", "text": link_label(alert), "href": safe_link(alert.url)}])
     return rows
 
 

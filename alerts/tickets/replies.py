@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from alerts.exceptions import AlertError
 from alerts.tickets.process import record
 from storage.models import IncidentMention, Mention, Ticket
-from storage.vocabulary import CATEGORIES, label, local_time
+from storage.vocabulary import CATEGORIES, label
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "replies.yaml"
 GENERAL = "general"
@@ -171,6 +171,8 @@ def _excerpt(text: str, limit: int = POST_EXCERPT) -> str:
 
 def values(session: Session, ticket: Ticket, *, lang: str, now: datetime, tz: tzinfo) -> dict[str, str]:
     post = first_post(session, ticket)
+    tz_name = getattr(tz, "key", None) or str(tz)
+    due = (now + FOLLOW_UP_WITHIN).astimezone(tz)
     customer = "您" if lang == "zh" else "there"
     return {
         "author": (post.author if post is not None and post.author else customer),
@@ -179,7 +181,7 @@ def values(session: Session, ticket: Ticket, *, lang: str, now: datetime, tz: tz
         "target": (ticket.incident.target if ticket.incident is not None and ticket.incident.target else ""),
         "ticket_id": str(ticket.id),
         "title": ticket.title,
-        "due": local_time(now + FOLLOW_UP_WITHIN, tz),
+        "due": f"{due:%Y-%m-%d %H:%M} ({tz_name})",
     }
 
 
