@@ -358,9 +358,12 @@ def _finish(source: Source, run: CollectionRun, report: SourceReport, source_cfg
     report.alarm = health_alarm(source, now)
 
 
-def health_alerts(reports: Iterable[SourceReport], base_url: str | None = None) -> list[Alert]:
+def health_alerts(reports: Iterable[SourceReport], base_url: str | None = None, tz=None) -> list[Alert]:
     """Broken sources, as alerts for the same notifiers as tickets. The key holds the episode start,
-    so the notification log sends each broken episode once, and retries a failed delivery next run."""
+    so the notification log sends each broken episode once, and retries a failed delivery next run.
+    Times are in the team's timezone `tz`, labelled."""
+    from storage.timefmt import local_time
+
     out = []
     for r in reports:
         a = r.alarm
@@ -370,9 +373,9 @@ def health_alerts(reports: Iterable[SourceReport], base_url: str | None = None) 
                 "zero_items": "returning no items", "silence": "silent"}[a.reason]
         out.append(Alert(
             key=a.key, kind="health", severity="important", title=f"数据源异常 Source {a.source} is {what}",
-            summary=(f"{a.message}\nSince {a.since:%Y-%m-%d %H:%M} UTC; last success "
-                     f"{a.last_success_at:%Y-%m-%d %H:%M} UTC." if a.last_success_at else
-                     f"{a.message}\nSince {a.since:%Y-%m-%d %H:%M} UTC; no successful run yet."),
+            summary=(f"{a.message}\nSince {local_time(a.since, tz)}; last success "
+                     f"{local_time(a.last_success_at, tz)}." if a.last_success_at else
+                     f"{a.message}\nSince {local_time(a.since, tz)}; no successful run yet."),
             url=f"{base_url.rstrip('/')}/sources" if base_url else None,
             figures={"source": a.source, "kind": a.kind, "health": a.health,
                      "errors": ", ".join(f"{k}×{v}" for k, v in sorted(a.error_counts.items())) or "-"}))
@@ -405,7 +408,7 @@ def analyze_pending(db: Database, analyzer: Analyzer, *, batch_size: int = 500, 
                          negative=r.negative, complaint=r.complaint, categories=r.categories,
                          severity=r.severity, signals=r.signals,
                          targets=list(dict.fromkeys(r.targets + source_targets.get(names.get(m.source_id, ""), []))),
-                         model_version=r.model_version) for m, r in zip(mentions, results)]
+                         model_version=r.model_version, **_learned(r)) for m, r in zip(mentions, results)]
             insert_many_ignore(s, Analysis, rows, ["mention_id"])
             langs: dict[str, list[int]] = {}
             for m, r in zip(mentions, results):
@@ -417,6 +420,15 @@ def analyze_pending(db: Database, analyzer: Analyzer, *, batch_size: int = 500, 
             done += len(mentions)
         if limit is not None and done >= limit or mention_ids is not None:
             return done
+
+
+def _learned(r) -> dict:
+    """The learned models' complaint_score and per-category confidence, as `repwatch analyze` prints them
+    (rounded to 4 places); both None when no model read the text."""
+    out = r.contract()
+    if r.complaint_score is None:
+        return {"complaint_score": None, "confidence": None}
+    return {"complaint_score": out["complaint_score"], "confidence": out["confidence"]}
 
 
 def build_notifier(n) -> Notifier:
@@ -445,7 +457,7 @@ def run_once(db: Database, config: Config, analyzer: Analyzer, now: datetime, *,
     report.analyzed = analyze_pending(db, analyzer, batch_size=config.analysis.batch_size,
                                       source_targets={s.name: list(s.targets) for s in config.sources})
     report.evaluation, report.dispatch = alert_stage(db, config, now,
-                                                     extra=health_alerts(report.sources, config.base_url))
+                                                     extra=health_alerts(report.sources, config.base_url, config.tz))
     return report
 
 
