@@ -332,12 +332,13 @@ class Grouper:
             # how much of what the post says the incident already holds, for incidents sharing an anchor:
             # a short post ("又拉肚子了，过期三明治") says little, all of it about the incident, while
             # its cosine with a centroid of thirty terms stays low
-            for w, x in vec.items():
+            for w, x in vec.items():   # the few anchored candidates looked up in each posting list
                 ids = self.postings.get((target, w))
                 if ids and len(ids) <= common:
                     xx = x * x
-                    for cid in cover.keys() & ids.keys():
-                        cover[cid] += xx
+                    for cid in cover:
+                        if cid in ids:
+                            cover[cid] += xx
             for cid, c in cover.items():
                 if c >= st.cover:
                     scores[cid] = max(scores[cid], st.threshold + (c - st.cover) * (1 - st.threshold))
