@@ -66,7 +66,7 @@ STOP = set("""
 """.split())
 
 
-SOCIAL_IDF = Path(__file__).with_name("data") / "idf_social.tsv.gz"
+SOCIAL_IDF = Path(__file__).resolve().parents[1] / "data" / "idf_social.tsv.gz"   # alerts/data/
 USE_SOCIAL = True   # bench/incidents.py turns it off to measure jieba's table alone
 
 
@@ -82,7 +82,7 @@ def _idf() -> dict[str, float]:
                 import jieba.analyse as ja   # lazy: the dictionary load costs about a second
 
                 table = dict(ja.TFIDF().idf_freq)
-                if USE_SOCIAL and SOCIAL_IDF.exists():
+                if USE_SOCIAL:   # shipped with the package: a missing file is an error, not a silent fallback
                     with gzip.open(SOCIAL_IDF, "rt", encoding="utf-8") as f:
                         total = int(f.readline())
                         for line in f:
