@@ -137,7 +137,7 @@ def test_emoticons_links_and_platform_words_join_nothing():
     news = jieba.analyse.TFIDF().idf_freq
     for word in ("京东", "外卖"):
         assert term_idf(word) < news[word] - 1
-    assert term_idf("拉肚子") > 9 and term_idf("保价") > 9   # rare in reviews too: still anchors
+    assert term_idf("拉肚子") > 8 and term_idf("保价") > 8   # rare in reviews too: still anchors (anchor_idf 8)
 
 
 def test_anchored_coverage_joins_a_post_on_a_rare_word_the_incident_holds():
