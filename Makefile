@@ -11,6 +11,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	$(BIN)/python -m sentiment.snow_port   # SnowNLP's segmenter, converted once into the port's cache
+	$(BIN)/python -m sentiment.complaint_model   # jieba's prefix dictionary, cached beside it
 	@touch $(STAMP)
 
 install: $(STAMP)

@@ -14,3 +14,8 @@ class IllegalTransition(AlertError):
 
 class UnknownNotifier(UnknownPlugin, AlertError):
     """A notifier's `kind` names no registered notifier."""
+
+
+class ConcurrentPass(AlertError):
+    """Another alert stage linked some of the same posts while this one ran. This pass wrote nothing
+    (its transaction is rolled back): the other did that work, and the next run picks up the rest."""

@@ -124,6 +124,9 @@ def main() -> None:
     ap.add_argument("--pg", help="also on this PostgreSQL server (a private schema, dropped afterwards)")
     ap.add_argument("--reader", help="python of an environment with `reader` installed: collect the same feeds")
     ap.add_argument("--reader-workers", type=int, default=1)
+    ap.add_argument("--per-host", type=int, help="http.per_host (default 8: every bench feed is on one host)")
+    ap.add_argument("--concurrency", type=int, help="http.concurrency (default 16)")
+    ap.add_argument("--only", choices=["first", "304"], help=argparse.SUPPRESS)
     ap.add_argument("--no-sqlite", action="store_true")
     ap.add_argument("--web", action="store_true", help="also the Scrapy phases")
     ap.add_argument("--tracemalloc", action="store_true")
@@ -168,7 +171,8 @@ def run(args, base: str, url: str, backend: str) -> list[dict]:
     sources += [{"name": f"one-page-{k}", "kind": "web", "start_urls": [f"{base}/reviews?page={k + 1}"],
                  "item": "div.review", "fields": {"id": "::attr(data-id)", "text": "p.text ::text"},
                  "max_pages": 1, **fast} for k in range(args.crawls)]
-    config = parse_config({"sources": sources}, "<bench>")
+    http = {k: v for k, v in (("per_host", args.per_host), ("concurrency", args.concurrency)) if v}
+    config = parse_config({"sources": sources, **({"http": http} if http else {})}, "<bench>")
     now = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)
     rows = []
     db = Database(url)

@@ -13,6 +13,7 @@ from pydantic import AnyHttpUrl
 
 from collectors.base import CollectResult, Collector, Problem, SourceState
 from collectors.exceptions import CollectError
+from collectors.feed_fast import parse_plain_rss
 from collectors.feed_xml import ends_properly, prepare_xml
 from collectors.http import fetch
 from storage.clean import clean_text
@@ -68,6 +69,9 @@ def entry_to_mention(entry) -> MentionIn | None:
 
 def parse_feed(content: bytes, headers: dict[str, str], where: str) -> CollectResult:
     data, headers, problems = prepare_xml(content, headers, where)
+    plain = parse_plain_rss(data, headers.get("content-type", ""))
+    if plain is not None:   # a well-formed, plain RSS 2.0 feed: read without feedparser (feed_fast.py)
+        return _mentions(plain, CollectResult(problems=problems), where)
     parsed = feedparser.parse(data, response_headers=headers)
     result = CollectResult(problems=problems)
     exc = parsed.get("bozo_exception")
@@ -87,7 +91,11 @@ def parse_feed(content: bytes, headers: dict[str, str], where: str) -> CollectRe
         else:
             result.problems.append(Problem("malformed", f"feed is not well-formed ({exc}); "
                                            f"kept the {len(parsed.entries)} entries that parsed", where))
-    for index, entry in enumerate(parsed.entries):
+    return _mentions(parsed.entries, result, where)
+
+
+def _mentions(entries, result: CollectResult, where: str) -> CollectResult:
+    for index, entry in enumerate(entries):
         try:
             mention = entry_to_mention(entry)
         except Exception as exc:  # one odd entry never costs the rest
@@ -119,9 +127,9 @@ class FeedReader(Collector[FO]):
         url = self.feed_url()
         fetched = fetch(url, self.http, etag=state.etag, last_modified=state.last_modified,
                         accept="application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.5")
-        if fetched.not_modified:
-            return CollectResult(not_modified=True, http_status=304, etag=state.etag,
-                                 last_modified=state.last_modified)
+        if fetched.not_modified:   # the pipeline keeps the stored validators; a 304 may carry new ones
+            return CollectResult(not_modified=True, http_status=304, etag=fetched.headers.get("etag"),
+                                 last_modified=fetched.headers.get("last-modified"))
         result = parse_feed(fetched.content, fetched.headers, url)
         result.http_status = fetched.status
         result.etag = fetched.headers.get("etag")

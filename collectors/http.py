@@ -63,8 +63,8 @@ def client(settings: HttpSettings, *, shared: bool = False) -> httpx.Client:
 # and JSON APIs of a run reuse connections instead of opening (and TLS-handshaking) one per fetch.
 # httpx.Client is safe to share between threads. It keeps no cookies, so nothing one source's server
 # sets is ever sent on another source's behalf (a fresh client per fetch never carried cookies over).
-# At most POOL_CONNECTIONS connections in all (POOL_KEEPALIVE kept idle); per host, the pipeline
-# fetches at most COLLECT_THREADS (4) sources at once, which bounds each host's load as before.
+# At most POOL_CONNECTIONS connections in all (POOL_KEEPALIVE kept idle); per host, fetch() runs at
+# most http.per_host requests at once (host_slot), which bounds each host's load.
 POOL_CONNECTIONS, POOL_KEEPALIVE = 32, 16
 _shared: dict[tuple, httpx.Client] = {}
 _shared_lock = threading.Lock()
@@ -120,14 +120,35 @@ def parse_retry_after(value: str | bytes | None, date_header: str | bytes | None
     return max(0.0, when - reference)
 
 
+_hosts: dict[str, threading.BoundedSemaphore] = {}
+_hosts_lock = threading.Lock()
+
+
+def host_slot(url: str, settings: HttpSettings) -> threading.BoundedSemaphore:
+    """The per-host limit (http.per_host): one semaphore per host and port in the process. A redirect to
+    another host is counted against the first host only (the limit is politeness, not a guarantee)."""
+    try:
+        parsed = httpx.URL(url)
+        host = f"{parsed.host}:{parsed.port or ''}"
+    except Exception:   # an invalid URL fails in the fetch itself, with a clear message
+        host = ""
+    with _hosts_lock:
+        slot = _hosts.get(host)
+        if slot is None:
+            slot = _hosts[host] = threading.BoundedSemaphore(settings.per_host)
+        return slot
+
+
 def fetch(url: str, settings: HttpSettings, **kwargs) -> Fetched:
     """GET `url` within `http.fetch_deadline` in total. The fetch runs in a worker thread so that no
     server behaviour (a trickle of bytes, stalled headers, slow DNS) can hold the caller past the deadline;
-    a worker left behind stops at its next chunk, or at the read timeout at the latest."""
+    a worker left behind stops at its next chunk, or at the read timeout at the latest. At most
+    http.per_host fetches run against one host at once; the wait for a turn is not part of the deadline."""
     seconds = settings.fetch_deadline.total_seconds()
     try:
-        return call_within(seconds, lambda cancel: _fetch(url, settings, cancel=cancel, **kwargs),
-                           name="repwatch-fetch")
+        with host_slot(url, settings):
+            return call_within(seconds, lambda cancel: _fetch(url, settings, cancel=cancel, **kwargs),
+                               name="repwatch-fetch")
     except DeadlinePassed:
         raise CollectError("deadline", f"{url}: no complete answer within the {seconds:g}s deadline "
                            "(http.fetch_deadline); the server is too slow or sends a trickle; nothing from this "

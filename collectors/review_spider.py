@@ -43,9 +43,11 @@ def fix_encoding(response, forced: str | None):
 class ReviewSpider(scrapy.Spider):
     name = "repwatch-review"
 
-    def __init__(self, *args, options, harvest, is_known, now, tz, **kwargs):
+    def __init__(self, *args, options, harvest, is_known, now, tz, known=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.options, self.harvest, self.is_known = options, harvest, is_known
+        # the batch form (SourceState.known): one query for a page's ids instead of one per review
+        self.known = known or (lambda ids: {i for i in ids if is_known(i)})
         self.now, self.tz = now, tz
         self.visited: set[str] = set()
 
@@ -66,12 +68,10 @@ class ReviewSpider(scrapy.Spider):
             self.harvest.problems.append(Problem("encoding", note, response.url, warning=True))
         self.harvest.pages_ok += 1
         page = response.meta.get("page", 1)
-        known = False
-        count = 0
-        for mention in self.parse_items(response):
-            count += 1
-            known = known or self.is_known(mention.external_id)
-            yield mention
+        mentions = list(self.parse_items(response))
+        count = len(mentions)
+        known = bool(mentions) and bool(self.known([m.external_id for m in mentions]))
+        yield from mentions
         if count == 0:
             self.harvest.problems.append(Problem(
                 "layout", f"page {page}: the item selector {self.options.item!r} matched no reviews; "

@@ -22,6 +22,13 @@ class HttpSettings(Strict):
     fetch_deadline: Duration = Field(default=timedelta(seconds=30),
                                      description="longest one fetch may take in total, from connect to the last byte")
 
+    # Feeds, RSSHub routes and JSON APIs of a run are fetched side by side: `concurrency` fetches in
+    # flight at most, and at most `per_host` of them to any one host (Scrapy's CONCURRENT_REQUESTS and
+    # CONCURRENT_REQUESTS_PER_DOMAIN, with the same defaults), so many sources on one server never hit
+    # it with more than that. A fetch waiting for its host's turn does not use up its fetch_deadline.
+    concurrency: int = Field(default=16, ge=1, le=64, description="fetches in flight at once in a run")
+    per_host: int = Field(default=8, ge=1, le=64, description="fetches in flight to one host at once")
+
     @field_validator("fetch_deadline")
     @classmethod
     def _deadline(cls, value: timedelta) -> timedelta:

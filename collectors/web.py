@@ -151,8 +151,11 @@ class WebCollector(Collector[WebOptions]):
             return build_mention(values, now=state.now, tz=tz, rating_scale=o.rating_scale,
                                  date_format=o.date_format, base_url=base_url)
 
-        harvest = run_crawl(CrawlSpec(spider_cls, self.settings(), to_mention=to_mention, spider_kwargs=dict(
-            options=o, is_known=state.is_known, now=state.now, tz=tz)))
+        spider_kwargs = dict(options=o, is_known=state.is_known, now=state.now, tz=tz)
+        if issubclass(spider_cls, ReviewSpider):   # a custom spider gets only the documented kwargs
+            spider_kwargs["known"] = state.known
+        harvest = run_crawl(CrawlSpec(spider_cls, self.settings(), to_mention=to_mention,
+                                      spider_kwargs=spider_kwargs))
         return self.outcome(harvest)
 
     def outcome(self, harvest) -> CollectResult:

@@ -395,10 +395,15 @@ def _cross_checks(config: Config, kept: dict[str, list[int]] | None = None, raw:
 
 def _digest_checks(config: Config, watch: set[str], at=lambda section, index: index,
                    raw: dict | None = None) -> list[str]:
-    """Every recipient filter names something that exists (unique names: _cross_checks)."""
+    """Every recipient filter and digest channel names something that exists (unique names: _cross_checks)."""
     problems = []
     sources = {s.name for s in config.sources} | _raw_names(raw, "sources")
+    notifiers = {n.name for n in config.notify} | _raw_names(raw, "notify")
     for index, digest in enumerate(config.digests):
+        for n_index, name in enumerate(digest.notify):
+            if name not in notifiers:
+                problems.append(f"digests[{at('digests', index)}].notify[{n_index}]: no notifier named {name!r}; "
+                                f"defined: {', '.join(sorted(notifiers)) or 'none'}")
         for r_index, r in enumerate(digest.recipients):
             for key, names, known in (("targets", r.targets, watch), ("sources", r.sources, sources)):
                 for n_index, name in enumerate(names):

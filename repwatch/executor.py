@@ -70,4 +70,4 @@ class InProcessExecutor:
     def send_digest(self, digest: str, day: date, recipients: Optional[list[str]], now: datetime):
         from repwatch.digests import send_digest
 
-        return send_digest(self.db, self._config, digest, day, now, only=recipients, sleep=self.sleep)
+        return send_digest(self.db, self._config, digest, day, now, only=recipients)

@@ -10,8 +10,10 @@ from datetime import datetime
 from typing import Callable, Iterable, Sequence
 
 from sqlalchemy import exists, select, update
+from sqlalchemy.orm import object_session
 
-from alerts import Alert, DispatchReport, EvaluateReport, Notifier, deliver_due, enqueue, evaluate, get_notifier
+from alerts import (Alert, ConcurrentPass, DispatchReport, EvaluateReport, Notifier, alert_rows, deliver_due, enqueue,
+                    evaluate, get_notifier)
 from collectors import CollectError, CollectResult, Problem, SourceState, get_collector
 from collectors.health import HealthAlarm, alarm as health_alarm, record_outcome
 from repwatch.config import Config, SourceConfig
@@ -28,7 +30,7 @@ log = logging.getLogger("repwatch.pipeline")
 # Fetched side by side within one run: the httpx-based kinds. Scrapy crawls (`web`) and local
 # imports run one at a time in the calling thread.
 PARALLEL_KINDS = frozenset({"feed", "rsshub", "json"})
-COLLECT_THREADS = 4   # enough that a few stuck sources leave room for the rest; polite on two cores
+STORE_BATCH = 50      # sources stored in one transaction at most
 
 
 @dataclass
@@ -91,22 +93,31 @@ def collect_source(db: Database, config: Config, source_cfg: SourceConfig, now: 
 
 def collect_sources(db: Database, config: Config, chosen: list[SourceConfig], now: datetime,
                     on_source: Callable[[SourceReport], None] | None = None) -> list[SourceReport]:
-    """Collect several sources. Feeds and JSON APIs are fetched side by side, so a stuck one (a server
-    trickling its answer until http.fetch_deadline) does not delay the others' fetches; results are
-    stored one at a time, in config order, from this thread, so database writes never race and the
-    first source to carry a text stays its original, as in a one-by-one run."""
+    """Collect several sources. Feeds and JSON APIs are fetched side by side (http.concurrency in
+    flight, http.per_host to one host), so a stuck one (a server trickling its answer until
+    http.fetch_deadline) does not delay the others' fetches; results are stored in config order, from
+    this thread, so database writes never race and the first source to carry a text stays its
+    original, as in a one-by-one run. Results already fetched are stored together, up to STORE_BATCH
+    sources in one transaction (one commit, their runs and sources updated in a few statements);
+    a batch the database refuses is stored again one source at a time, so a bad source fails alone."""
     jobs = _open_runs(db, config, chosen, now)
     side_by_side = [job for job in jobs if job.source_cfg.kind in PARALLEL_KINDS]
-    reports = []
-    with ThreadPoolExecutor(max_workers=max(1, min(COLLECT_THREADS, len(side_by_side))),
+    reports: list[SourceReport] = []
+    with ThreadPoolExecutor(max_workers=max(1, min(config.http.concurrency, len(side_by_side))),
                             thread_name_prefix="collect") as pool:
         fetching = {id(job): pool.submit(_fetch, config, job) for job in side_by_side} if len(side_by_side) > 1 else {}
-        for job in jobs:
+        ready: list[tuple[_Collection, CollectResult | None, CollectError | None]] = []
+        for i, job in enumerate(jobs):
             future = fetching.get(id(job))
-            report = _close_run(db, job, *(future.result() if future else _fetch(config, job)))
-            reports.append(report)
-            if on_source:
-                on_source(report)
+            ready.append((job, *(future.result() if future else _fetch(config, job))))
+            following = fetching.get(id(jobs[i + 1])) if i + 1 < len(jobs) else None
+            # store now rather than let fetched results wait behind a slow fetch or a crawl
+            if following is None or not following.done() or len(ready) >= STORE_BATCH:
+                for report in _close_runs(db, ready):
+                    reports.append(report)
+                    if on_source:
+                        on_source(report)
+                ready = []
     return reports
 
 
@@ -147,11 +158,6 @@ def _open_runs(db: Database, config: Config, chosen: list[SourceConfig], now: da
 
 def _job(db: Database, config: Config, source_cfg: SourceConfig, source_id: int, run_id: int, now: datetime,
          state: SourceState) -> _Collection:
-    def is_known(external_id: str) -> bool:
-        with db.session() as ks:
-            return ks.scalar(select(exists().where(Mention.source_id == source_id,
-                                                   Mention.external_id == external_id))) or False
-
     def known_ids(external_ids: list[str]) -> set[str]:
         found: set[str] = set()
         with db.session() as ks:
@@ -165,7 +171,7 @@ def _job(db: Database, config: Config, source_cfg: SourceConfig, source_id: int,
             return ks.scalar(select(exists().where(ImportedFile.source_id == source_id,
                                                    ImportedFile.content_hash == content_hash))) or False
 
-    state.is_known = is_known
+    state.is_known = lambda external_id: bool(known_ids([external_id]))
     state.known_ids = known_ids
     state.is_imported = is_imported
     return _Collection(source_cfg, source_id, run_id, state, now, SourceReport(source_cfg.name, "running"),
@@ -191,6 +197,35 @@ def _fetch(config: Config, job: _Collection) -> tuple[CollectResult | None, Coll
     return result, None
 
 
+def _close_runs(db: Database, batch: list[tuple[_Collection, CollectResult | None, CollectError | None]]
+                ) -> list[SourceReport]:
+    """Store several sources' outcomes in one transaction: their sources and runs read in one query,
+    flushed once at the end (the ORM sends the runs' and sources' UPDATEs as a few executemany), one
+    commit. Anything refused rolls the batch back, and each source is stored again on its own, where
+    a refused item is found and skipped, or the source fails alone."""
+    if len(batch) == 1:
+        return [_close_run(db, *batch[0])]
+    try:
+        with db.session() as s, s.no_autoflush:
+            loaded = _load_many(s, [job.run_id for job, _, _ in batch])
+            for job, result, error in batch:
+                source, run = loaded[job.run_id]
+                started = time.monotonic() - job.fetch_seconds
+                if error is None:
+                    _store_result(s, source, run, result, job.report, job.source_cfg, job.now, started,
+                                  job.redact, flush=False)
+                else:
+                    _record_failure(source, run, job, result, error, started)
+            s.flush()
+        return [job.report for job, _, _ in batch]
+    except Exception as exc:
+        if is_database_trouble(exc):
+            raise
+        log.warning("storing %d sources together failed (%s); storing them one at a time", len(batch),
+                    str(exc).splitlines()[0][:200])
+    return [_close_run(db, *item) for item in batch]
+
+
 def _close_run(db: Database, job: _Collection, result: CollectResult | None,
                error: CollectError | None) -> SourceReport:
     # A source's time is its fetch plus its own storing, not the wait for a free thread or for the
@@ -201,8 +236,8 @@ def _close_run(db: Database, job: _Collection, result: CollectResult | None,
         assert result is not None   # a collection without an error has a result
         try:
             with db.session() as s:
-                _store_result(s, job.source_id, job.run_id, result, report, source_cfg, now, started,
-                              job.redact)
+                source, run = _load(s, job.source_id, job.run_id)
+                _store_result(s, source, run, result, report, source_cfg, now, started, job.redact)
             return report
         except Exception as exc:  # the database refused a value: find which, keep the rest
             if is_database_trouble(exc):   # locked, full, read-only, gone: every write would fail (exit 3)
@@ -210,8 +245,8 @@ def _close_run(db: Database, job: _Collection, result: CollectResult | None,
             try:
                 stored = _store_one_by_one(db, job, result, exc)
                 with db.session() as s:
-                    _store_result(s, job.source_id, job.run_id, result, report, source_cfg, now, started,
-                                  job.redact, stored)
+                    source, run = _load(s, job.source_id, job.run_id)
+                    _store_result(s, source, run, result, report, source_cfg, now, started, job.redact, stored)
                 return report
             except Exception as again:   # not one item's fault: this source fails, the run goes on
                 if is_database_trouble(again):
@@ -220,15 +255,21 @@ def _close_run(db: Database, job: _Collection, result: CollectResult | None,
                 error = store_error(again)
     with db.session() as s:
         source, run = _load(s, job.source_id, job.run_id)
-        # a URL may hold a token from ${ENV}
-        run.status, run.error_kind, run.error = "failed", error.kind, clean_message(job.redact(str(error)))
-        run.http_status = error.http_status
-        if result is not None:   # what the collector noticed still helps the person fixing it
-            run.problems = problem_rows(result.problems, job.redact)
-            run.failed_count = len([p for p in result.problems if not p.warning])
-        report.status, report.error, report.http_status = "failed", run.error, error.http_status
-        _finish(source, run, report, source_cfg, now, started, items_seen=None)
+        _record_failure(source, run, job, result, error, started)
     return report
+
+
+def _record_failure(source: Source, run: CollectionRun, job: _Collection, result: CollectResult | None,
+                    error: CollectError, started: float) -> None:
+    report = job.report
+    # a URL may hold a token from ${ENV}
+    run.status, run.error_kind, run.error = "failed", error.kind, clean_message(job.redact(str(error)))
+    run.http_status = error.http_status
+    if result is not None:   # what the collector noticed still helps the person fixing it
+        run.problems = problem_rows(result.problems, job.redact)
+        run.failed_count = len([p for p in result.problems if not p.warning])
+    report.status, report.error, report.http_status = "failed", run.error, error.http_status
+    _finish(source, run, report, job.source_cfg, job.now, started, items_seen=None)
 
 
 def _store_one_by_one(db: Database, job: _Collection, result: CollectResult, failure: Exception) -> StoreResult:
@@ -265,10 +306,16 @@ def _load(s, source_id: int, run_id: int) -> tuple[Source, CollectionRun]:
                      .where(Source.id == source_id, CollectionRun.id == run_id)).one()
 
 
-def _store_result(s, source_id: int, run_id: int, result, report: SourceReport, source_cfg: SourceConfig,
+def _load_many(s, run_ids: list[int]) -> dict[int, tuple[Source, CollectionRun]]:
+    """Several runs and their sources in one query, by run id."""
+    return {run.id: (source, run) for source, run in s.execute(
+        select(Source, CollectionRun).join(CollectionRun, CollectionRun.source_id == Source.id)
+        .where(CollectionRun.id.in_(run_ids)))}
+
+
+def _store_result(s, source: Source, run: CollectionRun, result, report: SourceReport, source_cfg: SourceConfig,
                   now: datetime, started: float, redact: Callable[[str], str],
-                  stored: StoreResult | None = None) -> None:
-    source, run = _load(s, source_id, run_id)
+                  stored: StoreResult | None = None, *, flush: bool = True) -> None:
     if stored is None:
         stored = store_mentions(s, source, result.items, now)
     for f in result.imported_files:   # same transaction as the rows: a file is never half-loaded
@@ -282,15 +329,18 @@ def _store_result(s, source_id: int, run_id: int, result, report: SourceReport, 
     run.problems = problem_rows(result.problems, redact)
     run.http_status = result.http_status
     run.status = "not_modified" if result.not_modified else ("partial" if errors else "ok")
-    if result.etag is not None or result.not_modified:
+    # New validators are kept; on a 304 the stored ones stay unless the answer carried new ones, so a
+    # collector need not hand back what it was given.
+    if result.etag is not None:
         source.etag = result.etag
-    if result.last_modified is not None or result.not_modified:
+    if result.last_modified is not None:
         source.last_modified = result.last_modified
     if result.cursor is not None:
         source.state = result.cursor
     report.status, report.new, report.duplicates = run.status, stored.new, stored.duplicates
     report.failed, report.http_status = len(errors), result.http_status
-    s.flush()   # a refused value fails here, inside the error handling, not at commit time
+    if flush:   # a refused value fails here, inside the error handling, not at commit time
+        s.flush()   # (a batch flushes once at its end, inside its own error handling)
     _finish(source, run, report, source_cfg, now, started, items_seen=len(result.items))
 
 
@@ -301,12 +351,19 @@ def _finish(source: Source, run: CollectionRun, report: SourceReport, source_cfg
     run.duration_ms = int(report.seconds * 1000)
     report.health = record_outcome(source, run, now, items_seen=items_seen,
                                    expected_period=source_cfg.expected_period)
+    if report.health != "ok":   # the alarm reads run history, this run included (unflushed in a batch)
+        session = object_session(source)
+        if session is not None:
+            session.flush()
     report.alarm = health_alarm(source, now)
 
 
-def health_alerts(reports: Iterable[SourceReport], base_url: str | None = None) -> list[Alert]:
+def health_alerts(reports: Iterable[SourceReport], base_url: str | None = None, tz=None) -> list[Alert]:
     """Broken sources, as alerts for the same notifiers as tickets. The key holds the episode start,
-    so the notification log sends each broken episode once, and retries a failed delivery next run."""
+    so the notification log sends each broken episode once, and retries a failed delivery next run.
+    Times are in the team's timezone `tz`, labelled."""
+    from storage.timefmt import local_time
+
     out = []
     for r in reports:
         a = r.alarm
@@ -316,9 +373,9 @@ def health_alerts(reports: Iterable[SourceReport], base_url: str | None = None) 
                 "zero_items": "returning no items", "silence": "silent"}[a.reason]
         out.append(Alert(
             key=a.key, kind="health", severity="important", title=f"数据源异常 Source {a.source} is {what}",
-            summary=(f"{a.message}\nSince {a.since:%Y-%m-%d %H:%M} UTC; last success "
-                     f"{a.last_success_at:%Y-%m-%d %H:%M} UTC." if a.last_success_at else
-                     f"{a.message}\nSince {a.since:%Y-%m-%d %H:%M} UTC; no successful run yet."),
+            summary=(f"{a.message}\nSince {local_time(a.since, tz)}; last success "
+                     f"{local_time(a.last_success_at, tz)}." if a.last_success_at else
+                     f"{a.message}\nSince {local_time(a.since, tz)}; no successful run yet."),
             url=f"{base_url.rstrip('/')}/sources" if base_url else None,
             figures={"source": a.source, "kind": a.kind, "health": a.health,
                      "errors": ", ".join(f"{k}×{v}" for k, v in sorted(a.error_counts.items())) or "-"}))
@@ -351,7 +408,7 @@ def analyze_pending(db: Database, analyzer: Analyzer, *, batch_size: int = 500, 
                          negative=r.negative, complaint=r.complaint, categories=r.categories,
                          severity=r.severity, signals=r.signals,
                          targets=list(dict.fromkeys(r.targets + source_targets.get(names.get(m.source_id, ""), []))),
-                         model_version=r.model_version) for m, r in zip(mentions, results)]
+                         model_version=r.model_version, **_learned(r)) for m, r in zip(mentions, results)]
             insert_many_ignore(s, Analysis, rows, ["mention_id"])
             langs: dict[str, list[int]] = {}
             for m, r in zip(mentions, results):
@@ -365,14 +422,22 @@ def analyze_pending(db: Database, analyzer: Analyzer, *, batch_size: int = 500, 
             return done
 
 
+def _learned(r) -> dict:
+    """The learned models' complaint_score and per-category confidence, as `repwatch analyze` prints them
+    (rounded to 4 places); both None when no model read the text."""
+    out = r.contract()
+    if r.complaint_score is None:
+        return {"complaint_score": None, "confidence": None}
+    return {"complaint_score": out["complaint_score"], "confidence": out["confidence"]}
+
+
+def build_notifier(n) -> Notifier:
+    return get_notifier(n.kind).from_config(n.name, n.options, min_severity=n.min_severity)
+
+
 def build_notifiers(config: Config) -> list[Notifier]:
     wanted = set(config.alerts.notify) if config.alerts.notify is not None else None
-    out = []
-    for n in config.notify:
-        if wanted is None or n.name in wanted:
-            notifier = get_notifier(n.kind).from_config(n.name, n.options, min_severity=n.min_severity)
-            out.append(notifier)
-    return out
+    return [build_notifier(n) for n in config.notify if wanted is None or n.name in wanted]
 
 
 def paused_sources(db: Database) -> set[str]:
@@ -392,7 +457,7 @@ def run_once(db: Database, config: Config, analyzer: Analyzer, now: datetime, *,
     report.analyzed = analyze_pending(db, analyzer, batch_size=config.analysis.batch_size,
                                       source_targets={s.name: list(s.targets) for s in config.sources})
     report.evaluation, report.dispatch = alert_stage(db, config, now,
-                                                     extra=health_alerts(report.sources, config.base_url))
+                                                     extra=health_alerts(report.sources, config.base_url, config.tz))
     return report
 
 
@@ -418,11 +483,18 @@ def alert_stage(db: Database, config: Config, now: datetime, *,
     One function, so a run in-process and the distributed alerts task do the same thing."""
     notifiers, policy = build_notifiers(config), config.alerts.delivery
     ctx = RunContext(now, config.tz, config.base_url)
+    try:
+        with db.session() as s:
+            evaluation = evaluate(s, config.alerts, ctx)
+            # Logged in the transaction that opened the tickets: if the process dies after this commit
+            # the alerts wait in the notification log as pending, and the next run sends them.
+            queued = enqueue(s, evaluation.alerts + list(extra), notifiers, ctx, policy)
+    except ConcurrentPass as exc:   # another run's alert stage did this work at the same time
+        log.warning("%s", exc)
+        with db.session() as s:
+            evaluation = EvaluateReport()
+            queued = enqueue(s, list(extra), notifiers, ctx, policy)
     with db.session() as s:
-        evaluation = evaluate(s, config.alerts, ctx)
-        # Logged in the transaction that opened the tickets: if the process dies after this commit
-        # the alerts wait in the notification log as pending, and the next run sends them.
-        queued = enqueue(s, evaluation.alerts + list(extra), notifiers, ctx, policy)
-    with db.session() as s:
-        report = queued + deliver_due(s, notifiers, now, policy, commit=s.commit)
+        # digests on these channels are the digest job's to send (alerts.notify.dispatch.digest_rows)
+        report = queued + deliver_due(s, notifiers, now, policy, commit=s.commit, only=alert_rows())
     return evaluation, report

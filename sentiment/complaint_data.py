@@ -179,6 +179,8 @@ def load_all(root: Path | None = None, *, near_dups: bool = True, sample: int | 
     sent = Path(sentiment_dir) if sentiment_dir else root / "sentiment"
     items: list[Labelled] = []
     for e in zh_examples if zh_examples is not None else corpora.load_zh(sent, near_dups=near_dups):
+        if e.corpus == "smp2020_usual":
+            continue                      # read below with its emotions (every SMP post is a non-complaint)
         items.append(Labelled(e.text, "zh", e.corpus, 0 if e.corpus == "weibo_senti_2k" else 1 - e.label,
                               negative=1 - e.label, severity=0.0 if e.label == 1 else None))
     items += _smp(sent)

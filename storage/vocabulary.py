@@ -95,5 +95,7 @@ def event_time(published: datetime | None, collected: datetime) -> datetime:
 
 
 def event_time_sql(published, collected):
-    """event_time() as a SQL expression over two columns, for queries that filter or sort by it."""
+    """event_time() as a SQL expression over two columns. Queries use the stored, indexed
+    mention.happened_at (written by event_time() on every insert); this serves the one backfill of
+    rows stored before that column existed (migration 0009)."""
     return case((and_(published.is_not(None), published <= collected), published), else_=collected)

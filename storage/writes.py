@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from storage.models import EngagementSnapshot, Mention, Source
 from storage.records import MentionIn
+from storage.vocabulary import event_time
 
 
 # Rows per INSERT: well under SQLite's bound-variable limit (32,766) at 17 columns a row.
@@ -56,6 +57,16 @@ def insert_many_ignore(session: Session, model, rows: list[dict], conflict: list
     if rows:
         stmt = _insert_builder(session)(model.__table__).on_conflict_do_nothing(index_elements=conflict)
         session.connection().execute(stmt, rows)
+
+
+def insert_many_returning(session: Session, model, rows: list[dict], conflict: list[str], column) -> list:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING `column` for many rows in one compiled statement:
+    the values of the rows that were inserted (a row already there is not returned)."""
+    if not rows:
+        return []
+    stmt = (_insert_builder(session)(model.__table__).on_conflict_do_nothing(index_elements=conflict)
+            .returning(column))
+    return list(session.connection().execute(stmt, rows).scalars())
 
 
 def get_or_create_source(session: Session, name: str, kind: str) -> Source:
@@ -145,6 +156,7 @@ def store_mentions(session: Session, source: Source, items: Iterable[MentionIn],
     rows = [dict(source_id=source.id, external_id=eid, url=item.url, content_hash=digest,
                  duplicate_of_id=originals.get(digest), author=item.author, author_followers=item.author_followers,
                  title=item.title, text=item.text, published_at=item.published_at, collected_at=now,
+                 happened_at=event_time(item.published_at, now),
                  rating=item.rating, likes=item.likes, reposts=item.reposts, comments=item.comments,
                  raw=item.raw or {}, lang=None)
             for item, eid, digest in fresh]

@@ -339,9 +339,9 @@ class Grouper:
                     for cid in cover:
                         if cid in ids:
                             cover[cid] += xx
-            for cid, c in cover.items():
-                if c >= st.cover:
-                    scores[cid] = max(scores[cid], st.threshold + (c - st.cover) * (1 - st.threshold))
+            for cid, covered in cover.items():
+                if covered >= st.cover:
+                    scores[cid] = max(scores[cid], st.threshold + (covered - st.cover) * (1 - st.threshold))
         # near-duplicates first: they share most terms, so they are among the best-scored candidates
         best = Match(None, 0.0)
         top = nlargest(st.recheck, scores.items(), key=lambda kv: (kv[1], -kv[0]))

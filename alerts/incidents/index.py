@@ -22,12 +22,13 @@ from typing import Protocol
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from alerts.exceptions import ConcurrentPass
 from alerts.incidents.grouping import GroupSettings, GroupState, Grouper, label, vector
 from alerts.settings import IncidentSettings
 from storage.models import Incident, IncidentMention, Mention
 from storage.records import normalise
 from storage.vocabulary import event_time, severity_rank
-from storage.writes import insert_ignore
+from storage.writes import insert_ignore, insert_many_returning
 
 SEED = 1   # fixed, so signatures stored yesterday compare with today's
 SCHEME = "affine32"   # datasketch 2's permutation scheme, named because stored hash values do not carry it
@@ -74,6 +75,8 @@ class IncidentIndex:
         self.settings = settings
         self.grouper = Grouper(grouping_settings(settings))
         self.hazards: dict[tuple[str | None, str], int] = {}
+        # None: join() links each post at once; a list: join() keeps the links for write_links()
+        self.links: list[dict] | None = None
         rows = session.execute(select(Incident.id, Incident.target, Incident.category, Incident.last_seen,
                                       Incident.terms, Incident.signals)
                                .where(Incident.last_seen >= now - settings.window, Incident.status != "merged")
@@ -89,9 +92,23 @@ class IncidentIndex:
         # once from their posts and stored, so they are joined like any other (see backfill below)
         for incident_id in missing:
             incident = session.get(Incident, incident_id)
+            assert incident is not None   # read by the query above, in this session
             store_state(session, incident)
             self.grouper.add_state(GroupState.from_json(incident.id, incident.target, incident.category,
                                                         incident.last_seen, incident.terms))
+
+    def write_links(self, session: Session) -> None:
+        """Write the links join() kept back, in one statement. Each pass reads only posts that were in no
+        incident, so every link is new, unless another pass linked the same posts meanwhile: then this
+        pass raises ConcurrentPass, is rolled back, and nothing is counted twice."""
+        rows = self.links or []
+        if self.links is not None:
+            self.links = []
+        written = insert_many_returning(session, IncidentMention, rows, ["incident_id", "mention_id"],
+                                        IncidentMention.mention_id)
+        if len(written) < len(rows):
+            raise ConcurrentPass(f"another alert stage linked {len(rows) - len(written)} of the same posts while this "
+                                 "one ran; this pass was rolled back")
 
     def note_hazards(self, incident_id: int, target: str | None, signals: list[str] | None) -> None:
         for word in hazards(signals):
@@ -184,8 +201,12 @@ def join(session: Session, index: IncidentIndex, analysis: Labels, mention: Ment
         incident_id = session.scalar(select(Incident.id).where(Incident.key == key))
     incident = session.get(Incident, incident_id)
     assert incident is not None   # matched in the index, or inserted (by us or a concurrent writer) above
-    added = insert_ignore(session, IncidentMention, dict(incident_id=incident.id, mention_id=mention.id, added_at=now),
-                          ["incident_id", "mention_id"])
+    link = dict(incident_id=incident.id, mention_id=mention.id, added_at=now)
+    if index.links is not None:   # the caller writes the links together (write_links)
+        index.links.append(link)
+        added = True
+    else:
+        added = insert_ignore(session, IncidentMention, link, ["incident_id", "mention_id"])
     if added:
         absorb(incident, analysis, mention)
         index.note_hazards(incident.id, incident.target, analysis.signals)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import Enum
+from typing import Any, Callable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -14,8 +16,9 @@ from alerts.incidents.evidence import ticket_alert, what
 from alerts.notify.base import Alert
 from alerts.settings import AlertSettings
 from alerts.tickets.process import SYSTEM, move, open_ticket, raise_ticket_severity, record
-from storage.models import Incident, Mention, Ticket
+from storage.models import Incident, Mention, Ticket, TicketEvent
 from storage.vocabulary import PAUSED_STATES, SEVERITY_ZH, severity_rank
+from storage.writes import insert_many_returning
 
 URGENT_SIGNALS = {"safety", "media", "legal", "regulator"}
 
@@ -27,17 +30,43 @@ class TicketChanges:
     attached: int = 0
     escalated: int = 0
     alerts: list[Alert] = field(default_factory=list)
+    # None: evidence is recorded post by post; a list: on_mention keeps the evidence events here and
+    # write_evidence() writes them in one statement (the alert stage does, once per pass)
+    evidence: list[dict] | None = None
+    # writes the incident links the caller keeps back (IncidentIndex.write_links), before a read needs them
+    write_links: Callable[[], None] | None = None
+
+    def write_pending(self, session: Session) -> None:
+        """Write what is kept back, before a query that reads it or a change that must follow it."""
+        if self.write_links is not None:
+            self.write_links()
+        if self.evidence:
+            rows, self.evidence = self.evidence, []
+            self.attached += len(insert_many_returning(session, TicketEvent, rows, ["event_key"],
+                                                       TicketEvent.event_key))
 
 
 def open_for(session: Session, incident: Incident) -> Ticket | None:
+    if any(isinstance(o, Ticket) for o in session.dirty):   # a ticket closed or reopened, not yet written
+        session.flush()
     return session.scalar(select(Ticket).where(Ticket.open_incident_id == incident.id))
 
 
+class _Look(Enum):
+    """The default of `open_ticket_now`: look the open ticket up (None means the caller knows there is none)."""
+    LOOK = 0
+
+
+_LOOK = _Look.LOOK
+
+
 def ensure_ticket(session: Session, incident: Incident, settings: AlertSettings, now: datetime, *,
-                  reason: str, base_url: str | None, changes: TicketChanges, force: bool = False) -> Ticket | None:
+                  reason: str, base_url: str | None, changes: TicketChanges, force: bool = False,
+                  open_ticket_now: Ticket | None | _Look = _LOOK) -> Ticket | None:
     """The incident's open ticket, opened or reopened when the incident deserves one (severity at or
-    above open_ticket_at, or `force` for escalation signals). Raises an open ticket's severity."""
-    ticket = open_for(session, incident)
+    above open_ticket_at, or `force` for escalation signals). Raises an open ticket's severity.
+    `open_ticket_now`: the caller's own open_for() answer, so it is not asked again for every post."""
+    ticket = open_for(session, incident) if open_ticket_now is _LOOK else open_ticket_now
     if ticket is not None:
         if raise_ticket_severity(session, ticket, incident.severity, settings, now, reason=reason):
             changes.escalated += 1
@@ -91,11 +120,19 @@ def on_mention(session: Session, incident: Incident, mention: Mention, signals: 
         reason = (f"escalation signal: {', '.join(sorted(urgent_signal))}" if urgent_signal
                   else f"severity {incident.severity}")
         ensure_ticket(session, incident, settings, now, reason=reason, base_url=base_url, changes=changes,
-                      force=bool(urgent_signal))
+                      force=bool(urgent_signal), open_ticket_now=None)
         return
-    if record(session, ticket, at=now, actor=SYSTEM, kind="evidence", key=f"t{ticket.id}:m{mention.id}",
-              detail={"mention_id": mention.id, "url": mention.url}):
+    evidence: dict[str, Any] = dict(at=now, actor=SYSTEM, kind="evidence", key=f"t{ticket.id}:m{mention.id}",
+                    detail={"mention_id": mention.id, "url": mention.url})
+    if changes.evidence is not None:
+        changes.evidence.append(dict(ticket_id=ticket.id, event_key=evidence.pop("key"), note=None, from_state=None,
+                                     to_state=None, **evidence))
+    elif record(session, ticket, **evidence):
         changes.attached += 1
+    if ticket.state in PAUSED_STATES or ticket.state in ("resolved", "followed_up"):
+        # the customer match reads the incident's posts, and the post's evidence comes before any move
+        # it causes in the ticket's history
+        changes.write_pending(session)
     if ticket.state in PAUSED_STATES and _from_the_customer(session, ticket, mention):
         # the customer answered while the team waited for them: back to work, the SLA clock resumes
         move(session, ticket, "investigating", actor=SYSTEM, now=now,
@@ -108,5 +145,6 @@ def on_mention(session: Session, incident: Incident, mention: Mention, signals: 
             session, ticket, incident, kind="ticket", base_url=base_url,
             key=f"ticket:{ticket.id}:recurred:m{mention.id}",
             summary=f"工单 #{ticket.id} 问题复发 (the complaint came back after resolution)"))
+    # moving a ticket between working states keeps it the incident's open ticket
     ensure_ticket(session, incident, settings, now, reason="a new post raised the severity", base_url=base_url,
-                  changes=changes)
+                  changes=changes, open_ticket_now=ticket if ticket.open_incident_id == incident.id else _LOOK)

@@ -1,14 +1,21 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Optional
 
-from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, String, Text, UniqueConstraint, func
-from sqlalchemy.ext.hybrid import hybrid_property
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, String, Text, UniqueConstraint, event, func, inspect
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from storage.models.base import Base
-from storage.vocabulary import event_time, event_time_sql
+from storage.vocabulary import event_time
+
+
+def _happened_default(context) -> datetime:
+    """happened_at for an INSERT that did not give it (ORM objects, other writers): the event-time rule
+    over the row's own values. A row that leaves collected_at to the server default (now) gets now."""
+    params = context.get_current_parameters()
+    collected = params.get("collected_at") or datetime.now(timezone.utc)
+    return event_time(params.get("published_at"), collected)
 
 
 class Mention(Base):
@@ -36,18 +43,20 @@ class Mention(Base):
     reposts: Mapped[Optional[int]]
     comments: Mapped[Optional[int]]
     raw: Mapped[dict] = mapped_column(default=dict)
+    # When the post happened (storage.vocabulary.event_time), stored so that queries by event time use
+    # an index. Filled on every insert (from the row's own published_at and collected_at) and kept in
+    # step when either changes; nullable only because SQLite cannot add a NOT NULL column in place.
+    happened_at: Mapped[datetime] = mapped_column(nullable=True, index=True, default=_happened_default)
 
     analysis: Mapped[Optional["Analysis"]] = relationship(back_populates="mention", uselist=False)
 
-    @hybrid_property
-    def happened_at(self) -> datetime:
-        """The one event-time rule (storage.vocabulary.event_time), in Python and in SQL."""
-        return event_time(self.published_at, self.collected_at)
 
-    @happened_at.inplace.expression
-    @classmethod
-    def _happened_at_sql(cls):
-        return event_time_sql(cls.published_at, cls.collected_at)
+@event.listens_for(Mention, "before_update")
+def _keep_happened_at(_mapper, _conn, mention: Mention) -> None:
+    """An ORM change to either time moves the event time with it."""
+    state = inspect(mention)
+    if state.attrs.published_at.history.has_changes() or state.attrs.collected_at.history.has_changes():
+        mention.happened_at = event_time(mention.published_at, mention.collected_at)
 
 
 class Analysis(Base):
@@ -65,6 +74,11 @@ class Analysis(Base):
     signals: Mapped[list] = mapped_column(default=list)
     targets: Mapped[list] = mapped_column(default=list)     # watch targets the text names
     model_version: Mapped[str] = mapped_column(String(60))
+    # The learned models' view (issue 15): the calibrated probability that the text is a complaint, and the
+    # confidence of each category in `categories`. None: no model read the text (other languages, no
+    # letters) or it was analysed before migration 0008.
+    complaint_score: Mapped[Optional[float]] = mapped_column(Float)
+    confidence: Mapped[Optional[dict]] = mapped_column()
     analyzed_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
     mention: Mapped[Mention] = relationship(back_populates="analysis")
