@@ -34,6 +34,7 @@ class Tfidf:
     def __init__(self, terms: Sequence[str], idf, analyzer: Callable[[str], Iterable[str]] | tuple):
         self.index = dict(zip(terms, range(len(terms))))
         self.idf = np.asarray(idf, dtype=np.float32)
+        self.analyzer: Callable[[str], Iterable[str]]
         if isinstance(analyzer, tuple):
             _, lo, hi = analyzer
             self.analyzer = lambda text: char_ngrams(text, lo, hi)
@@ -44,7 +45,9 @@ class Tfidf:
         from scipy.sparse import csr_matrix  # noqa: PLC0415
 
         index = self.index
-        indptr, indices, counts = [0], [], []
+        indptr: list[int] = [0]
+        indices: list[int] = []
+        counts: list[int] = []
         for text in texts:
             row: dict[int, int] = {}
             for token in self.analyzer(text):
@@ -55,14 +58,14 @@ class Tfidf:
             indices.extend(cols)
             counts.extend(row[j] for j in cols)
             indptr.append(len(indices))
-        cols = np.asarray(indices, dtype=np.int32)
+        columns = np.asarray(indices, dtype=np.int32)
         data = np.asarray(counts, dtype=np.float32)
         np.log(data, out=data)
         data += 1.0
-        data *= self.idf[cols]
+        data *= self.idf[columns]
         ptr = np.asarray(indptr, dtype=np.int64)
         lengths = np.diff(ptr)
         rows = np.repeat(np.arange(len(lengths)), lengths)
         norms = np.sqrt(np.bincount(rows, weights=data.astype(np.float64) ** 2, minlength=len(lengths)))
         data /= np.where(norms > 0, norms, 1.0)[rows].astype(np.float32)
-        return csr_matrix((data, cols, ptr), shape=(len(lengths), len(self.idf)))
+        return csr_matrix((data, columns, ptr), shape=(len(lengths), len(self.idf)))
