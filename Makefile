@@ -4,13 +4,14 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install bench clean train
+.PHONY: demo test typecheck install bench clean train
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	$(BIN)/python -m sentiment.snow_port   # SnowNLP's segmenter, converted once into the port's cache
+	$(BIN)/python -m sentiment.complaint_model   # jieba's prefix dictionary, cached beside it
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -21,6 +22,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# mypy over the five packages, configured in pyproject.toml ([tool.mypy]); .ci/run runs it before the tests
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
 bench: $(STAMP)
 	$(BIN)/python bench/sentiment.py
 	$(BIN)/python bench/spikes.py
@@ -30,4 +35,4 @@ train: $(STAMP)
 	$(BIN)/python -m sentiment.train
 
 clean:
-	rm -rf $(VENV) repwatch.db repwatch.db-wal repwatch.db-shm .pytest_cache
+	rm -rf $(VENV) repwatch.db repwatch.db-wal repwatch.db-shm .pytest_cache .mypy_cache

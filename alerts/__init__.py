@@ -23,12 +23,12 @@ def _export(module: str, *names: str, **renamed: str) -> None:
 
 # the alert stage, one pass: incidents, tickets, spread, SLA; then the notification log
 _export("alerts.stage", "evaluate", "EvaluateReport")
-_export("alerts.notify.dispatch", "enqueue", "deliver_due", "DispatchReport")
+_export("alerts.notify.dispatch", "enqueue", "deliver_due", "DispatchReport", "alert_rows", "digest_rows")
 _export("alerts.incidents.evidence", "attach_evidence", "spread_of")
 _export("alerts.incidents.detect", "DetectorSettings", "SpreadDetector")
 # incidents
 _export("alerts.incidents.grouping", "Grouper")
-_export("alerts.incidents.index", "grouping_settings", "members")
+_export("alerts.incidents.index", "grouping_settings", "members", "backfill")
 _export("alerts.incidents.merge", "move_out", "related", "merge_tickets",
         merge_incidents="merge", dismiss_incident="dismiss")
 # tickets and the complaint process
@@ -46,7 +46,10 @@ _export("alerts.notify.email", "smtp_send")
 _export("alerts.digest.settings", "DigestSettings", "Recipient")
 _export("alerts.digest.data", gather_digest="gather")
 _export("alerts.digest.queries", DigestScope="Scope")
-_export("alerts.digest.render", render_digest="render", build_digest_message="build_message")
+_export("alerts.digest.render", render_digest="render")
+_export("alerts.digest.deliver", "DigestOutcome", compose_digest="compose", deliver_digest="send",
+        digest_email_channel="email_channel", digest_recipient_log_key="recipient_log_key",
+        digest_channel_log_key="channel_log_key", DIGEST_DONE="DONE")
 # settings and errors
 _export("alerts.settings", "AlertSettings", "IncidentSettings")
 _export("alerts.exceptions", "AlertError", "IllegalTransition", "ConcurrentPass")
@@ -83,14 +86,18 @@ if TYPE_CHECKING:   # what the lazy names are, for type checkers and editors
     from alerts.incidents.detect import DetectorSettings, SpreadDetector  # noqa: F401
     from alerts.digest.data import gather as gather_digest  # noqa: F401
     from alerts.digest.queries import Scope as DigestScope  # noqa: F401
-    from alerts.digest.render import build_message as build_digest_message, render as render_digest  # noqa: F401
+    from alerts.digest.render import render as render_digest  # noqa: F401
+    from alerts.digest.deliver import DONE as DIGEST_DONE, DigestOutcome, compose as compose_digest  # noqa: F401
+    from alerts.digest.deliver import channel_log_key as digest_channel_log_key  # noqa: F401
+    from alerts.digest.deliver import email_channel as digest_email_channel, send as deliver_digest  # noqa: F401
+    from alerts.digest.deliver import recipient_log_key as digest_recipient_log_key  # noqa: F401
     from alerts.digest.settings import DigestSettings, Recipient  # noqa: F401
-    from alerts.notify.dispatch import DispatchReport, deliver_due, enqueue  # noqa: F401
+    from alerts.notify.dispatch import DispatchReport, alert_rows, deliver_due, digest_rows, enqueue  # noqa: F401
     from alerts.stage import EvaluateReport, evaluate  # noqa: F401
     from alerts.incidents.evidence import attach_evidence, spread_of  # noqa: F401
     from alerts.exceptions import AlertError, IllegalTransition  # noqa: F401
     from alerts.incidents.grouping import Grouper  # noqa: F401
-    from alerts.incidents.index import grouping_settings, members  # noqa: F401
+    from alerts.incidents.index import backfill, grouping_settings, members  # noqa: F401
     from alerts.tickets.lifecycle import TicketChanges, ensure_ticket  # noqa: F401
     from alerts.incidents.merge import dismiss as dismiss_incident, merge as merge_incidents  # noqa: F401
     from alerts.incidents.merge import merge_tickets, move_out, related  # noqa: F401

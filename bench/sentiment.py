@@ -45,7 +45,8 @@ from sentiment.snow import snownlp_score  # noqa: E402
 THRESHOLD = 0.5
 SECTIONS = ("corpora", "cross", "complaints", "models", "models-cross", "throughput")
 CORPUS_LABELS = {"waimai_10k": "waimai_10k (food delivery)", "online_shopping_9_cats": "online_shopping_9_cats",
-                 "weibo_senti_2k": "weibo_senti_2k, emoticons stripped", "amazon_cells_labelled": "amazon_cells (English)"}
+                 "weibo_senti_2k": "weibo_senti_2k, emoticons stripped",
+                 "smp2020_usual": "smp2020_usual (angry/sad/fear vs neutral/happy)", "amazon_cells_labelled": "amazon_cells (English)"}
 
 
 def metrics(labels, scores, seconds: float) -> dict:

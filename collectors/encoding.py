@@ -93,11 +93,11 @@ def detect(content: bytes) -> str | None:
 def decode(content: bytes, declared: list[str | None], where: str) -> Decoded:
     """Decode `content`, trusting the first declared label that holds (HTTP header first, then the
     document's own declaration), else UTF-8, else what detection finds."""
-    for bom, codec in _BOMS:
+    for bom, bom_codec in _BOMS:
         if content.startswith(bom):   # a byte order mark outranks every label (the XML and HTML rule)
-            text = _strict(content, codec)
+            text = _strict(content, bom_codec)
             if text is not None:
-                return Decoded(text.lstrip("\ufeff"), codec.replace("-sig", ""))
+                return Decoded(text.lstrip("\ufeff"), bom_codec.replace("-sig", ""))
     labels = [d for d in dict.fromkeys(d.lower() for d in declared if d)]
     refused = []
     high_bytes = any(b > 0x7F for b in content)
@@ -128,7 +128,7 @@ def decode(content: bytes, declared: list[str | None], where: str) -> Decoded:
         return Decoded(text, "utf-8", warning)
     found = detect(content)
     text = _strict(content, found) if found else None
-    if text is None:
+    if text is None or found is None:
         raise CollectError("encoding", f"{where}: the response is not valid text in any encoding we could find "
                            f"(declared: {', '.join(labels) or 'none'}); nothing was stored")
     said = f"declared {', '.join(refused)}" if refused else "no charset declared"

@@ -4,7 +4,9 @@ from __future__ import annotations
 import calendar
 import html
 import re
+from abc import abstractmethod
 from datetime import datetime, timezone
+from typing import TypeVar
 
 import feedparser
 from pydantic import AnyHttpUrl
@@ -110,12 +112,16 @@ class FeedOptions(Strict):
     url: AnyHttpUrl
 
 
-class FeedCollector(Collector[FeedOptions]):
-    kind = "feed"
-    Options = FeedOptions
+FO = TypeVar("FO", bound=Strict)
 
+
+class FeedReader(Collector[FO]):
+    """What every feed-shaped source shares (the fetch path, conditional GET, parsing); a subclass says
+    where its feed is, from its own options: `feed` (a URL) and `rsshub` (an instance and a route)."""
+
+    @abstractmethod
     def feed_url(self) -> str:
-        return str(self.options.url)
+        """The URL to fetch."""
 
     def collect(self, state: SourceState) -> CollectResult:
         url = self.feed_url()
@@ -129,3 +135,11 @@ class FeedCollector(Collector[FeedOptions]):
         result.etag = fetched.headers.get("etag")
         result.last_modified = fetched.headers.get("last-modified")
         return result
+
+
+class FeedCollector(FeedReader[FeedOptions]):
+    kind = "feed"
+    Options = FeedOptions
+
+    def feed_url(self) -> str:
+        return str(self.options.url)

@@ -9,14 +9,15 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone, tzinfo
 from urllib.parse import urljoin, urlsplit
-
+from typing import Literal, Optional, get_args
 from collectors.feed import strip_html
 from storage.clean import clean_text
 from storage.records import MentionIn, content_hash
 
 # The mention fields a source may map. `text` (or at least `title`) is required.
-FIELDS = ("id", "text", "title", "author", "url", "date", "rating",
-          "likes", "reposts", "comments", "author_followers")
+FieldName = Literal["id", "text", "title", "author", "url", "date", "rating",
+                    "likes", "reposts", "comments", "author_followers"]
+FIELDS: tuple[str, ...] = get_args(FieldName)
 COUNT_FIELDS = ("likes", "reposts", "comments", "author_followers")
 
 _NUMBER = re.compile(r"[-+]?\d[\d,]*(?:\.\d+)?")
@@ -141,7 +142,7 @@ def build_mention(values: dict, *, now: datetime, tz: tzinfo, rating_scale: floa
     text, title = _text(values.get("text")), _text(values.get("title")) or None
     if not text and not title:
         raise FieldError("no text: the text field is empty or missing (check the text selector/column)")
-    text = text or title
+    text = text or title or ""   # one of them has text
     notes: list[str] = []
     published = None
     if values.get("date") not in (None, ""):

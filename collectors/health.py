@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import object_session
@@ -95,6 +96,7 @@ def record_outcome(source: Source, run: CollectionRun, now: datetime, *, items_s
 def _streak_start(source: Source, matches) -> datetime | None:
     """started_at of the earliest run in the unbroken run of matching runs that ends with the latest run."""
     session = object_session(source)
+    assert session is not None   # only called for a source judged in the run's session
     runs = session.scalars(select(CollectionRun).where(CollectionRun.source_id == source.id,
                                                        CollectionRun.status != "running")
                            .order_by(CollectionRun.started_at.desc(), CollectionRun.id.desc())
@@ -109,7 +111,7 @@ def _streak_start(source: Source, matches) -> datetime | None:
 
 def alarm(source: Source, now: datetime) -> HealthAlarm | None:
     """A HealthAlarm when the source is broken (failing, selectors broke, or silent), else None."""
-    base = dict(source=source.name, kind=source.kind, health=source.health,
+    base: dict[str, Any] = dict(source=source.name, kind=source.kind, health=source.health,
                 consecutive_failures=source.consecutive_failures, error_counts=dict(source.error_counts or {}),
                 last_success_at=source.last_success_at, message=source.last_error or "")
     if source.health == "failing":

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from functools import lru_cache
 from email.utils import parsedate_to_datetime
-from typing import Callable
+from typing import Any, Callable
 
 import httpx
 
@@ -45,15 +45,17 @@ def client(settings: HttpSettings, *, shared: bool = False) -> httpx.Client:
         write=settings.read_timeout.total_seconds(),
         pool=settings.connect_timeout.total_seconds(),
     )
+    pooled: dict[str, Any] = (dict(cookies=http.cookiejar.CookieJar(policy=_NoCookies()),
+                                   limits=httpx.Limits(max_connections=POOL_CONNECTIONS,
+                                                       max_keepalive_connections=POOL_KEEPALIVE))
+                              if shared else {})
     return httpx.Client(
         timeout=timeout,
         verify=_tls_context(),
         follow_redirects=True,
         max_redirects=settings.max_redirects,
         headers={"User-Agent": settings.user_agent, "Accept-Encoding": "gzip, deflate"},
-        **(dict(cookies=http.cookiejar.CookieJar(policy=_NoCookies()),
-                limits=httpx.Limits(max_connections=POOL_CONNECTIONS, max_keepalive_connections=POOL_KEEPALIVE))
-           if shared else {}),
+        **pooled,
     )
 
 
@@ -93,7 +95,7 @@ def close_shared_clients() -> None:
 class HttpStatusError(CollectError):
     """An HTTP error status, with the server's Retry-After (seconds) when it sent one."""
 
-    def __init__(self, kind: str, message: str, *, http_status: int, retry_after: float | None = None):
+    def __init__(self, kind: str, message: str, *, http_status: int | None, retry_after: float | None = None):
         super().__init__(kind, message, http_status=http_status)
         self.retry_after = retry_after
 

@@ -13,14 +13,14 @@ import io
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Iterator, Literal, Optional
+from typing import Iterator, Optional
 from zoneinfo import ZoneInfo
 
 from pydantic import Field, model_validator
 
 from collectors.base import CollectResult, Collector, ImportedFileIn, Problem, SourceState
 from collectors.exceptions import CollectError
-from collectors.fields import FIELDS, FieldError, build_mention
+from collectors.fields import FieldName, FieldError, build_mention
 from collectors.options import MappingOptions
 
 READERS = {".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".xlsx": "xlsx"}
@@ -33,7 +33,7 @@ class FileProblem(Exception):
 class ImportOptions(MappingOptions):
     path: str = Field(description="folder the exports are dropped into (relative to the working directory)")
     patterns: list[str] = Field(default_factory=lambda: ["*.csv", "*.jsonl", "*.xlsx"], min_length=1)
-    columns: dict[Literal[FIELDS], str] = Field(description="mention field → column name (CSV/XLSX) or key (JSONL)")
+    columns: dict[FieldName, str] = Field(description="mention field → column name (CSV/XLSX) or key (JSONL)")
     encoding: str = Field(default="auto", description="CSV encoding; auto tries UTF-8, then GB18030 (GBK)")
     delimiter: Optional[str] = Field(default=None, min_length=1, max_length=1,
                                      description="CSV delimiter; default ',' (tab for .tsv)")
@@ -67,7 +67,7 @@ def _decode(data: bytes, encoding: str, name: str) -> str:
     raise FileProblem(f"{name} is not {' or '.join(candidates)} text; save it as UTF-8 or set `encoding`")
 
 
-def _check_header(header: list, columns: dict[str, str], name: str) -> None:
+def _check_header(header: list, columns: dict[FieldName, str], name: str) -> None:
     missing = [f"{col!r} (for {field})" for field, col in columns.items() if col not in header]
     if missing:
         shown = ", ".join(repr(h) for h in header if h is not None)[:300]
@@ -87,7 +87,7 @@ def _oversize(row: dict) -> str | None:
     return None
 
 
-def read_csv(data: bytes, opts: ImportOptions, name: str) -> Iterator[tuple[int, dict]]:
+def read_csv(data: bytes, opts: ImportOptions, name: str) -> Iterator[tuple[int, dict | FieldError]]:
     text = _decode(data, opts.encoding, name)
     delimiter = opts.delimiter or ("\t" if name.lower().endswith(".tsv") else ",")
     if csv.field_size_limit() < _CSV_READ_LIMIT:
@@ -109,7 +109,7 @@ def read_csv(data: bytes, opts: ImportOptions, name: str) -> Iterator[tuple[int,
         raise FileProblem(f"{name} line {reader.line_num}: not readable as CSV ({exc})") from exc
 
 
-def read_jsonl(data: bytes, opts: ImportOptions, name: str) -> Iterator[tuple[int, dict]]:
+def read_jsonl(data: bytes, opts: ImportOptions, name: str) -> Iterator[tuple[int, dict | FieldError]]:
     text = _decode(data, "utf-8-sig" if opts.encoding == "auto" else opts.encoding, name)
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -129,7 +129,7 @@ def read_jsonl(data: bytes, opts: ImportOptions, name: str) -> Iterator[tuple[in
         yield number, {k: _cell(v) for k, v in obj.items()}
 
 
-def read_xlsx(data: bytes, opts: ImportOptions, name: str) -> Iterator[tuple[int, dict]]:
+def read_xlsx(data: bytes, opts: ImportOptions, name: str) -> Iterator[tuple[int, dict | FieldError]]:
     import zipfile
 
     from openpyxl import load_workbook   # lazy: only import sources pay for it

@@ -20,7 +20,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from collectors.base import CollectResult, Collector, Problem, SourceState
 from collectors.encoding import charset_of, decode
 from collectors.exceptions import CollectError
-from collectors.fields import FIELDS, FieldError, build_mention
+from collectors.fields import FieldName, FieldError, build_mention
 from collectors.http import fetch_polite
 from collectors.options import MappingOptions, Paging, Politeness
 from storage.types import Strict
@@ -58,7 +58,7 @@ class Pagination(Strict):
 class JsonApiOptions(MappingOptions, Paging, Politeness):
     url: str = Field(description="URL template; {page} and {cursor} are filled in when paging")
     items: str = Field(default="@", description="JMESPath to the list of items in a response")
-    fields: dict[Literal[FIELDS], str] = Field(description="mention field → JMESPath within one item")
+    fields: dict[FieldName, str] = Field(description="mention field → JMESPath within one item")
     pagination: Pagination = Pagination()
     params: dict[str, str | int] = Field(default_factory=dict)
     headers: dict[str, SecretStr] = Field(default_factory=dict, description="e.g. Authorization: Bearer ${TOKEN}")
@@ -89,12 +89,13 @@ class JsonApiCollector(Collector[JsonApiOptions]):
     kind = "json"
     Options = JsonApiOptions
     sleep = staticmethod(time.sleep)   # tests and the bench replace it; delays are never skipped in production
+    encoding_warning: str | None = None   # the last recovered encoding problem of this collect()
 
     def _url(self, page: int | None, cursor: str | None) -> str:
         opts = self.options
         url = opts.url.replace("{page}", str(page if page is not None else "")).replace(
             "{cursor}", quote(cursor or "", safe=""))
-        query = dict(opts.params)
+        query: dict[str, str | int | None] = dict(opts.params)
         if opts.pagination.param and opts.pagination.type == "page":
             query[opts.pagination.param] = page
         if opts.pagination.param and opts.pagination.type == "cursor" and cursor:
@@ -165,9 +166,9 @@ class JsonApiCollector(Collector[JsonApiOptions]):
             next_url = self._next(p, data, page, cursor, url)
             if next_url is None or next_url in seen_urls:
                 break
-            if p.type == "page":
+            if p.type == "page" and page is not None:   # a page number from the start, with type page
                 page += 1
-            elif p.type == "cursor":
+            elif p.type == "cursor" and p.next is not None:   # the validator requires `next` for cursors
                 cursor = str(jmespath.search(p.next, data))
             url = next_url   # with resume, the cursor now names the first page not yet read
             if opts.delay and page_index < p.max_pages:
@@ -180,9 +181,9 @@ class JsonApiCollector(Collector[JsonApiOptions]):
         return result
 
     def _next(self, p: Pagination, data, page: int | None, cursor: str | None, url: str) -> str | None:
-        if p.type == "page":
+        if p.type == "page" and page is not None:
             return self._url(page + 1, None)
-        if p.type in ("cursor", "next_url"):
+        if p.type in ("cursor", "next_url") and p.next is not None:   # the validator requires `next` for both
             value = jmespath.search(p.next, data)
             if value in (None, "", False):
                 return None

@@ -22,7 +22,9 @@ class PoliteRetryMiddleware(RetryMiddleware):
         self.backoff_max = settings.getfloat("REPWATCH_RETRY_BACKOFF_MAX", 60.0)
         self.max_retry_after = settings.getfloat("REPWATCH_MAX_RETRY_AFTER", 120.0)
 
-    async def process_response(self, request, response):
+    # Scrapy ≥ 2.13 calls these without `spider` and awaits coroutines; its annotations still
+    # describe the old synchronous signature, hence the override ignores.
+    async def process_response(self, request, response):  # type: ignore[override]
         if request.meta.get("dont_retry", False) or response.status not in self.retry_http_codes:
             return response
         wait = None
@@ -39,7 +41,7 @@ class PoliteRetryMiddleware(RetryMiddleware):
         await self._pause(request, self._backoff(request) if wait is None else wait)
         return retry
 
-    async def process_exception(self, request, exception):
+    async def process_exception(self, request, exception):  # type: ignore[override]
         if request.meta.get("dont_retry", False) or not isinstance(exception, self.exceptions_to_retry):
             return None
         retry = self._retry(request, exception)
@@ -60,5 +62,6 @@ class PoliteRetryMiddleware(RetryMiddleware):
         slot = slots.get(request.meta.get("download_slot"))
         if slot is not None and slot.delay < seconds:
             slot.delay = seconds
-        self.crawler.stats.inc_value("repwatch/retry_wait_seconds", seconds)
+        # StatsCollector.inc_value adds any number; it is annotated as int only
+        self.crawler.stats.inc_value("repwatch/retry_wait_seconds", seconds)  # type: ignore[arg-type]
         await asyncio.sleep(seconds)

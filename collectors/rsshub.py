@@ -12,7 +12,7 @@ from pydantic import AnyHttpUrl, Field, SecretStr, field_validator
 
 from collectors.base import CollectResult, SourceState
 from collectors.exceptions import CollectError
-from collectors.feed import FeedCollector
+from collectors.feed import FeedReader
 from storage.records import normalise
 from storage.types import Strict
 
@@ -21,7 +21,7 @@ DEFAULT_INSTANCE = "http://127.0.0.1:1200"   # self-hosted: public instances rat
 
 class RSSHubOptions(Strict):
     route: str = Field(description="an RSSHub route, e.g. /weibo/keyword/快送外卖")
-    instance: AnyHttpUrl = Field(default=DEFAULT_INSTANCE, description="base URL of the RSSHub instance")
+    instance: AnyHttpUrl = Field(default=AnyHttpUrl(DEFAULT_INSTANCE), description="base URL of the RSSHub instance")
     params: dict[str, str | int] = Field(default_factory=dict, description="extra query parameters, e.g. limit")
     access_key: SecretStr | None = Field(default=None, description="the instance's ACCESS_KEY, sent as ?key=")
 
@@ -36,12 +36,12 @@ class RSSHubOptions(Strict):
         return value
 
 
-class RSSHubCollector(FeedCollector):
+class RSSHubCollector(FeedReader[RSSHubOptions]):
     kind = "rsshub"
     Options = RSSHubOptions
 
     def feed_url(self) -> str:
-        opts: RSSHubOptions = self.options
+        opts = self.options
         query = dict(opts.params)
         if opts.access_key is not None:
             query["key"] = opts.access_key.get_secret_value()

@@ -59,6 +59,9 @@ class Harvest:
         from itemadapter import ItemAdapter
 
         where = getattr(response, "url", None)
+        if self.to_mention is None:   # a crawl without a field mapping takes only MentionIn items
+            self.problems.append(Problem("item", f"a {type(item).__name__} item, and no field mapping", where))
+            return
         try:
             built = self.to_mention(ItemAdapter(item).asdict(), where)
         except (FieldError, TypeError) as exc:

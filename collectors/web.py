@@ -9,14 +9,14 @@ from __future__ import annotations
 import importlib
 import importlib.util
 from datetime import timedelta
-from typing import Literal, Optional
+from typing import Optional
 from zoneinfo import ZoneInfo
 
 from pydantic import AnyHttpUrl, Field, field_validator, model_validator
 
 from collectors.base import CollectResult, Collector, Problem, SourceState
 from collectors.exceptions import CollectError
-from collectors.fields import FIELDS, build_mention
+from collectors.fields import FieldName, build_mention
 from collectors.options import MappingOptions, Paging, Politeness
 from storage.types import Duration, format_duration
 
@@ -43,7 +43,7 @@ def check_selector(expr: str, where: str) -> str:
 class WebOptions(MappingOptions, Paging, Politeness):
     start_urls: list[AnyHttpUrl] = Field(min_length=1)
     item: Optional[str] = Field(default=None, description="selector of one review on a page")
-    fields: dict[Literal[FIELDS], str] = Field(default_factory=dict, description="mention field → selector "
+    fields: dict[FieldName, str] = Field(default_factory=dict, description="mention field → selector "
                                                "within one review")
     next_page: Optional[str] = Field(default=None, description="selector of the next page's link")
     max_pages: int = Field(default=5, ge=1, le=500)

@@ -25,7 +25,8 @@ class Assignees:
 
 def routing_names(alert_settings) -> tuple[set[str], set[str]]:
     """(people, departments) named by alerts.routing and alerts.default_route."""
-    people, departments = set(), set()
+    people: set[str] = set()
+    departments: set[str] = set()
     if alert_settings is None:
         return people, departments
     for route in [*alert_settings.routing.values(), alert_settings.default_route]:
@@ -40,7 +41,8 @@ def assignees(session: Session, alert_settings=None) -> Assignees:
     users = set(session.scalars(select(User.name).where(User.disabled.is_(False))))
     route_people, route_departments = routing_names(alert_settings)
     # departments already on tickets stay choosable (a route may have been renamed since)
-    used = set(session.scalars(select(Ticket.department).where(Ticket.department.is_not(None)).distinct()))
+    used = {d for d in session.scalars(select(Ticket.department).where(Ticket.department.is_not(None)).distinct())
+            if d is not None}
     return Assignees(sorted(users | route_people), sorted(route_departments | used))
 
 

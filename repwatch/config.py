@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 from zoneinfo import ZoneInfo
 
 import yaml
@@ -161,7 +161,7 @@ _FOUND = {"str": "text", "int": "a number", "float": "a number", "bool": "true/f
           "dict": "a section of settings", "NoneType": "nothing (an empty value)"}
 
 
-def _plain(err: dict) -> str:
+def _plain(err: Mapping[str, Any]) -> str:
     kind, ctx = err["type"], err.get("ctx") or {}
     if kind == "extra_forbidden":
         return "unknown key (check the spelling; see the README for the keys this section takes)"
@@ -187,7 +187,7 @@ def _plain(err: dict) -> str:
     return err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
 
 
-def _describe(err: dict, prefix: tuple = ()) -> str:
+def _describe(err: Mapping[str, Any], prefix: tuple = ()) -> str:
     loc = prefix + tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
     return f"{_path(loc)}: {_plain(err)}"
 
@@ -395,10 +395,15 @@ def _cross_checks(config: Config, kept: dict[str, list[int]] | None = None, raw:
 
 def _digest_checks(config: Config, watch: set[str], at=lambda section, index: index,
                    raw: dict | None = None) -> list[str]:
-    """Every recipient filter names something that exists (unique names: _cross_checks)."""
+    """Every recipient filter and digest channel names something that exists (unique names: _cross_checks)."""
     problems = []
     sources = {s.name for s in config.sources} | _raw_names(raw, "sources")
+    notifiers = {n.name for n in config.notify} | _raw_names(raw, "notify")
     for index, digest in enumerate(config.digests):
+        for n_index, name in enumerate(digest.notify):
+            if name not in notifiers:
+                problems.append(f"digests[{at('digests', index)}].notify[{n_index}]: no notifier named {name!r}; "
+                                f"defined: {', '.join(sorted(notifiers)) or 'none'}")
         for r_index, r in enumerate(digest.recipients):
             for key, names, known in (("targets", r.targets, watch), ("sources", r.sources, sources)):
                 for n_index, name in enumerate(names):

@@ -110,16 +110,17 @@ def run_demo(database_url: str | None, echo=print) -> int:
         for n in (1, 2):
             echo(f"\n== pass {n} ==")
             report = run_once(db, config, analyzer, now + timedelta(minutes=10 * (n - 1)))
-            for s in report.sources:
-                echo(f"  {s.line()}  [HTTP {s.http_status}]")
+            for source in report.sources:
+                echo(f"  {source.line()}  [HTTP {source.http_status}]")
             ev = report.evaluation
+            assert ev is not None and report.dispatch is not None   # run_once runs the alert stage
             echo(f"  analyzed {report.analyzed}; incidents +{ev.incidents_opened}; tickets +{ev.tickets_opened}; "
                  f"evidence attached {ev.attached}; emails sent {report.dispatch.sent}")
 
         with db.session() as s:
-            mentions = s.scalar(select(func.count(Mention.id)))
-            negative = s.scalar(select(func.count(Analysis.id)).where(Analysis.negative.is_(True)))
-            complaints = s.scalar(select(func.count(Analysis.id)).where(Analysis.complaint.is_(True)))
+            mentions = s.scalar(select(func.count(Mention.id))) or 0
+            negative = s.scalar(select(func.count(Analysis.id)).where(Analysis.negative.is_(True))) or 0
+            complaints = s.scalar(select(func.count(Analysis.id)).where(Analysis.complaint.is_(True))) or 0
             tickets = list(s.scalars(select(Ticket).order_by(Ticket.priority, Ticket.id)))
             echo("\n== summary ==")
             echo(f"  mentions stored: {mentions}; negative: {negative} ({negative / max(mentions, 1):.0%}); "
@@ -130,6 +131,7 @@ def run_demo(database_url: str | None, echo=print) -> int:
                 first = t.incident.mentions[0] if t.incident.mentions else None
                 if first:
                     m = s.get(Mention, first.mention_id)
+                    assert m is not None   # linked to the incident
                     echo(f"        evidence: {m.url}  signals: {', '.join(t.incident.signals[:4]) or '-'}")
         echo(f"  alert emails received by the loopback SMTP server: {len(smtp.messages)}")
         for msg in smtp.messages[:3]:

@@ -1,46 +1,21 @@
-"""Wires a `digests:` job to the digest builder (alerts/digest) and to SMTP, through the notification log.
+"""Wires a `digests:` job to alerts/digest: which digest, which timezone, which channels, and the database.
 
-A (digest, day, recipient) is sent at most once, across reruns, restarts and two processes racing:
-the log row is claimed with one conditional UPDATE (pending → sending) before the SMTP conversation,
-and only a Retryable outcome puts it back to pending. A process that dies mid-send leaves the row at
-`sending`, which is never retried: a digest that may have arrived is not sent a second time."""
+Delivery is the alerts' own protocol (alerts/digest/deliver.py over alerts/notify/dispatch.py's notification
+log): at least once, with a delivery id, retried with the alert delivery policy's backoff."""
 from __future__ import annotations
 
-import logging
-import time
-from dataclasses import dataclass
 from datetime import date, datetime
 from email.message import EmailMessage
-from typing import Callable, Optional
+from typing import Optional
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
-
-from alerts import Delivered, Failed, Outcome, Recipient, smtp_send
+from alerts import DigestOutcome, Notifier, Recipient, compose_digest, deliver_digest, digest_email_channel
 from repwatch.config import Config
-from repwatch.due import DONE_STATUSES, digest_key
 from repwatch.exceptions import RepwatchError
 from repwatch.schedule import DigestJob, zone
 from storage import Database
-from storage.models import Notification
-from storage.writes import insert_ignore
 
-log = logging.getLogger("repwatch.digests")
-BACKOFF = (2.0, 10.0, 30.0, 60.0)   # seconds between SMTP tries within one run
-MAX_ATTEMPTS = 12                    # over all runs; then the row is marked failed and left for a person
-
-
-@dataclass
-class DigestOutcome:
-    digest: str
-    day: date
-    to: str
-    status: str        # sent | skipped | retry_later | failed
-    detail: str = ""
-    attempts: int = 0
-
-    def line(self) -> str:
-        return f"digest {self.digest} {self.day} → {self.to}: {self.status}" + (f" ({self.detail})" if self.detail else "")
+__all__ = ["DigestOutcome", "build", "channels", "digest_zone", "find_job", "send_digest", "write_eml"]
 
 
 def find_job(config: Config, name: Optional[str]) -> DigestJob:
@@ -58,78 +33,32 @@ def digest_zone(config: Config, job: DigestJob) -> ZoneInfo:
     return zone(job.schedule, config.timezone)
 
 
+def channels(config: Config, job: DigestJob) -> list[Notifier]:
+    """The notifiers a digest's `notify:` names, built from `notify:` as the alert stage builds them."""
+    from repwatch.pipeline import build_notifier
+
+    return [build_notifier(n) for n in config.notify if n.name in job.notify]
+
+
 def build(db: Database, config: Config, job: DigestJob, recipient: Recipient, day: date, now: datetime) -> EmailMessage:
-    from alerts import (
-        DigestScope as Scope, build_digest_message as build_message, gather_digest as gather, render_digest as render
-    )
-
-    scope = Scope(frozenset(recipient.targets), frozenset(recipient.sources))
+    """The email a recipient gets, built exactly as the email channel sends it, without logging or sending
+    (`repwatch digest`'s preview, --out and --html)."""
     with db.session() as s:
-        data = gather(s, day, digest_zone(config, job), scope, top=job.top, now=now)
-    rendered = render(data, locale=recipient.locale or job.locale, prefix=job.subject_prefix, base_url=config.base_url)
-    return build_message(rendered, sender=job.sender, to=recipient.to, now=now,
-                         key=digest_key(job.name, day, recipient.to))
-
-
-def _status(db: Database, key: str) -> Optional[str]:
-    with db.session() as s:
-        return s.scalar(select(Notification.status).where(Notification.key == key))
-
-
-def _claim(db: Database, key: str, job: DigestJob, subject: str, now: datetime) -> bool:
-    with db.session() as s:
-        insert_ignore(s, Notification, dict(key=key, channel=f"digest:{job.name}", kind="digest", status="pending",
-                                            attempts=0, created_at=now, summary=subject[:500]), ["key"])
-        return s.execute(update(Notification).where(Notification.key == key, Notification.status == "pending")
-                         .values(status="sending")).rowcount == 1
-
-
-def _deliver(job: DigestJob, message: EmailMessage, send, sleep) -> tuple[Outcome, int]:
-    outcome: Outcome = Failed("not tried")
-    for attempt in range(job.send_attempts):
-        outcome = send(job.smtp, message)
-        if isinstance(outcome, (Delivered, Failed)):
-            return outcome, attempt + 1
-        if attempt + 1 < job.send_attempts:
-            sleep(BACKOFF[min(attempt, len(BACKOFF) - 1)])
-    return outcome, job.send_attempts
+        alert = compose_digest(s, job, recipient, day, digest_zone(config, job), now, base_url=config.base_url)
+    notifier = digest_email_channel(job.model_copy(update={"recipients": [recipient]})) if job.smtp else None
+    if notifier is None:
+        raise RepwatchError(f"digest {job.name!r} has no email recipients (`from` and `smtp`) to preview")
+    return notifier.build(alert)
 
 
 def send_digest(db: Database, config: Config, name: str, day: date, now: datetime, *,
-                only: Optional[list[str]] = None, sleep: Callable[[float], None] = time.sleep,
-                send: Callable[..., Outcome] = smtp_send) -> list[DigestOutcome]:
+                only: Optional[list[str]] = None, with_channels: bool = True) -> list[DigestOutcome]:
+    """Log and send the digest of `day` to its recipients (those in `only`) and, with `with_channels`, its
+    chat channels; whatever was sent before is skipped. One outcome per recipient and channel."""
     job = find_job(config, name)
-    wanted = {a.lower() for a in only} if only is not None else None
-    outcomes = []
-    for recipient in job.recipients:
-        if wanted is not None and recipient.to.lower() not in wanted:
-            continue
-        key = digest_key(job.name, day, recipient.to)
-        if _status(db, key) in DONE_STATUSES:   # cheap check first: building renders a chart
-            outcomes.append(DigestOutcome(job.name, day, recipient.to, "skipped", "already sent"))
-            continue
-        message = build(db, config, job, recipient, day, now)
-        if not _claim(db, key, job, str(message["Subject"]), now):
-            outcomes.append(DigestOutcome(job.name, day, recipient.to, "skipped", "already sent or in flight"))
-            continue
-        outcome, tries = _deliver(job, message, send, sleep)
-        outcomes.append(_record(db, key, job, recipient, day, now, outcome, tries))
-    return outcomes
-
-
-def _record(db, key, job, recipient, day, now, outcome: Outcome, tries: int) -> DigestOutcome:
     with db.session() as s:
-        row = s.scalar(select(Notification).where(Notification.key == key))
-        row.attempts += tries
-        if isinstance(outcome, Delivered):
-            row.status, row.sent_at, row.last_error = "sent", now, None
-            return DigestOutcome(job.name, day, recipient.to, "sent", outcome.detail, row.attempts)
-        row.last_error = outcome.error
-        final = isinstance(outcome, Failed) or row.attempts >= MAX_ATTEMPTS
-        row.status = "failed" if final else "pending"
-        log.warning("digest %s to %s: %s", key, recipient.to, outcome.error)
-        return DigestOutcome(job.name, day, recipient.to, "failed" if final else "retry_later", outcome.error,
-                             row.attempts)
+        return deliver_digest(s, job, day, digest_zone(config, job), now, channels=channels(config, job) if with_channels else (),
+                    policy=config.alerts.delivery, base_url=config.base_url, only=only, commit=s.commit)
 
 
 def write_eml(message: EmailMessage, path: str) -> None:

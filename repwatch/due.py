@@ -13,15 +13,16 @@ from typing import Optional
 
 from sqlalchemy import func, select
 
-from alerts import Recipient
+from alerts import DIGEST_DONE as DONE, Recipient, digest_channel_log_key as channel_log_key
+from alerts import digest_recipient_log_key as recipient_log_key
 from repwatch.config import Config, SourceConfig
 from repwatch.schedule import DigestJob, Schedule, build_trigger, first_fire_after, last_fire_between, zone
 from storage import Database
 from storage.models import CollectionRun, Notification, Source
 
-# Notification statuses after which a digest is never sent again: delivered, in flight when a process
-# died (it may have been delivered, and twice is worse than once late), or given up on.
-DONE_STATUSES = ("sent", "sending", "failed")
+# Notification statuses after which a digest is never sent again (alerts.digest.deliver.DONE): delivered,
+# or given up on. A pending row (a retry after a temporary failure) keeps the digest due.
+DONE_STATUSES = DONE
 
 
 @dataclass
@@ -40,10 +41,11 @@ class DigestDue:
     day: Optional[date]             # the local day that fire time reports on
     pending: list[Recipient] = field(default_factory=list)
     next_fire: Optional[datetime] = None
+    channels: list[str] = field(default_factory=list)   # notifiers of `notify:` still to get it
 
     @property
     def due(self) -> bool:
-        return bool(self.pending)
+        return bool(self.pending or self.channels)
 
 
 def source_schedule(config: Config, source: SourceConfig) -> Schedule:
@@ -86,7 +88,8 @@ def digest_day(job: DigestJob, fire_time: datetime, default_tz: str) -> date:
 
 
 def digest_key(name: str, day: date, address: str) -> str:
-    return f"digest:{name}:{day.isoformat()}:{address.lower()}"
+    """The notification log key of one recipient's digest."""
+    return recipient_log_key(name, day, address)
 
 
 def done_keys(db: Database, keys: list[str]) -> set[str]:
@@ -104,9 +107,11 @@ def digest_due(db: Database, config: Config, job: DigestJob, now: datetime) -> D
     if fire is None:
         return DigestDue(job, None, None, [], upcoming)
     day = digest_day(job, fire, config.timezone)
-    done = done_keys(db, [digest_key(job.name, day, r.to) for r in job.recipients])
+    done = done_keys(db, [digest_key(job.name, day, r.to) for r in job.recipients]
+                     + [channel_log_key(job.name, day, n) for n in job.notify])
     pending = [r for r in job.recipients if digest_key(job.name, day, r.to) not in done]
-    return DigestDue(job, fire, day, pending, upcoming)
+    channels = [n for n in job.notify if channel_log_key(job.name, day, n) not in done]
+    return DigestDue(job, fire, day, pending, upcoming, channels)
 
 
 def due_digests(db: Database, config: Config, now: datetime) -> list[DigestDue]:

@@ -9,10 +9,13 @@ import logging
 import threading
 import time
 from datetime import date, datetime
-from typing import Callable, Optional, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional, Protocol
 
 from repwatch.config import Config
 from storage import Database
+
+if TYPE_CHECKING:
+    from sentiment import Analyzer
 
 log = logging.getLogger("repwatch.executor")
 
@@ -23,7 +26,8 @@ class Executor(Protocol):
     def run_sources(self, names: list[str], now: datetime) -> object:
         """Collect these sources, then analyze and alert (one pipeline pass)."""
 
-    def send_digest(self, digest: str, day: date, recipients: Optional[list[str]], now: datetime) -> object:
+    def send_digest(self, digest: str, day: date, recipients: Optional[list[str]], now: datetime
+                    ) -> Iterable[Any] | None:
         """Send one digest for one local day to these recipients (None: all not yet sent)."""
 
 
@@ -36,8 +40,8 @@ class InProcessExecutor:
         self.db = db
         self._config = config
         self.sleep = sleep
-        self._analyzer = None
-        self._analyzer_key = None
+        self._analyzer: Analyzer | None = None
+        self._analyzer_key: tuple | None = None
         self._lock = threading.Lock()
 
     @property
@@ -66,4 +70,4 @@ class InProcessExecutor:
     def send_digest(self, digest: str, day: date, recipients: Optional[list[str]], now: datetime):
         from repwatch.digests import send_digest
 
-        return send_digest(self.db, self._config, digest, day, now, only=recipients, sleep=self.sleep)
+        return send_digest(self.db, self._config, digest, day, now, only=recipients)

@@ -22,6 +22,7 @@ def beat(db: Database, component: str, now: datetime, detail: dict, pid: Optiona
     with db.session() as s:
         if not insert_ignore(s, Heartbeat, dict(component=component, at=now, detail=detail, pid=pid), ["component"]):
             row = s.get(Heartbeat, component)
+            assert row is not None   # the insert was ignored: the row is there
             row.at, row.detail, row.pid = now, detail, pid
 
 

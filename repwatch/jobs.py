@@ -55,12 +55,13 @@ class locked_run:
         return self
 
     def __exit__(self, *exc) -> None:
+        assert self.keeper is not None   # set by __enter__
         self.keeper.__exit__(*exc)
         self.lease.release()
 
 
 def send_due(executor: Executor, due: DigestDue, now: datetime) -> list:
-    if not due.due:
+    if not due.due or due.day is None:   # pending recipients come with the day they are owed
         return []
     out = executor.send_digest(due.job.name, due.day, [r.to for r in due.pending], now)
     return list(out or [])

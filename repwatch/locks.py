@@ -20,7 +20,7 @@ from sqlalchemy import delete, select, update
 from repwatch.clock import Clock
 from storage import Database
 from storage.models import RunLock
-from storage.writes import insert_ignore
+from storage.writes import execute_dml, insert_ignore
 
 log = logging.getLogger("repwatch.locks")
 
@@ -55,10 +55,13 @@ class LockInfo:
     acquired_at: datetime
     expires_at: datetime
 
-    def describe(self, now: datetime) -> str:
+    def describe(self, now: datetime, tz=None) -> str:
+        """Who holds it and since when, in the team's timezone `tz` (labelled; UTC when not given)."""
+        from storage.timefmt import local_time
+
         left = int((self.expires_at - now).total_seconds())
         lease = f"lease expires in {left}s" if left >= 0 else f"lease expired {-left}s ago"
-        return f"held by {self.holder} since {self.acquired_at:%Y-%m-%d %H:%M:%S} UTC ({lease})"
+        return f"held by {self.holder} since {local_time(self.acquired_at, tz, 'seconds')} ({lease})"
 
 
 class Lease:
@@ -87,7 +90,7 @@ class Lease:
             return False
         # Take over only the exact lease we saw; if someone else took it first, their update changed it.
         with self.db.session() as s:
-            won = s.execute(update(RunLock).where(
+            won = execute_dml(s, update(RunLock).where(
                 RunLock.name == self.name, RunLock.holder == current.holder,
                 RunLock.expires_at == current.expires_at).values(
                 holder=self.holder, acquired_at=now, expires_at=expires)).rowcount == 1
@@ -105,7 +108,7 @@ class Lease:
     def renew(self) -> bool:
         """Extend our lease. False means it was taken over (we were presumed dead): stop working."""
         with self.db.session() as s:
-            ok = s.execute(update(RunLock).where(RunLock.name == self.name, RunLock.holder == self.holder)
+            ok = execute_dml(s, update(RunLock).where(RunLock.name == self.name, RunLock.holder == self.holder)
                            .values(expires_at=self.clock.now() + self.duration)).rowcount == 1
         self.held = ok
         return ok

@@ -66,18 +66,27 @@ class RawHTTPServer:
         self.stop()
 
 
-def drip(body: bytes, every: float = 1.0) -> Behaviour:
+class Drip:
     """Headers at once, then the body one byte per `every` seconds: never trips a read timeout."""
-    def behaviour(conn: socket.socket, stopping: threading.Event) -> None:
+
+    def __init__(self, body: bytes, every: float = 1.0):
+        self.body, self.every = body, every
+        self.sent = 0   # bytes of the body sent so far: shows when the client stopped listening
+
+    def __call__(self, conn: socket.socket, stopping: threading.Event) -> None:
+        body = self.body
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\n"
                      b"Content-Length: %d\r\n\r\n" % len(body))
         for i in range(len(body)):
-            if stopping.wait(every):
+            if stopping.wait(self.every):
                 return
             conn.sendall(body[i:i + 1])
-            behaviour.sent = i + 1
-    behaviour.sent = 0   # bytes of the body sent so far: shows when the client stopped listening
-    return behaviour
+            self.sent = i + 1
+
+
+def drip(body: bytes, every: float = 1.0) -> Drip:
+    """Headers at once, then the body one byte per `every` seconds: never trips a read timeout."""
+    return Drip(body, every)
 
 
 def cut(head: bytes, body: bytes) -> Behaviour:

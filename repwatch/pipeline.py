@@ -7,12 +7,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
 
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import object_session
 
-from alerts import Alert, ConcurrentPass, DispatchReport, EvaluateReport, Notifier, deliver_due, enqueue, evaluate, get_notifier
+from alerts import (Alert, ConcurrentPass, DispatchReport, EvaluateReport, Notifier, alert_rows, deliver_due, enqueue,
+                    evaluate, get_notifier)
 from collectors import CollectError, CollectResult, Problem, SourceState, get_collector
 from collectors.health import HealthAlarm, alarm as health_alarm, record_outcome
 from repwatch.config import Config, SourceConfig
@@ -232,6 +233,7 @@ def _close_run(db: Database, job: _Collection, result: CollectResult | None,
     started = time.monotonic() - job.fetch_seconds
     source_cfg, report, now = job.source_cfg, job.report, job.now
     if error is None:
+        assert result is not None   # a collection without an error has a result
         try:
             with db.session() as s:
                 source, run = _load(s, job.source_id, job.run_id)
@@ -281,7 +283,9 @@ def _store_one_by_one(db: Database, job: _Collection, result: CollectResult, fai
     for item in result.items:
         try:
             with db.session() as s:
-                stored = store_mentions(s, s.get(Source, job.source_id), [item], job.now)
+                source = s.get(Source, job.source_id)
+                assert source is not None   # made before collecting
+                stored = store_mentions(s, source, [item], job.now)
         except Exception as exc:
             if is_database_trouble(exc):
                 raise
@@ -354,9 +358,12 @@ def _finish(source: Source, run: CollectionRun, report: SourceReport, source_cfg
     report.alarm = health_alarm(source, now)
 
 
-def health_alerts(reports: Iterable[SourceReport], base_url: str | None = None) -> list[Alert]:
+def health_alerts(reports: Iterable[SourceReport], base_url: str | None = None, tz=None) -> list[Alert]:
     """Broken sources, as alerts for the same notifiers as tickets. The key holds the episode start,
-    so the notification log sends each broken episode once, and retries a failed delivery next run."""
+    so the notification log sends each broken episode once, and retries a failed delivery next run.
+    Times are in the team's timezone `tz`, labelled."""
+    from storage.timefmt import local_time
+
     out = []
     for r in reports:
         a = r.alarm
@@ -366,9 +373,9 @@ def health_alerts(reports: Iterable[SourceReport], base_url: str | None = None) 
                 "zero_items": "returning no items", "silence": "silent"}[a.reason]
         out.append(Alert(
             key=a.key, kind="health", severity="important", title=f"数据源异常 Source {a.source} is {what}",
-            summary=(f"{a.message}\nSince {a.since:%Y-%m-%d %H:%M} UTC; last success "
-                     f"{a.last_success_at:%Y-%m-%d %H:%M} UTC." if a.last_success_at else
-                     f"{a.message}\nSince {a.since:%Y-%m-%d %H:%M} UTC; no successful run yet."),
+            summary=(f"{a.message}\nSince {local_time(a.since, tz)}; last success "
+                     f"{local_time(a.last_success_at, tz)}." if a.last_success_at else
+                     f"{a.message}\nSince {local_time(a.since, tz)}; no successful run yet."),
             url=f"{base_url.rstrip('/')}/sources" if base_url else None,
             figures={"source": a.source, "kind": a.kind, "health": a.health,
                      "errors": ", ".join(f"{k}×{v}" for k, v in sorted(a.error_counts.items())) or "-"}))
@@ -400,8 +407,8 @@ def analyze_pending(db: Database, analyzer: Analyzer, *, batch_size: int = 500, 
             rows = [dict(mention_id=m.id, lang=r.lang, sentiment=r.sentiment, snownlp=r.snownlp,
                          negative=r.negative, complaint=r.complaint, categories=r.categories,
                          severity=r.severity, signals=r.signals,
-                         targets=list(dict.fromkeys(r.targets + source_targets.get(names.get(m.source_id), []))),
-                         model_version=r.model_version) for m, r in zip(mentions, results)]
+                         targets=list(dict.fromkeys(r.targets + source_targets.get(names.get(m.source_id, ""), []))),
+                         model_version=r.model_version, **_learned(r)) for m, r in zip(mentions, results)]
             insert_many_ignore(s, Analysis, rows, ["mention_id"])
             langs: dict[str, list[int]] = {}
             for m, r in zip(mentions, results):
@@ -415,14 +422,22 @@ def analyze_pending(db: Database, analyzer: Analyzer, *, batch_size: int = 500, 
             return done
 
 
+def _learned(r) -> dict:
+    """The learned models' complaint_score and per-category confidence, as `repwatch analyze` prints them
+    (rounded to 4 places); both None when no model read the text."""
+    out = r.contract()
+    if r.complaint_score is None:
+        return {"complaint_score": None, "confidence": None}
+    return {"complaint_score": out["complaint_score"], "confidence": out["confidence"]}
+
+
+def build_notifier(n) -> Notifier:
+    return get_notifier(n.kind).from_config(n.name, n.options, min_severity=n.min_severity)
+
+
 def build_notifiers(config: Config) -> list[Notifier]:
     wanted = set(config.alerts.notify) if config.alerts.notify is not None else None
-    out = []
-    for n in config.notify:
-        if wanted is None or n.name in wanted:
-            notifier = get_notifier(n.kind).from_config(n.name, n.options, min_severity=n.min_severity)
-            out.append(notifier)
-    return out
+    return [build_notifier(n) for n in config.notify if wanted is None or n.name in wanted]
 
 
 def paused_sources(db: Database) -> set[str]:
@@ -442,12 +457,26 @@ def run_once(db: Database, config: Config, analyzer: Analyzer, now: datetime, *,
     report.analyzed = analyze_pending(db, analyzer, batch_size=config.analysis.batch_size,
                                       source_targets={s.name: list(s.targets) for s in config.sources})
     report.evaluation, report.dispatch = alert_stage(db, config, now,
-                                                     extra=health_alerts(report.sources, config.base_url))
+                                                     extra=health_alerts(report.sources, config.base_url, config.tz))
     return report
 
 
+def queue_alerts(session, config: Config, alerts: Iterable[Alert], now: datetime) -> DispatchReport:
+    """Log alerts that a person's action caused (a ticket opened from the incidents page) in the
+    notification log, in the caller's transaction: the same rows a pipeline run writes, so they are sent
+    at least once - now by deliver_pending(), or by the next run if that fails or the process dies."""
+    return enqueue(session, list(alerts), build_notifiers(config), RunContext(now, config.tz, config.base_url),
+                   config.alerts.delivery)
+
+
+def deliver_pending(db: Database, config: Config, now: datetime) -> DispatchReport:
+    """Send whatever the notification log holds that is due (the pipeline's delivery step)."""
+    with db.session() as s:
+        return deliver_due(s, build_notifiers(config), now, config.alerts.delivery, commit=s.commit)
+
+
 def alert_stage(db: Database, config: Config, now: datetime, *,
-                extra: list[Alert] = ()) -> tuple[EvaluateReport, DispatchReport]:
+                extra: Sequence[Alert] = ()) -> tuple[EvaluateReport, DispatchReport]:
     """Evaluate, then notify (with `extra` alerts, e.g. source health): queue every alert in the
     notification log (each notifier gets those at or above its min_severity), then send everything due:
     new alerts, earlier retries, and alerts that waited for group_wait or the end of quiet hours.
@@ -466,5 +495,6 @@ def alert_stage(db: Database, config: Config, now: datetime, *,
             evaluation = EvaluateReport()
             queued = enqueue(s, list(extra), notifiers, ctx, policy)
     with db.session() as s:
-        report = queued + deliver_due(s, notifiers, now, policy, commit=s.commit)
+        # digests on these channels are the digest job's to send (alerts.notify.dispatch.digest_rows)
+        report = queued + deliver_due(s, notifiers, now, policy, commit=s.commit, only=alert_rows())
     return evaluation, report

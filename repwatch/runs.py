@@ -14,6 +14,7 @@ from collectors import CollectError
 from collectors.base import CollectResult, Problem
 from storage.clean import ETAG_LIMIT, LAST_MODIFIED_LIMIT, cap, clean_mention
 from storage.models import CollectionRun
+from storage.writes import execute_dml
 
 # A run still `running` after this long was left by a process that died (kill -9, OOM, a reboot):
 # every fetch has a deadline and a crawl a time cap, so no live run of one source lasts this long.
@@ -26,7 +27,7 @@ def abandon_stale_runs(session: Session, source_id: int | list[int], now: dateti
     """Close these sources' runs that a dead process left `running`, so health and the dashboard do
     not show a run that will never finish. Younger ones may belong to a live run elsewhere."""
     ids = source_id if isinstance(source_id, list) else [source_id]
-    return session.execute(
+    return execute_dml(session,
         update(CollectionRun)
         .where(CollectionRun.source_id.in_(ids), CollectionRun.status == "running",
                CollectionRun.started_at < now - ABANDONED_AFTER)

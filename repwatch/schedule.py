@@ -73,7 +73,8 @@ class Schedule(Strict):
     def describe(self) -> str:
         from storage.types import format_duration
 
-        what = self.cron if self.cron is not None else f"every {format_duration(self.every)}"
+        # the validator requires exactly one of cron and every
+        what = self.cron if self.cron is not None else f"every {format_duration(self.every or timedelta(0))}"
         extra = f" ±{format_duration(self.jitter)}" if self.jitter else ""
         return what + extra + (f" ({self.timezone})" if self.timezone else "")
 
@@ -94,6 +95,7 @@ def build_trigger(schedule: Schedule, default_tz: str, *, jitter: bool = True):
     if schedule.cron is not None:
         # the same fields CronTrigger.from_crontab passes, plus jitter, which from_crontab cannot take
         return CronTrigger(**dict(zip(CRON_FIELDS, schedule.cron.split())), timezone=tz, jitter=spread)
+    assert schedule.every is not None   # no cron: the validator requires every
     return IntervalTrigger(seconds=schedule.every.total_seconds(), start_date=INTERVAL_ANCHOR.replace(tzinfo=tz),
                            timezone=tz, jitter=spread)
 

@@ -54,14 +54,16 @@ def gather_status(db: Database, config: Config, now: datetime) -> Status:
         health = dict(s.execute(select(Source.name, Source.health)).all())
         digests = []
         for due in due_digests(db, config, now):
-            channel = f"digest:{due.job.name}"
-            newest = s.scalar(select(func.max(Notification.key)).where(Notification.channel == channel))
+            # every row of this digest, its email recipients' and its channels' (alerts.digest.deliver keys)
+            prefix = f"digest:{due.job.name}:"
+            mine = (Notification.kind == "digest") & Notification.key.startswith(prefix, autoescape=True)
+            newest = s.scalar(select(func.max(Notification.key)).where(mine))
             counts: dict[str, int] = {}
             day = None
             if newest:
-                day = newest.split(":")[2]
+                day = newest[len(prefix):len(prefix) + 10]
                 counts = dict(s.execute(select(Notification.status, func.count()).where(
-                    Notification.channel == channel, Notification.key.like(f"digest:{due.job.name}:{day}:%"))
+                    mine, Notification.key.startswith(f"{prefix}{day}", autoescape=True))
                     .group_by(Notification.status)).all())
             digests.append((due, counts, day))
     sources = [(d, last.get(d.name, (None, None))[0], health.get(d.name)) for d in due_sources(db, config, now)]

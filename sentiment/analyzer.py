@@ -16,7 +16,7 @@ import logging
 import math
 import os
 from dataclasses import asdict, dataclass, field
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from sentiment.evidence import Evidence, find_evidence
 from sentiment.grading import ESCALATION, GROWTH, judge, load_rules
@@ -25,6 +25,9 @@ from sentiment.lexicon import load_lexicon
 from sentiment.normalize import normalize
 from sentiment.settings import AnalysisSettings
 from sentiment.snow import snownlp_score
+
+if TYPE_CHECKING:
+    from sentiment.parallel import WorkerPool
 
 log = logging.getLogger("repwatch.sentiment")
 NEUTRAL = 0.5
@@ -90,7 +93,7 @@ class Analyzer:
         self.lexicon = load_lexicon(self.settings.lexicon)
         self.rules = load_rules(self.settings.rules)
         self.targets = {name: [name, *aliases] for name, aliases in (targets or {}).items()}
-        self._pool = None
+        self._pool: WorkerPool | None = None
         # Benchmarks only: another complaint model (cross-domain runs), or none at all (the word-list rules).
         self.complaint_model = None
         self.use_models = True
@@ -226,7 +229,8 @@ class Analyzer:
                 complaint = True
         verdict = judge(p.evidence, sentiment=sentiment, negative=negative, folded_text=p.text.casefold(),
                         rules=self.rules, followers=p.followers, complaint=complaint, learned_severity=severity)
-        categories, confidence = [], {}
+        categories: list[str] = []
+        confidence: dict[str, float] = {}
         if verdict.complaint and learned is not None:
             categories, confidence = _categories(cat_probs, cat_threshold, self.settings.category_floor,
                                                  p.evidence.categories)

@@ -82,7 +82,7 @@ def _dianping(path: Path) -> list[Labelled]:
             values = {k: row.get(k, "-2") for k in DIANPING_MAP}
             neg = sum(v == "-1" for v in values.values())
             pos = sum(v == "1" for v in values.values())
-            cats = tuple(sorted({DIANPING_MAP[k] for k, v in values.items() if v == "-1" and DIANPING_MAP[k]}))
+            cats = tuple(sorted({c for k, v in values.items() if v == "-1" and (c := DIANPING_MAP[k])}))
             complaint = _aspect_complaint(neg, pos, values["others_overall_experience"] == "-1")
             out.append(Labelled(row["content"] or "", "zh", "aic2018_dianping", complaint,
                                 cats if neg else None, ASPECT_KNOWN, negative=int(neg > pos)))
@@ -116,7 +116,7 @@ def _mams(paths: list[Path]) -> list[Labelled]:
             pol = [(a.get("category"), a.get("polarity")) for a in sentence.iter("aspectCategory")]
             neg = [c for c, p in pol if p == "negative"]
             pos = sum(p == "positive" for _, p in pol)
-            cats = tuple(sorted({MAMS_MAP.get(c) for c in neg if MAMS_MAP.get(c)}))
+            cats = tuple(sorted({m for c in neg if c and (m := MAMS_MAP.get(c))}))
             out.append(Labelled(text, "en", "mams", _aspect_complaint(len(neg), pos), cats if neg else None,
                                 ASPECT_KNOWN, negative=int(len(neg) > pos)))
     return out
@@ -179,6 +179,8 @@ def load_all(root: Path | None = None, *, near_dups: bool = True, sample: int | 
     sent = Path(sentiment_dir) if sentiment_dir else root / "sentiment"
     items: list[Labelled] = []
     for e in zh_examples if zh_examples is not None else corpora.load_zh(sent, near_dups=near_dups):
+        if e.corpus == "smp2020_usual":
+            continue                      # read below with its emotions (every SMP post is a non-complaint)
         items.append(Labelled(e.text, "zh", e.corpus, 0 if e.corpus == "weibo_senti_2k" else 1 - e.label,
                               negative=1 - e.label, severity=0.0 if e.label == 1 else None))
     items += _smp(sent)

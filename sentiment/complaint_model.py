@@ -25,27 +25,61 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from sentiment.lexicon import SIGNAL_KINDS
 from storage.vocabulary import CATEGORIES
-from sentiment.artifacts import load_joblib
+from sentiment.artifacts import join_terms, load_joblib, split_terms
 
 ARTIFACT = "complaint.joblib"
-FORMAT = 1
+FORMAT = 2          # 2: terms stored as one string (sentiment/artifacts.join_terms); 1 still loads
 DENSE = (*(f"cat:{c}" for c in CATEGORIES), *(f"sig:{s}" for s in SIGNAL_KINDS), "company", "affect", "english",
          "vader:compound", "vader:pos", "vader:neg")
 _RUN = re.compile(r"[\u3400-\u9fff]+|[a-z0-9]+(?:'[a-z]+)?")
 
 
+def _import_jieba():
+    """`import jieba`, without the `import pkg_resources` in jieba/_compat.py: setuptools' pkg_resources costs
+    about 0.9 s of CPU to import (a fifth of the analyzer's load time) and jieba only uses it to open its own
+    data files, which its fallback opens by path. A `None` in sys.modules makes that import fail fast; it is
+    removed again at once, so anything else that wants pkg_resources still gets it."""
+    import sys  # noqa: PLC0415
+
+    if "jieba" in sys.modules:
+        return sys.modules["jieba"]
+    block = "pkg_resources" not in sys.modules
+    if block:
+        sys.modules["pkg_resources"] = None   # type: ignore[assignment]
+    try:
+        import jieba  # noqa: PLC0415 - loaded on first use only
+    finally:
+        if block and sys.modules.get("pkg_resources", 0) is None:
+            del sys.modules["pkg_resources"]
+    return jieba
+
+
 @lru_cache(maxsize=1)
 def _jieba():
-    import jieba  # noqa: PLC0415 - loaded on first use only
+    """jieba's tokenizer, its prefix dictionary cached in repwatch's cache directory (sentiment.snow_port's
+    `cache_dir`, built by `make install`) rather than the system temporary directory, which services with a
+    private /tmp lose at every start: building it costs as much again as loading it."""
+    import os  # noqa: PLC0415
+
+    from sentiment.snow_port import cache_dir  # noqa: PLC0415
+
+    jieba = _import_jieba()
 
     jieba.setLogLevel(logging.WARNING)
     tokenizer = jieba.Tokenizer()
+    folder = cache_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        pass
+    if os.access(folder, os.W_OK) or (folder / f"jieba-{jieba.__version__}.cache").is_file():
+        tokenizer.tmp_dir, tokenizer.cache_file = str(folder), f"jieba-{jieba.__version__}.cache"
     tokenizer.initialize()
     return tokenizer
 
@@ -112,7 +146,7 @@ class ComplaintModel:
     calibration: dict                 # {"zh": [a, b], "en": [a, b]}: p = sigmoid(a·z + b)
     thresholds: dict                  # {"category": t}: chosen on validation
     meta: dict
-    _vecs: object = field(default=None, repr=False, compare=False)
+    _vecs: tuple[Any, Any] | None = field(default=None, repr=False, compare=False)   # (char, word) vectorizers
 
     HEADS = ("complaint", *CATEGORIES, "severity")
 
@@ -120,17 +154,20 @@ class ComplaintModel:
     def version(self) -> str:
         return self.meta.get("version", "unversioned")
 
-    def features(self, texts: Sequence[str], dense: np.ndarray):
+    def features(self, texts: Sequence[str], dense: np.ndarray | Sequence[Sequence[float]]):
         from scipy.sparse import csr_matrix, hstack  # noqa: PLC0415
 
-        if self._vecs is None:
-            self._vecs = vectorizers(self.char_terms, self.char_idf, self.word_terms, self.word_idf)
+        if self._vecs is None:   # scikit-learn's transform, without importing scikit-learn (load time)
+            from sentiment.vectorize import Tfidf  # noqa: PLC0415
+
+            self._vecs = (Tfidf(self.char_terms, self.char_idf, ("char", 1, 3)),
+                          Tfidf(self.word_terms, self.word_idf, words))
         char, word = self._vecs
         folded = [t.casefold() for t in texts]
         return hstack([char.transform(folded), word.transform(folded), csr_matrix(np.asarray(dense, dtype=np.float32))],
                       format="csr")
 
-    def score(self, texts: Sequence[str], dense: np.ndarray, langs: Sequence[str]) -> Scores:
+    def score(self, texts: Sequence[str], dense: np.ndarray | Sequence[Sequence[float]], langs: Sequence[str]) -> Scores:
         n = len(texts)
         if not n:
             return Scores(np.zeros(0), np.zeros((0, len(CATEGORIES))), np.zeros(0))
@@ -154,18 +191,19 @@ class ComplaintModel:
         digest.update(repr(sorted((k, [round(x, 6) for x in v]) for k, v in self.calibration.items())).encode())
         digest.update(repr(sorted((k, round(v, 6)) for k, v in self.thresholds.items())).encode())
         self.meta["version"] = f"cmp-ngram.{digest.hexdigest()[:8]}"
-        joblib.dump({"format": FORMAT, "char_terms": self.char_terms, "char_idf": self.char_idf.astype(np.float32),
-                     "word_terms": self.word_terms, "word_idf": self.word_idf.astype(np.float32), "weights": weights,
+        joblib.dump({"format": FORMAT, "char_terms": join_terms(self.char_terms),
+                     "char_idf": self.char_idf.astype(np.float32), "word_terms": join_terms(self.word_terms),
+                     "word_idf": self.word_idf.astype(np.float32), "weights": weights,
                      "bias": self.bias.astype(np.float32), "calibration": self.calibration,
                      "thresholds": self.thresholds, "meta": self.meta}, path, compress=("xz", 6))
         return self.meta["version"]
 
 
 def load(path: Path | None = None) -> ComplaintModel:
-    data = load_joblib(ARTIFACT, FORMAT, path)
-    return ComplaintModel(list(data["char_terms"]), data["char_idf"], list(data["word_terms"]), data["word_idf"],
-                          data["weights"], data["bias"], dict(data["calibration"]), dict(data["thresholds"]),
-                          dict(data["meta"]))
+    data = load_joblib(ARTIFACT, (1, FORMAT), path)
+    return ComplaintModel(split_terms(data["char_terms"]), data["char_idf"], split_terms(data["word_terms"]),
+                          data["word_idf"], data["weights"], data["bias"], dict(data["calibration"]),
+                          dict(data["thresholds"]), dict(data["meta"]))
 
 
 @lru_cache(maxsize=1)
@@ -175,3 +213,7 @@ def shipped() -> ComplaintModel:
 
 def _sigmoid(z):
     return 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
+
+
+if __name__ == "__main__":   # `python -m sentiment.complaint_model` (make install): build jieba's cache now
+    print(" ".join(words("预热一下模型")), "- jieba's cache is in", __import__("sentiment.snow_port").snow_port.cache_dir())

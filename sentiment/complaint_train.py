@@ -179,7 +179,7 @@ def fit(prep: Prepared, *, exclude: Sequence[str] = (), log: Callable[[str], Non
     X_cat = X_tr[rows]
     X_cat = X_cat @ _drop_columns(n_feat, range(n_feat - len(cm.DENSE), n_feat - len(cm.DENSE) + len(CATEGORIES)))
     for j, cat in enumerate(CATEGORIES, start=1):
-        y = np.array([cat in items[tr[k]].categories for k in rows])
+        y = np.array([cat in (items[tr[k]].categories or ()) for k in rows])   # rows have categories
         if y.any() and not y.all():
             clf = LogisticRegression(C=C_CATEGORY, max_iter=3000).fit(X_cat, y, sample_weight=w)
             W[:, j], b[j] = clf.coef_.ravel(), clf.intercept_[0]
@@ -190,7 +190,7 @@ def fit(prep: Prepared, *, exclude: Sequence[str] = (), log: Callable[[str], Non
     threshold = 0.5
     if rows_va:
         P = 1 / (1 + np.exp(-(np.asarray(X_va[rows_va] @ W[:, 1:1 + len(CATEGORIES)]) + b[1:1 + len(CATEGORIES)])))
-        Y = np.array([[c in items[va[k]].categories for c in CATEGORIES] for k in rows_va])
+        Y = np.array([[c in (items[va[k]].categories or ()) for c in CATEGORIES] for k in rows_va])
         grid = [round(t, 2) for t in np.arange(0.2, 0.71, 0.05)]
         threshold = max(grid, key=lambda t: (_micro_f1(Y, P, t), -abs(t - 0.5)))
         meta["category_validation_micro_f1"] = round(_micro_f1(Y, P, threshold), 4)

@@ -3,6 +3,9 @@ training and benchmarks, so that no test text is ever trained on.
 
 - Label 1 is positive, 0 negative, in every file.
 - Weibo labels were made from emoticons, so Weibo texts always lose their [..] emoticons here.
+- SMP2020-EWECT "usual" Weibo posts (smp2020_usual_{train,dev,test}.tsv, when present) carry emotions, not
+  polarity: angry, sad and fear are negative (0); neutral and happy are not negative (1), which is what
+  `negative` means; surprise is left out (it goes both ways).
 - Deduplication runs across all files in a fixed order (first occurrence wins): exact duplicates after
   normalisation (`dedup_key`), then near duplicates (MinHash over character 3-grams, Jaccard ≥ 0.8).
   A text seen twice with both labels is dropped altogether.
@@ -18,9 +21,10 @@ from pathlib import Path
 
 from sentiment.normalize import dedup_key, strip_emoticons
 
-ZH_CORPORA = ("waimai_10k", "online_shopping_9_cats", "weibo_senti_2k")
+ZH_CORPORA = ("waimai_10k", "online_shopping_9_cats", "weibo_senti_2k", "smp2020_usual")
 REVIEW_CORPORA = ("waimai_10k", "online_shopping_9_cats")
-SOCIAL_CORPORA = ("weibo_senti_2k",)
+SOCIAL_CORPORA = ("weibo_senti_2k", "smp2020_usual")
+SMP_POLARITY = {0: 1, 1: 0, 2: 1, 3: 0, 4: 0}   # emotion -> 1 not negative / 0 negative; 5 (surprise) left out
 EN_CORPUS = "amazon_cells_labelled"
 SPLITS = ("train", "validation", "test")
 NEAR_DUP_THRESHOLD = 0.8
@@ -56,6 +60,19 @@ def _read_zh(path: Path) -> list[tuple[str, int]]:
         return [(row["review"] or "", int(row["label"])) for row in csv.DictReader(fh)]
 
 
+def _read_smp(data_dir: Path) -> list[tuple[str, int]]:
+    rows = []
+    for name in ("train", "dev", "test"):
+        path = data_dir / f"smp2020_usual_{name}.tsv"
+        if not path.exists():
+            continue
+        for line in path.read_text(encoding="utf-8").splitlines()[1:]:
+            label, _, text = line.partition("\t")
+            if label.strip().isdigit() and int(label) in SMP_POLARITY:
+                rows.append((text, SMP_POLARITY[int(label)]))
+    return rows
+
+
 def _read_en(path: Path) -> list[tuple[str, int]]:
     rows = []
     for line in path.read_text(encoding="utf-8").splitlines():
@@ -81,8 +98,9 @@ def load_zh(data_dir: Path | None = None, corpora: tuple[str, ...] = ZH_CORPORA,
     order: list[tuple[str, str, int, str]] = []   # (key, text, label, corpus)
     lsh = MinHashLSH(threshold=NEAR_DUP_THRESHOLD, num_perm=32) if near_dups else None
     for corpus in ZH_CORPORA:
-        for text, label in _read_zh(data_dir / f"{corpus}.csv"):
-            if corpus == "weibo_senti_2k":
+        rows = _read_smp(data_dir) if corpus == "smp2020_usual" else _read_zh(data_dir / f"{corpus}.csv")
+        for text, label in rows:
+            if corpus in SOCIAL_CORPORA:
                 text = strip_emoticons(text)
             key = dedup_key(text)
             if not key:

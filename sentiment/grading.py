@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from sentiment.evidence import Evidence
-from sentiment.lexicon import builtin_text
+from sentiment.lexicon import builtin_yaml
 from sentiment.matcher import compile_words, find
 from storage.vocabulary import SEVERITY_LEVELS
 from sentiment.exceptions import RulesError
@@ -51,7 +51,7 @@ def _merge(base: dict, extra: dict, where: str) -> dict:
 
 @lru_cache(maxsize=8)
 def load_rules(extra: Path | None = None) -> Rules:
-    data = yaml.safe_load(builtin_text("severity.yaml"))
+    data = builtin_yaml("severity.yaml")
     if extra is not None:
         try:
             override = yaml.safe_load(Path(extra).read_text(encoding="utf-8")) or {}

@@ -59,7 +59,7 @@ def detect_lang(text: str) -> str:
         return {"arabic": "ar", "thai": "th"}.get(top, "other")
     words = _WORD.findall(text[:2000].casefold())
     hits = {lang: sum(w in stop for w in words) for lang, stop in _STOPWORDS.items()}
-    best = max(hits, key=hits.get)
+    best = max(hits, key=lambda lang: hits[lang])
     # Short function words are shared ("a", "o", "no"): another language must clearly outscore English, or
     # a two-word English review ("A Disappointment.") would be called Portuguese and scored neutral.
     if hits[best] < 2 or hits[best] < hits["en"] + 2:

@@ -15,10 +15,13 @@ import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
+
+if TYPE_CHECKING:
+    from sentiment.analyzer import Analyzer
 
 log = logging.getLogger("repwatch.sentiment")
-_analyzer = None   # one per worker process
+_analyzer: Analyzer | None = None   # one per worker process
 
 
 def _init_worker(settings, targets) -> None:
@@ -30,6 +33,7 @@ def _init_worker(settings, targets) -> None:
 
 
 def _score_chunk(chunk):
+    assert _analyzer is not None   # set by _init_worker when the worker started
     return _analyzer.score_here(chunk)
 
 

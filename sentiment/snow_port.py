@@ -38,6 +38,7 @@ import tempfile
 import threading
 from math import exp, log
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -101,7 +102,7 @@ class SegModel:
         self.tri_keys, self.tri_counts = arrays["tri_keys"], arrays["tri_counts"]
         l1, l2, l3, total = arrays["floats"].tolist()
         self.l1, self.l2, self.l3, self.uni_total = float(l1), float(l2), float(l3), float(total)
-        known = self.uni[1:self.BOS].any(axis=1).tolist()
+        known: list[bool] = np.asarray(self.uni[1:self.BOS].any(axis=1)).tolist()   # asarray: typed as an array
         # SnowNLP's `not_found`: no tag s with uni.freq((w, s)) != 0
         self.known = frozenset(c for c, k in zip(self.chars, known) if k)
 
@@ -161,7 +162,7 @@ class SegModel:
                 "tri_keys": tri_k, "tri_counts": tri_v, "floats": np.array(floats)}
 
     @classmethod
-    def load(cls, path: Path | None = None, cache: Path | None | bool = True) -> "SegModel":
+    def load(cls, path: Path | None = None, cache: Path | str | bool = True) -> "SegModel":
         """From the cache when it holds this model file's arrays, else from SnowNLP's marshal file (and
         then written to the cache). cache=False never reads or writes one."""
         path = path or snownlp_dir() / "seg" / "seg.marshal.3"
@@ -269,7 +270,8 @@ def _write_cache(path: Path, arrays: dict[str, np.ndarray]) -> None:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as f:
-                np.savez(f, **arrays)
+                # the keys are array names, never savez's own `allow_pickle`: numpy's stubs cannot tell
+                np.savez(f, **arrays)  # type: ignore[arg-type]
             os.replace(tmp, path)
         except BaseException:
             os.unlink(tmp)
@@ -310,7 +312,7 @@ def _viterbi(run: str, memo: dict, build) -> list[int]:
         V = [v[b] for b in range(4) for s in range(4)]
     else:
         V = [v[b] + L[b * 4 + s] for b in range(4) for s in range(4)]
-    bps = [None, None]
+    bps: list[Any] = [None, None]   # back-pointers from position 2 on (tuples made by the generated _step)
     for i in range(2, n):
         g = run[i - 2:i + 1]
         L = memo.get(g, _MISSING)
@@ -385,7 +387,7 @@ class SnowSentiment:
     """snownlp.sentiment.classify, ported. Thread-safe enough for the analyzer: the memos only grow (and are
     swapped for empty ones when full); a lost update costs a recomputation, never a wrong value."""
 
-    def __init__(self, seg: SegModel | None = None, cache: Path | None | bool = True):
+    def __init__(self, seg: SegModel | None = None, cache: Path | str | bool = True):
         base = snownlp_dir()
         self.seg = seg or SegModel.load(cache=cache)
         stop = set()
@@ -474,9 +476,10 @@ class SnowSentiment:
             logs = self._word_logs(word)
             for k in k_range:
                 tmp[k] += logs[k]
-        ret, prob = 0, 0
+        ret: str | int = 0
+        prob: float = 0
         for k in k_range:
-            now = 0
+            now: float = 0
             try:
                 for other in k_range:
                     now += exp(tmp[other] - tmp[k])

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-from sentiment.artifacts import load_joblib
+from sentiment.artifacts import join_terms, load_joblib, split_terms
 
 ARTIFACT = "zh_sentiment.joblib"
-FORMAT = 1
+FORMAT = 2          # 2: terms stored as one string (sentiment/artifacts.join_terms); 1 still loads
 
 
 def vectorizer(terms=None, idf=None, *, ngram_range=(1, 3), min_df=2):
@@ -61,8 +61,10 @@ class ZhModel:
                 + s["cues"] * np.asarray(cues, dtype=float) + s["bias"])
 
     def _vec(self):
-        if self._vectorizer is None:
-            self._vectorizer = vectorizer(self.terms, self.idf, ngram_range=self.ngram_range)
+        if self._vectorizer is None:   # scikit-learn's transform, without importing scikit-learn (load time)
+            from sentiment.vectorize import Tfidf  # noqa: PLC0415
+
+            self._vectorizer = Tfidf(self.terms, self.idf, ("char", *self.ngram_range))
         return self._vectorizer
 
     def save(self, path: Path) -> str:
@@ -75,15 +77,15 @@ class ZhModel:
             digest.update(np.ascontiguousarray(arr, dtype=np.float32).tobytes())
         digest.update(repr((round(self.intercept, 6), sorted((k, round(v, 6)) for k, v in self.stack.items()))).encode())
         self.meta["version"] = f"zh-charlr.{digest.hexdigest()[:8]}"
-        joblib.dump({"format": FORMAT, "terms": self.terms, "idf": self.idf.astype(np.float32),
+        joblib.dump({"format": FORMAT, "terms": join_terms(self.terms), "idf": self.idf.astype(np.float32),
                      "coef": self.coef.astype(np.float32), "intercept": float(self.intercept), "stack": self.stack,
                      "meta": self.meta, "ngram_range": list(self.ngram_range)}, path, compress=("xz", 3))
         return self.meta["version"]
 
 
 def load(path: Path | None = None) -> ZhModel:
-    data = load_joblib(ARTIFACT, FORMAT, path)
-    return ZhModel(list(data["terms"]), data["idf"], data["coef"], data["intercept"], dict(data["stack"]),
+    data = load_joblib(ARTIFACT, (1, FORMAT), path)
+    return ZhModel(split_terms(data["terms"]), data["idf"], data["coef"], data["intercept"], dict(data["stack"]),
                    dict(data["meta"]), tuple(data["ngram_range"]))
 
 

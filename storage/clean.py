@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import fields, replace
+from typing import overload
 
 from storage.records import MentionIn
 
@@ -24,6 +25,18 @@ RAW_STRING_LIMIT = 4_096
 _RAW_DEPTH = 20
 
 
+@overload
+def clean_text(value: str) -> str: ...
+
+
+@overload
+def clean_text(value: None) -> None: ...
+
+
+@overload
+def clean_text(value: str | None) -> str | None: ...
+
+
 def clean_text(value: str | None) -> str | None:
     """Text without NUL, other control characters and lone surrogates; None stays None."""
     if value is None:
@@ -32,7 +45,7 @@ def clean_text(value: str | None) -> str | None:
 
 
 def has_unsafe(value: str | None) -> bool:
-    return bool(value) and _UNSAFE.search(value) is not None
+    return value is not None and _UNSAFE.search(value) is not None
 
 
 def cap(value: str | None, limit: int) -> tuple[str | None, bool]:

@@ -37,7 +37,8 @@ def latest_corrections(session: Session) -> list[Correction]:
                            .order_by(Correction.mention_id, Correction.at, Correction.id))
     latest: dict[int, Correction] = {}
     for row in rows:
-        latest[row.mention_id] = row
+        if row.mention_id is not None:   # the query keeps only these
+            latest[row.mention_id] = row
     return list(latest.values())
 
 
@@ -47,7 +48,8 @@ def latest_labels(session: Session, mention_ids: list[int]) -> dict[int, Correct
     for start in range(0, len(mention_ids), 500):
         for row in session.scalars(select(Correction).where(Correction.mention_id.in_(mention_ids[start:start + 500]))
                                    .order_by(Correction.at, Correction.id)):
-            latest[row.mention_id] = row
+            if row.mention_id is not None:   # IN (ids) never matches NULL
+                latest[row.mention_id] = row
     return latest
 
 
@@ -144,8 +146,8 @@ def precision_report(session: Session) -> CorrectionReport:
         _tally(categories, set(pred.get("categories") or []) if pred["complaint"] else set(),
                set(c.categories or []))
         if c.severity in SEVERITIES:
-            said = pred.get("severity") if pred["complaint"] else None
-            _tally(severity, {said} & set(SEVERITIES), {c.severity})
+            said_severity = pred.get("severity") if pred["complaint"] else None
+            _tally(severity, set(SEVERITIES) & {said_severity}, {c.severity})
     report.complaint = list(complaint.values())
     report.categories = list(categories.values())
     report.severity = list(severity.values())

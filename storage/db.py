@@ -50,8 +50,11 @@ def make_engine(url: str, **kwargs) -> Engine:
     if parsed.drivername == "postgresql":  # plain postgresql:// means psycopg 3 here, not psycopg2
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.drivername.startswith("sqlite"):
+        timeout = parsed.query.get("timeout", SQLITE_WAIT)
         try:
-            wait = float(parsed.query.get("timeout", SQLITE_WAIT))
+            if isinstance(timeout, tuple):   # ?timeout=1&timeout=2
+                raise ValueError(timeout)
+            wait = float(timeout)
         except ValueError:
             raise StorageError(f"database URL {url!r}: timeout must be a number of seconds") from None
         engine = create_engine(parsed, connect_args={"timeout": wait}, **kwargs)

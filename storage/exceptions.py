@@ -11,3 +11,5 @@ class RepwatchError(Exception):
 
 class StorageError(RepwatchError):
     """Storage problems a person must act on (bad URL, unreachable server, failed migration)."""
+
+    kind: str = "other"   # set by storage.trouble.database_trouble: unreachable, locked, ... (the run's error_kind)

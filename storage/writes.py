@@ -1,12 +1,14 @@
 """Idempotent writes keyed on natural unique keys. Reruns and redelivered tasks change nothing."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Iterable
+from typing import Any, Callable, Iterable, cast
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.sql.base import Executable
 from sqlalchemy.orm import Session
 
 from storage.models import EngagementSnapshot, Mention, Source
@@ -18,8 +20,11 @@ from storage.vocabulary import event_time
 INSERT_CHUNK = 500
 
 
-def _insert_builder(session: Session):
-    return {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[session.get_bind().dialect.name]
+def _insert_builder(session: Session) -> Callable[[Any], postgresql.Insert | sqlite.Insert]:
+    """INSERT with ON CONFLICT for the session's dialect."""
+    builders: dict[str, Callable[[Any], postgresql.Insert | sqlite.Insert]] = {
+        "postgresql": postgresql.insert, "sqlite": sqlite.insert}
+    return builders[session.get_bind().dialect.name]
 
 
 def _chunks(seq: list, size: int):
@@ -27,17 +32,22 @@ def _chunks(seq: list, size: int):
         yield seq[start:start + size]
 
 
+def execute_dml(session: Session, stmt: Executable) -> CursorResult[Any]:
+    """Run an INSERT/UPDATE/DELETE; its result has `rowcount`. (Session.execute is typed as returning the
+    base Result, though a DML statement's result is always a CursorResult.)"""
+    return cast(CursorResult[Any], session.execute(stmt))
+
+
 def insert_ignore(session: Session, model, values: dict, conflict: list[str]) -> bool:
     """INSERT ... ON CONFLICT DO NOTHING. Returns True when a row was inserted.
 
     Safe against a concurrent writer inserting the same key (two workers, one redelivered task),
     where a SELECT-then-INSERT would race."""
-    dialect = session.get_bind().dialect.name
-    builder = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
+    builder = _insert_builder(session)
     # psycopg 3 forgets rowcount once SQLAlchemy closes the cursor (it reads -1); preserve_rowcount keeps it.
     stmt = (builder(model).values(**values).on_conflict_do_nothing(index_elements=conflict)
             .execution_options(preserve_rowcount=True))
-    return session.execute(stmt).rowcount == 1
+    return execute_dml(session, stmt).rowcount == 1
 
 
 def insert_many_ignore(session: Session, model, rows: list[dict], conflict: list[str]) -> None:
@@ -64,6 +74,7 @@ def get_or_create_source(session: Session, name: str, kind: str) -> Source:
     if source is None:
         insert_ignore(session, Source, {"name": name, "kind": kind, "state": {}, "error_counts": {}}, ["name"])
         source = session.scalar(select(Source).where(Source.name == name))
+        assert source is not None   # inserted just now, or by a concurrent writer
     elif source.kind != kind:
         source.kind = kind
     return source
@@ -75,7 +86,7 @@ class StoreResult:
     duplicates: int = 0
     cross_source: int = 0   # new here, but the same text was already stored from another source
     refreshed: int = 0      # already stored; a fresh engagement snapshot was kept
-    new_ids: list[int] | None = None
+    new_ids: list[int] = field(default_factory=list)
 
 
 def store_mentions(session: Session, source: Source, items: Iterable[MentionIn], now: datetime) -> StoreResult:
@@ -152,7 +163,7 @@ def store_mentions(session: Session, source: Source, items: Iterable[MentionIn],
     stmt = (_insert_builder(session)(Mention.__table__)
             .on_conflict_do_nothing(index_elements=["source_id", "external_id"])
             .returning(Mention.__table__.c.id, Mention.__table__.c.external_id))
-    stored = {external_id: mention_id for mention_id, external_id in session.connection().execute(stmt, rows)}
+    stored = {external_id: mention_id for mention_id, external_id in session.connection().execute(stmt, rows).tuples()}
 
     snapshots = []
     for item, eid, digest in fresh:

@@ -62,7 +62,7 @@ def _volumes(session: Session, data: DigestData, top: int, per_source: Counter) 
     health is about the source, not about one recipient's targets."""
     first_day = data.day - timedelta(days=q.TREND_DAYS - 1)
     days = {first_day + timedelta(days=i): DayFigures(first_day + timedelta(days=i)) for i in range(q.TREND_DAYS)}
-    hourly = defaultdict(lambda: [0, 0, 0])
+    hourly: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])
     cats: dict[date, Counter] = defaultdict(Counter)
     negatives: list[tuple[int, int]] = []
     scan_start = day_bounds(first_day, data.tz)[0]
@@ -91,7 +91,7 @@ def _volumes(session: Session, data: DigestData, top: int, per_source: Counter) 
     data.trend = [days[d] for d in sorted(days)]
     data.today = days[data.day]
     data.yesterday = days[data.day - timedelta(days=1)]
-    data.hourly = [(h, *hourly[h]) for h in range(24)]
+    data.hourly = [(h, hourly[h][0], hourly[h][1], hourly[h][2]) for h in range(24)]
     today, before = cats[data.day], cats[data.day - timedelta(days=1)]
     data.categories = sorted(((c, today[c], before[c]) for c in set(today) | set(before)),
                              key=lambda row: (-row[1], -row[2], row[0]))
@@ -114,7 +114,7 @@ def _tickets(session: Session, data: DigestData) -> None:
         if late:
             data.overdue_tickets.append(TicketItem(ticket.id, ticket.title, ticket.severity, late.kind,
                                                    ticket.department, late.due, moment - late.due))
-    data.overdue_tickets.sort(key=lambda t: -t.overdue_by)
+    data.overdue_tickets.sort(key=lambda t: -(t.overdue_by or timedelta(0)))   # every overdue one has it
 
 
 def _sources(session: Session, data: DigestData, per_source: Counter) -> None:

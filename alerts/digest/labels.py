@@ -1,4 +1,6 @@
-"""Every word the digest prints, in Chinese (the default) and English (`locale: en`)."""
+"""Every word the digest prints, its charts' titles, axes and legends included, in Chinese (the default) and
+English (`locale: en`). Severities, categories, ticket states and source health come from the shared
+vocabulary (storage.vocabulary.LABELS)."""
 from __future__ import annotations
 
 from storage.vocabulary import LABELS as VOCABULARY
@@ -21,9 +23,15 @@ LABELS: dict[str, dict[str, str]] = {
         "new_tickets": "新工单",
         "open_tickets": "未关闭工单",
         "overdue_tickets": "超时工单",
-        "chart_alt": "当日每小时提及量与负面占比，及近7日趋势",
         "chart_hourly": "当日每小时提及量与负面占比（{tz}）",
         "chart_trend": "近7日趋势",
+        "chart_hourly_alt": "柱状图：当日每小时提及量及其中负面条数；折线：每小时负面占比",
+        "chart_trend_alt": "柱状图：近7日每日提及量及其中负面条数；折线：每日负面占比",
+        "axis_left": "左轴，条",
+        "axis_right": "右轴",
+        "no_mentions_day": "当日没有提及，故无每小时图表。",
+        "no_chart": "当日没有投诉，近7日也没有提及，故无图表。",
+        "digest_link": "打开看板查看详情",
         "hour": "时",
         "incidents": "新事件",
         "spikes": "传播异常（突增）",
@@ -80,9 +88,15 @@ LABELS: dict[str, dict[str, str]] = {
         "new_tickets": "New tickets",
         "open_tickets": "Open tickets",
         "overdue_tickets": "Past SLA",
-        "chart_alt": "Mentions and negative share per hour for the day, and the 7-day trend",
         "chart_hourly": "Mentions per hour and negative share ({tz})",
         "chart_trend": "7-day trend",
+        "chart_hourly_alt": "Bars: mentions per hour that day and the negative ones among them; line: negative share per hour",
+        "chart_trend_alt": "Bars: mentions per day over 7 days and the negative ones among them; line: negative share per day",
+        "axis_left": "left axis, posts",
+        "axis_right": "right axis",
+        "no_mentions_day": "No mentions that day, so no hourly chart.",
+        "no_chart": "No complaints that day and no mentions in the 7 days before, so no charts.",
+        "digest_link": "Open the dashboard for details",
         "hour": "h",
         "incidents": "New incidents",
         "spikes": "Spikes",

@@ -168,7 +168,7 @@ def new_incidents(session: Session, start: datetime, end: datetime, scope: Scope
     detected = func.min(IncidentMention.added_at)
     ids = [i for i, in session.execute(select(IncidentMention.incident_id).group_by(IncidentMention.incident_id)
                                         .having(detected >= start).having(detected < end))]
-    incidents = session.scalars(select(Incident).where(Incident.id.in_(ids)).order_by(Incident.id)) if ids else []
+    incidents: Iterable[Incident] = session.scalars(select(Incident).where(Incident.id.in_(ids)).order_by(Incident.id)) if ids else []
     return [incident_item(session, i, evidence_rows) for i in incidents if scope.target(i.target)]
 
 

@@ -1,4 +1,4 @@
-"""What a digest contains and who gets it. When it is sent is the scheduler's business (repwatch/schedule.py)."""
+"""What a digest contains and who gets it (each email address with its own view, and chat channels). When it is sent is the scheduler's business (repwatch/schedule.py)."""
 from __future__ import annotations
 
 from typing import Literal, Optional
@@ -33,15 +33,43 @@ class Recipient(Strict):
         return value
 
 
+RETIRED = {
+    "send_attempts": "is no longer used: a digest is delivered through the notification log like every alert, "
+                     "and a temporary failure is retried on later runs after alerts.delivery.retry_backoff "
+                     "(doubling), up to alerts.delivery.max_attempts. Remove this key",
+}
+
+
 class DigestSettings(Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-    sender: str = Field(alias="from")
-    smtp: SmtpSettings
-    recipients: list[Recipient] = Field(min_length=1)
+    sender: Optional[str] = Field(default=None, alias="from", description="the sender of the email digest")
+    smtp: Optional[SmtpSettings] = None
+    recipients: list[Recipient] = Field(default_factory=list, description="addresses that get the full email")
+    notify: list[str] = Field(default_factory=list, description="notifier names (`notify:`) that get the short "
+                              "summary with a link; an email notifier gets the full digest")
     locale: Locale = "zh"
     subject_prefix: str = "[repwatch]"
     top: int = Field(default=5, ge=1, le=50, description="rows in each top list")
-    send_attempts: int = Field(default=3, ge=1, le=10, description="SMTP tries per run before leaving it to the next")
+    # keys of the second delivery protocol that the notification log replaced: said so plainly, not "unknown key"
+    send_attempts: Optional[int] = Field(default=None, exclude=True)
+
+    @field_validator("send_attempts", mode="before")
+    @classmethod
+    def _retired(cls, value):
+        if value is not None:
+            raise ValueError(RETIRED["send_attempts"])
+        return value
+
+    @model_validator(mode="after")
+    def _somewhere_to_go(self):
+        if not self.recipients and not self.notify:
+            raise ValueError("a digest needs `recipients` (email addresses) or `notify` (notifier names), or both")
+        if self.recipients:
+            missing = [key for key, value in (("from", self.sender), ("smtp", self.smtp)) if value is None]
+            if missing:
+                raise ValueError(f"email recipients need {' and '.join(f'`{k}`' for k in missing)} "
+                                 "(the sender address and the SMTP server)")
+        return self
 
     @model_validator(mode="after")
     def _unique_recipients(self):

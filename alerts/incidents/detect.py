@@ -194,7 +194,7 @@ class SpreadDetector:
         self.surprise += _alpha(step, self.s.calibration_half_life.total_seconds()) * (
             (1.0 if p < SURPRISE_Q else 0.0) - self.surprise)
         closed = self._grow(t, x, mu, step, c)
-        if not self.warm and (t - self.first) >= self.s.warmup:
+        if not self.warm and self.first is not None and (t - self.first) >= self.s.warmup:
             self.warm = True
         posts = x
         if self.last_alarm is not None and t - self.last_alarm < self.s.cooldown:
@@ -268,6 +268,7 @@ class SpreadDetector:
         h, d = self._slot(t)
         season = self.hour[h] * self.weekday[d]
         a = _alpha(step, self.s.level_half_life.total_seconds())
+        assert self.level is not None   # set by the first bin, before anything is learned
         self.level += a * (xc / season - self.level)
         level = max(self.level, self.s.min_expected)
         # each hour slot is visited once a day, each weekday once a week: half-lives in visits

@@ -47,6 +47,7 @@ def _weighted(snap: EngagementSnapshot, settings: EngagementSettings) -> float:
 def engagement_surges(session: Session, settings: EngagementSettings, now: datetime) -> list[Surge]:
     insert_ignore(session, DetectorState, dict(key=CURSOR_KEY, state={"snapshot_id": 0}, updated_at=now), ["key"])
     cursor = session.scalar(select(DetectorState).where(DetectorState.key == CURSOR_KEY))
+    assert cursor is not None   # inserted just above unless it was there
     last_id = int(cursor.state.get("snapshot_id", 0))
     fresh = list(session.scalars(select(EngagementSnapshot).where(EngagementSnapshot.id > last_id)
                                  .order_by(EngagementSnapshot.id).limit(BATCH)))

@@ -10,8 +10,7 @@ from sqlalchemy.orm import Session
 
 from alerts.tickets.corrections import DISMISSED, Change, dismiss as close_as_not_a_complaint, label_mention
 from alerts.exceptions import AlertError
-from alerts.incidents.grouping import GroupState, label, vector
-from alerts.incidents.index import mention_text, raise_severity
+from alerts.incidents.index import mention_text, raise_severity, store_state
 from alerts.tickets.process import record
 from storage.models import Analysis, Incident, IncidentMention, Mention, Ticket
 from storage.vocabulary import event_time
@@ -43,17 +42,7 @@ def _refresh(session: Session, incident: Incident, keep: int = 30) -> None:
     if rows:
         times = [event_time(m.published_at, m.collected_at) for m in rows]
         incident.first_seen, incident.last_seen = min(times), max(times)
-    state = GroupState(incident.id, incident.target, incident.category, incident.last_seen)
-    for m in rows:
-        vec = vector(mention_text(m), drop=(incident.target,) if incident.target else ())
-        if not state.first:
-            state.first = dict(sorted(vec.items(), key=lambda kv: -kv[1])[:keep])
-        for w, x in vec.items():
-            state.centroid[w] = state.centroid.get(w, 0.0) + x
-        state.size += 1
-    state.centroid = dict(sorted(state.centroid.items(), key=lambda kv: (-kv[1], kv[0]))[:keep])
-    incident.terms = state.to_json()
-    incident.label = label(state.centroid) or None
+    store_state(session, incident)
 
 
 def merge(session: Session, source_id: int, into_id: int, *, actor: str, now: datetime,
@@ -88,7 +77,7 @@ def merge(session: Session, source_id: int, into_id: int, *, actor: str, now: da
         src_ticket.updated_at = now
         record(session, src_ticket, at=now, actor=actor, kind="merged", note=note,
                detail={"from_incident": src.id, "into_incident": dst.id})
-    elif src_ticket is not None:
+    elif src_ticket is not None and dst_ticket is not None:
         record(session, src_ticket, at=now, actor=actor, kind="merged", note=note, from_state=src_ticket.state,
                to_state="closed", detail={"from_incident": src.id, "into_incident": dst.id,
                                           "into_ticket": dst_ticket.id})
@@ -110,9 +99,10 @@ def move_out(session: Session, incident_id: int, mention_id: int, *, actor: str,
                                                         IncidentMention.mention_id == mention_id))
     if link is None:
         raise IncidentError(f"mention {mention_id} is not in incident #{src.id}")
-    if src.mention_count <= 1 or session.scalar(select(func.count()).where(IncidentMention.incident_id == src.id)) <= 1:
+    if src.mention_count <= 1 or (session.scalar(select(func.count()).where(IncidentMention.incident_id == src.id)) or 0) <= 1:
         raise IncidentError(f"mention {mention_id} is all incident #{src.id} has")
     mention = session.get(Mention, mention_id)
+    assert mention is not None   # its incident link exists, and links cascade with mentions
     analysis = session.scalar(select(Analysis).where(Analysis.mention_id == mention_id))
     when = event_time(mention.published_at, mention.collected_at)
     category = analysis.categories[0] if analysis and analysis.categories else src.category
@@ -151,7 +141,7 @@ def dismiss(session: Session, incident_id: int, *, actor: str, now: datetime, re
                                       .where(IncidentMention.incident_id == incident.id)):
         label_mention(session, mention_id, change, ticket_id=ticket.id if ticket else None, actor=actor, now=now)
     incident.status = DISMISSED
-    incident.signals = sorted(set(incident.signals or []) | {f"dismissed:{change.reason[:100]}"})
+    incident.signals = sorted(set(incident.signals or []) | {f"dismissed:{(change.reason or '')[:100]}"})
     if ticket is not None:
         close_as_not_a_complaint(session, ticket, incident, actor=actor, now=now, reason=change.reason)
     return incident
@@ -194,6 +184,7 @@ def merge_tickets(session: Session, ticket_id: int, into_id: int, *, actor: str,
             raise IncidentError(f"no ticket #{wanted}")
         if t.state == "closed":
             raise IncidentError(f"ticket #{t.id} is closed; only open tickets are merged")
+    assert dup is not None and keep is not None   # checked just above
     severity, first_due, resolution_due = dup.severity, dup.first_response_due, dup.resolution_due
     merge(session, dup.incident_id, keep.incident_id, actor=actor, now=now,
           reason=f"ticket #{dup.id} merged into #{keep.id}" + (f": {reason}" if reason else ""))

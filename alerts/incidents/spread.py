@@ -59,7 +59,7 @@ def _load_many(session: Session, keys: list[str], settings: AlertSettings, tz: Z
     out = {}
     for i in range(0, len(keys), 500):
         for key, state in session.execute(select(DetectorState.key, DetectorState.state)
-                                          .where(DetectorState.key.in_(keys[i:i + 500]))):
+                                          .where(DetectorState.key.in_(keys[i:i + 500]))).tuples():
             try:
                 out[key] = SpreadDetector.restore(state, settings.detect, tz=tz)
             except (KeyError, ValueError):
@@ -70,6 +70,7 @@ def _load_many(session: Session, keys: list[str], settings: AlertSettings, tz: Z
 def _save(session: Session, key: str, det: SpreadDetector, now: datetime) -> None:
     if not insert_ignore(session, DetectorState, dict(key=key, state=det.state(), updated_at=now), ["key"]):
         row = session.scalar(select(DetectorState).where(DetectorState.key == key))
+        assert row is not None   # the insert was ignored: the row is there
         row.state, row.updated_at = det.state(), now
 
 
@@ -103,7 +104,7 @@ def detect(session: Session, settings: AlertSettings, now: datetime, tz: ZoneInf
     rows = session.execute(select(Mention.id, Mention.published_at, Mention.collected_at, Analysis.targets,
                                   Analysis.categories)
                            .join(Analysis, Analysis.mention_id == Mention.id)
-                           .where(Analysis.severity.in_(wanted), Mention.collected_at >= lower))
+                           .where(Analysis.severity.in_(wanted), Mention.collected_at >= lower)).tuples()
     for mention_id, published, collected, targets, categories in rows:
         b = floor_bin(event_time(published, collected), width)
         if not (lower <= b < end):
@@ -129,7 +130,7 @@ def detect(session: Session, settings: AlertSettings, now: datetime, tz: ZoneInf
         rows = session.execute(select(IncidentMention.incident_id, Mention.id, Mention.published_at, Mention.collected_at)
                                .join(Mention, Mention.id == IncidentMention.mention_id)
                                .where(IncidentMention.incident_id.in_([i.id for i in active]),
-                                      Mention.collected_at >= end - sp.history))
+                                      Mention.collected_at >= end - sp.history)).tuples()
         for incident_id, mention_id, published, collected in rows:
             inc.add(f"incident:{incident_id}", floor_bin(event_time(published, collected), width), mention_id)
     saved = _load_many(session, [f"incident:{i.id}" for i in active], settings, tz)

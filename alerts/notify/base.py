@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field, fields
-from typing import Callable, ClassVar, Generic, TypeVar, Union
+from typing import Callable, ClassVar, Generic, Self, TypeVar, Union
 
 from storage.types import Strict
 
@@ -15,7 +15,7 @@ O = TypeVar("O", bound=Strict)
 @dataclass
 class Alert:
     key: str                 # what this is about, stable across reruns (e.g. "ticket:12:opened")
-    kind: str                # ticket | escalation | health | spike
+    kind: str                # ticket | escalation | health | spike | digest
     title: str
     severity: str
     summary: str
@@ -31,6 +31,13 @@ class Alert:
     # receiver took it, a lost response), new when a still-firing alert is announced again. Receivers
     # dedupe on it (email Message-ID, webhook Idempotency-Key); None when sent outside the dispatcher.
     delivery: str | None = None
+    # Who gets it, when the alert names its own recipients (a digest goes to each of its addresses with its
+    # own filters): email sends to these instead of the notifier's `to`; other channels ignore it.
+    to: list[str] | None = None
+    # A full rendering for channels that can show one (email: the digest's text and HTML parts with their
+    # inline images, base64). Chat robots and webhooks send the short form above (title, summary, url).
+    # {"subject": str, "text": str, "html": str, "images": [{"cid", "filename", "subtype", "data"}]}
+    document: dict | None = None
 
     def to_dict(self) -> dict:
         """Kept on the notification row, so a delivery that failed can be rebuilt and retried later."""
@@ -91,7 +98,7 @@ class Notifier(ABC, Generic[O]):
         self.sleep: Callable[[float], None] = time.sleep
 
     @classmethod
-    def from_config(cls, name: str, options: O, *, min_severity: str = "general") -> "Notifier[O]":
+    def from_config(cls, name: str, options: O, *, min_severity: str = "general") -> Self:
         """Build from a validated config entry: the one way the pipeline makes notifiers."""
         return cls(name, options, min_severity=min_severity)
 

@@ -8,7 +8,12 @@ One row per (alert key, channel) holds the alert itself, so:
 - a new alert waits `group_wait` (urgent ones do not), and non-urgent ones wait out quiet hours;
 - alerts of one group (one incident, else one target) that are due together go out as one message;
 - silenced alerts are logged as `silenced` and not sent.
-Each group's outcome is committed at once (with `commit`), so a crash mid-batch never re-sends."""
+Each group's outcome is committed at once (with `commit`), so a crash mid-batch never re-sends.
+
+The daily digest is an alert of kind "digest" with its own recipients (alerts/digest/deliver.py) and
+goes through the same log: `enqueue`, then `deliver_due` with `only=digest_rows(...)`, while the alert
+stage delivers `only=alert_rows()`. Each row thus has exactly one sender, and the digest job and the
+alert stage (separate locks in distributed mode) never both pick up one row."""
 from __future__ import annotations
 
 import hashlib
@@ -17,9 +22,8 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from itertools import groupby
 from typing import Callable, Sequence
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from alerts.notify import silences
@@ -32,7 +36,7 @@ from storage.vocabulary import severity_rank
 from storage.writes import insert_ignore
 
 log = logging.getLogger(__name__)
-MAX_ATTEMPTS = 5   # kept for callers of the old API; the policy's max_attempts is what counts
+DIGEST = "digest"   # the alert kind of a daily digest (alerts/digest/deliver.py)
 
 
 @dataclass
@@ -50,7 +54,18 @@ class DispatchReport:
 
 
 def _wants(notifier: Notifier, alert: Alert) -> bool:
-    return severity_rank(alert.severity) >= severity_rank(notifier.min_severity)
+    # a digest goes to the channels its config names; min_severity is about alerts
+    return alert.kind == DIGEST or severity_rank(alert.severity) >= severity_rank(notifier.min_severity)
+
+
+def alert_rows() -> ColumnElement[bool]:
+    """The rows the alert stage sends: everything but digests."""
+    return Notification.kind != DIGEST
+
+
+def digest_rows(prefix: str) -> ColumnElement[bool]:
+    """The rows one digest run sends: its own keys (`digest:<name>:<day>`), whatever the channel."""
+    return (Notification.kind == DIGEST) & Notification.key.startswith(prefix, autoescape=True)
 
 
 def enqueue(session: Session, alerts: Sequence[Alert], notifiers: Sequence[Notifier], ctx: RunContext,
@@ -69,6 +84,7 @@ def enqueue(session: Session, alerts: Sequence[Alert], notifiers: Sequence[Notif
                     group_key=alert.group, due_at=due, sends=0), ["key"]):
                 continue
             row = session.scalar(select(Notification).where(Notification.key == key))
+            assert row is not None   # the insert was ignored: the row is there
             last = row.sent_at or row.created_at
             if alert.repeatable and row.status in ("sent", "silenced") and now - last >= policy.repeat_interval:
                 # still firing after repeat_interval: send again, with the fresh evidence
@@ -82,16 +98,19 @@ def enqueue(session: Session, alerts: Sequence[Alert], notifiers: Sequence[Notif
 
 
 def deliver_due(session: Session, notifiers: Sequence[Notifier], now: datetime, policy: DeliverySettings,
-                commit: Callable[[], None] | None = None) -> DispatchReport:
-    """Send everything in the log that is due: new alerts, retries, and groups whose wait is over."""
+                commit: Callable[[], None] | None = None, *,
+                only: ColumnElement[bool] | None = None) -> DispatchReport:
+    """Send everything in the log that is due: new alerts, retries, and groups whose wait is over
+    (`only`: just the rows matching it, e.g. alert_rows() or one digest's digest_rows())."""
     report = DispatchReport()
     muting = silences.active(session, now)
     for notifier in notifiers:
-        rows = list(session.scalars(select(Notification).where(
-            Notification.channel == notifier.name, Notification.status == "pending")
-            .order_by(Notification.group_key, Notification.id)))
-        for _, members in groupby(rows, key=lambda r: r.group_key or r.key):
-            members = list(members)
+        stmt = select(Notification).where(Notification.channel == notifier.name, Notification.status == "pending")
+        if only is not None:
+            stmt = stmt.where(only)
+        rows = list(session.scalars(stmt.order_by(Notification.group_key, Notification.id)))
+        for _, grouped in groupby(rows, key=lambda r: r.group_key or r.key):
+            members = list(grouped)
             if not any(r.due_at is None or r.due_at <= now for r in members):
                 report.waiting += len(members)
                 continue
@@ -127,6 +146,9 @@ def _send_group(session: Session, notifier: Notifier, rows: list[Notification], 
         if isinstance(outcome, Delivered):
             row.status, row.sent_at, row.last_error = "sent", now, None
             row.sends += 1
+            if (row.payload or {}).get("document"):
+                # a sent row is never rebuilt: keep its short form, not the digest's HTML and chart
+                row.payload = {**row.payload, "document": None}
             report.sent += 1
             if outcome.ref and alert.ticket_id:
                 _remember_ref(session, alert.ticket_id, notifier.name, outcome.ref)
@@ -153,15 +175,3 @@ def _remember_ref(session: Session, ticket_id: int, channel: str, ref: str) -> N
     ticket = session.get(Ticket, ticket_id)
     if ticket is not None and (ticket.external_refs or {}).get(channel) != ref:
         ticket.external_refs = {**(ticket.external_refs or {}), channel: ref}
-
-
-def dispatch(session: Session, alerts: Sequence[Alert], notifiers: Sequence[Notifier], now: datetime,
-             commit: Callable[[], None] | None = None, *, policy: DeliverySettings | None = None,
-             tz: ZoneInfo | str | None = None) -> DispatchReport:
-    """Queue `alerts` for every notifier that wants them, then send whatever is due, including
-    earlier alerts waiting for a retry, group_wait or the end of quiet hours."""
-    policy = policy or DeliverySettings()
-    tz = ZoneInfo(tz) if isinstance(tz, str) else (tz or ZoneInfo("UTC"))
-    report = enqueue(session, alerts, notifiers, RunContext(now, tz), policy)
-    session.flush()
-    return report + deliver_due(session, notifiers, now, policy, commit)

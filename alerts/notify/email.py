@@ -3,6 +3,7 @@ autoescape so hostile post text arrives inert, the text part as written (a text 
 escape, and `&lt;` there is noise). Every header is built from cleaned text (see headers.py)."""
 from __future__ import annotations
 
+import base64
 import smtplib
 import socket
 import ssl
@@ -44,7 +45,7 @@ class EmailOptions(Strict):
 
 
 def smtp_send(settings: SmtpSettings, message: EmailMessage) -> Outcome:
-    """Shared by alerts and the digest. 4xx replies and network trouble are retryable; 5xx is not.
+    """The one SMTP conversation (alerts and digests both come through EmailNotifier). 4xx replies and network trouble are retryable; 5xx is not.
 
     The conversation runs in a worker thread and gets `deadline` seconds in all. Past it the socket is
     closed and the send is Retryable; should the server have taken the message anyway, the retry carries
@@ -69,6 +70,7 @@ def smtp_send(settings: SmtpSettings, message: EmailMessage) -> Outcome:
 
 def _converse(settings: SmtpSettings, message: EmailMessage, opened: list) -> Outcome:
     try:
+        server: smtplib.SMTP
         if settings.security == "ssl":
             server = smtplib.SMTP_SSL(timeout=settings.timeout, context=ssl.create_default_context())
         else:
@@ -98,25 +100,43 @@ def render_alert(alert: Alert) -> tuple[str, str]:
     return _env.get_template("alert.txt.j2").render(ctx), _env.get_template("alert.html.j2").render(ctx)
 
 
+def _document(msg: EmailMessage, document: dict) -> None:
+    """multipart/alternative: the text part, and the HTML part with its images inline (multipart/related,
+    each referenced from the HTML by `cid:`)."""
+    msg.set_content(document["text"])
+    msg.add_alternative(document["html"], subtype="html")
+    html_part = list(msg.iter_parts())[1]
+    for image in document.get("images") or []:
+        html_part.add_related(base64.b64decode(image["data"]), maintype="image", subtype=image.get("subtype", "png"),
+                              cid=f"<{image['cid']}>", disposition="inline", filename=image.get("filename"))
+
+
 class EmailNotifier(Notifier[EmailOptions]):
     kind = "email"
     Options = EmailOptions
 
     def build(self, alert: Alert) -> EmailMessage:
-        text, html = render_alert(alert)
         msg = EmailMessage()
-        sev = SEVERITY_ZH.get(alert.severity, alert.severity)
-        # A subject is read in an inbox list: the post's opening words, the rest is in the body.
-        title = clean_header(alert.title, 60)
-        msg["Subject"] = clean_header(f"{self.options.subject_prefix} [{sev}] {title}")
+        if alert.document:
+            # a digest: rendered in full by its builder (alerts/digest), subject and all
+            msg["Subject"] = clean_header(alert.document["subject"])
+        else:
+            sev = SEVERITY_ZH.get(alert.severity, alert.severity)
+            # A subject is read in an inbox list: the post's opening words, the rest is in the body.
+            title = clean_header(alert.title, 60)
+            msg["Subject"] = clean_header(f"{self.options.subject_prefix} [{sev}] {title}")
         msg["From"] = clean_header(self.options.sender)
-        msg["To"] = clean_header(", ".join(self.options.to))
+        msg["To"] = clean_header(", ".join(alert.to or self.options.to))
         msg["Date"] = formatdate(localtime=False)
         domain = Address(addr_spec=msg["From"]).domain or "repwatch"
         # a resend of the same delivery carries the same Message-ID, which mail systems collapse
         delivery = clean_header(alert.delivery).replace(" ", "") if alert.delivery else None
         msg["Message-ID"] = f"<{delivery}.repwatch@{domain}>" if delivery else make_msgid(domain=domain)
         msg["X-Repwatch-Key"] = clean_header(alert.key)
+        if alert.document:
+            _document(msg, alert.document)
+            return msg
+        text, html = render_alert(alert)
         msg.set_content(text)
         msg.add_alternative(html, subtype="html")
         return msg

@@ -13,7 +13,7 @@ from pydantic import Field
 
 from alerts.notify.base import Alert, Notifier, Outcome
 from alerts.notify.http import OptionalSecret, UrlOptions, request
-from alerts.notify.render import MAX_TEXT, figures_line, heading, safe_link
+from alerts.notify.render import MAX_TEXT, figures_line, heading, is_digest, link_label, safe_link
 from alerts.notify.robots import robot_outcome
 
 
@@ -32,8 +32,9 @@ def _text(value: str) -> dict:
 
 def post_content(alert: Alert) -> list[list[dict]]:
     rows = [[_text(line)] for line in alert.summary.splitlines()]
-    rows.append([_text(f"类别 category: {alert.category or '-'}; 严重度 severity: {alert.severity}")])
-    if alert.figures:
+    if not is_digest(alert):
+        rows.append([_text(f"类别 category: {alert.category or '-'}; 严重度 severity: {alert.severity}")])
+    if alert.figures and not is_digest(alert):
         rows.append([_text(figures_line(alert))])
     for e in alert.evidence:
         row = [_text("• " + " ".join((e.get("text") or "").split())[:MAX_TEXT]
@@ -44,7 +45,7 @@ def post_content(alert: Alert) -> list[list[dict]]:
             row.append({"tag": "a", "text": "原文 source", "href": link})
         rows.append(row)
     if safe_link(alert.url):
-        rows.append([{"tag": "a", "text": "打开工单 open ticket", "href": safe_link(alert.url)}])
+        rows.append([{"tag": "a", "text": link_label(alert), "href": safe_link(alert.url)}])
     return rows
 
 

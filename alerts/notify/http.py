@@ -83,6 +83,7 @@ def request(method: str, url: str, options: HttpOptions, *, json=None, content: 
                 return Failed(f"{method} {_safe(url)}: HTTP {response.status_code}: {_excerpt(response)}"
                               f"{_hint(response.status_code)}")
             return response
+    assert last is not None   # at least one attempt was made, and each failed one set it
     return last
 
 

@@ -35,6 +35,8 @@ def quiet_end(when: datetime, quiet: QuietHours, tz: ZoneInfo) -> datetime:
 def due_time(alert: Alert, now: datetime, policy: DeliverySettings, tz: ZoneInfo) -> datetime:
     if alert.severity == "urgent":
         return now                         # urgent means hours, not days: no waiting, no quiet hours
+    if alert.kind == "digest":
+        return now                         # a digest keeps its own schedule (its `schedule:`)
     due = now + policy.group_wait
     if policy.quiet_hours is not None:
         due = quiet_end(due, policy.quiet_hours, tz)

@@ -29,7 +29,18 @@ def md(text: str | None, limit: int = MAX_TEXT) -> str:
     return text.translate(_MD)
 
 
+def is_digest(alert: Alert) -> bool:
+    """A daily digest's short form: its title, a few lines of figures and a link; no category or severity."""
+    return alert.kind == "digest"
+
+
+def link_label(alert: Alert) -> str:
+    return "打开看板 open dashboard" if is_digest(alert) else "打开工单 open ticket"
+
+
 def heading(alert: Alert) -> str:
+    if is_digest(alert):
+        return f"📊 {alert.title}"
     return f"{SEVERITY_MARK.get(alert.severity, '')}[{SEVERITY_ZH.get(alert.severity, alert.severity)}] {alert.title}"
 
 
@@ -41,20 +52,21 @@ def plain(alert: Alert) -> str:
     lines = [heading(alert), alert.summary]
     if alert.category:
         lines.append(f"类别 category: {alert.category}; 严重度 severity: {alert.severity}")
-    if alert.figures:
+    if alert.figures and not is_digest(alert):
         lines.append(figures_line(alert))
     for e in alert.evidence:
         who = f" — {e.get('author')}" + (f" ({e['reach']} followers)" if e.get("reach") else "") if e.get("author") else ""
         lines.append(f"- {' '.join((e.get('text') or '').split())[:MAX_TEXT]}{who} {safe_link(e.get('url')) or ''}".rstrip())
     if safe_link(alert.url):
-        lines.append(f"工单 ticket: {safe_link(alert.url)}")
+        lines.append(f"{link_label(alert)}: {safe_link(alert.url)}")
     return "\n".join(lines)
 
 
 def markdown(alert: Alert) -> str:
     lines = [f"### {md(heading(alert), 300)}", "", "  \n".join(md(line, 500) for line in alert.summary.splitlines()), ""]
-    lines.append(f"**类别 category**: {md(alert.category or '-')}  \n**严重度 severity**: {alert.severity}")
-    if alert.figures:
+    if not is_digest(alert):
+        lines.append(f"**类别 category**: {md(alert.category or '-')}  \n**严重度 severity**: {alert.severity}")
+    if alert.figures and not is_digest(alert):
         lines.append("")
         lines += [f"- {md(str(k), 40)}: {md(str(v), 120)}" for k, v in alert.figures.items()]
     if alert.evidence:
@@ -65,7 +77,7 @@ def markdown(alert: Alert) -> str:
             reach = f" ({e['reach']} followers)" if e.get("reach") else ""
             lines.append(f"> {md(e.get('text'))}{who}{reach}" + (f" [原文 source]({link})" if link else ""))
     if safe_link(alert.url):
-        lines += ["", f"[打开工单 open ticket]({safe_link(alert.url)})"]
+        lines += ["", f"[{link_label(alert)}]({safe_link(alert.url)})"]
     return "\n".join(lines)
 
 

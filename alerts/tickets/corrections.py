@@ -109,6 +109,7 @@ def label_mention(session: Session, mention_id: int, change: Change, *, ticket_i
                   now: datetime) -> Correction:
     """Store one post's new label (a validated Change over its current label), with the model's prediction."""
     complaint, categories, severity, pred = current_label(session, mention_id)
+    assert change.complaint is not None   # a validated change always says it
     complaint = change.complaint
     if change.categories is not None:
         categories = list(change.categories)
@@ -147,7 +148,7 @@ def correct_mention(session: Session, mention: Mention, change: Change, *, actor
     ticket = None if missed else _ticket_of(session, mention.id)
     row = label_mention(session, mention.id, change, ticket_id=ticket.id if ticket else None, actor=actor, now=now)
     session.flush()
-    if missed:
+    if missed and settings is not None:   # missed implies settings
         ticket = raise_missed(session, mention, row, settings, now=now)
         row.ticket_id = ticket.id
     if ticket is not None:
@@ -203,6 +204,7 @@ def correct_ticket(session: Session, ticket: Ticket, change: Change, settings: A
     implied = change.complaint is None
     change = change.validated()
     incident = session.get(Incident, ticket.incident_id)
+    assert incident is not None   # a ticket's incident is never deleted
     if change.complaint is False and ticket.state == "closed" and incident.status == DISMISSED:
         raise CorrectionError(f"ticket #{ticket.id} is already dismissed as not a complaint")
     if change.complaint and ticket.state == "closed" and incident.status != DISMISSED and (

@@ -28,7 +28,7 @@ class Complainant:
 @dataclass
 class OtherTicket:
     ticket: Ticket
-    author: str             # as the other ticket's post spells it
+    author: str | None      # as the other ticket's post spells it
     earlier: bool           # opened before this ticket
 
 

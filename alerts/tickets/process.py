@@ -66,6 +66,7 @@ def open_ticket(session: Session, incident: Incident, settings: AlertSettings, n
     )
     created = insert_ignore(session, Ticket, values, ["open_incident_id"])
     ticket = session.scalar(select(Ticket).where(Ticket.open_incident_id == incident.id))
+    assert ticket is not None   # inserted just now, or by a concurrent writer
     if created:
         record(session, ticket, at=now, actor=SYSTEM, kind="opened", to_state="new", key=f"t{ticket.id}:opened",
                detail={"severity": ticket.severity, "category": ticket.category, "department": ticket.department,
@@ -112,6 +113,8 @@ def move(session: Session, ticket: Ticket, to_state: str, *, actor: str, now: da
 def resume_clock(ticket: Ticket, now: datetime) -> int:
     """End a pause: the due times move later by the time spent waiting for the customer (a due time
     already met stays as it was). Returns the pause in whole seconds."""
+    if ticket.paused_at is None:   # not paused: nothing to resume
+        return 0
     paused = max(now - ticket.paused_at, timedelta(0))
     if ticket.first_response_due is not None and ticket.first_response_at is None:
         ticket.first_response_due += paused

@@ -99,9 +99,9 @@ def parse(text: str, where: str = "replies.yaml") -> dict[str, Template]:
     try:
         data = _File.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-        raise ReplyError(f"{where}: {problems}") from None
-    problems = []
+        errors = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise ReplyError(f"{where}: {errors}") from None
+    problems: list[str] = []
     if data.version != 1:
         problems.append(f"version {data.version} is not supported (1 is)")
     for name in sorted(set(data.templates) - set(CATEGORIES) - {GENERAL}):

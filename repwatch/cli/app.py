@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import sys
 from functools import cached_property, wraps
+from typing import Any
 
 import click
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -47,6 +48,24 @@ class Context:
         from repwatch.clock import SystemClock
 
         return SystemClock()
+
+    @cached_property
+    def tz(self):
+        """The team's timezone: the config's, or the default one when there is no valid config file (working
+        a ticket or reading a report must not need the collectors' config to be valid)."""
+        from zoneinfo import ZoneInfo
+
+        from repwatch.config import Config
+
+        if self._config_loadable():
+            return self.config.tz
+        return ZoneInfo(Config.model_fields["timezone"].default)
+
+    def when(self, value, style: str = "datetime", **kwargs):
+        """A stored time as the team reads it: local, labelled (storage.timefmt.local_time)."""
+        from storage.timefmt import local_time
+
+        return local_time(value, self.tz, style, **kwargs)
 
 
 def _database_label() -> str | None:
@@ -105,7 +124,7 @@ def _set_verbosity(verbose: int) -> None:
 # The global options are accepted after the command name too (`repwatch check-config -c FILE`, as the
 # README and the sample config print it): each command gets hidden copies of them, except for short
 # names it already uses for something else (`worker -c` is Celery's concurrency).
-_GLOBAL = [
+_GLOBAL: list[tuple[tuple[str, ...], str, dict[str, Any]]] = [
     (("-c", "--config"), "_global_config", dict(default=None)),
     (("--database",), "_global_database", dict(default=None)),
     (("-v", "--verbose"), "_global_verbose", dict(count=True)),

@@ -23,6 +23,7 @@ from repwatch.distributed import worker_state
 from repwatch.distributed.app import app
 from repwatch.distributed.serialise import ALERTS_LOCK, coalesced, held
 from storage.models import Analysis, CollectionRun, Mention, Source
+from storage.writes import execute_dml
 
 log = logging.getLogger("repwatch.distributed")
 # Worth another try later: the database restarting or failing over, a deadlock or lock timeout
@@ -77,15 +78,23 @@ def collect(self, source: str, now: str | None = None) -> dict:
         log.error("collect: %s; is this worker's schedules.yaml the scheduler's?", exc.args[0])
         return {"source": source, "status": "unknown source"}
     when = _when(now)
+    if _paused(source):   # paused on the sources page after this task was enqueued: runs skip it until resumed
+        log.info("collect: %s is paused; skipped", source)
+        return {"source": source, "status": "paused"}
     if (self.request.delivery_info or {}).get("redelivered") or self.request.retries:
         close_abandoned_runs(source, when)   # an earlier attempt died or failed after opening its run
     report = collect_source(st.db, config, source_cfg, when)
-    broken = health_alerts([report], config.base_url)
+    broken = health_alerts([report], config.base_url, config.tz)
     if broken:
         log_for_delivery(broken, when)
     batches = enqueue_pending_analysis(source)
     _log_done("collect", started, db_before, f"{report.line()}; {batches} analyze tasks")
     return {"source": source, "status": report.status, "new": report.new, "analyze_tasks": batches}
+
+
+def _paused(source: str) -> bool:
+    with worker_state.get().db.session() as s:
+        return bool(s.scalar(select(Source.paused).where(Source.name == source)))
 
 
 def log_for_delivery(alerts: list, now: datetime) -> None:
@@ -106,7 +115,7 @@ def close_abandoned_runs(source: str, now: datetime) -> int:
     """A redelivered collect task means a worker died mid-run: its run row still says `running`.
     Say what happened, so health and the dashboard do not show a run that will never finish."""
     with worker_state.get().db.session() as s:
-        return s.execute(
+        return execute_dml(s,
             update(CollectionRun)
             .where(CollectionRun.status == "running",
                    CollectionRun.source_id == select(Source.id).where(Source.name == source).scalar_subquery())

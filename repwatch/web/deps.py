@@ -86,7 +86,8 @@ async def csrf_protect(request: Request, who: Principal = Depends(principal)) ->
     sent = request.headers.get(CSRF_HEADER)
     content_type = request.headers.get("content-type", "")
     if sent is None and content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
-        sent = (await request.form()).get(CSRF_FIELD)
+        field = (await request.form()).get(CSRF_FIELD)
+        sent = field if isinstance(field, str) else None   # a file under the token's name is no token
     if not csrf_valid(request.session, sent):
         raise CsrfFailed()
 

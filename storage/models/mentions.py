@@ -74,6 +74,11 @@ class Analysis(Base):
     signals: Mapped[list] = mapped_column(default=list)
     targets: Mapped[list] = mapped_column(default=list)     # watch targets the text names
     model_version: Mapped[str] = mapped_column(String(60))
+    # The learned models' view (issue 15): the calibrated probability that the text is a complaint, and the
+    # confidence of each category in `categories`. None: no model read the text (other languages, no
+    # letters) or it was analysed before migration 0008.
+    complaint_score: Mapped[Optional[float]] = mapped_column(Float)
+    confidence: Mapped[Optional[dict]] = mapped_column()
     analyzed_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
     mention: Mapped[Mention] = relationship(back_populates="analysis")

@@ -45,8 +45,9 @@ def test_out_writes_the_eml_and_html_preview_without_sending(cli_args, tmp_path,
     assert msg["To"] == "boss@example.com"
     assert msg["Subject"].startswith("[repwatch] Reputation digest 2026-11-22: 40 mentions")   # default: yesterday
     page = html.read_text(encoding="utf-8")
-    assert 'src="d.png"' in page and "cid:" not in page
-    assert (tmp_path / "d.png").read_bytes()[:4] == b"\x89PNG"
+    assert 'src="d-hourly.png"' in page and 'src="d-trend.png"' in page and "cid:" not in page
+    assert (tmp_path / "d-hourly.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "d-trend.png").read_bytes()[:4] == b"\x89PNG"
     assert smtp.messages == [] and notifications(db) == 0
 
 

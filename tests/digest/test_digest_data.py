@@ -44,7 +44,7 @@ def test_a_source_filter_narrows_volumes_and_health(db, world):
     assert d.incidents and d.tickets.open == 2      # incidents and tickets follow targets, not sources
 
 
-def test_a_quiet_day_renders_a_short_digest_and_a_chart(db):
+def test_a_quiet_week_renders_a_short_digest_without_empty_charts(db):
     from alerts.digest.render import render
 
     with db.session() as s:
@@ -53,14 +53,44 @@ def test_a_quiet_day_renders_a_short_digest_and_a_chart(db):
     rendered = render(d, locale="en")
     assert "No mentions, incidents or open tickets that day." in rendered.text
     assert "Negative share: – (–)" in rendered.text
-    assert rendered.chart[:4] == b"\x89PNG"
+    assert rendered.charts == {} and rendered.document()["images"] == []
+    assert "No complaints that day and no mentions in the 7 days before, so no charts." in rendered.text
+    assert "cid:" not in rendered.html and "<img" not in rendered.html and "so no charts" in rendered.html
+    zh = render(d, locale="zh")
+    assert "当日没有投诉，近7日也没有提及，故无图表。" in zh.text and "<img" not in zh.html
 
 
-def test_chinese_chart_labels_fall_back_to_english_without_a_cjk_font(monkeypatch):
-    from alerts.digest import chart
+def test_a_day_without_mentions_in_a_busy_week_keeps_only_the_trend_chart(db, world):
+    from alerts.digest.render import render
 
-    monkeypatch.setattr(chart, "cjk_font", lambda: None)
-    assert chart.chart_locale("zh") == "en" and chart.chart_locale("en") == "en"
+    with db.session() as s:
+        d = gather(s, world.day + timedelta(days=1), world.tz)
+    assert d.today.mentions == 0 and d.trend[-2].mentions == world.mentions_day
+    rendered = render(d, locale="zh")
+    assert list(rendered.charts) == ["trend"]
+    assert "当日没有提及，故无每小时图表。" in rendered.html and "近7日趋势" in rendered.html
+    assert rendered.html.count("<img") == 1
+
+
+def test_chart_images_carry_no_words_so_every_locale_reads_its_own_labels(db, world):
+    """The charts are drawn once with numbers only; each language's titles, axes and legend are text in the
+    email beside them, so a Chinese digest is Chinese whatever fonts the machine drawing it has."""
+    from alerts.digest.labels import LABELS
+    from alerts.digest.render import draw_charts, render
+
+    with db.session() as s:
+        d = gather(s, world.day, world.tz)
+    charts = draw_charts(d)
+    assert set(charts) == {"hourly", "trend"}
+    zh, en = render(d, locale="zh", charts=charts), render(d, locale="en", charts=charts)
+    for locale, rendered in (("zh", zh), ("en", en)):
+        words = LABELS[locale]
+        for key in ("chart_trend", "mentions", "negative", "negative_share", "axis_left", "axis_right",
+                    "chart_hourly_alt", "chart_trend_alt"):
+            assert words[key] in rendered.html, (locale, key)
+        assert words["chart_hourly"].format(tz="Asia/Shanghai") in rendered.html
+    assert LABELS["en"]["chart_trend"] not in zh.html and LABELS["zh"]["chart_trend"] not in en.html
+    assert [png for _, png in zh.charts.values()] == [png for _, png in en.charts.values()]
 
 
 def test_top_lists_show_the_most_serious_first_and_count_the_rest(db, world):

@@ -3,7 +3,7 @@ for its parts, the inline chart and its cid, the encoded Chinese subject, hostil
 and figures that agree with the database."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import func, select
@@ -19,8 +19,8 @@ END = datetime(2026, 11, 22, 16, 0, tzinfo=timezone.utc)
 NOW = datetime(2026, 11, 23, 0, 5, tzinfo=timezone.utc)       # 08:05 local, the morning after
 
 
-def digest_config(port: int, recipients=None, **digest):
-    return parse_config({
+def digest_config(port: int, recipients=None, extra=None, **digest):
+    return parse_config({**(extra or {}),
         "timezone": "Asia/Shanghai", "base_url": "http://127.0.0.1:8080",
         "watch": [{"name": "快送外卖"}, {"name": "优选商城"}],
         "sources": [{"name": n, "kind": "feed", "url": f"https://{n}.example.com/feed.xml"}
@@ -46,20 +46,23 @@ def parts(message) -> list[str]:
 
 
 def test_digest_arrives_with_text_html_and_inline_chart_and_figures_from_the_database(db, world, smtp):
-    outcomes = send_digest(db, digest_config(smtp.port), "daily", world.day, NOW, sleep=lambda s: None)
+    outcomes = send_digest(db, digest_config(smtp.port), "daily", world.day, NOW)
     assert [(o.to, o.status) for o in outcomes] == [("team@example.com", "sent")]
     assert len(smtp.messages) == 1
     msg = smtp.messages[0]
-    assert parts(msg) == ["multipart/alternative", "text/plain", "multipart/related", "text/html", "image/png"]
+    assert parts(msg) == ["multipart/alternative", "text/plain", "multipart/related", "text/html", "image/png",
+                          "image/png"]
 
-    # the chart: a real PNG, inline, referenced from the HTML by its Content-ID
-    image = next(p for p in msg.walk() if p.get_content_type() == "image/png")
-    png = image.get_content()
-    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
-    assert image.get_content_disposition() == "inline"
-    cid = image["Content-ID"].strip("<>")
+    # the charts (the day's hours, the 7-day trend): real PNGs, inline, referenced from the HTML by Content-ID
     html = msg.get_body(("html",)).get_content()
-    assert f'src="cid:{cid}"' in html
+    for image in (p for p in msg.walk() if p.get_content_type() == "image/png"):
+        png = image.get_content()
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+        assert image.get_content_disposition() == "inline"
+        assert f'src="cid:{image["Content-ID"].strip("<>")}"' in html
+    # their titles, axes and legend are Chinese words beside them, from the digest's labels
+    assert "当日每小时提及量与负面占比（Asia/Shanghai）" in html and "近7日趋势" in html
+    assert "负面占比 (右轴)" in html and "Negative share" not in html and "7-day trend" not in html
 
     # the subject travels RFC 2047-encoded and decodes to the Chinese headline with the real figures
     mentions, analysed, negative = day_counts(db)
@@ -90,7 +93,7 @@ def test_digest_arrives_with_text_html_and_inline_chart_and_figures_from_the_dat
 
 
 def test_hostile_post_text_and_links_arrive_inert(db, world, smtp):
-    send_digest(db, digest_config(smtp.port), "daily", world.day, NOW, sleep=lambda s: None)
+    send_digest(db, digest_config(smtp.port), "daily", world.day, NOW)
     msg = smtp.messages[0]
     html = msg.get_body(("html",)).get_content()
     assert "<script" not in html and "onerror=" not in html.replace("onerror=alert(1)&gt;", "")
@@ -106,7 +109,7 @@ def test_hostile_post_text_and_links_arrive_inert(db, world, smtp):
 def test_a_recipient_sees_only_their_targets_and_sources_in_english(db, world, smtp):
     config = digest_config(smtp.port, recipients=[
         {"to": "manager@example.com", "locale": "en", "targets": ["优选商城"], "sources": ["shop-reviews"]}])
-    send_digest(db, config, "daily", world.day, NOW, sleep=lambda s: None)
+    send_digest(db, config, "daily", world.day, NOW)
     msg = smtp.messages[0]
     mentions, analysed, negative = day_counts(db, "优选商城")
     assert (mentions, negative) == (world.target_b_day, world.target_b_negative)
@@ -132,8 +135,9 @@ def test_a_day_and_recipient_is_sent_once_even_after_a_restart(db, database_url,
     assert [(o.status, o.detail) for o in again] == [("skipped", "already sent")]
     assert len(smtp.messages) == 1
     with db.session() as s:
-        rows = s.execute(select(Notification.key, Notification.status, Notification.attempts)).all()
-    assert rows == [("digest:daily:2026-11-22:team@example.com", "sent", 1)]
+        rows = s.execute(select(Notification.key, Notification.kind, Notification.status, Notification.attempts)).all()
+    # one row in the alerts' notification log: the digest is an alert of kind "digest" on its email channel
+    assert rows == [("digest:daily:2026-11-22:team@example.com@digest:daily", "digest", "sent", 1)]
 
 
 class FlakySink(SMTPSink):
@@ -149,42 +153,69 @@ class FlakySink(SMTPSink):
         return await super().handle_DATA(server, session, envelope)
 
 
-def test_a_temporary_smtp_failure_is_retried_with_backoff(db, world):
-    slept = []
+def test_a_temporary_smtp_failure_is_retried_after_the_alert_backoff_by_a_later_run(db, world):
+    """The alerts' retry policy (alerts.delivery: retry_backoff 5m, doubling), not a second one."""
     with FlakySink(["451 4.3.0 try again later"]) as sink:
-        outcomes = send_digest(db, digest_config(sink.port), "daily", world.day, NOW, sleep=slept.append)
-    assert [(o.status, o.attempts) for o in outcomes] == [("sent", 2)]
-    assert slept == [2.0] and len(sink.messages) == 1
+        config = digest_config(sink.port)
+        first = send_digest(db, config, "daily", world.day, NOW)
+        assert [(o.status, o.attempts) for o in first] == [("retry_later", 1)]
+        assert "SMTP 451" in first[0].detail and "next try after" in first[0].detail
+        early = send_digest(db, config, "daily", world.day, NOW + timedelta(minutes=4))
+        assert [(o.status, o.attempts) for o in early] == [("retry_later", 1)] and sink.messages == []
+        later = send_digest(db, config, "daily", world.day, NOW + timedelta(minutes=5))
+        assert [(o.status, o.attempts) for o in later] == [("sent", 2)]
+        again = send_digest(db, config, "daily", world.day, NOW + timedelta(minutes=10))
+    assert [o.status for o in again] == ["skipped"] and len(sink.messages) == 1
 
 
-def test_a_digest_that_keeps_failing_is_left_pending_and_sent_by_a_later_run_once(db, world):
-    with FlakySink(["451 busy"] * 3) as sink:
-        config = digest_config(sink.port, send_attempts=3)
-        first = send_digest(db, config, "daily", world.day, NOW, sleep=lambda s: None)
-        assert [(o.status, o.attempts) for o in first] == [("retry_later", 3)]
-        assert sink.messages == []
-        second = send_digest(db, config, "daily", world.day, NOW, sleep=lambda s: None)
-        third = send_digest(db, config, "daily", world.day, NOW, sleep=lambda s: None)
-    assert [o.status for o in second + third] == ["sent", "skipped"]
-    assert len(sink.messages) == 1
+def test_a_digest_that_keeps_failing_gives_up_after_max_attempts(db, world):
+    with FlakySink(["451 busy"] * 10) as sink:
+        config = digest_config(sink.port, extra={"alerts": {"delivery": {"max_attempts": 3}}})
+        statuses, at = [], NOW
+        for _ in range(6):                           # a run every 20 minutes; backoff 5, then 10 minutes
+            statuses += [(o.status, o.attempts) for o in send_digest(db, config, "daily", world.day, at)]
+            at += timedelta(minutes=20)
+    assert statuses == [("retry_later", 1), ("retry_later", 2), ("failed", 3), ("skipped", 3), ("skipped", 3),
+                        ("skipped", 3)]
+    assert sink.messages == []
 
 
 def test_a_permanent_refusal_is_not_retried(db, world):
     with FlakySink(["554 5.7.1 relay denied", "554 5.7.1 relay denied"]) as sink:
         config = digest_config(sink.port)
-        first = send_digest(db, config, "daily", world.day, NOW, sleep=lambda s: None)
-        second = send_digest(db, config, "daily", world.day, NOW, sleep=lambda s: None)
+        first = send_digest(db, config, "daily", world.day, NOW)
+        second = send_digest(db, config, "daily", world.day, NOW + timedelta(hours=1))
     assert [(o.status, o.attempts) for o in first] == [("failed", 1)]
     assert [o.status for o in second] == ["skipped"] and sink.messages == []
 
 
-def test_a_send_interrupted_mid_way_is_never_repeated(db, world, smtp):
-    """A row left at `sending` (the process died during the SMTP conversation) may have been delivered."""
+def test_a_crash_between_the_send_and_its_record_resends_once_under_the_same_message_id(db, world, smtp):
+    """At least once, like alerts: the one duplicate a log cannot prevent carries the first try's
+    Message-ID (the delivery id), which mail systems collapse; after it, nothing more is sent."""
+    from alerts.digest.deliver import send
+    from repwatch.digests import digest_zone
+
+    config = digest_config(smtp.port)
+    job = config.digests[0]
+    commits = []
+
+    def commit_then_die():
+        if commits:                                   # the first commit logs the row; the second records the send
+            raise RuntimeError("the process died after the SMTP server took the digest")
+        commits.append(1)
+        s.commit()
+
+    with pytest.raises(RuntimeError), db.session() as s:
+        send(s, job, world.day, digest_zone(config, job), NOW, policy=config.alerts.delivery, commit=commit_then_die)
+    assert len(smtp.messages) == 1
     with db.session() as s:
-        s.add(Notification(key="digest:daily:2026-11-22:team@example.com", channel="digest:daily", kind="digest",
-                           status="sending", attempts=1, created_at=NOW))
-    outcomes = send_digest(db, digest_config(smtp.port), "daily", world.day, NOW)
-    assert [o.status for o in outcomes] == ["skipped"] and smtp.messages == []
+        assert s.scalar(select(Notification.status)) == "pending"    # logged before the send, never recorded
+    rerun = send_digest(db, config, "daily", world.day, NOW + timedelta(minutes=1))
+    assert [o.status for o in rerun] == ["sent"]
+    third = send_digest(db, config, "daily", world.day, NOW + timedelta(minutes=2))
+    assert [o.status for o in third] == ["skipped"]
+    first, second = smtp.messages
+    assert first["Message-ID"] == second["Message-ID"] and first["Subject"] == second["Subject"]
 
 
 @pytest.mark.parametrize("url, shown", [

@@ -116,7 +116,7 @@ def test_digest_is_not_due_before_its_fire_time_nor_after_its_grace(db, make_con
     assert not late.due and late.fire_time is None
 
 
-def test_digest_already_sent_or_in_flight_is_not_due_again(db, clock, make_config):
+def test_digest_already_sent_or_given_up_is_not_due_again(db, clock, make_config):
     config = make_config()
     job = config.digests[0]
     day = date(2026, 11, 22)
@@ -124,7 +124,7 @@ def test_digest_already_sent_or_in_flight_is_not_due_again(db, clock, make_confi
         s.add(Notification(key=digest_key("daily", day, "team@example.com"), channel="digest:daily", kind="digest",
                            status="sent", attempts=1, created_at=clock.now()))
         s.add(Notification(key=digest_key("daily", day, "BOSS@example.com"), channel="digest:daily", kind="digest",
-                           status="sending", attempts=1, created_at=clock.now()))
+                           status="failed", attempts=5, created_at=clock.now()))
     due = digest_due(db, config, job, sh(2026, 11, 23, 10, 0))
     assert due.pending == [] and not due.due
 

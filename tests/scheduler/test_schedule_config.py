@@ -22,7 +22,7 @@ def test_every_scheduling_key_loads_with_its_meaning():
     assert config.sources[2].schedule.timezone == "Europe/London"
     assert config.sources[3].schedule is None and config.scheduler.default_schedule.every == timedelta(hours=1)
     daily, evening = config.digests
-    assert (daily.locale, daily.top, daily.send_attempts, daily.covers) == ("en", 10, 4, "yesterday")
+    assert (daily.locale, daily.top, daily.covers) == ("en", 10, "yesterday")
     assert [r.to for r in daily.recipients] == ["team@example.com", "east@example.com"]
     assert daily.recipients[1].targets == ["优选商城"] and daily.recipients[1].locale == "zh"
     assert daily.recipient("EAST@example.com").sources == ["reviews", "news"]

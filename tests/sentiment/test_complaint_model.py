@@ -146,3 +146,4 @@ def test_training_with_extra_examples_is_reproducible_and_uses_them(tmp_path):
     assert s1.complaint[0] > s0.complaint[0]
     comm = 1 + CATEGORIES.index("communication")
     assert s1.categories[0, comm - 1] > s0.categories[0, comm - 1]
+

@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 from sqlalchemy import func, select
 
 from repwatch.pipeline import analyze_pending
+from sentiment import TextIn
 from sentiment.analyzer import model_version
 from storage.models import Analysis
 from storage.records import MentionIn
@@ -32,3 +33,9 @@ def test_analyze_pending_scores_each_mention_once(db, analyzer):
         assert rows["3"].lang == "en" and rows["3"].snownlp is None and not rows["3"].negative
         assert rows["1"].snownlp is not None
         assert {a.model_version for a in rows.values()} == {model_version()}
+        # the learned models' view is stored as `repwatch analyze` prints it (issue 15)
+        contract = analyzer.score_one(TextIn(items[0].text)).contract()
+        assert rows["1"].complaint_score == contract["complaint_score"] > 0.5
+        assert rows["1"].confidence == contract["confidence"] and set(rows["1"].confidence) == set(rows["1"].categories)
+        assert rows["2"].complaint_score < 0.5 and rows["2"].confidence == {}
+        assert (rows["4"].complaint_score, rows["4"].confidence) == (None, None)   # nothing a model could read

@@ -115,3 +115,33 @@ def test_happened_at_is_backfilled_by_the_event_time_rule_and_indexed(tmp_path):
         triggers = set(conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'").scalars())
     assert {"fts_mention_ai", "fts_mention_ad", "fts_mention_au"} <= triggers
     new.dispose()
+
+
+def test_analyses_from_before_0008_keep_their_rows_with_no_score_and_go_back_down(tmp_path):
+    from alembic import command
+    from sqlalchemy import text
+
+    from storage import Database
+    from storage.db import alembic_config
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    old = Database(url, auto_upgrade=False)
+    old.upgrade("0007")
+    with old.engine.begin() as conn:
+        conn.execute(text("INSERT INTO source (name, kind, state, consecutive_failures, error_counts, health) "
+                          "VALUES ('s', 'feed', '{}', 0, '{}', 'ok')"))
+        conn.execute(text("INSERT INTO mention (source_id, external_id, content_hash, text, raw) "
+                          "VALUES (1, 'a', 'h', '太慢了', '{}')"))
+        conn.execute(text("INSERT INTO analysis (mention_id, sentiment, negative, complaint, categories, severity, "
+                          "signals, targets, model_version) "
+                          "VALUES (1, 0.1, 1, 1, '[\"delivery\"]', 'general', '[]', '[]', 'old')"))
+    old.dispose()
+    new = Database(url)
+    with new.engine.connect() as conn:
+        assert conn.execute(text("SELECT complaint_score, confidence, model_version FROM analysis")).one() == (
+            None, None, "old")
+    command.downgrade(alembic_config(new.engine), "0007")
+    assert {"complaint_score", "confidence"}.isdisjoint(c["name"] for c in inspect(new.engine).get_columns("analysis"))
+    with new.engine.connect() as conn:
+        assert conn.execute(text("SELECT model_version FROM analysis")).scalar() == "old"
+    new.dispose()

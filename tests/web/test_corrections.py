@@ -173,3 +173,22 @@ def test_a_missed_complaint_is_raised_from_the_mentions_search(as_role, server, 
     r = client.post(f"/mentions/{missed}/correct", data={"verdict": "not_complaint", "csrf_token": token,
                                                          "next": "https://evil.example/"})
     assert r.headers["location"] == "/"
+
+
+def test_ticket_page_and_api_show_what_the_models_said_about_each_post(as_role, hostile_data):
+    """Where an agent judges a post: its complaint_score and each category's confidence, as stored (issue 15)."""
+    from storage.models import Analysis
+
+    db = hostile_data
+    ticket_id, mentions = _ticket(db)
+    with db.session() as s:
+        a = s.scalar(select(Analysis).where(Analysis.mention_id == mentions[0]))
+        score, confidence = a.complaint_score, dict(a.confidence)
+    assert score is not None and score >= 0.5 and confidence and set(confidence) == set(a.categories)
+    client, _ = as_role("viewer")
+    evidence = client.get(f"/api/tickets/{ticket_id}").json()["evidence"][0]
+    assert (evidence["complaint_score"], evidence["confidence"]) == (score, confidence)
+    page = client.get(f"/tickets/{ticket_id}").text
+    assert f"投诉 complaint {score:.2f}" in page
+    for conf in confidence.values():
+        assert f'<span class="conf">{conf:.2f}</span>' in page

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import overload
 
 from repwatch.web.api.schemas import EventOut, MentionOut, TicketOut
 from repwatch.web.queries.queue import is_breached, next_due
@@ -28,6 +29,18 @@ def safe_detail(value):
     return value
 
 
+@overload
+def event_out(e: TicketEvent) -> EventOut: ...
+
+
+@overload
+def event_out(e: None) -> None: ...
+
+
+@overload
+def event_out(e: TicketEvent | None) -> EventOut | None: ...
+
+
 def event_out(e: TicketEvent | None) -> EventOut | None:
     if e is None:
         return None
@@ -43,4 +56,5 @@ def mention_out(m: Mention, source: Source | None, a: Analysis | None) -> Mentio
         collected_at=m.collected_at, likes=m.likes, reposts=m.reposts, comments=m.comments,
         sentiment=a.sentiment if a else None, negative=a.negative if a else None,
         complaint=a.complaint if a else None, severity=a.severity if a else None,
-        categories=list(a.categories or []) if a else [], signals=list(a.signals or []) if a else [])
+        categories=list(a.categories or []) if a else [], signals=list(a.signals or []) if a else [],
+        complaint_score=a.complaint_score if a else None, confidence=dict(a.confidence or {}) if a else {})

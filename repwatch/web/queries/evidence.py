@@ -80,7 +80,8 @@ def incident_volume(session: Session, incident: Incident, times: list[datetime],
     last = max(times, default=incident.last_seen)
     size = choose_bin(last - first)
     start = floor_to(first, size, tz) - LEAD_BINS * size
-    bins, t = [], start
+    bins: list[datetime] = []
+    t = start
     while t <= last and len(bins) < MAX_BINS:
         bins.append(t)
         t += size
@@ -101,7 +102,7 @@ def _history_count(session: Session, incident: Incident, since: datetime, until:
         select(Analysis.targets, Analysis.categories)
         .join(Mention, Mention.id == Analysis.mention_id)
         .where(Analysis.negative.is_(True), when >= since, when < until)
-        .limit(HISTORY_ROWS))
+        .limit(HISTORY_ROWS)).tuples()
     # JSON list membership differs per dialect (and Chinese is stored \u-escaped); Python is simplest.
     return sum(1 for targets, categories in rows
                if (incident.target is None or incident.target in (targets or []))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import String, bindparam, cast, func, or_, select, text
+from sqlalchemy.sql.elements import ColumnElement, TextClause
 from sqlalchemy.orm import Session
 
 from repwatch.web.labels import CATEGORIES
@@ -51,8 +52,9 @@ def _fts5_phrase(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
 
-def text_clauses(dialect: str, q: str) -> list:
-    clauses, long_terms = [], []
+def text_clauses(dialect: str, q: str) -> list[ColumnElement[bool] | TextClause]:
+    clauses: list[ColumnElement[bool] | TextClause] = []
+    long_terms: list[str] = []
     for n, term in enumerate(terms(q)):
         if dialect == "sqlite" and len(term) >= 3:
             long_terms.append(_fts5_phrase(term))

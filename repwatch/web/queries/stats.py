@@ -48,7 +48,7 @@ def overview(session: Session, since: datetime, until: datetime, tz: ZoneInfo) -
     span = until - since
     size = timedelta(hours=1) if span <= timedelta(days=3) else timedelta(days=1)
     start = floor_to(since, size, tz)
-    bins = []
+    bins: list[datetime] = []
     t = start
     while t <= until and len(bins) < 400:
         bins.append(t)

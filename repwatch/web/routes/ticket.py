@@ -166,7 +166,7 @@ def correct_mention(request: Request, ticket_id: int, mention_id: int, verdict: 
         m = s.get(Mention, mention_id) if 0 < mention_id < 2**31 else None
         linked = m is not None and s.scalar(select(IncidentMention.id).where(
             IncidentMention.incident_id == t.incident_id, IncidentMention.mention_id == m.id)) is not None
-        if not linked:
+        if m is None or not linked:
             raise HTTPException(404, f"post #{mention_id} is not evidence of ticket #{t.id}")
         actions.do_correct_mention(s, m, who, now, change=change)
 

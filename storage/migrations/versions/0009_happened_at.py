@@ -10,7 +10,7 @@ drop 0002's full-text triggers. Nullable in the schema for the same reason (SQLi
 NULL without a rebuild); every insert path fills it.
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 """
 from alembic import op
 import sqlalchemy as sa
@@ -19,7 +19,7 @@ from storage.vocabulary import event_time_sql
 
 
 revision = '0009'
-down_revision = '0007'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
