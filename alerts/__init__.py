@@ -28,7 +28,7 @@ _export("alerts.incidents.evidence", "attach_evidence", "spread_of")
 _export("alerts.incidents.detect", "DetectorSettings", "SpreadDetector")
 # incidents
 _export("alerts.incidents.grouping", "Grouper")
-_export("alerts.incidents.index", "grouping_settings", "members")
+_export("alerts.incidents.index", "grouping_settings", "members", "backfill")
 _export("alerts.incidents.merge", "move_out", "related", "merge_tickets",
         merge_incidents="merge", dismiss_incident="dismiss")
 # tickets and the complaint process
@@ -97,7 +97,7 @@ if TYPE_CHECKING:   # what the lazy names are, for type checkers and editors
     from alerts.incidents.evidence import attach_evidence, spread_of  # noqa: F401
     from alerts.exceptions import AlertError, IllegalTransition  # noqa: F401
     from alerts.incidents.grouping import Grouper  # noqa: F401
-    from alerts.incidents.index import grouping_settings, members  # noqa: F401
+    from alerts.incidents.index import backfill, grouping_settings, members  # noqa: F401
     from alerts.tickets.lifecycle import TicketChanges, ensure_ticket  # noqa: F401
     from alerts.incidents.merge import dismiss as dismiss_incident, merge as merge_incidents  # noqa: F401
     from alerts.incidents.merge import merge_tickets, move_out, related  # noqa: F401

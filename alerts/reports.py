@@ -83,15 +83,25 @@ def labels(kind: str, key: str) -> tuple[str, str]:
     return label(kind, key, "zh"), label(kind, key, "en")
 
 
-def queue_link(**filters) -> str:
+def queue_link(*, day_from: date | None = None, day_to: date | None = None, **filters) -> str:
     """A link to the queue (/) showing the tickets behind a figure: every state, closed ones too,
-    narrowed by the queue's own filters (severity, category, department, source)."""
+    narrowed by the queue's own filters (severity, category, department, source) and by the local days
+    [day_from, day_to] their clocks started in (the queue's `from`/`to`: the same rule as the report's)."""
     params: list[tuple[str, str]] = [("state", s) for s in TICKET_STATES]
     for key in ("severity", "category", "department", "source"):
         value = filters.get(key)
         if value is not None and value != OTHER and value != NO_DEPARTMENT:
             params.append((key, str(value)))
+    if day_from is not None:
+        params.append(("from", day_from.isoformat()))
+    if day_to is not None:
+        params.append(("to", day_to.isoformat()))
     return "/?" + urlencode(params)
+
+
+def period_days(since: datetime, until: datetime, tz: ZoneInfo) -> tuple[date, date]:
+    """The instant range [since, until) as the first and last local day it covers."""
+    return since.astimezone(tz).date(), (until - timedelta(microseconds=1)).astimezone(tz).date()
 
 
 # -- the figures -----------------------------------------------------------------------------------
@@ -208,6 +218,18 @@ class Report:
     truncated: bool = False
     categories: list[str] = field(default_factory=list)
 
+    def link(self, **filters) -> str:
+        """queue_link for the whole period."""
+        first, last = period_days(self.since, self.until, ZoneInfo(self.timezone))
+        return queue_link(day_from=first, day_to=last, **filters)
+
+    def bin_links(self, **filters) -> list[str]:
+        """One queue link per trend bin: the tickets whose clocks started on that day (or in that week,
+        clipped to the period)."""
+        first, last = period_days(self.since, self.until, ZoneInfo(self.timezone))
+        span = timedelta(days=6 if self.bin == "week" else 0)
+        return [queue_link(day_from=max(b, first), day_to=min(b + span, last), **filters) for b in self.bins]
+
     def rows(self, by: tuple[str, ...] = GROUPINGS) -> list[dict]:
         out = [self.total.row()]
         for kind in by:
@@ -225,7 +247,8 @@ class Report:
                           "categories": {c: {"label_zh": label("category", c, "zh"),
                                              "label_en": label("category", c, "en"),
                                              "counts": self.by_category_over_time[c],
-                                             "link": queue_link(category=c)}
+                                             "link": self.link(category=c),
+                                             "links": self.bin_links(category=c)}
                                          for c in self.categories}},
             "repeat_complainants": [asdict(c) for c in self.repeat_complainants],
             "top_sources": [asdict(s) for s in self.top_sources],
@@ -338,9 +361,11 @@ def build_report(session: Session, since: datetime, until: datetime, *, now: dat
         if i is not None:
             over_time[cat][i] += 1
 
+    first_day, last_day = period_days(since, until, tz)
+    link = lambda **f: queue_link(day_from=first_day, day_to=last_day, **f)  # noqa: E731
     groups = {}
     for kind in GROUPINGS:
-        groups[kind] = [accs[kind][k].group(kind, k, *labels(kind, k), queue_link(**{kind: k}))
+        groups[kind] = [accs[kind][k].group(kind, k, *labels(kind, k), link(**{kind: k}))
                         for k in _order(kind, accs[kind].keys())]
     categories = [c for c in list(CATEGORIES) + [OTHER] if c in over_time] + sorted(
         c for c in over_time if c not in CATEGORIES and c != OTHER)
@@ -385,9 +410,9 @@ def build_report(session: Session, since: datetime, until: datetime, *, now: dat
             IncidentMention.mention_id.in_(mids)))))
         complainants.append(Complainant(author, len(posts), sorted({source_names.get(s, str(s)) for _, s in posts}),
                                         tids))
-    top_sources = [SourceRow(sid, source_names.get(sid, str(sid)), n, queue_link(source=sid))
+    top_sources = [SourceRow(sid, source_names.get(sid, str(sid)), n, link(source=sid))
                    for sid, n in sorted(by_source.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP]]
 
-    return Report(since, until, str(tz.key), now, total.group("all", "all", "全部", "all", queue_link()), groups,
+    return Report(since, until, str(tz.key), now, total.group("all", "all", "全部", "all", link()), groups,
                   "week" if week else "day", bins, {c: over_time[c] for c in categories}, complainants,
                   top_sources, list(target_acc.values()), truncated, categories)

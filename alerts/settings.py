@@ -49,6 +49,10 @@ class IncidentSettings(Strict):
                              "not even by a near-duplicate")
     meaning_window: Duration = Field(default=timedelta(days=7), description="an incident quiet for longer is "
                                      "joined only by near-duplicates, no longer by posts in other words")
+    cover: float = Field(default=0.2, ge=0, le=1, description="share of a post's weight on terms the incident "
+                         "holds at which it joins, when one shared term is an anchor (anchor_idf); 0 turns it off")
+    anchor_idf: float = Field(default=8.0, gt=0, description="a shared term at least this rare (IDF), or a "
+                              "hashtag, anchors a post to an incident")
     shingle: int = Field(default=3, ge=1, le=10, description="characters per n-gram of the MinHash baseline "
                          "(bench/incidents.py only)")
     num_perm: int = Field(default=64, ge=16, le=512, description="MinHash permutations of the baseline (bench only)")

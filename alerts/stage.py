@@ -7,7 +7,7 @@ already recorded (incident keys, linked mentions, ticket event keys, detector cu
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -21,6 +21,7 @@ from alerts.notify.base import Alert
 from alerts.settings import AlertSettings
 from alerts.tickets.sla import check_sla
 from storage.context import RunContext
+from storage.timefmt import local_time
 from storage.models import Analysis, Incident, IncidentMention, Mention
 from storage.vocabulary import severities_at_least
 
@@ -78,7 +79,7 @@ def evaluate(session: Session, settings: AlertSettings, ctx: RunContext) -> Eval
 
     for sa in spread.detect(session, settings, now, ctx.tz):
         report.spread_alarms += 1
-        changes.alerts.extend(_spread_alerts(session, sa, settings, now, base_url, changes))
+        changes.alerts.extend(_spread_alerts(session, sa, settings, now, base_url, changes, ctx.tz))
 
     for surge in engagement_surges(session, settings.spread.engagement, now):
         surging = session.get(Incident, surge.incident_id)
@@ -87,19 +88,19 @@ def evaluate(session: Session, settings: AlertSettings, ctx: RunContext) -> Eval
         ensure_ticket(session, surging, settings, now, base_url=base_url, changes=changes,
                       reason=f"engagement growing {surge.per_hour:g}/hour (mention {surge.mention_id})")
 
-    sla_alerts = check_sla(session, now, base_url=base_url)
+    sla_alerts = check_sla(session, now, base_url=base_url, tz=ctx.tz)
     report.sla_breaches = len(sla_alerts)
     report.tickets_opened, report.attached = changes.opened, changes.attached
     report.reopened, report.escalated = changes.reopened, changes.escalated
-    report.alerts = attach_evidence(session, changes.alerts + sla_alerts)
+    report.alerts = attach_evidence(session, changes.alerts + sla_alerts, ctx.tz)
     return report
 
 
 def _spread_alerts(session: Session, sa: spread.SeriesAlarm, settings: AlertSettings, now: datetime,
-                   base_url: str | None, changes: TicketChanges) -> list[Alert]:
+                   base_url: str | None, changes: TicketChanges, tz: tzinfo | None = None) -> list[Alert]:
     a = sa.alarm
     figures = {"count": _n(a.value), "expected": round(a.expected, 2), "score": a.score, "reason": a.reason,
-               "bin": f"{a.bin_time:%Y-%m-%d %H:%M} UTC"}
+               "bin": local_time(a.bin_time, tz)}   # the team's time, labelled
     if sa.incident_id is not None:
         incident = session.get(Incident, sa.incident_id)
         assert incident is not None   # the alarm's incident was read in this session
@@ -130,7 +131,7 @@ def _spread_alerts(session: Session, sa: spread.SeriesAlarm, settings: AlertSett
     return [Alert(
         key=f"spread:{sa.series}", kind="spike", repeatable=True, severity=severity, target=sa.target,
         category=sa.category, title=f"投诉激增 Complaints rising: {what(sa.target, sa.category)}",
-        summary=(f"{_n(a.value)} complaints in {settings.spread.bin} from {a.bin_time:%Y-%m-%d %H:%M} UTC, "
+        summary=(f"{_n(a.value)} complaints in {settings.spread.bin} from {local_time(a.bin_time, tz)}, "
                  f"{a.expected:.2f} expected ({a.reason}); {len(incident_ids)} incidents"),
         evidence=top_posts(session, mention_ids=sa.mention_ids), figures={**figures, "incidents": len(incident_ids)})]
 

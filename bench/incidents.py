@@ -67,7 +67,7 @@ def load_ced() -> list[dict]:
             if not dated:
                 continue
             first = min(d for _, d in dated)
-            out.append({"cascade": c["cascade"], "text": c["text"], "when": first - timedelta(minutes=1)})
+            out.append({"cascade": c["cascade"], "text": c["text"], "when": first - timedelta(minutes=1), "original": True})
             out.extend({"cascade": c["cascade"], "text": t, "when": d} for t, d in dated)
     return out
 
@@ -88,11 +88,11 @@ def bcubed(gold: list[str], pred: list) -> tuple[float, float, float]:
     return prec, rec, (2 * prec * rec / (prec + rec) if prec + rec else 0.0)
 
 
-def run_grouper(posts: list[dict], settings: GroupSettings) -> list[int]:
+def run_grouper(posts: list[dict], settings: GroupSettings, tags: bool = True) -> list[int]:
     g = Grouper(settings)
     out = []
     for p in posts:
-        incident, _ = g.group(p["text"], when=p["when"])
+        incident, _ = g.group(p["text"], when=p["when"], tags=tags)
         out.append(incident)
     return out
 
@@ -124,8 +124,10 @@ def run_minhash(posts: list[dict]) -> list[int]:
     return out
 
 
-def ced_table(posts: list[dict], settings: GroupSettings, minhash: bool = True, oracle: bool = False):
-    gold = [p["cascade"] for p in posts]
+def ced_table(posts: list[dict], settings: GroupSettings, minhash: bool = True, oracle: bool = False,
+              social: bool = True, tags: bool = True, gold_key: str = "cascade"):
+    use_idf(social)
+    gold = [p[gold_key] for p in posts]
     if oracle:   # the share of posts no text similarity can place: no term shared with their cascade
         terms = defaultdict(lambda: defaultdict(int))
         vecs = [vector(p["text"]) for p in posts]
@@ -136,7 +138,7 @@ def ced_table(posts: list[dict], settings: GroupSettings, minhash: bool = True, 
         return alone / len(posts)
     res = {}
     t = time.process_time()   # CPU time: the machine is shared, wall time is not ours alone
-    pred = run_grouper(posts, settings)
+    pred = run_grouper(posts, settings, tags=tags)
     res["meaning"] = (*bcubed(gold, pred), len(set(pred)), len(posts) / (time.process_time() - t))
     if minhash:
         t = time.process_time()
@@ -144,6 +146,36 @@ def ced_table(posts: list[dict], settings: GroupSettings, minhash: bool = True, 
         res["minhash"] = (*bcubed(gold, pred), len(set(pred)), len(posts) / (time.process_time() - t))
     res["gold_groups"] = len(set(gold))
     return res
+
+
+def tag_topics(posts: list[dict]) -> list[dict]:
+    """Posts grouped by topic rather than by cascade, the topic named by the author: every CED post and
+    every Weibo post of ../shared/data/sentiment (SMP2020 usual, weibo_senti) carrying a topic tag
+    (#话题#), its topic being its first tag, whichever cascade or corpus it comes from. CED posts come
+    first in date order, then the others (undated) in file order; no time window applies (`when` None).
+    Each post as it is (the grouper sees the tag) and with every tag cut out (`bare`: what the words alone
+    do). Small (about 1,100 posts, most topics of one post): it shows the mechanism and the joins across
+    topics, it is not the hot-topic hold-out."""
+    import csv
+
+    from alerts.incidents.grouping import _HASHTAG_ZH
+
+    texts = [p["text"] for p in posts]
+    data = DATA.parent / "sentiment"
+    for split in ("train", "dev", "test"):
+        with open(data / f"smp2020_usual_{split}.tsv", encoding="utf-8") as f:
+            next(f)
+            texts.extend(line.rstrip("\n").split("\t", 1)[-1] for line in f)
+    with open(data / "weibo_senti_2k.csv", encoding="utf-8-sig") as f:
+        texts.extend(row["review"] for row in csv.DictReader(f))
+    out, seen = [], set()
+    for text in texts:
+        m = _HASHTAG_ZH.search(text)
+        if m and text not in seen and m.group(1).strip():
+            seen.add(text)
+            out.append({"text": text, "when": None, "topic": m.group(1).strip().casefold(),
+                        "bare": _HASHTAG_ZH.sub(" ", text)})
+    return out
 
 
 def load_afqmc(n: int, seed: int = 16) -> list[tuple[str, str, int]]:
@@ -295,6 +327,28 @@ def _assign(name: str, stream) -> list[int]:
     return run_grouper(posts, GroupSettings())
 
 
+BEFORE = dict(cover=0.0, threshold=0.3)   # the grouping before this round: jieba's IDF, no hashtags, no coverage
+TUNE_GRID = [   # (name, settings, social IDF and Weibo cleaning, tags)
+    ("before: jieba IDF, threshold 0.3", BEFORE, False, False),
+    ("+ social IDF, emoticons and bare links dropped", BEFORE, True, False),
+    ("+ topic tags", BEFORE, True, True),
+    *[(f"+ anchored coverage {c} (anchor IDF {a}), threshold {t}", dict(cover=c, anchor_idf=a, threshold=t), True, True)
+      for t in (0.3, 0.25, 0.2) for c, a in ((0.2, 8.0), (0.2, 7.0), (0.3, 8.0))],
+    ("threshold 0.2, no coverage", dict(cover=0.0, threshold=0.2), True, True),
+    ("threshold 0.15, coverage 0.2", dict(cover=0.2, threshold=0.15), True, True),
+    ("keep 60 terms (defaults otherwise)", dict(keep=60), True, True),
+]
+
+
+def use_idf(social: bool) -> None:
+    """Switch the IDF table (jieba's alone, or lowered by the social-post counts) for what follows."""
+    import alerts.incidents.grouping as grouping
+
+    if grouping.USE_SOCIAL != social:
+        grouping.USE_SOCIAL, grouping._IDF = social, None
+    grouping.CLEAN_WEIBO = social   # the first round also kept Weibo emoticons and bare "http:" as words
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--tune", action="store_true", help="grid over settings on the tune split")
@@ -311,25 +365,45 @@ def main(argv=None) -> None:
         print(res)
         return
     if args.tune:
-        for th in (0.2, 0.25, 0.3, 0.35, 0.4):
-            for days in (1, 3, 7):
-                for keep in (30, 60):
-                    s = GroupSettings(threshold=th, window=timedelta(days=days), keep=keep)
-                    r = ced_table(tune, s, minhash=False)["meaning"]
-                    print(f"th={th} window={days}d keep={keep}: P={r[0]:.3f} R={r[1]:.3f} F1={r[2]:.3f} "
-                          f"groups={r[3]}", flush=True)
+        print("| variant (tune split) | B-cubed P | R | F1 | groups |\n|---|---|---|---|---|")
+        for name, kw, social, tags in TUNE_GRID:
+            r = ced_table(tune, GroupSettings(**kw), minhash=False, social=social, tags=tags)["meaning"]
+            print(f"| {name} | {r[0]:.3f} | {r[1]:.3f} | {r[2]:.3f} | {r[3]} |", flush=True)
         return
     print(f"CED: {len(tune)} tune posts, {len(test)} held-out posts "
           f"({len({p['cascade'] for p in test})} cascades)", flush=True)
     oracle = ced_table(test, settings, minhash=False, oracle=True)
     print(f"ceiling of text alone: {oracle:.3f} of held-out posts share no term with any other post of their "
           f"cascade", flush=True)
-    res = ced_table(test, settings)
-    print("| grouping | B-cubed P | R | F1 | groups (gold) | posts/s |")
-    print("|---|---|---|---|---|---|")
-    for name in ("minhash", "meaning"):
-        p, r, f, n, speed = res[name]
-        print(f"| {name} | {p:.3f} | {r:.3f} | {f:.3f} | {n} ({res['gold_groups']}) | {speed:,.0f} |", flush=True)
+    print("| grouping | split | B-cubed P | R | F1 | groups (gold) | posts/s |")
+    print("|---|---|---|---|---|---|---|")
+    for split_name, part in (("tune", tune), ("held-out", test)):
+        before = ced_table(part, GroupSettings(**BEFORE), minhash=False, social=False, tags=False)
+        res = ced_table(part, settings)
+        for name, row in (("minhash", res["minhash"]), ("meaning, before", before["meaning"]),
+                          ("meaning, now", res["meaning"])):
+            p, r, f, n, speed = row
+            print(f"| {name} | {split_name} | {p:.3f} | {r:.3f} | {f:.3f} | {n} ({res['gold_groups']}) | {speed:,.0f} |",
+                  flush=True)
+    tagged = tag_topics(posts)
+    topics = len({p["topic"] for p in tagged})
+    print(f"\n| topic-tagged Weibo posts ({len(tagged)} posts, {topics} topics, tags ignore cascades) | B-cubed P | R | F1 "
+          f"| groups |\n|---|---|---|---|---|")
+    for name, kw, tags, key in (("before, tags in the text", BEFORE, False, "text"),
+                                ("now, tags in the text", {}, True, "text"),
+                                ("before, tags cut out", BEFORE, False, "bare"),
+                                ("now, tags cut out", {}, True, "bare")):
+        rows = [{**p, "text": p[key]} for p in tagged]
+        r = ced_table(rows, GroupSettings(**kw), minhash=False, social=bool(kw is not BEFORE), tags=tags,
+                      gold_key="topic")["meaning"]
+        print(f"| {name} | {r[0]:.3f} | {r[1]:.3f} | {r[2]:.3f} | {r[3]} ({topics}) |", flush=True)
+    originals = sorted({p["cascade"]: p for p in posts if p.get("original")}.values(), key=lambda p: p["when"])
+    print(f"\n| {len(originals)} original posts of distinct CED events (nothing should join) | joined into another "
+          f"event's incident | groups |\n|---|---|---|")
+    for name, kw, social in (("before", BEFORE, False), ("now", {}, True)):
+        use_idf(social)
+        pred = run_grouper(originals, GroupSettings(**kw), tags=social)
+        print(f"| {name} | {len(originals) - len(set(pred))} | {len(set(pred))} |", flush=True)
     pairs = load_afqmc(2000 if args.quick else 10000)
     print("\n| AFQMC pairs: would join | precision | recall | F1 | pairs |\n|---|---|---|---|---|")
     rows = [("minhash (Jaccard 0.5)", afqmc_minhash(pairs)),

@@ -4,7 +4,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable, ClassVar, Generic, TypeVar
+from typing import Callable, ClassVar, Generic, Self, TypeVar
 
 from collectors.settings import HttpSettings
 from storage.records import MentionIn
@@ -82,7 +82,7 @@ class Collector(ABC, Generic[O]):
         self.http = http
 
     @classmethod
-    def from_config(cls, name: str, options: O, *, http: HttpSettings) -> "Collector[O]":
+    def from_config(cls, name: str, options: O, *, http: HttpSettings) -> Self:
         """Build from a validated config entry (Scrapy's from_crawler idea): the one way the pipeline
         makes collectors, so a plugin that needs more set-up overrides this, not the pipeline."""
         return cls(name, options, http)

@@ -19,18 +19,19 @@ def cron_run(db: Database, executor: Executor, clock: Clock, echo: Callable[[str
              on_source: Optional[Callable] = None) -> Optional[DueReport]:
     """Returns the report, or None when nothing ran because someone else is running."""
     now = clock.now()
+    tz = executor.config.tz
     daemon = live_lock(db, SCHEDULER_LOCK, now)
     if daemon is not None:
-        echo(f"repwatch scheduler is running ({daemon.describe(now)}) and runs the schedules itself; "
+        echo(f"repwatch scheduler is running ({daemon.describe(now, tz)}) and runs the schedules itself; "
              "run --due did nothing. Use one mode, not both.")
         return None
     try:
         with locked_run(db, clock, executor.config.scheduler.lock_lease) as run:
             if run.lease.taken_over is not None:
-                echo(f"took over the run lock from a holder that died ({run.lease.taken_over.describe(now)})")
+                echo(f"took over the run lock from a holder that died ({run.lease.taken_over.describe(now, tz)})")
             report = run_due(db, executor, clock, on_source=on_source)
     except RunLockBusy as busy:
-        echo(f"another repwatch run is in progress ({busy.info.describe(now) if busy.info else 'holder unknown'}); "
+        echo(f"another repwatch run is in progress ({busy.info.describe(now, tz) if busy.info else 'holder unknown'}); "
              "nothing to do, exiting")
         return None
     beat(db, CRON, clock.now(), report.summary())

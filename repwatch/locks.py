@@ -55,10 +55,13 @@ class LockInfo:
     acquired_at: datetime
     expires_at: datetime
 
-    def describe(self, now: datetime) -> str:
+    def describe(self, now: datetime, tz=None) -> str:
+        """Who holds it and since when, in the team's timezone `tz` (labelled; UTC when not given)."""
+        from storage.timefmt import local_time
+
         left = int((self.expires_at - now).total_seconds())
         lease = f"lease expires in {left}s" if left >= 0 else f"lease expired {-left}s ago"
-        return f"held by {self.holder} since {self.acquired_at:%Y-%m-%d %H:%M:%S} UTC ({lease})"
+        return f"held by {self.holder} since {local_time(self.acquired_at, tz, 'seconds')} ({lease})"
 
 
 class Lease:

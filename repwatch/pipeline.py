@@ -358,9 +358,12 @@ def _finish(source: Source, run: CollectionRun, report: SourceReport, source_cfg
     report.alarm = health_alarm(source, now)
 
 
-def health_alerts(reports: Iterable[SourceReport], base_url: str | None = None) -> list[Alert]:
+def health_alerts(reports: Iterable[SourceReport], base_url: str | None = None, tz=None) -> list[Alert]:
     """Broken sources, as alerts for the same notifiers as tickets. The key holds the episode start,
-    so the notification log sends each broken episode once, and retries a failed delivery next run."""
+    so the notification log sends each broken episode once, and retries a failed delivery next run.
+    Times are in the team's timezone `tz`, labelled."""
+    from storage.timefmt import local_time
+
     out = []
     for r in reports:
         a = r.alarm
@@ -370,9 +373,9 @@ def health_alerts(reports: Iterable[SourceReport], base_url: str | None = None) 
                 "zero_items": "returning no items", "silence": "silent"}[a.reason]
         out.append(Alert(
             key=a.key, kind="health", severity="important", title=f"数据源异常 Source {a.source} is {what}",
-            summary=(f"{a.message}\nSince {a.since:%Y-%m-%d %H:%M} UTC; last success "
-                     f"{a.last_success_at:%Y-%m-%d %H:%M} UTC." if a.last_success_at else
-                     f"{a.message}\nSince {a.since:%Y-%m-%d %H:%M} UTC; no successful run yet."),
+            summary=(f"{a.message}\nSince {local_time(a.since, tz)}; last success "
+                     f"{local_time(a.last_success_at, tz)}." if a.last_success_at else
+                     f"{a.message}\nSince {local_time(a.since, tz)}; no successful run yet."),
             url=f"{base_url.rstrip('/')}/sources" if base_url else None,
             figures={"source": a.source, "kind": a.kind, "health": a.health,
                      "errors": ", ".join(f"{k}×{v}" for k, v in sorted(a.error_counts.items())) or "-"}))
@@ -454,8 +457,22 @@ def run_once(db: Database, config: Config, analyzer: Analyzer, now: datetime, *,
     report.analyzed = analyze_pending(db, analyzer, batch_size=config.analysis.batch_size,
                                       source_targets={s.name: list(s.targets) for s in config.sources})
     report.evaluation, report.dispatch = alert_stage(db, config, now,
-                                                     extra=health_alerts(report.sources, config.base_url))
+                                                     extra=health_alerts(report.sources, config.base_url, config.tz))
     return report
+
+
+def queue_alerts(session, config: Config, alerts: Iterable[Alert], now: datetime) -> DispatchReport:
+    """Log alerts that a person's action caused (a ticket opened from the incidents page) in the
+    notification log, in the caller's transaction: the same rows a pipeline run writes, so they are sent
+    at least once - now by deliver_pending(), or by the next run if that fails or the process dies."""
+    return enqueue(session, list(alerts), build_notifiers(config), RunContext(now, config.tz, config.base_url),
+                   config.alerts.delivery)
+
+
+def deliver_pending(db: Database, config: Config, now: datetime) -> DispatchReport:
+    """Send whatever the notification log holds that is due (the pipeline's delivery step)."""
+    with db.session() as s:
+        return deliver_due(s, build_notifiers(config), now, config.alerts.delivery, commit=s.commit)
 
 
 def alert_stage(db: Database, config: Config, now: datetime, *,

@@ -141,7 +141,7 @@ class Daemon:
         if not self.lease.acquire():
             info = self.lease.current()
             raise SchedulerAlreadyRunning(
-                f"another repwatch scheduler is running ({info.describe(self.clock.now()) if info else 'unknown'}); "
+                f"another repwatch scheduler is running ({info.describe(self.clock.now(), self.config.tz) if info else 'unknown'}); "
                 "run only one per database: two would fire every job twice")
         self.started_at = self.clock.now()
         self.last_reload = {"at": self.started_at.isoformat(), "ok": True, "error": None}

@@ -12,7 +12,7 @@ object API with the Agg canvas: no pyplot global state, no display, safe in a sc
 from __future__ import annotations
 
 import io
-from typing import Optional
+from typing import Any, Optional
 
 from alerts.digest.data import DigestData
 
@@ -21,7 +21,8 @@ BAR_DAY = "#3a6ea5"
 NEG = "#e8a09a"          # the negative part of each bar
 LINE = "#b03a2e"
 COLORS = {"mentions": BAR_DAY, "negative": NEG, "negative_share": LINE}   # the legend in the email uses these
-RC = {"font.family": ["sans-serif"], "font.sans-serif": ["DejaVu Sans"], "axes.spines.top": False, "font.size": 9}
+RC: dict[Any, Any] = {"font.family": ["sans-serif"], "font.sans-serif": ["DejaVu Sans"], "axes.spines.top": False,
+                      "font.size": 9}
 
 
 def _share(negative: int, analyzed: int) -> Optional[float]:

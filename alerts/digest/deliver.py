@@ -123,7 +123,8 @@ def send(session: Session, settings: DigestSettings, day: date, tz: tzinfo, now:
     email = email_channel(settings)
     wanted = {a.lower() for a in only} if only is not None else None
     recipients = [r for r in settings.recipients if wanted is None or r.to.lower() in wanted]
-    targets = [(recipient_log_key(settings.name, day, r.to), r.to, r, email) for r in recipients]
+    targets: list[tuple[str, str, Optional[Recipient], Optional[Notifier]]] = [
+        (recipient_log_key(settings.name, day, r.to), r.to, r, email) for r in recipients]
     targets += [(channel_log_key(settings.name, day, n.name), n.name, None, n) for n in channels]
     before = dict(session.execute(select(Notification.key, Notification.status)
                                   .where(Notification.key.in_([t[0] for t in targets]))).all()) if targets else {}
@@ -139,6 +140,7 @@ def send(session: Session, settings: DigestSettings, day: date, tz: tzinfo, now:
             if full not in summary:
                 summary[full] = compose(session, settings, None, day, tz, now, base_url=base_url, full=full)
             alert = summary[full]
+        assert notifier is not None   # an email recipient is only listed when there is an email channel
         enqueue(session, [alert], [notifier], ctx, policy)
     if commit:
         commit()

@@ -2,11 +2,14 @@
 severity. Built here, from the database, so each kind of alert shows the same things."""
 from __future__ import annotations
 
+from datetime import tzinfo
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from alerts.notify.base import Alert
 from storage.models import Incident, IncidentMention, Mention, Source, Ticket
+from storage.timefmt import local_time
 from storage.vocabulary import CATEGORY_ZH
 
 TOP_POSTS = 3
@@ -52,14 +55,15 @@ def spread_of(session: Session, incident_id: int) -> tuple[int, list[str]]:
     return len(authors), sorted(per_source, key=lambda k: (-per_source[k], k))
 
 
-def incident_figures(incident: Incident, session: Session | None = None) -> dict:
+def incident_figures(incident: Incident, session: Session | None = None, tz: tzinfo | None = None) -> dict:
+    """The incident's figures for an alert; times in the team's timezone `tz`, labelled (UTC without one)."""
     about = {"about": incident.label} if incident.label else {}
     spread = {}
     if session is not None:
         authors, sources = spread_of(session, incident.id)
         spread = {"authors": authors, "sources": ", ".join(sources[:5]) + (" …" if len(sources) > 5 else "")}
     return {**about, "mentions": incident.mention_count, **spread, "reach": incident.reach,
-            "first_seen": f"{incident.first_seen:%Y-%m-%d %H:%M} UTC", "last_seen": f"{incident.last_seen:%Y-%m-%d %H:%M} UTC",
+            "first_seen": local_time(incident.first_seen, tz), "last_seen": local_time(incident.last_seen, tz),
             "signals": ", ".join(incident.signals or []) or "-"}
 
 
@@ -76,7 +80,7 @@ def ticket_alert(session: Session, ticket: Ticket, incident: Incident, *, kind: 
     )
 
 
-def attach_evidence(session: Session, alerts: list[Alert]) -> list[Alert]:
+def attach_evidence(session: Session, alerts: list[Alert], tz: tzinfo | None = None) -> list[Alert]:
     """The one place an incident's alert gets its evidence (top posts, figures), once, at the end of the
     pass that raised it: an alert raised early in the pass then shows the incident as it stands at the
     end (a repost that joined later in the same pass is evidence too). Alerts about a series of
@@ -88,7 +92,7 @@ def attach_evidence(session: Session, alerts: list[Alert]) -> list[Alert]:
         if incident is None:
             continue
         alert.evidence = top_posts(session, incident_id=incident.id)
-        alert.figures = {**incident_figures(incident, session), **alert.figures}
+        alert.figures = {**incident_figures(incident, session, tz), **alert.figures}
     return alerts
 
 

@@ -21,6 +21,7 @@ and bench/incidents.py run this same code.
 """
 from __future__ import annotations
 
+import gzip
 import math
 import re
 import threading
@@ -28,6 +29,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from heapq import nlargest
+from pathlib import Path
 from typing import Iterable
 
 _LOCK = threading.Lock()
@@ -36,12 +38,18 @@ _IDF_MAX = 14.0
 HMM = False   # jieba's HMM would find words its dictionary lacks, but measured worse (bench/incidents.py):
              # it makes junk words across word boundaries (铁里, 送外, 卖点) that outweigh real ones
 
-_LINK = re.compile(r"https?://\S+|www\.\S+")
+_LINK = re.compile(r"https?:\S*|www\.\S+")   # also the "http:" a truncated Weibo link leaves
+_OLD_LINK = re.compile(r"https?://\S+|www\.\S+")
+CLEAN_WEIBO = True   # bench/incidents.py turns it off to reproduce the first round (emoticons kept as words)
+_EMOTICON = re.compile(r"\[[^\[\]\s]{1,8}\]")   # Weibo's [嘻嘻] [good] [威武]: a mood, never which issue
 _MENTION = re.compile(r"@[\w\u4e00-\u9fff\-_]{1,30}")
 _KEEP = re.compile(r"[\w\u4e00-\u9fff]")
+_HASHTAG_ZH = re.compile(r"#([^#\n]{1,40})#")
+_HASHTAG_EN = re.compile(r"(?<![\w&/])#([a-z\u4e00-\u9fff][\w\u4e00-\u9fff\-]{1,39})")
 _NUM = re.compile(r"^[\d.,:%]+$")
 _LATIN = re.compile(r"^[a-z][a-z0-9\-]*$")
 _MODEL = re.compile(r"^(?=.*[a-z])(?=.*\d)[a-z0-9\-]{3,}$")   # product models: iphone15, a1234, rtx4090
+HASHTAG_WEIGHT = 2.0   # a topic tag weighs as two of the rarest words: the post's strongest anchor
 UNKNOWN_IDF = 11.95   # the median of jieba's table: a word jieba's HMM found, as rare as a typical word
 
 # Function words, pronouns, particles, reporting verbs and the words every complaint shares
@@ -54,20 +62,63 @@ STOP = set("""
 转发 回复 评论 微博 视频 图片 链接 网页 全文 原文 via 分享 收藏 关注 转 抱歉 此 doge 哈哈哈哈 心 泪 怒 抓狂 衰 围观 顶 赞 求 求转 扩散 转起
 投诉 差评 垃圾 太差 无语 失望 生气 气死 坑 坑人 恶心 客服 商家 用户 顾客 消费者 问题 东西 情况 事情 感觉 这种 那种 一家 这家 那家
 下单 订单 收到 味道 好吃 难吃 不好 不错 下次 不会 再也 这次 以后 以前 评价 好评 打电话 电话 第一次 体验 购买 质量 时候
-一般 还行 实在 完全 直接 可能 由于 不知 是不是 为什么 开心 心塞 全部 中间 任何 还好 而且 其他 别的 一次 两次 几次 好几次
+详情 话题 来自 http https 一般 还行 实在 完全 真心 直接 可能 由于 不知 是不是 为什么 开心 心塞 全部 中间 任何 还好 而且 其他 别的 一次 两次 几次 好几次
 """.split())
 
 
+SOCIAL_IDF = Path(__file__).with_name("data") / "idf_social.tsv.gz"
+USE_SOCIAL = True   # bench/incidents.py turns it off to measure jieba's table alone
+
+
 def _idf() -> dict[str, float]:
-    """jieba's IDF table (word -> idf), loaded once per process."""
+    """Word -> IDF, loaded once per process: jieba's table (counted on news-like text), lowered to
+    log(N / df) where a word is common in social posts and reviews (alerts/data/idf_social.tsv.gz, built
+    by scripts/build_idf.py from ~100k public Weibo posts and reviews). In news 外卖 or 骑手 is rare
+    (IDF 12.1, 10.5); in complaints it is in every other post and must not anchor an incident."""
     global _IDF
     if _IDF is None:
         with _LOCK:
             if _IDF is None:
                 import jieba.analyse as ja   # lazy: the dictionary load costs about a second
-                table = ja.TFIDF().idf_freq
+
+                table = dict(ja.TFIDF().idf_freq)
+                if USE_SOCIAL and SOCIAL_IDF.exists():
+                    with gzip.open(SOCIAL_IDF, "rt", encoding="utf-8") as f:
+                        total = int(f.readline())
+                        for line in f:
+                            word, df = line.rstrip("\n").split("\t")
+                            social = math.log(total / int(df))
+                            known = table.get(word, UNKNOWN_IDF)
+                            table[word] = min(known, (known + social) / 2)
                 _IDF = table
     return _IDF
+
+
+def term_idf(word: str) -> float:
+    """The IDF a term weighs with (the rules of vector() below): hashtags and product models as the
+    rarest words, words no table knows as a typical rare word."""
+    if word.startswith("#"):
+        return _IDF_MAX
+    weight = _idf().get(word)
+    if weight is None:
+        return _IDF_MAX if _MODEL.match(word) else UNKNOWN_IDF
+    if _LATIN.match(word) and len(word) <= 2:
+        return min(weight, 4.0)
+    return weight
+
+
+def hashtags(text: str) -> list[str]:
+    """Topic tags: Weibo's #话题# (closed by a second #) and #tag as on Twitter, folded, as `#tag` terms.
+    Posts about one hot topic by many people carry its tag whatever else they say."""
+    folded = unicodedata.normalize("NFKC", text or "").casefold()
+    out = []
+    for m in _HASHTAG_ZH.finditer(folded):
+        tag = re.sub(r"\s+", "", m.group(1))
+        if tag:
+            out.append("#" + tag)
+    rest = _HASHTAG_ZH.sub(" ", folded)
+    out.extend("#" + m.group(1) for m in _HASHTAG_EN.finditer(rest))
+    return list(dict.fromkeys(out))
 
 
 _JIEBA_READY = False   # jieba initialised (its dictionary loaded) in this process
@@ -88,7 +139,9 @@ def _jieba():
 
 def fold(text: str) -> str:
     text = unicodedata.normalize("NFKC", text or "").casefold()
-    return _MENTION.sub(" ", _LINK.sub(" ", text))
+    if not CLEAN_WEIBO:
+        return _MENTION.sub(" ", _OLD_LINK.sub(" ", text))
+    return _MENTION.sub(" ", _EMOTICON.sub(" ", _LINK.sub(" ", text)))
 
 
 def tokens(text: str) -> list[str]:
@@ -103,11 +156,11 @@ def tokens(text: str) -> list[str]:
     return out
 
 
-def vector(text: str, extra: Iterable[str] = (), drop: Iterable[str] = ()) -> dict[str, float]:
+def vector(text: str, extra: Iterable[str] = (), drop: Iterable[str] = (), tags: bool = True) -> dict[str, float]:
     """Unit TF-IDF vector of a text. `extra` are anchor terms known from elsewhere and weigh as the
     rarest words; `drop` are texts whose words do not count (the watch target's own name: every post
     about the target says it, and target is compared on its own)."""
-    idf = _idf()
+    original = text
     drop = [fold(d).strip() for d in drop if d and d.strip()]
     if drop:
         text = fold(text)
@@ -121,12 +174,12 @@ def vector(text: str, extra: Iterable[str] = (), drop: Iterable[str] = ()) -> di
         tf[w] = tf.get(w, 0) + 1
     vec: dict[str, float] = {}
     for w, n in tf.items():
-        weight = idf.get(w)
-        if weight is None:   # unknown to the dictionary: a name, a model, a new word - an anchor
-            weight = _IDF_MAX if _MODEL.match(w) else UNKNOWN_IDF
-        elif _LATIN.match(w) and len(w) <= 2:
-            weight = min(weight, 4.0)
-        vec[w] = (1.0 + math.log(n)) * weight
+        # unknown to the tables: a name, a model, a new word - an anchor
+        vec[w] = (1.0 + math.log(n)) * term_idf(w)
+    if tags:
+        for tag in hashtags(original):
+            if tag[1:] not in skip and tag[1:] not in drop:
+                vec[tag] = _IDF_MAX * HASHTAG_WEIGHT
     for w in extra:
         if w:
             vec[w] = vec.get(w, 0.0) + _IDF_MAX
@@ -141,7 +194,7 @@ def label(terms: dict[str, float], n: int = 3) -> str:
 
 @dataclass
 class GroupSettings:
-    threshold: float = 0.3      # cosine with the centroid (or the first post) to join
+    threshold: float = 0.3      # cosine with the centroid (or the first post) to join (CED tune split)
     duplicate: float = 0.8      # cosine with the first post: a near-duplicate or repost, joins at once
     window: timedelta = timedelta(days=7)    # an incident quiet longer than this is not joined by meaning
     dup_window: timedelta = timedelta(days=30)   # ... nor by a near-duplicate after this long
@@ -152,6 +205,9 @@ class GroupSettings:
     common_share: float = 0.1   # ... nor one in more than this share of the target's open incidents
     common_min: int = 5         # (counted once the target has more than common_min / common_share)
     max_postings: int = 300     # a term in the centroids of more open incidents than this is no anchor
+    cover: float = 0.2          # share of the post's weight (squared unit vector) on terms the incident
+                                # holds, to join when one of them is an anchor; 0 turns it off
+    anchor_idf: float = 8.0     # a shared term at least this rare (or a hashtag) is an anchor
 
 
 @dataclass
@@ -256,6 +312,7 @@ class Grouper:
         st = self.settings
         scores: dict[int, float] = {}
         shared: dict[int, int] = {}
+        cover: dict[int, float] = {}
         # a word in the centroids of many of this target's open incidents (the platform's name, the
         # shop's usual dish) says which target, not which issue: it is no anchor, and does not count
         common = min(st.max_postings, max(st.common_min, st.common_share * self.per_target.get(target, 0)))
@@ -263,11 +320,27 @@ class Grouper:
             ids = self.postings.get((target, w))
             if not ids or len(ids) > common:
                 continue
+            anchor = st.cover > 0 and term_idf(w) >= st.anchor_idf
             for cid, cw in ids.items():
                 scores[cid] = scores.get(cid, 0.0) + x * cw
                 shared[cid] = shared.get(cid, 0) + 1
+                if anchor:
+                    cover[cid] = 0.0
         if not scores:
             return Match(None, 0.0)
+        if cover:
+            # how much of what the post says the incident already holds, for incidents sharing an anchor:
+            # a short post ("又拉肚子了，过期三明治") says little, all of it about the incident, while
+            # its cosine with a centroid of thirty terms stays low
+            for w, x in vec.items():
+                ids = self.postings.get((target, w))
+                if ids and len(ids) <= common:
+                    xx = x * x
+                    for cid in cover.keys() & ids.keys():
+                        cover[cid] += xx
+            for cid, covered in cover.items():
+                if covered >= st.cover:
+                    scores[cid] = max(scores[cid], st.threshold + (covered - st.cover) * (1 - st.threshold))
         # near-duplicates first: they share most terms, so they are among the best-scored candidates
         best = Match(None, 0.0)
         top = nlargest(st.recheck, scores.items(), key=lambda kv: (kv[1], -kv[0]))
@@ -313,10 +386,10 @@ class Grouper:
         return state
 
     def group(self, text: str, target: str | None = None, category: str | None = None,
-              when: datetime | None = None, new_id: int | None = None) -> tuple[int, Match]:
+              when: datetime | None = None, new_id: int | None = None, tags: bool = True) -> tuple[int, Match]:
         """Place one post: returns (incident id, match). Used offline (`repwatch group`, the bench);
         the pipeline calls match() and absorb() around its database writes."""
-        vec = vector(text, drop=(target,) if target else ())
+        vec = vector(text, drop=(target,) if target else (), tags=tags)
         self._placed += 1
         if when is not None and self._placed % 1000 == 0:
             self.expire(when)

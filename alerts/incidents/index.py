@@ -19,7 +19,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from alerts.exceptions import ConcurrentPass
@@ -64,7 +64,7 @@ def mention_text(mention: Mention) -> str:
 
 def grouping_settings(settings: IncidentSettings) -> GroupSettings:
     return GroupSettings(threshold=settings.threshold, duplicate=settings.duplicate, window=settings.meaning_window,
-                         dup_window=settings.window)
+                         dup_window=settings.window, cover=settings.cover, anchor_idf=settings.anchor_idf)
 
 
 class IncidentIndex:
@@ -81,10 +81,21 @@ class IncidentIndex:
                                       Incident.terms, Incident.signals)
                                .where(Incident.last_seen >= now - settings.window, Incident.status != "merged")
                                .order_by(Incident.id)).tuples()
+        missing = []
         for incident_id, target, category, last_seen, terms, signals in rows:
             self.note_hazards(incident_id, target, signals)
             if terms:
                 self.grouper.add_state(GroupState.from_json(incident_id, target, category, last_seen, terms))
+            else:
+                missing.append(incident_id)
+        # incidents made before grouping by meaning (or by a MinHash-only version) have no state: built
+        # once from their posts and stored, so they are joined like any other (see backfill below)
+        for incident_id in missing:
+            incident = session.get(Incident, incident_id)
+            assert incident is not None   # read by the query above, in this session
+            store_state(session, incident)
+            self.grouper.add_state(GroupState.from_json(incident.id, incident.target, incident.category,
+                                                        incident.last_seen, incident.terms))
 
     def write_links(self, session: Session) -> None:
         """Write the links join() kept back, in one statement. Each pass reads only posts that were in no
@@ -105,6 +116,46 @@ class IncidentIndex:
 
     def match_hazard(self, target: str | None, signals: list[str] | None) -> int | None:
         return next((self.hazards[(target, w)] for w in sorted(hazards(signals)) if (target, w) in self.hazards), None)
+
+
+def state_of(session: Session, incident: Incident, keep: int = 30) -> GroupState:
+    """An incident's grouping state computed from its posts, in order: what join() would have stored had
+    every post come through it (the same vectors, the same cut to `keep` terms)."""
+    state = GroupState(incident.id, incident.target, incident.category, incident.last_seen)
+    for m in members(session, incident.id):
+        vec = vector(mention_text(m), drop=(incident.target,) if incident.target else ())
+        if not state.first:
+            state.first = dict(sorted(vec.items(), key=lambda kv: (-kv[1], kv[0]))[:keep])
+        for w, x in vec.items():
+            state.centroid[w] = state.centroid.get(w, 0.0) + x
+        state.size += 1
+    state.centroid = dict(sorted(state.centroid.items(), key=lambda kv: (-kv[1], kv[0]))[:keep])
+    return state
+
+
+def store_state(session: Session, incident: Incident) -> GroupState:
+    state = state_of(session, incident)
+    incident.terms = state.to_json()
+    incident.label = label(state.centroid) or None
+    return state
+
+
+def backfill(session: Session, *, rebuild: bool = False, batch: int = 500) -> int:
+    """Build the grouping state (Incident.terms, label) of open and dismissed incidents that have none -
+    those made before grouping by meaning - or, with `rebuild`, of every one (after a change of tokeniser
+    or IDF table). Idempotent: a second run finds nothing missing, and a rebuild gives the same state.
+    Returns how many incidents were written; flushes every `batch`."""
+    stmt = select(Incident).where(Incident.status.in_(("open", "dismissed"))).order_by(Incident.id)
+    if not rebuild:
+        stmt = stmt.where(or_(Incident.terms.is_(None), Incident.label.is_(None)))
+    done = 0
+    for incident in session.scalars(stmt).all():
+        before = (incident.terms, incident.label)
+        store_state(session, incident)
+        done += (incident.terms, incident.label) != before
+        if done and done % batch == 0:
+            session.flush()
+    return done
 
 
 def hazards(signals: list[str] | None) -> set[str]:

@@ -10,8 +10,7 @@ from sqlalchemy.orm import Session
 
 from alerts.tickets.corrections import DISMISSED, Change, dismiss as close_as_not_a_complaint, label_mention
 from alerts.exceptions import AlertError
-from alerts.incidents.grouping import GroupState, label, vector
-from alerts.incidents.index import mention_text, raise_severity
+from alerts.incidents.index import mention_text, raise_severity, store_state
 from alerts.tickets.process import record
 from storage.models import Analysis, Incident, IncidentMention, Mention, Ticket
 from storage.vocabulary import event_time
@@ -43,17 +42,7 @@ def _refresh(session: Session, incident: Incident, keep: int = 30) -> None:
     if rows:
         times = [event_time(m.published_at, m.collected_at) for m in rows]
         incident.first_seen, incident.last_seen = min(times), max(times)
-    state = GroupState(incident.id, incident.target, incident.category, incident.last_seen)
-    for m in rows:
-        vec = vector(mention_text(m), drop=(incident.target,) if incident.target else ())
-        if not state.first:
-            state.first = dict(sorted(vec.items(), key=lambda kv: -kv[1])[:keep])
-        for w, x in vec.items():
-            state.centroid[w] = state.centroid.get(w, 0.0) + x
-        state.size += 1
-    state.centroid = dict(sorted(state.centroid.items(), key=lambda kv: (-kv[1], kv[0]))[:keep])
-    incident.terms = state.to_json()
-    incident.label = label(state.centroid) or None
+    store_state(session, incident)
 
 
 def merge(session: Session, source_id: int, into_id: int, *, actor: str, now: datetime,

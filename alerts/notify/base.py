@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field, fields
-from typing import Callable, ClassVar, Generic, TypeVar, Union
+from typing import Callable, ClassVar, Generic, Self, TypeVar, Union
 
 from storage.types import Strict
 
@@ -98,7 +98,7 @@ class Notifier(ABC, Generic[O]):
         self.sleep: Callable[[float], None] = time.sleep
 
     @classmethod
-    def from_config(cls, name: str, options: O, *, min_severity: str = "general") -> "Notifier[O]":
+    def from_config(cls, name: str, options: O, *, min_severity: str = "general") -> Self:
         """Build from a validated config entry: the one way the pipeline makes notifiers."""
         return cls(name, options, min_severity=min_severity)
 

@@ -105,7 +105,7 @@ def _document(msg: EmailMessage, document: dict) -> None:
     each referenced from the HTML by `cid:`)."""
     msg.set_content(document["text"])
     msg.add_alternative(document["html"], subtype="html")
-    html_part = msg.get_payload()[1]
+    html_part = list(msg.iter_parts())[1]
     for image in document.get("images") or []:
         html_part.add_related(base64.b64decode(image["data"]), maintype="image", subtype=image.get("subtype", "png"),
                               cid=f"<{image['cid']}>", disposition="inline", filename=image.get("filename"))

@@ -15,11 +15,12 @@ class SlackOptions(UrlOptions):
 
 
 def blocks(alert: Alert) -> list[dict]:
-    out: list[dict] = [{"type": "header", "text": {"type": "plain_text", "text": heading(alert)[:150]}},
+    head: list[dict] = [{"type": "header", "text": {"type": "plain_text", "text": heading(alert)[:150]}},
            {"type": "section", "text": {"type": "mrkdwn", "text": slack_escape(alert.summary, 2000)}},
            {"type": "context", "elements": [{"type": "mrkdwn", "text": slack_escape(
                f"category: {alert.category or '-'} · severity: {alert.severity} ({SEVERITY_ZH.get(alert.severity, '')})"
-               + (f" · {figures_line(alert)}" if alert.figures else ""), 1000)}]}][: 2 if is_digest(alert) else 3]
+               + (f" · {figures_line(alert)}" if alert.figures else ""), 1000)}]}]
+    out = head[: 2 if is_digest(alert) else 3]
     for e in alert.evidence:
         link = slack_link(e.get("url"), "source")
         who = f" — {slack_escape(e.get('author'), 60)}" if e.get("author") else ""

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable
+from enum import Enum
+from typing import Any, Callable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -51,12 +52,17 @@ def open_for(session: Session, incident: Incident) -> Ticket | None:
     return session.scalar(select(Ticket).where(Ticket.open_incident_id == incident.id))
 
 
-_LOOK = object()
+class _Look(Enum):
+    """The default of `open_ticket_now`: look the open ticket up (None means the caller knows there is none)."""
+    LOOK = 0
+
+
+_LOOK = _Look.LOOK
 
 
 def ensure_ticket(session: Session, incident: Incident, settings: AlertSettings, now: datetime, *,
                   reason: str, base_url: str | None, changes: TicketChanges, force: bool = False,
-                  open_ticket_now: Ticket | None | object = _LOOK) -> Ticket | None:
+                  open_ticket_now: Ticket | None | _Look = _LOOK) -> Ticket | None:
     """The incident's open ticket, opened or reopened when the incident deserves one (severity at or
     above open_ticket_at, or `force` for escalation signals). Raises an open ticket's severity.
     `open_ticket_now`: the caller's own open_for() answer, so it is not asked again for every post."""
@@ -116,7 +122,7 @@ def on_mention(session: Session, incident: Incident, mention: Mention, signals: 
         ensure_ticket(session, incident, settings, now, reason=reason, base_url=base_url, changes=changes,
                       force=bool(urgent_signal), open_ticket_now=None)
         return
-    evidence = dict(at=now, actor=SYSTEM, kind="evidence", key=f"t{ticket.id}:m{mention.id}",
+    evidence: dict[str, Any] = dict(at=now, actor=SYSTEM, kind="evidence", key=f"t{ticket.id}:m{mention.id}",
                     detail={"mention_id": mention.id, "url": mention.url})
     if changes.evidence is not None:
         changes.evidence.append(dict(ticket_id=ticket.id, event_key=evidence.pop("key"), note=None, from_state=None,

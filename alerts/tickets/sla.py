@@ -6,7 +6,7 @@ idempotent: the check can run every five minutes, or twice, and escalates each b
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
@@ -15,6 +15,7 @@ from alerts.incidents.evidence import ticket_alert
 from alerts.notify.base import Alert
 from alerts.tickets.process import SYSTEM, record
 from storage.models import Incident, Ticket
+from storage.timefmt import local_time
 from storage.vocabulary import RESOLVED_STATES
 
 NEXT_UP = {"general": "important", "important": "urgent", "urgent": "urgent"}
@@ -99,13 +100,16 @@ def breaches(session: Session, now: datetime) -> list[tuple[Ticket, Breach]]:
     return sorted(out, key=lambda tb: -tb[1].overdue_hours)
 
 
-def check_sla(session: Session, now: datetime, *, base_url: str | None = None) -> list[Alert]:
+def check_sla(session: Session, now: datetime, *, base_url: str | None = None,
+              tz: tzinfo | None = None) -> list[Alert]:
+    """Escalate each new breach: an audit entry and an alert, with the due time in the team's timezone
+    `tz`, labelled (storage.timefmt: the same text as the pages and the CLI)."""
     alerts = []
     for ticket, breach in breaches(session, now):
         key = f"t{ticket.id}:sla:{breach.kind}:{ticket.reopen_count}"
         zh, en = LABEL[breach.kind]
         if not record(session, ticket, at=now, actor=SYSTEM, kind="escalation", key=key,
-                      note=f"SLA breached: {en} by {breach.due:%Y-%m-%d %H:%M} UTC",
+                      note=f"SLA breached: {en} by {local_time(breach.due, tz)}",
                       detail={"sla": breach.kind, "due": breach.due.isoformat(), "level": ticket.escalation_level + 1}):
             continue   # already escalated for this breach
         ticket.escalation_level += 1
@@ -115,8 +119,8 @@ def check_sla(session: Session, now: datetime, *, base_url: str | None = None) -
         alerts.append(ticket_alert(
             session, ticket, incident, kind="escalation", base_url=base_url, severity=NEXT_UP[ticket.severity],
             key=f"ticket:{ticket.id}:sla:{breach.kind}:{ticket.reopen_count}",
-            summary=(f"工单 #{ticket.id} {zh} (SLA breached: {en} by {breach.due:%Y-%m-%d %H:%M} UTC); "
+            summary=(f"工单 #{ticket.id} {zh} (SLA breached: {en} by {local_time(breach.due, tz)}); "
                      f"escalation level {ticket.escalation_level}"),
-            figures={"sla": breach.kind, "due": f"{breach.due:%Y-%m-%d %H:%M} UTC",
+            figures={"sla": breach.kind, "due": local_time(breach.due, tz),
                      "overdue_hours": round(breach.overdue_hours, 1), "escalation_level": ticket.escalation_level}))
     return alerts

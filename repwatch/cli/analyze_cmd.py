@@ -9,8 +9,10 @@ from repwatch.cli.terminal import json_line
 from repwatch.cli.app import cli, handle_errors
 
 
-def _rows(stream):
+def _rows(stream, read=None):
     for lineno, line in enumerate(stream, 1):
+        if read is not None:
+            read[0] += len(line.encode("utf-8"))
         if not line.strip():
             continue
         try:
@@ -51,14 +53,40 @@ def analyze(input, output, batch: int, workers: int) -> None:
             output.write(json_line(result.contract(obj.get("id"))) + "\n")   # same JSON, inert on a terminal
         chunk.clear()
 
-    with analyzer:   # stops the worker processes, if any were started
-        for obj in _rows(input):
+    # a bar on stderr while a file is scored into another file and a person watches; never when the
+    # JSONL goes to stdout or the input is a pipe (its size is unknown)
+    from repwatch.cli.tables import progress
+
+    size = _file_size(input)
+    to_stdout = getattr(output, "name", None) == "<stdout>"
+    with analyzer, progress(size, f"scoring {getattr(input, 'name', '')}", unit="bytes",
+                            enabled=size is not None and not to_stdout) as tick:
+        read = [0]   # bytes read whose texts are not scored yet: the bar moves as batches are written
+
+        def scored() -> None:
+            flush()
+            tick(read[0])
+            read[0] = 0
+
+        for obj in _rows(input, read):
             chunk.append(obj)
             if len(chunk) >= batch:
-                flush()
+                scored()
         if chunk:
-            flush()
+            scored()
     output.flush()
+
+
+def _file_size(stream) -> int | None:
+    """Bytes in a regular input file; None for stdin and pipes."""
+    import os
+    import stat
+
+    try:
+        info = os.fstat(stream.fileno())
+    except (AttributeError, OSError, ValueError):
+        return None
+    return info.st_size if stat.S_ISREG(info.st_mode) and getattr(stream, "name", "-") != "<stdin>" else None
 
 
 def _num(value):

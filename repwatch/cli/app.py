@@ -49,6 +49,24 @@ class Context:
 
         return SystemClock()
 
+    @cached_property
+    def tz(self):
+        """The team's timezone: the config's, or the default one when there is no valid config file (working
+        a ticket or reading a report must not need the collectors' config to be valid)."""
+        from zoneinfo import ZoneInfo
+
+        from repwatch.config import Config
+
+        if self._config_loadable():
+            return self.config.tz
+        return ZoneInfo(Config.model_fields["timezone"].default)
+
+    def when(self, value, style: str = "datetime", **kwargs):
+        """A stored time as the team reads it: local, labelled (storage.timefmt.local_time)."""
+        from storage.timefmt import local_time
+
+        return local_time(value, self.tz, style, **kwargs)
+
 
 def _database_label() -> str | None:
     ctx = click.get_current_context(silent=True)

@@ -49,7 +49,7 @@ def ticket_correct(ctx: Context, ticket_id: int, complaint, categories, severity
             raise click.ClickException(str(exc)) from None
         echo(f"ticket #{t.id} corrected ({len(rows)} posts labelled): {t.state}, {t.severity}, "
                    f"category {t.category or '-'} → department {t.department or '-'}, assignee {t.assignee or '-'}; "
-                   f"resolution due {t.resolution_due:%Y-%m-%d %H:%M} UTC")
+                   f"resolution due {ctx.when(t.resolution_due)}")
 
 
 @cli.group("mention")
@@ -111,7 +111,7 @@ def corrections_list(ctx: Context, ticket_id: int | None, limit: int, as_json: b
         for c in rows:
             if as_json:
                 echo(json_line({"id": c.id, "mention_id": c.mention_id, "ticket_id": c.ticket_id,
-                                       "at": c.at.isoformat(), "actor": c.actor, "complaint": c.complaint,
+                                       "at": ctx.when(c.at, "iso"), "actor": c.actor, "complaint": c.complaint,
                                        "categories": c.categories, "severity": c.severity, "changed": c.changed,
                                        "reason": c.reason, "predicted": c.predicted}))
                 continue
@@ -121,7 +121,7 @@ def corrections_list(ctx: Context, ticket_id: int | None, limit: int, as_json: b
                     + (f" {pred.get('severity')}" if pred.get("severity") else ""))
             now = ("complaint" if c.complaint else "not a complaint") + (
                 f" {','.join(c.categories)}" if c.categories else "") + (f" {c.severity}" if c.severity else "")
-            echo(f"{c.at:%Y-%m-%d %H:%M} {c.actor}: mention #{c.mention_id} ticket #{c.ticket_id or '-'}: "
+            echo(f"{ctx.when(c.at)} {c.actor}: mention #{c.mention_id} ticket #{c.ticket_id or '-'}: "
                        f"model said {said}; now {now}{' - ' + c.reason if c.reason else ''}")
 
 

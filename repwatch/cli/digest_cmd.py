@@ -86,7 +86,7 @@ def write_preview(message, path: Path) -> list[Path]:
     """The HTML part with its cid: references pointed at the charts saved beside it (FILE-hourly.png,
     FILE-trend.png; none for a digest with nothing to chart)."""
     page = message.get_body(("html",)).get_content()
-    written = []
+    written: list[Path] = []
     for part in message.walk():
         if part.get_content_maintype() != "image" or not part["Content-ID"]:
             continue

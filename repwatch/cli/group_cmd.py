@@ -4,7 +4,7 @@ Contract (tooling depends on it): input is JSON Lines, one post per line, `{"id"
 "published_at": "2026-11-20T08:00:00+08:00", "target": "快送外卖", "category": "delivery"}` (only `id`
 and `text` are required); output is one JSON object per input line, in input order,
 `{"id": <the post's id>, "incident": <the id of the incident's first post>}`. Posts are placed one at a
-time, in input order, by alerts.grouping (the code `repwatch run` uses), so the output for a prefix of a
+time, in input order, by alerts.incidents.grouping (the code `repwatch run` uses), so the output for a prefix of a
 file is exactly the full run's output for those lines. A line that is not a post gets
 `{"id": null, "incident": null}` (or its id, when it has one) and a warning on standard error."""
 from __future__ import annotations

@@ -29,20 +29,31 @@ def incidents(ctx: Context, show_all: bool, target: str | None, limit: int, as_j
             stmt = stmt.where(Incident.status == "open")
         if target:
             stmt = stmt.where(Incident.target == target)
+        table = []
         for inc in s.scalars(stmt.order_by(Incident.mention_count.desc(), Incident.id).limit(limit)):
             ticket = s.scalar(select(Ticket.id).where(Ticket.incident_id == inc.id).order_by(Ticket.id.desc()))
             authors, sources = spread_of(s, inc.id)
-            row = {"id": inc.id, "label": inc.label, "posts": inc.mention_count, "authors": authors,
-                   "sources": sources, "target": inc.target, "category": inc.category, "severity": inc.severity,
-                   "status": inc.status, "merged_into": inc.merged_into, "ticket": ticket,
-                   "first_seen": inc.first_seen.isoformat(), "last_seen": inc.last_seen.isoformat()}
             if as_json:
-                echo(json_line(row))
-            else:
-                echo(f"#{inc.id} [{inc.severity}] {inc.label or inc.title[:30]} — {inc.mention_count} posts, "
-                     f"{authors} authors, {', '.join(sources[:3])}; {inc.target or '-'} / {inc.category or '-'}"
-                     + (f"; ticket #{ticket}" if ticket else "")
-                     + (f"; merged into #{inc.merged_into}" if inc.merged_into else ""))
+                echo(json_line({"id": inc.id, "label": inc.label, "posts": inc.mention_count, "authors": authors,
+                                "sources": sources, "target": inc.target, "category": inc.category,
+                                "severity": inc.severity, "status": inc.status, "merged_into": inc.merged_into,
+                                "ticket": ticket, "first_seen": ctx.when(inc.first_seen, "iso"),
+                                "last_seen": ctx.when(inc.last_seen, "iso")}))
+                continue
+            status = inc.status if not inc.merged_into else f"merged → #{inc.merged_into}"
+            table.append([f"#{inc.id}", inc.severity, inc.mention_count, authors, ", ".join(sources[:3]),
+                          f"{inc.target or '-'} / {inc.category or '-'}", f"#{ticket}" if ticket else "-",
+                          ctx.when(inc.last_seen, "short"), status, inc.label or inc.title])
+    if as_json:
+        return
+    if not table:
+        echo("no incidents match")
+        return
+    from repwatch.cli.tables import Col, print_table
+
+    print_table([Col("ID", "right"), Col("SEVERITY"), Col("POSTS", "right"), Col("AUTHORS", "right"),
+                 Col("SOURCES", max_width=30), Col("TARGET / CATEGORY"), Col("TICKET"), Col("LAST SEEN"),
+                 Col("STATUS"), Col("ABOUT", flexible=True, max_width=50)], table)
 
 
 @cli.group("incident")
@@ -84,3 +95,17 @@ def move_out_cmd(ctx: Context, incident_id: int, mention_id: int, reason: str | 
         except AlertError as exc:
             raise click.ClickException(str(exc)) from None
         echo(f"mention {mention_id} moved out of #{incident_id} into new incident #{new.id}")
+
+
+@incident_group.command("backfill")
+@click.option("--rebuild", is_flag=True, help="Rebuild every open incident's state, not only missing ones.")
+@pass_ctx
+@handle_errors
+def backfill_cmd(ctx: Context, rebuild: bool) -> None:
+    """Build the grouping-by-meaning state (terms, label) of open incidents made before it existed, from
+    their posts, so new posts join them. Idempotent: run it twice, the second run writes nothing."""
+    from alerts import backfill
+
+    with ctx.db.session() as s:
+        done = backfill(s, rebuild=rebuild)
+    echo(f"grouping state built for {done} incident(s)")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import unicodedata
 from datetime import date, timedelta
 
 import click
@@ -15,22 +14,12 @@ from repwatch.cli.terminal import echo, json_line
 GROUPINGS = ("severity", "category", "department")
 
 
-def _width(text: str) -> int:
-    # CJK characters take two terminal cells
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
-
-
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    table = [header] + rows
-    widths = [max(_width(line[i]) for line in table) for i in range(len(header))]
-    out = []
-    for line in table:
-        cells = []
-        for i, cell in enumerate(line):
-            pad = " " * (widths[i] - _width(cell))
-            cells.append(cell + pad if i == 0 else pad + cell)   # numbers right-aligned
-        out.append("  ".join(cells).rstrip())
-    return out
+    """Rows measured in terminal cells (rich): labels left, figures right-aligned."""
+    from repwatch.cli.tables import Col, render
+
+    cols = [Col(h, "left" if i == 0 else "right", flexible=i == 0) for i, h in enumerate(header)]
+    return render(cols, rows).rstrip("\n").split("\n")
 
 
 def _h(v) -> str:
@@ -154,7 +143,7 @@ def report(ctx: Context, since: str | None, until: str | None, by: tuple[str, ..
         return
     last_day = (end.astimezone(tz) - timedelta(days=1)).date()
     echo(f"报告 report {start.astimezone(tz):%Y-%m-%d} .. {last_day:%Y-%m-%d} ({tz.key}), "
-         f"generated {now.astimezone(tz):%Y-%m-%d %H:%M} {tz.key}")
+         f"generated {ctx.when(now)}")
     echo("times in hours from opening (or reopening); SLA share = met / (met + missed), tickets still "
          "within their due time left out")
     for line in group_lines(r, by) + other_lines(r):

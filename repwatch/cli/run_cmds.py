@@ -28,18 +28,29 @@ def print_report(report, *, echo=echo) -> None:
 
 
 def run_with_progress(ctx: Context, sources: list[str] | None):
-    from repwatch.pipeline import run_once
+    from repwatch.pipeline import paused_sources, run_once
     from sentiment import Analyzer
 
     cfg = ctx.config
-    names = [s.name for s in cfg.sources if s.enabled and (sources is None or s.name in sources)]
+    paused = paused_sources(ctx.db)
+    names = [s.name for s in cfg.sources if s.enabled and s.name not in paused
+             and (sources is None or s.name in sources)]
     analyzer = Analyzer(cfg.analysis, cfg.targets())
     now = ctx.clock().now()
-    if sys.stderr.isatty() and names:
-        with click.progressbar(length=len(names), label="collecting", file=sys.stderr) as bar:
-            return run_once(ctx.db, cfg, analyzer, now, sources=sources, on_source=lambda r: bar.update(1))
-    return run_once(ctx.db, cfg, analyzer, now, sources=sources,
-                    on_source=lambda r: echo(r.line(), err=True))
+    # a bar on stderr when a person watches (each source's line printed above it); plain lines otherwise
+    from repwatch.cli.tables import progress
+
+    with progress(len(names), "collecting", enabled=bool(names)) as tick:
+        left = [len(names)]
+
+        def done(r) -> None:
+            tick.log(r.line())
+            tick(1)
+            left[0] -= 1
+            if left[0] == 0:
+                tick.describe("analyzing and alerting")
+
+        return run_once(ctx.db, cfg, analyzer, now, sources=sources, on_source=done)
 
 
 @cli.command("run")
@@ -64,7 +75,7 @@ def run(ctx: Context, sources: tuple[str, ...], due: bool) -> None:
     from repwatch import distributed
 
     if distributed.enabled():   # REPWATCH_BROKER_URL: workers do the work (docs/distributed.md)
-        echo(distributed.enqueue_run(ctx.config, list(sources) or None, ctx.clock().now()).line())
+        echo(distributed.enqueue_run(ctx.config, list(sources) or None, ctx.clock().now(), db=ctx.db).line())
         return
     report = run_with_progress(ctx, list(sources) or None)
     print_report(report)
@@ -83,14 +94,13 @@ def run_due_command(ctx: Context) -> None:
                       on_source=lambda r: echo(r.line(), err=True))
     if report is None:
         return
-    tz = ctx.config.tz
     if hasattr(report.run, "line"):   # distributed mode: an EnqueueReport
         echo(report.run.line())
     elif report.run is not None:
         print_report(report.run)
     later = sorted(((s.name, s.next_fire) for s in report.not_due if s.next_fire), key=lambda pair: pair[1])
     if not report.ran:
-        nxt = f"; next: {later[0][0]} at {later[0][1].astimezone(tz):%H:%M}" if later else ""
+        nxt = f"; next: {later[0][0]} at {ctx.when(later[0][1], 'time')}" if later else ""
         echo(f"no source due ({len(report.not_due)} not due{nxt})")
     for outcome in report.digests:
         echo(outcome.line())

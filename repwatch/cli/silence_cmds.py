@@ -30,14 +30,8 @@ def _until(ctx: Context, now: datetime, until: str | None, for_: str | None) -> 
         when = datetime.fromisoformat(until)
     except ValueError:
         raise click.UsageError(f"--until {until!r}: expected a date and time like '2026-12-01 09:00'") from None
-    if when.tzinfo is None:   # a person means their own wall clock: the configured timezone
-        from repwatch.exceptions import ConfigError
-
-        try:
-            tz = ctx.config.tz
-        except ConfigError:
-            tz = timezone.utc
-        when = when.replace(tzinfo=tz)
+    if when.tzinfo is None:   # a person means their own wall clock: the team's timezone
+        when = when.replace(tzinfo=ctx.tz)
     return when.astimezone(timezone.utc)
 
 
@@ -45,7 +39,7 @@ def _until(ctx: Context, now: datetime, until: str | None, for_: str | None) -> 
 @click.option("--target", help="Watch target to mute (its name in schedules.yaml).")
 @click.option("--incident", "incident_id", type=int, help="Incident id to mute (see `repwatch ticket show`).")
 @click.option("--for", "for_", help="How long, e.g. 4h or 3d.")
-@click.option("--until", help="Until when, local time of the config's timezone, e.g. '2026-12-01 09:00'.")
+@click.option("--until", help="Until when, local time of the team's timezone (the config's), e.g. '2026-12-01 09:00'.")
 @click.option("--comment", help="Why; shown in `repwatch silence list`.")
 @pass_ctx
 @handle_errors
@@ -61,7 +55,7 @@ def add_cmd(ctx: Context, target, incident_id, for_, until, comment) -> None:
                                incident_id=incident_id, comment=comment)
         except AlertError as exc:
             raise click.UsageError(str(exc)) from None
-        echo(f"silence #{sil.id} until {sil.ends_at:%Y-%m-%d %H:%M} UTC")
+        echo(f"silence #{sil.id} until {ctx.when(sil.ends_at)}")
 
 
 @silence_group.command("list")
@@ -85,7 +79,7 @@ def list_cmd(ctx: Context, show_all: bool) -> None:
             what = " and ".join(p for p in (f"target {sil.target}" if sil.target else "",
                                             f"incident {sil.incident_id}" if sil.incident_id else "") if p)
             state = "active" if sil.starts_at <= now < sil.ends_at else ("expired" if sil.ends_at <= now else "pending")
-            echo(f"#{sil.id} {state:<8} {what} until {sil.ends_at:%Y-%m-%d %H:%M} UTC by {sil.created_by}"
+            echo(f"#{sil.id} {state:<8} {what} until {ctx.when(sil.ends_at)} by {sil.created_by}"
                  + (f" — {sil.comment}" if sil.comment else ""))
 
 
@@ -102,4 +96,4 @@ def expire_cmd(ctx: Context, silence_id: int) -> None:
             sil = silences.expire(s, silence_id, ctx.clock().now())
         except AlertError as exc:
             raise click.ClickException(str(exc)) from None
-        echo(f"silence #{sil.id} ended at {sil.ends_at:%Y-%m-%d %H:%M} UTC")
+        echo(f"silence #{sil.id} ended at {ctx.when(sil.ends_at)}")

@@ -1,35 +1,17 @@
 """`repwatch sources`: the health of every source, as a table or JSON lines."""
 from __future__ import annotations
 
-import unicodedata
+from datetime import datetime
 
 import click
 from sqlalchemy import func
 
 from repwatch.cli.terminal import echo, json_line
 from repwatch.cli.app import Context, cli, handle_errors, pass_ctx
+from storage.timefmt import local_time
 
 COLUMNS = ("name", "kind", "health", "last run", "last success", "fails", "error kinds", "typical", "last error")
 LAST_ERROR_WIDTH = 70
-
-
-def _width(text: str) -> int:
-    # CJK characters take two terminal cells; without this, tables with Chinese names go crooked.
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
-
-
-def _pad(text: str, width: int) -> str:
-    return text + " " * (width - _width(text))
-
-
-def _cut(text: str, width: int) -> str:
-    out, used = "", 0
-    for c in text:
-        w = _width(c)
-        if used + w > width - 1:
-            return out + "…"
-        out, used = out + c, used + w
-    return out
 
 
 def source_rows(db, config) -> list[dict]:
@@ -47,6 +29,7 @@ def source_rows(db, config) -> list[dict]:
             CollectionRun.id.in_(list(last_id.values()))))} if last_id else {}
         rows = []
         configured = {c.name: c for c in config.sources}
+        iso = lambda v: local_time(v, config.tz, "iso", missing=None)  # noqa: E731
         for name in sorted(set(stored) | set(configured)):
             src, cfg = stored.get(name), configured.get(name)
             rows.append({
@@ -54,40 +37,43 @@ def source_rows(db, config) -> list[dict]:
                 "kind": cfg.kind if cfg else src.kind if src else "",   # one of them is there
                 "health": (src.health if src else "unknown") if (cfg is None or cfg.enabled) else "disabled",
                 "in_config": cfg is not None,
-                "last_run_at": src.last_run_at.isoformat() if src and src.last_run_at else None,
-                "last_success_at": src.last_success_at.isoformat() if src and src.last_success_at else None,
-                "last_item_at": src.last_item_at.isoformat() if src and src.last_item_at else None,
+                "last_run_at": iso(src.last_run_at) if src else None,
+                "last_success_at": iso(src.last_success_at) if src else None,
+                "last_item_at": iso(src.last_item_at) if src else None,
                 "consecutive_failures": src.consecutive_failures if src else 0,
                 "error_counts": dict(src.error_counts or {}) if src else {},
                 "last_error": src.last_error if src else None,
                 "typical_items": round(src.typical_items, 1) if src and src.typical_items is not None else None,
                 "paused": bool(src and src.paused),
                 "paused_by": src.paused_by if src and src.paused else None,
-                "last_run": _run_dict(last_runs.get(src.id)) if src else None,
+                "last_run": _run_dict(last_runs.get(src.id), config.tz) if src else None,
             })
     return rows
 
 
-def _run_dict(run) -> dict | None:
+def _run_dict(run, tz) -> dict | None:
     """The last run, with its problems in full: kind and message (which line or entry, which field, why)."""
     if run is None:
         return None
-    return {"status": run.status, "started_at": run.started_at.isoformat() if run.started_at else None,
+    return {"status": run.status, "started_at": local_time(run.started_at, tz, "iso", missing=None),
             "new": run.new_count, "duplicates": run.duplicate_count, "failed": run.failed_count,
             "http_status": run.http_status, "error": run.error,
             "problems": [{"kind": p.get("kind"), "message": p.get("message")} for p in (run.problems or [])]}
 
 
-def _cells(row: dict) -> list[str]:
+def _shown(iso: str | None, tz) -> str:
+    """A JSON time of source_rows as the table shows it: local, labelled, without the year."""
+    return local_time(datetime.fromisoformat(iso), tz, "short") if iso else "never"
+
+
+def _cells(row: dict, tz) -> list[str]:
     kinds = ", ".join(f"{k}×{v}" for k, v in sorted(row["error_counts"].items(), key=lambda kv: -kv[1]))
     name = row["name"] + ("" if row["in_config"] else " (not in config)")
     health = row["health"] + (" (paused)" if row["paused"] else "")
     last = row["last_run"]
-    return [name, row["kind"], health, f"{last['status']} {last['started_at'][:16].replace('T', ' ')}" if last else "never",
-            (row["last_success_at"] or "never")[:16].replace("T", " "),
-            str(row["consecutive_failures"]), kinds or "-",
-            "-" if row["typical_items"] is None else f"{row['typical_items']:g}",
-            _cut(row["last_error"] or "-", LAST_ERROR_WIDTH)]
+    return [name, row["kind"], health, f"{last['status']} {_shown(last['started_at'], tz)}" if last else "never",
+            _shown(row["last_success_at"], tz), str(row["consecutive_failures"]), kinds or "-",
+            "-" if row["typical_items"] is None else f"{row['typical_items']:g}", row["last_error"] or "-"]
 
 
 @cli.command("sources")
@@ -111,10 +97,12 @@ def sources(ctx: Context, as_json: bool) -> None:
     if not rows:
         echo("no sources: add some under `sources:` in the config")
         return
-    table = [list(COLUMNS)] + [_cells(r) for r in rows]
-    widths = [max(_width(line[i]) for line in table) for i in range(len(COLUMNS))]
-    for line in table:
-        echo("  ".join(_pad(cell, widths[i]) for i, cell in enumerate(line)).rstrip())
+    from repwatch.cli.tables import Col, print_table
+
+    tz = ctx.config.tz
+    print_table([Col(h, "right" if h in ("fails", "typical") else "left", flexible=h == "last error",
+                     max_width=LAST_ERROR_WIDTH if h == "last error" else None) for h in COLUMNS],
+                [_cells(r, tz) for r in rows])
     for row in rows:
         last = row["last_run"]
         if last and last["problems"]:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 import click
 
 from repwatch.cli.terminal import echo
@@ -17,10 +19,9 @@ def status(ctx: Context) -> None:
     cfg = ctx.config
     now = ctx.clock().now()
     st = gather_status(ctx.db, cfg, now)
-    tz = cfg.tz
 
     def when(dt) -> str:
-        return dt.astimezone(tz).strftime("%m-%d %H:%M") if dt else "-"
+        return ctx.when(dt, "short")
 
     beat = st.beats.get(SCHEDULER)
     alive = st.scheduler_alive(cfg)
@@ -36,7 +37,8 @@ def status(ctx: Context) -> None:
         reload = d.get("reload") or {}
         if reload and not reload.get("ok"):
             first = (reload.get("error") or "").splitlines()
-            echo(f"  last reload FAILED at {reload.get('at')}; old jobs kept: {' '.join(first[1:2]) or first[:1]}")
+            at = datetime.fromisoformat(reload["at"]) if reload.get("at") else None
+            echo(f"  last reload FAILED at {when(at)}; old jobs kept: {' '.join(first[1:2]) or first[:1]}")
     cron = st.beats.get(CRON)
     if cron is not None:
         d = cron.detail
@@ -44,12 +46,17 @@ def status(ctx: Context) -> None:
         echo(f"cron (run --due): last {ago(now, cron.at)}; ran {len(d.get('ran', []))} sources, "
              f"sent {sent} digests")
     for name, info in st.locks.items():
-        echo(f"lock {name}: " + (info.describe(now) if info else "free"))
+        echo(f"lock {name}: " + (info.describe(now, ctx.tz) if info else "free"))
     echo("sources:")
-    for due, last_status, health in st.sources:
-        nxt = "due now" if due.due else when(due.next_fire)
-        echo(f"  {due.name:<24} {due.schedule.describe():<18} last {when(due.last_run)} "
-             f"{last_status or '-':<12} next {nxt:<12} health {health or '-'}")
+    if st.sources:
+        from repwatch.cli.tables import Col, render
+
+        table = render([Col("source"), Col("schedule"), Col("last run"), Col("status"), Col("next"), Col("health")],
+                       [[due.name, due.schedule.describe(), when(due.last_run), last_status or "-",
+                         "due now" if due.due else when(due.next_fire), health or "-"] for due, last_status, health
+                        in st.sources])
+        for line in table.splitlines():
+            echo("  " + line)
     if st.digests:
         echo("digests:")
     for due, counts, day in st.digests:

@@ -28,9 +28,11 @@ def _settings(ctx: Context):
         return AlertSettings()
 
 
-def _due(t, now) -> str:
-    """SLA state in a few words: what is due next, or what is breached (alerts.sla's one rule)."""
+def _due(t, now, tz) -> str:
+    """SLA state in a few words: what is due next (in the team's time), or what is breached (alerts.sla's
+    one rule)."""
     from alerts import sla
+    from storage.timefmt import local_time
 
     if t.state == "closed":
         return "closed"
@@ -43,7 +45,7 @@ def _due(t, now) -> str:
     if due is None:
         return "-"
     kind, when = due
-    return f"{'respond' if kind == 'first_response' else 'resolve'} by {when:%m-%d %H:%M}"
+    return f"{'respond' if kind == 'first_response' else 'resolve'} by {local_time(when, tz, 'short')}"
 
 
 @cli.command("tickets")
@@ -95,32 +97,30 @@ def tickets(ctx: Context, states, severity, category, department, assignee, targ
     stmt = stmt.order_by(Ticket.priority, Ticket.resolution_due, Ticket.id).limit(limit)
     with ctx.db.session() as s:
         rows = list(s.scalars(stmt))
+        tz = ctx.tz
         if as_json:
+            iso = lambda v: ctx.when(v, "iso", missing=None)  # noqa: E731
             for t in rows:
                 echo(json_line({
                     "id": t.id, "state": t.state, "severity": t.severity, "priority": t.priority,
                     "category": t.category, "department": t.department, "assignee": t.assignee, "title": t.title,
-                    "incident_id": t.incident_id, "opened_at": t.opened_at.isoformat(),
-                    "first_response_due": t.first_response_due.isoformat() if t.first_response_due else None,
-                    "resolution_due": t.resolution_due.isoformat() if t.resolution_due else None,
+                    "incident_id": t.incident_id, "opened_at": iso(t.opened_at),
+                    "first_response_due": iso(t.first_response_due), "resolution_due": iso(t.resolution_due),
                     "escalation_level": t.escalation_level, "reopen_count": t.reopen_count,
-                    "follow_up_satisfied": t.follow_up_satisfied, "sla": _due(t, now),
+                    "follow_up_satisfied": t.follow_up_satisfied, "sla": _due(t, now, tz),
                     "external_refs": t.external_refs or {}}))
             return
         if not rows:
             echo("no tickets match")
             return
-        # owners and titles are mostly Chinese: two terminal cells a character, so pad by display width
-        from repwatch.cli.sources_cmd import _cut, _pad, _width
+        # owners and titles are mostly Chinese: rich measures them in terminal cells (two a character)
+        from repwatch.cli.tables import Col, print_table
 
-        echo(f"{'ID':>5}  {'SEVERITY':<9} {'STATE':<13} {'CATEGORY':<13} {'OWNER':<16} {'SLA':<30} TITLE")
-        for t in rows:
-            owner = t.assignee or t.department or "-"
-            owner = owner if _width(owner) <= 16 else _cut(owner, 16)
-            esc = f" ⇧{t.escalation_level}" if t.escalation_level else ""
-            title = t.title if _width(t.title) <= 60 else _cut(t.title, 60)
-            echo(f"{t.id:>5}  {t.severity:<9} {t.state:<13} {(t.category or '-'):<13} {_pad(owner, 16)} "
-                 f"{_due(t, now) + esc:<30} {title}")
+        print_table([Col("ID", "right"), Col("SEVERITY"), Col("STATE"), Col("CATEGORY"),
+                     Col("OWNER", max_width=16), Col("SLA"), Col("TITLE", flexible=True, max_width=60)],
+                    [[t.id, t.severity, t.state, t.category or "-", t.assignee or t.department or "-",
+                      _due(t, now, tz) + (f" ⇧{t.escalation_level}" if t.escalation_level else ""), t.title]
+                     for t in rows])
 
 
 @cli.group("ticket")
@@ -152,17 +152,17 @@ def show(ctx: Context, ticket_id: int) -> None:
         echo(f"Ticket #{t.id} [{t.severity}, priority {t.priority}] {t.state}: {t.title}")
         echo(f"  category {t.category or '-'}; target {inc.target or '-'}; department {t.department or '-'}; "
              f"assignee {t.assignee or '-'}")
-        echo(f"  opened {t.opened_at:%Y-%m-%d %H:%M} UTC; first response due "
-             f"{t.first_response_due:%Y-%m-%d %H:%M}"
-             + (f" (responded {t.first_response_at:%Y-%m-%d %H:%M})" if t.first_response_at else "")
-             + f"; resolution due {t.resolution_due:%Y-%m-%d %H:%M}")
+        when, tz = ctx.when, ctx.tz
+        echo(f"  opened {when(t.opened_at)}; first response due {when(t.first_response_due)}"
+             + (f" (responded {when(t.first_response_at)})" if t.first_response_at else "")
+             + f"; resolution due {when(t.resolution_due)}")
         if t.paused_at is not None:
-            echo(f"  waiting for the customer since {t.paused_at:%Y-%m-%d %H:%M} UTC: SLA clock paused")
-        echo(f"  SLA: {_due(t, now)}; escalation level {t.escalation_level}; reopened {t.reopen_count}×"
+            echo(f"  waiting for the customer since {when(t.paused_at)}: SLA clock paused")
+        echo(f"  SLA: {_due(t, now, tz)}; escalation level {t.escalation_level}; reopened {t.reopen_count}×"
              + ("" if t.follow_up_satisfied is None else
                       f"; follow-up: customer {'satisfied' if t.follow_up_satisfied else 'NOT satisfied'}"))
         echo(f"  incident #{inc.id}: {inc.mention_count} posts, reach {inc.reach}, first seen "
-             f"{inc.first_seen:%Y-%m-%d %H:%M}, last seen {inc.last_seen:%Y-%m-%d %H:%M}; "
+             f"{when(inc.first_seen)}, last seen {when(inc.last_seen)}; "
              f"signals {', '.join(inc.signals or []) or '-'}")
         for channel, ref in sorted((t.external_refs or {}).items()):
             echo(f"  {channel}: {ref}")
@@ -187,7 +187,7 @@ def show(ctx: Context, ticket_id: int) -> None:
                 from alerts import describe_change as describe
 
                 change = f" ({describe(e.detail or {})})"
-            echo(f"  {e.at:%Y-%m-%d %H:%M} {e.actor}: {e.kind}{change}{' - ' + e.note if e.note else ''}")
+            echo(f"  {when(e.at)} {e.actor}: {e.kind}{change}{' - ' + e.note if e.note else ''}")
 
 
 def _verdict(a) -> str:
@@ -273,19 +273,6 @@ def note_cmd(ctx: Context, ticket_id: int, text: str) -> None:
         echo(f"note added to ticket #{t.id}")
 
 
-def _tz(ctx: Context):
-    """The team's timezone from the config, or the default one when there is no valid config file."""
-    from repwatch.config import Config
-    from repwatch.exceptions import ConfigError
-
-    try:
-        return ctx.config.tz
-    except ConfigError:
-        from zoneinfo import ZoneInfo
-
-        return ZoneInfo(Config.model_fields["timezone"].default)
-
-
 @ticket_group.command("draft")
 @click.argument("ticket_id", type=int)
 @click.option("--template", help="category.lang (e.g. delivery.en, general.zh); default: the ticket's category, zh.")
@@ -303,7 +290,7 @@ def draft_cmd(ctx: Context, ticket_id: int, template: str | None, list_all: bool
     with ctx.db.session() as s:
         t = _load(s, ticket_id)
         try:
-            chosen, text = replies.draft(s, t, template, now=ctx.clock().now(), tz=_tz(ctx))
+            chosen, text = replies.draft(s, t, template, now=ctx.clock().now(), tz=ctx.tz)
         except replies.ReplyError as exc:
             raise click.ClickException(str(exc)) from None
         echo(f"# ticket #{t.id}, template {chosen.key}")
@@ -327,7 +314,7 @@ def reply_cmd(ctx: Context, ticket_id: int, template: str | None, text: str | No
             chosen = replies.resolve(template, t) if template or not text else None
             if text is None:
                 assert chosen is not None   # no text given: a template was chosen
-                text = chosen.fill(replies.values(s, t, lang=chosen.lang, now=now, tz=_tz(ctx)))
+                text = chosen.fill(replies.values(s, t, lang=chosen.lang, now=now, tz=ctx.tz))
             first = replies.reply(s, t, text, actor=_actor(), now=now, template=chosen.key if chosen else None)
         except replies.ReplyError as exc:
             raise click.ClickException(str(exc)) from None

@@ -95,6 +95,13 @@ def train(ctx: Context, data: Path | None, out: Path | None, sample: int | None,
         with db.session() as s:
             extra = labelled_examples(s, weight=weight)
     click.echo(f"corrections: {len(extra)} labelled posts, weight {weight:g}", err=True)
-    versions = build(data, out or MODELS_DIR, sample=sample, log=lambda m: click.echo(m, err=True),
-                     extra=extra)
+    from repwatch.cli.tables import progress
+
+    with progress(None, "training") as tick:   # a spinner with the current stage when a person watches
+        def log(message: str) -> None:
+            tick.log(message)
+            if not message.startswith(" "):
+                tick.describe(message.rstrip(" ."))
+
+        versions = build(data, out or MODELS_DIR, sample=sample, log=log, extra=extra)
     click.echo(f"model version: {versions['zh']}+{versions['en']}+{versions['complaint']}")

@@ -167,9 +167,12 @@ def token_list(ctx: Context) -> None:
 
     from storage.models import ApiToken, User
 
-    with _db(ctx, _config(ctx)).session() as s:
+    from storage.timefmt import local_time
+
+    config = _config(ctx)
+    with _db(ctx, config).session() as s:
         for t, user in s.execute(select(ApiToken, User.name).join(User, User.id == ApiToken.user_id).order_by(ApiToken.id)):
-            used = t.last_used_at.strftime("%Y-%m-%d %H:%M") if t.last_used_at else "never"
+            used = local_time(t.last_used_at, config.tz, missing="never")
             echo(f"#{t.id:<4} {t.name:<24} user {user:<16} last used {used}")
 
 

@@ -14,10 +14,11 @@ def enabled() -> bool:
     return bool(os.environ.get(BROKER_ENV))
 
 
-def enqueue_run(config, sources, now, on_source=None):
+def enqueue_run(config, sources, now, on_source=None, *, db=None):
+    """Enqueue a run; with `db`, sources paused on the sources page are left out."""
     from repwatch.distributed.enqueue import enqueue_run as run
 
-    return run(config, sources, now, on_source=on_source)
+    return run(config, sources, now, on_source=on_source, db=db)
 
 
 def executor_for(db, config):
@@ -25,7 +26,7 @@ def executor_for(db, config):
     if enabled():
         from repwatch.distributed.enqueue import CeleryExecutor
 
-        return CeleryExecutor(config)
+        return CeleryExecutor(config, db)
     from repwatch.executor import InProcessExecutor
 
     return InProcessExecutor(db, config)

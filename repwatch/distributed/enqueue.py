@@ -18,9 +18,11 @@ class EnqueueReport:
 
     sources: list[str] = field(default_factory=list)
     task_ids: list[str] = field(default_factory=list)
+    paused: list[str] = field(default_factory=list)     # chosen, but paused on the sources page: not enqueued
 
     def line(self) -> str:
-        return (f"enqueued {len(self.sources)} collect tasks and an alert evaluation; workers do the rest "
+        skipped = f" ({len(self.paused)} paused, skipped: {', '.join(self.paused)})" if self.paused else ""
+        return (f"enqueued {len(self.sources)} collect tasks{skipped} and an alert evaluation; workers do the rest "
                 "(their logs and `repwatch status` show progress)")
 
 
@@ -31,15 +33,25 @@ def _configured(config: Config):
 
 
 def enqueue_run(config: Config, sources: list[str] | None, now: datetime,
-                on_source: Callable[[str], None] | None = None) -> EnqueueReport:
-    """One collect task per enabled source (all, or the named ones). Analysis and alerts follow as
-    each collect task finishes, so one slow source never holds up the others' alerts."""
+                on_source: Callable[[str], None] | None = None, *, db=None) -> EnqueueReport:
+    """One collect task per enabled source (all, or the named ones) that is not paused: an admin's pause
+    on the sources page holds in distributed mode as in-process (pipeline.paused_sources, read from `db`;
+    the worker checks again when the task runs, for a pause that came after the enqueue). Analysis and
+    alerts follow as each collect task finishes, so one slow source never holds up the others' alerts."""
     _configured(config)
     from repwatch.distributed.tasks import collect, evaluate_alerts
 
+    paused = set()
+    if db is not None:
+        from repwatch.pipeline import paused_sources
+
+        paused = paused_sources(db)
     report = EnqueueReport()
     for source_cfg in config.sources:
         if not source_cfg.enabled or (sources is not None and source_cfg.name not in sources):
+            continue
+        if source_cfg.name in paused:
+            report.paused.append(source_cfg.name)
             continue
         result = collect.apply_async(args=[source_cfg.name, now.isoformat()])
         report.sources.append(source_cfg.name)
@@ -78,11 +90,11 @@ class CeleryExecutor:
     """The scheduler's executor seam (repwatch/executor.py) in distributed mode: the same calls as
     InProcessExecutor, answered by enqueuing."""
 
-    def __init__(self, config: Config):
-        self.config = config
+    def __init__(self, config: Config, db=None):
+        self.config, self.db = config, db
 
     def run_sources(self, names: list[str], now: datetime, on_source=None) -> EnqueueReport:
-        return enqueue_run(self.config, names, now)
+        return enqueue_run(self.config, names, now, db=self.db)
 
     def send_digest(self, digest: str, day: date, recipients: Optional[list[str]], now: datetime) -> list[DigestEnqueued]:
         return enqueue_digest(self.config, digest, day, recipients, now)

@@ -78,15 +78,23 @@ def collect(self, source: str, now: str | None = None) -> dict:
         log.error("collect: %s; is this worker's schedules.yaml the scheduler's?", exc.args[0])
         return {"source": source, "status": "unknown source"}
     when = _when(now)
+    if _paused(source):   # paused on the sources page after this task was enqueued: runs skip it until resumed
+        log.info("collect: %s is paused; skipped", source)
+        return {"source": source, "status": "paused"}
     if (self.request.delivery_info or {}).get("redelivered") or self.request.retries:
         close_abandoned_runs(source, when)   # an earlier attempt died or failed after opening its run
     report = collect_source(st.db, config, source_cfg, when)
-    broken = health_alerts([report], config.base_url)
+    broken = health_alerts([report], config.base_url, config.tz)
     if broken:
         log_for_delivery(broken, when)
     batches = enqueue_pending_analysis(source)
     _log_done("collect", started, db_before, f"{report.line()}; {batches} analyze tasks")
     return {"source": source, "status": report.status, "new": report.new, "analyze_tasks": batches}
+
+
+def _paused(source: str) -> bool:
+    with worker_state.get().db.session() as s:
+        return bool(s.scalar(select(Source.paused).where(Source.name == source)))
 
 
 def log_for_delivery(alerts: list, now: datetime) -> None:

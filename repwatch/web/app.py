@@ -62,7 +62,24 @@ def create_app(db, config, clock: Clock | None = None) -> FastAPI:
                        max_age=int(settings.session_lifetime.total_seconds()), same_site="lax",
                        https_only=settings.cookie_secure)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(TeamClock, tz=config.tz)
     return app
+
+
+class TeamClock:
+    """Every JSON answer gives times in the team's timezone (repwatch.web.api.schemas.When reads it)."""
+
+    def __init__(self, app, tz):
+        self.app, self.tz = app, tz
+
+    async def __call__(self, scope, receive, send):
+        from repwatch.web.api.schemas import TEAM_TZ
+
+        token = TEAM_TZ.set(self.tz)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            TEAM_TZ.reset(token)
 
 
 def _error_pages(app: FastAPI) -> None:

@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo
 
 from markupsafe import Markup, escape
 
+from storage.timefmt import local_time
+
 W, H = 720, 230
 LEFT, RIGHT, TOP, BOTTOM = 44, 48, 14, 34
 
@@ -50,7 +52,7 @@ def bar_line_chart(bins: Sequence[datetime], bars: Sequence[float], line: Sequen
             parts.append(f'<text class="axis share" x="{W - RIGHT + 6}" y="{gy + 4:.1f}">{int(frac * 100)}%</text>')
     for i, (b, v) in enumerate(zip(bins, bars)):
         x = LEFT + i * slot + slot * 0.15
-        label = f"{b.astimezone(tz).strftime(time_fmt)}: {_fmt(v)} {bar_name}"
+        label = f"{local_time(b, tz, fmt=time_fmt)}: {_fmt(v)} {bar_name}"   # the tooltip names the zone
         if v:
             parts.append(f'<rect class="bar" x="{x:.1f}" y="{y(v):.1f}" width="{slot * 0.7:.1f}" '
                          f'height="{TOP + plot_h - y(v):.1f}"><title>{escape(label)}</title></rect>')
@@ -123,10 +125,11 @@ def linked_hbars(items: list[tuple[str, float, str | None]], *, unit: str = "", 
     return Markup("".join(parts))
 
 
-def stacked_bars(labels: list[str], series: list[tuple[str, list[int], str | None]], *, caption: str = "",
-                 width: int = W) -> Markup:
-    """Counts per bin, stacked by series (name, counts, href); each segment and legend entry clicks
-    through to its series' tickets. Series take the classes s0, s1, ... (colours in app.css)."""
+def stacked_bars(labels: list[str], series: list[tuple[str, list[int], str | None, list[str] | None]], *,
+                 caption: str = "", width: int = W) -> Markup:
+    """Counts per bin, stacked by series (name, counts, href, bin_hrefs): each segment clicks through to
+    the tickets behind it (bin_hrefs[i], else href), each legend entry to its series' tickets (href).
+    Series take the classes s0, s1, ... (colours in app.css)."""
     n = max(len(labels), 1)
     legend_rows = -(-len(series) // 4) if series else 1
     height = H + 16 * (legend_rows - 1)
@@ -145,13 +148,13 @@ def stacked_bars(labels: list[str], series: list[tuple[str, list[int], str | Non
     for i, lab in enumerate(labels):
         base = 0
         x = LEFT + i * slot + slot * 0.15
-        for k, (name, counts, href) in enumerate(series):
+        for k, (name, counts, href, bin_hrefs) in enumerate(series):
             v = counts[i]
             if not v:
                 continue
             rect = (f'<rect class="bar s{k % 8}" x="{x:.1f}" y="{y(base + v):.1f}" width="{slot * 0.7:.1f}" '
                     f'height="{y(base) - y(base + v):.1f}"><title>{escape(lab)} {escape(name)}: {v}</title></rect>')
-            parts.append(_linked(href, rect))
+            parts.append(_linked(bin_hrefs[i] if bin_hrefs else href, rect))
             base += v
     every = max(1, -(-n // 8))
     for i, lab in enumerate(labels):
@@ -159,7 +162,7 @@ def stacked_bars(labels: list[str], series: list[tuple[str, list[int], str | Non
             x = LEFT + i * slot + slot / 2
             parts.append(f'<text class="axis" x="{x:.1f}" y="{H - BOTTOM + 16}" text-anchor="middle">{escape(lab)}</text>')
     col_w = (width - LEFT) / 4
-    for k, (name, _, href) in enumerate(series):
+    for k, (name, _, href, _) in enumerate(series):
         lx = LEFT + (k % 4) * col_w
         ly = H - 12 + 16 * (k // 4)
         parts.append(_linked(href, f'<rect class="bar s{k % 8}" x="{lx:.1f}" y="{ly}" width="10" height="8"/>'

@@ -15,10 +15,15 @@ from markupsafe import Markup, escape
 
 from repwatch.web import labels
 from repwatch.web.security import CSRF_FIELD, csrf_token, safe_url
+from storage.timefmt import STYLES, local_time
 
 
-def _local(value: datetime | None, tz: ZoneInfo, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    return value.astimezone(tz).strftime(fmt) if value else "-"
+def _local(value: datetime | None, tz: ZoneInfo, fmt: str = "datetime") -> str:
+    """`{{ t|local }}`, `{{ t|local("short") }}` (a style of storage.timefmt) or `{{ t|local("%H:%M:%S") }}`:
+    the team's time, labelled with its zone, the same text as the CLI's."""
+    if fmt in STYLES:
+        return local_time(value, tz, fmt)
+    return local_time(value, tz, fmt=fmt)
 
 
 def span(delta: timedelta) -> str:
@@ -67,7 +72,7 @@ def build_env(tz: ZoneInfo) -> jinja2.Environment:
         trim_blocks=True, lstrip_blocks=True,
     )
     env.filters.update(
-        local=lambda v, fmt="%Y-%m-%d %H:%M": _local(v, tz, fmt),
+        local=lambda v, fmt="datetime": _local(v, tz, fmt),
         safe_url=safe_url, span=span, highlight=highlight, number=number,
         severity=lambda k: labels.pair(labels.SEVERITY, k), state=lambda k: labels.pair(labels.STATE, k),
         category=lambda k: labels.pair(labels.CATEGORY, k), health=lambda k: labels.pair(labels.HEALTH, k),

@@ -102,6 +102,6 @@ def test_group_command_writes_one_object_per_line_in_order():
     prefix = invoke("group", "-", input="\n".join(text.splitlines()[:3]) + "\n")
     assert [json.loads(x) for x in prefix.stdout.splitlines()] == out[:3]
     # a stricter threshold separates the rewording
-    strict = invoke("group", "-", "--set", "threshold=0.95", input=text)
+    strict = invoke("group", "-", "--set", "threshold=0.95", "--set", "cover=0", input=text)
     assert json.loads(strict.stdout.splitlines()[2])["incident"] == 3
     assert invoke("group", "-", "--set", "threshold=2", input=text).exit_code == 2

@@ -109,7 +109,7 @@ def test_incident_commands(db, database_url, seed, settings):
         ia, ib = incident_of(s, a).id, incident_of(s, b).id
     base = ["-c", "/nonexistent/schedules.yaml", "--database", database_url]
     listed = CliRunner().invoke(cli, [*base, "incidents"], catch_exceptions=False)
-    assert listed.exit_code == 0 and f"#{ia} " in listed.stdout and "头发" in listed.stdout
+    assert listed.exit_code == 0 and f"#{ia} " in listed.stdout and "国贸" in listed.stdout   # the store: its label
     out = CliRunner().invoke(cli, [*base, "incident", "merge", str(ib), "--into", str(ia), "--reason", "x"],
                              catch_exceptions=False)
     assert out.exit_code == 0 and f"merged into #{ia}" in out.stdout
@@ -141,3 +141,36 @@ def test_dismissing_an_incident_labels_its_posts_not_a_complaint_for_training(db
         ticket = s.scalars(select(Ticket)).one()
         assert s.get(Incident, incident.id).status == "dismissed" and ticket.state == "closed"
     assert sorted((e.complaint, e.categories, e.severity) for e in examples) == [(0, [], None)] * 2
+
+
+def test_backfill_builds_the_state_of_incidents_made_before_grouping_by_meaning(db, database_url, seed, settings):
+    """An incident stored without grouping state (as every incident made before grouping by meaning
+    was) gets it from `repwatch incident backfill`, exactly what the pipeline would have stored; a second
+    run writes nothing; and a reworded post then joins the old incident instead of starting its own."""
+    from click.testing import CliRunner
+
+    from repwatch.cli import cli
+
+    a = seed.mention(HAIR, at=T0)
+    run(db, settings, T0 + H)
+    with db.session() as s:
+        old = incident_of(s, a)
+        stored = (old.terms, old.label)
+        old.terms, old.label = None, None           # as written before grouping by meaning
+    base = ["-c", "/nonexistent/schedules.yaml", "--database", database_url]
+    out = CliRunner().invoke(cli, [*base, "incident", "backfill"], catch_exceptions=False)
+    assert out.exit_code == 0 and "for 1 incident" in out.stdout
+    with db.session() as s:
+        assert (incident_of(s, a).terms, incident_of(s, a).label) == stored
+    again = CliRunner().invoke(cli, [*base, "incident", "backfill"], catch_exceptions=False)
+    assert again.exit_code == 0 and "for 0 incident" in again.stdout
+    rebuilt = CliRunner().invoke(cli, [*base, "incident", "backfill", "--rebuild"], catch_exceptions=False)
+    assert rebuilt.exit_code == 0 and "for 0 incident" in rebuilt.stdout   # the same state: nothing changed
+
+    with db.session() as s:
+        incident_of(s, a).terms = None              # and without the command: the next run builds it itself
+    b = seed.mention(HAIR_AGAIN, at=T0 + 2 * H)
+    run(db, settings, T0 + 3 * H)
+    with db.session() as s:
+        assert incident_of(s, b).id == incident_of(s, a).id
+        assert incident_of(s, a).terms["n"] == 2

@@ -273,3 +273,22 @@ def test_the_customers_answer_resumes_the_clock_and_someone_elses_post_does_not(
         last = [e for e in t.events if e.kind == "state"][-1]
         assert (last.actor, last.from_state, last.detail["paused_seconds"]) == ("repwatch", "waiting_customer", 7200)
 
+
+
+def test_the_breach_note_and_alert_give_the_due_time_in_the_team_timezone(db, settings, clock):
+    """One clock: the escalation's audit entry (shown on the ticket page and by `ticket show`) and its alert
+    say when the ticket was due in the team's time, labelled, not in unlabelled or bare UTC."""
+    from zoneinfo import ZoneInfo
+
+    from storage.timefmt import local_time
+
+    tid = urgent_ticket(db, settings, clock.now())   # 2026-11-23 02:00 UTC = 10:00 in Beijing
+    with db.session() as s:
+        due = s.get(Ticket, tid).first_response_due
+        alerts = check_sla(s, clock.advance(61 * MIN), tz=ZoneInfo("Asia/Shanghai"))
+    shown = local_time(due, "Asia/Shanghai")
+    assert shown == "2026-11-23 11:00 CST"
+    assert alerts[0].figures["due"] == shown and f"first response by {shown}" in alerts[0].summary
+    with db.session() as s:
+        note = s.scalar(select(TicketEvent.note).where(TicketEvent.ticket_id == tid, TicketEvent.kind == "escalation"))
+    assert note == f"SLA breached: no first response by {shown}"

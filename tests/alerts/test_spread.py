@@ -53,6 +53,10 @@ def test_one_post_copied_by_many_accounts_within_an_hour_is_spreading(db, seed, 
     assert spike.key == f"spread:incident:{inc.id}" and spike.repeatable
     assert (spike.figures["count"], spike.figures["expected"] < 0.1) == (5, True)
     assert len(spike.evidence) == 3 and spike.severity == "urgent"
+    # how far it went: six people on six sites (the first post on feed-a, the copies on site-0..4)
+    assert "6 authors on 6 sources" in spike.summary and spike.figures["authors"] == 6
+    assert spike.figures["sources"].split(", ")[:1] != [] and "site-0" in spike.figures["sources"]
+    assert spike.figures["sources"].endswith(" …")         # five named, the sixth summed up
     assert alarms(db) == [(f"incident:{inc.id}", T0 + 3 * H, 5.0)]
     again = run(db, settings, T0 + 4 * H + timedelta(minutes=20))
     assert (again.spread_alarms, again.alerts, len(alarms(db))) == (0, [], 1)

@@ -112,12 +112,12 @@ def test_run_then_tickets_then_move_through_the_process(workdir, database_url, h
     # each post of the evidence with what the models said: calibrated score, categories with their confidence
     assert re.search(r"\n      complaint (0\.\d\d|1\.00); categories \w+ (0\.\d\d|1\.00).*; severity urgent;", shown), shown
     # the table pads by display width: a Chinese owner takes two cells a character, the columns line up
-    from repwatch.cli.sources_cmd import _width
+    from wcwidth import wcswidth
 
     header, row = invoke(*base, "tickets").stdout.splitlines()[:2]
     before, after = row.split("王芳", 1)
-    gap = len(after) - len(after.lstrip(" "))
-    assert _width(before) == header.index("OWNER") and _width(before) + 4 + gap == header.index("SLA")
+    sla_at = wcswidth(before + "王芳") + len(after) - len(after.lstrip(" "))
+    assert wcswidth(before) == header.index("OWNER") and sla_at == header.index("SLA")
     # a second run changes nothing
     assert invoke(*base, "run").returncode == 0
     assert len(invoke(*base, "tickets", "--json", "--state", "open").stdout.splitlines()) == 1

@@ -72,7 +72,7 @@ def test_run_due_collects_what_is_due_sends_the_digest_and_then_has_nothing_to_d
     clock.advance(timedelta(minutes=5))               # the next cron tick: nothing due, nothing re-sent
     second = run_due(cron_setup)
     assert second.exit_code == 0
-    assert "no source due (1 not due; next: kuaisong-feed at 10:15)" in second.output
+    assert "no source due (1 not due; next: kuaisong-feed at 10:15 CST)" in second.output
     assert "sent" not in second.output
     assert len(smtp.messages) == 2
 

@@ -3,6 +3,7 @@ an agent opens a ticket, merges, moves a mention out and dismisses with a reason
 they should and a viewer can do none of it."""
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -129,3 +130,63 @@ def test_the_ticket_page_shows_related_incidents(db, incidents, clock, as_role):
     page = client.get(f"/tickets/{ticket_id}").text
     assert f'data-related="{related_id}"' in page
     assert f'data-related="{of["cold"]}"' not in page           # nothing in common
+
+
+@pytest.fixture
+def hooked(db, clock, users):
+    """The dashboard with a webhook notifier pointing at a real loopback receiver (signature checked)."""
+    from repwatch.loopback import LoopbackHTTPServer
+    from repwatch.web.app import create_app
+    from tests.alerts.services import options_for, webhook
+    from tests.web.conftest import LiveServer, login
+
+    with LoopbackHTTPServer() as receiver:
+        hook = webhook(receiver)
+        from repwatch.config import parse_config
+        from repwatch.demo import demo_config
+
+        base = demo_config("http://127.0.0.1:9", 9)
+        base.update(sources=[], web={"refresh_seconds": 0}, base_url="http://dash.example",
+                    notify=[{"name": "hook", "kind": "webhook", **options_for("webhook", hook)}])
+        config = parse_config(base, "<test config>")
+        with LiveServer(create_app(db, config, clock)) as live:
+            client, token = login(live.url, "agent", users["agent"])
+            try:
+                yield client, token, hook, config
+            finally:
+                client.close()
+
+
+def test_a_ticket_opened_from_the_page_is_notified_like_the_pipeline(db, incidents, clock, hooked):
+    """The pipeline's path: the alert is logged in the notification log with the ticket, then sent; a
+    failed send stays pending and the pipeline's next delivery sends it, once."""
+    from repwatch.pipeline import deliver_pending
+    from storage.models import Notification
+
+    _, of = incidents
+    client, token, hook, config = hooked
+    r = client.post(f"/incidents/{of['hair']}/ticket", data={"csrf_token": token})
+    assert r.status_code == 303
+    with db.session() as s:
+        ticket = s.scalar(select(Ticket).where(Ticket.incident_id == of["hair"]))
+        rows = list(s.scalars(select(Notification)))
+    assert [(n.key, n.channel, n.status, n.ticket_id) for n in rows] == [
+        (f"ticket:{ticket.id}:opened@hook", "hook", "sent", ticket.id)]
+    assert len(hook.accepted) == 1
+    sent = hook.accepted[0]["json"]
+    text = json.dumps(sent, ensure_ascii=False)
+    assert f"#{ticket.id}" in text and "拿铁" in text and f"http://dash.example/tickets/{ticket.id}" in text
+
+    # the receiver is down: the ticket is still opened, the alert waits in the log and is retried
+    hook.fail_next.extend([503, 503, 503])
+    client.post(f"/incidents/{of['cold']}/ticket", data={"csrf_token": token})
+    page = client.get("/incidents").text
+    assert "retried" in page
+    with db.session() as s:
+        cold = s.scalar(select(Ticket).where(Ticket.incident_id == of["cold"]))
+        row = s.scalar(select(Notification).where(Notification.ticket_id == cold.id))
+        assert cold is not None and row.status == "pending" and row.attempts == 1
+    report = deliver_pending(db, config, clock.now() + timedelta(hours=1))
+    assert report.sent == 1 and len(hook.accepted) == 2
+    assert deliver_pending(db, config, clock.now() + timedelta(hours=2)).sent == 0   # sent once
+    assert "退款" not in json.dumps([a["json"] for a in hook.accepted], ensure_ascii=False)

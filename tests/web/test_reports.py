@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import json
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -195,7 +196,7 @@ def test_report_matches_hand_computed_figures(db, report_data):
     assert [(c.author, c.posts, c.sources, c.tickets) for c in r.repeat_complainants] == [
         ("王女士", 2, ["hotline", "weibo"], sorted([report_data["T1"], report_data["T2"]]))]
     assert [(x.name, x.complaints) for x in r.top_sources] == [("hotline", 3), ("weibo", 2)]
-    assert r.top_sources[0].link.endswith(f"source={report_data['hotline']}")
+    assert r.top_sources[0].link.endswith(f"source={report_data['hotline']}&from=2026-11-01&to=2026-11-07")
 
     brand, rival = r.targets
     assert (brand.name, brand.mentions, brand.negative, brand.negative_share, brand.complaints) == (BRAND, 5, 4, 0.8, 4)
@@ -344,13 +345,18 @@ def test_reports_page_and_api_over_http(report_data, users, make_server, log_in)
     # the delivery bar and row click through to the queue filtered to those tickets
     from storage.vocabulary import TICKET_STATES
 
-    link = "/?" + "&amp;".join(f"state={s}" for s in TICKET_STATES) + "&amp;category=delivery"   # every state
-    assert text.count(f'href="{link}"') >= 3                         # table row, two charts, trend legend
+    period = "&amp;from=2026-11-01&amp;to=2026-11-07"                 # the report's period goes along
+    link = "/?" + "&amp;".join(f"state={s}" for s in TICKET_STATES) + "&amp;category=delivery" + period
+    assert text.count(f'href="{link}"') >= 4            # table row and its count, two charts, trend legend
     queue = client.get(link.replace("&amp;", "&"))
     assert queue.status_code == 200
-    for name in ("T1", "T2", "T5", "T6"):                             # every delivery ticket (the queue has no dates)
-        assert f'data-ticket="{report_data[name]}"' in queue.text
-    assert f'data-ticket="{report_data["T3"]}"' not in queue.text
+    shown = {int(i) for i in re.findall(r'data-ticket="(\d+)"', queue.text)}
+    assert shown == {report_data[n] for n in ("T1", "T2", "T5")}     # the report's 3 delivery tickets, not T6
+    # a trend bar: the tickets of that one local day (T5's clock started on 11-04, when it was reopened)
+    day = "/?" + "&amp;".join(f"state={s}" for s in TICKET_STATES) + "&amp;category=delivery&amp;from=2026-11-04&amp;to=2026-11-04"
+    assert f'href="{day}"' in text
+    shown = {int(i) for i in re.findall(r'data-ticket="(\d+)"', client.get(day.replace("&amp;", "&")).text)}
+    assert shown == {report_data["T5"]}
 
     api = client.get("/api/reports", params={"since": "2026-11-01", "until": "2026-11-07"}).json()
     assert api["total"]["first_response_median_h"] == 0.75 and api["total"]["satisfaction"] == 0.5

@@ -1,7 +1,8 @@
 """The reports page in headless Chromium (Debian's, through Playwright) against a real uvicorn server,
 on the hand-computed fixture of test_reports.py: the figures show, a chart bar clicks through to the
-queue with the tickets behind it, and the page fits a 390 px phone. Screenshots go to docs/screenshots/
-(git-ignored); docs/reports.png and docs/reports-390.png are the curated copies the README shows."""
+queue with the tickets behind it over the same period (and a trend bar to its day), and both pages fit a
+390 px phone. Screenshots go to docs/screenshots/ (git-ignored); docs/reports.png, docs/reports-390.png,
+docs/reports-click.png and docs/reports-click-390.png are the curated copies the docs show."""
 from __future__ import annotations
 
 import importlib.util
@@ -72,13 +73,30 @@ def test_manager_reads_the_reports_and_clicks_through(db, users, make_server, br
             name = "reports-latest.png" if width > 600 else "reports-390-latest.png"
             page.screenshot(path=str(SHOTS / name), full_page=True)
 
-        # the delivery bar of the first-response chart: to the queue, filtered to delivery tickets
+        # the delivery bar of the first-response chart: to the queue, filtered to the delivery tickets of the
+        # report's period (from/to go along), the same number as the report's delivery row says
+        delivery = int(page.locator('#by-category tr[data-key="delivery"] a.count').inner_text())
         bar = page.locator('svg.hbars a[href*="category=delivery"] rect').first
         bar.click()
-        page.wait_for_url("**/?state=new*category=delivery")
+        page.wait_for_url("**/?state=new*category=delivery&from=2026-11-01&to=2026-11-07")
         shown = {int(x) for x in page.locator("table.queue tbody tr[data-ticket]").evaluate_all(
             "rows => rows.map(r => r.dataset.ticket)")}
-        assert shown == {ids["T1"], ids["T2"], ids["T5"], ids["T6"]}
+        assert shown == {ids["T1"], ids["T2"], ids["T5"]} and len(shown) == delivery   # not T6: opened before
+        assert page.input_value("input[name=from]") == "2026-11-01"          # the queue's own date filter
+        assert page.input_value("input[name=to]") == "2026-11-07"
+        if database_url.startswith("sqlite"):
+            name = "reports-click-latest.png" if width > 600 else "reports-click-390-latest.png"
+            page.screenshot(path=str(SHOTS / name), full_page=True)
+        # back on the report, a trend bar: the tickets of its one local day (T5 reopened on 11-04)
+        page.go_back()
+        page.locator('svg.stacked a[href*="from=2026-11-04&to=2026-11-04"] rect').first.click()
+        page.wait_for_url("**/?state=new*category=delivery&from=2026-11-04&to=2026-11-04")
+        shown = {int(x) for x in page.locator("table.queue tbody tr[data-ticket]").evaluate_all(
+            "rows => rows.map(r => r.dataset.ticket)")}
+        assert shown == {ids["T5"]}
+        # the queue page fits the phone too, with the date filter
+        overflow = page.evaluate("""() => document.documentElement.scrollWidth - window.innerWidth""")
+        assert overflow <= 1
         assert page.errors == []
     finally:
         context.close()

@@ -1,7 +1,7 @@
 """Read endpoints: the queue, a ticket with its evidence and audit trail, incidents, mention search."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Annotated, Literal, Optional
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
@@ -19,6 +19,7 @@ from repwatch.web.routes.explore import clean_query
 from storage.models import Correction, Incident, Silence, Source, Ticket
 
 router = APIRouter(tags=["read"])
+View = Literal["mine", "unassigned", "breaching-soon", "soon"]
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
@@ -45,11 +46,29 @@ def list_tickets(request: Request, state: Annotated[list[State], Query()] = [], 
                  category: Annotated[list[Category], Query()] = [],  # noqa: B006
                  department: Annotated[Optional[str], Query(max_length=200)] = None,
                  source: Annotated[Optional[int], Query(ge=1, le=2**31 - 1, description="source id")] = None,
-                 breached: bool = False, limit: Annotated[int, Query(ge=1, le=500)] = 100):
+                 breached: bool = False,
+                 view: Annotated[Optional[View], Query(
+                     description="mine: assigned to the caller; unassigned: no assignee; breaching-soon (or soon, "
+                                 "as in the queue page's URL): the next SLA due time within 2 hours")] = None,
+                 assignee: Annotated[Optional[str], Query(max_length=200, description="exactly this person")] = None,
+                 target: Annotated[Optional[str], Query(max_length=200, description="watch target of the incident")] = None,
+                 day_from: Annotated[Optional[date], Query(
+                     alias="from", description="local day (team's timezone) the ticket's clock started on or after: "
+                                               "opened, or reopened; as the reports count tickets")] = None,
+                 day_to: Annotated[Optional[date], Query(alias="to", description="... on or before (included)")] = None,
+                 limit: Annotated[int, Query(ge=1, le=500)] = 100):
+    """The same filters as the queue page (/), by the same code (repwatch/web/queries/queue.py): a state list
+    with `closed` in it shows closed tickets too; without states, every open one."""
     app = request.app.state
     now = app.clock.now()
+    if day_from and day_to and day_from > day_to:
+        raise RequestValidationError([{"type": "value_error", "loc": ("query", "from"),
+                                       "msg": f"from {day_from} is after to {day_to}", "input": str(day_from)}])
     f = QueueFilters(state=list(state), severity=list(severity), category=list(category),
-                     department=clean_query(department or "") or None, source=source, breached=breached)
+                     department=clean_query(department or "") or None, source=source, breached=breached,
+                     view="soon" if view == "breaching-soon" else view, me=request.state.principal.name,
+                     assignee=clean_query(assignee or "") or None, target=clean_query(target or "") or None,
+                     day_from=day_from, day_to=day_to, tz=app.tz)
     with app.db.session() as s:
         rows = queue(s, f, now)[:limit]
         return TicketList(counts=Counters(**counters(s, now, app.tz)), items=[ticket_out(r.ticket, now) for r in rows])

@@ -1,10 +1,11 @@
 """The JSON API's request and response shapes; they are also its OpenAPI document."""
 from __future__ import annotations
 
-from datetime import datetime
+from contextvars import ContextVar
+from datetime import datetime, tzinfo
 from typing import Annotated, Literal, Optional
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 from storage.vocabulary import Category, Severity
 from storage.vocabulary import TicketState as State
@@ -26,6 +27,21 @@ def _storable(value: str) -> str:
 
 Text = Annotated[str, AfterValidator(_storable)]
 
+# The team's timezone for the request being answered (set by repwatch.web.app's TeamClock middleware):
+# every time in a JSON answer is ISO-8601 with the team's offset, "2026-12-01T13:45:00+08:00", the same
+# wall-clock time the pages and the CLI show. Outside a request (none set) times stay in UTC.
+TEAM_TZ: ContextVar[Optional[tzinfo]] = ContextVar("repwatch_team_tz", default=None)
+
+
+def _team_time(value: datetime) -> str:
+    from storage.timefmt import local_time
+
+    return local_time(value, TEAM_TZ.get(), "iso")
+
+
+When = Annotated[datetime, PlainSerializer(_team_time, return_type=str, when_used="json"),
+                 WithJsonSchema({"type": "string", "format": "date-time"}, mode="serialization")]
+
 
 class Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -41,23 +57,23 @@ class TicketOut(Out):
     title: str
     department: Optional[str]
     assignee: Optional[str]
-    opened_at: datetime
-    updated_at: datetime
-    first_response_due: Optional[datetime]
-    resolution_due: Optional[datetime]
-    first_response_at: Optional[datetime]
-    resolved_at: Optional[datetime]
-    closed_at: Optional[datetime]
+    opened_at: When
+    updated_at: When
+    first_response_due: Optional[When]
+    resolution_due: Optional[When]
+    first_response_at: Optional[When]
+    resolved_at: Optional[When]
+    closed_at: Optional[When]
     escalation_level: int
     reopen_count: int
     follow_up_satisfied: Optional[bool]
     sla_breached: bool = False
-    next_due: Optional[datetime] = None
+    next_due: Optional[When] = None
 
 
 class EventOut(Out):
     id: int
-    at: datetime
+    at: When
     actor: str
     kind: str
     from_state: Optional[str]
@@ -74,8 +90,8 @@ class MentionOut(BaseModel):
     author_followers: Optional[int]
     title: Optional[str]
     text: str
-    published_at: Optional[datetime]
-    collected_at: datetime
+    published_at: Optional[When]
+    collected_at: When
     likes: Optional[int]
     reposts: Optional[int]
     comments: Optional[int]
@@ -100,8 +116,8 @@ class IncidentOut(Out):
     title: str
     severity: str
     signals: list
-    first_seen: datetime
-    last_seen: datetime
+    first_seen: When
+    last_seen: When
     mention_count: int
     reach: int
     status: str
@@ -176,6 +192,14 @@ class ReplyDraft(BaseModel):
     templates: list[str] = Field(description="every template there is")
 
 
+class MergeIn(BaseModel):
+    """Merge this ticket, a duplicate, into ticket `into`: the evidence joins `into`, this ticket is closed,
+    both audit trails say so, and `into` takes the worse severity and the sooner due times."""
+    into: Annotated[int, Field(ge=1, le=2**31 - 1, description="the ticket that stays")]
+    reason: Optional[Annotated[Text, Field(max_length=4000)]] = Field(
+        None, description="why they are one complaint; kept in both audit trails")
+
+
 class FollowUpIn(BaseModel):
     satisfied: bool = Field(description="回访: is the customer satisfied with the outcome")
     note: Optional[Annotated[Text, Field(max_length=4000)]] = None
@@ -190,8 +214,8 @@ class SilenceOut(Out):
     id: int
     target: Optional[str]
     incident_id: Optional[int]
-    starts_at: datetime
-    ends_at: datetime
+    starts_at: When
+    ends_at: When
     created_by: str
     comment: Optional[str]
 
@@ -199,6 +223,12 @@ class SilenceOut(Out):
 class ActionResult(BaseModel):
     ticket: TicketOut
     event: Optional[EventOut] = Field(description="the audit-trail entry this action wrote")
+
+
+class MergeResult(BaseModel):
+    ticket: TicketOut = Field(description="the ticket that stays (`into`), as it is after the merge")
+    merged: TicketOut = Field(description="the duplicate, now closed")
+    event: Optional[EventOut] = Field(description="the `merged` entry in the staying ticket's audit trail")
 
 
 class CorrectionIn(BaseModel):
@@ -216,7 +246,7 @@ class CorrectionOut(Out):
     id: int
     mention_id: Optional[int]
     ticket_id: Optional[int]
-    at: datetime
+    at: When
     actor: str
     complaint: bool
     categories: list[str]

@@ -15,7 +15,7 @@ from repwatch.web import actions
 from repwatch.web.api.convert import event_out, ticket_out
 from alerts import Change
 from repwatch.web.api.schemas import (ActionResult, AssignIn, CorrectionIn, CorrectionOut, CorrectionResult, FollowUpIn,
-                                      MoveIn, NoteIn, ReplyDraft, ReplyIn, SilenceIn)
+                                      MergeIn, MergeResult, MoveIn, NoteIn, ReplyDraft, ReplyIn, SilenceIn)
 from repwatch.web.deps import agent, csrf
 from storage.models import Mention, Ticket, TicketEvent
 from storage.types import parse_duration
@@ -88,6 +88,33 @@ def reply_draft(request: Request, ticket_id: Id, template: Annotated[Optional[st
         except replies.ReplyError as exc:
             raise HTTPException(422, str(exc)) from None
         return ReplyDraft(template=chosen.key, text=text, templates=sorted(replies.templates()))
+
+
+@router.post("/tickets/{ticket_id}/merge", response_model=MergeResult,
+             summary="Merge this duplicate ticket into another (the same as `repwatch ticket merge` and the page)")
+def merge(request: Request, ticket_id: Id, body: MergeIn):
+    """Through alerts.merge.merge_tickets, like the CLI and the ticket page. 404 when either ticket does not
+    exist; 409 when the merge is not possible (a ticket into itself, a closed ticket) with the reason."""
+    app = request.app.state
+    now = app.clock.now()
+    with app.db.session() as s:
+        t = s.get(Ticket, ticket_id)
+        if t is None:
+            raise HTTPException(404, f"no ticket #{ticket_id}")
+        if s.get(Ticket, body.into) is None:
+            raise HTTPException(404, f"no ticket #{body.into} to merge into")
+        last = s.scalar(select(TicketEvent.id).order_by(TicketEvent.id.desc()).limit(1)) or 0
+        try:
+            keep = actions.do_merge(s, t, request.state.principal, now, into=body.into, reason=body.reason,
+                                    settings=app.config.alerts)
+        except actions.ActionError as exc:
+            s.rollback()
+            raise HTTPException(409, str(exc)) from None
+        s.flush()
+        event = s.scalar(select(TicketEvent).where(TicketEvent.ticket_id == keep.id, TicketEvent.id > last,
+                                                   TicketEvent.kind == "merged").order_by(TicketEvent.id).limit(1))
+        s.refresh(t)
+        return MergeResult(ticket=ticket_out(keep, now), merged=ticket_out(t, now), event=event_out(event))
 
 
 @router.post("/tickets/{ticket_id}/follow-up", response_model=ActionResult,

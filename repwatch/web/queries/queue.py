@@ -6,7 +6,7 @@ resolution deadline until it is resolved."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, tzinfo
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from urllib.parse import urlencode
 
 from sqlalchemy import exists, func, select
@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from alerts import sla
 from storage.vocabulary import OPEN_STATES, SEVERITY_RANK
-from storage.models import Incident, IncidentMention, Mention, Source, Ticket
+from storage.models import Incident, IncidentMention, Mention, Source, Ticket, TicketEvent
 
 QUEUE_LIMIT = 500
 SOON = timedelta(hours=2)   # "breaching soon": the next due time (sla.next_due) is at most this far off
@@ -33,18 +33,48 @@ class QueueFilters:
     target: str | None = None
     view: str | None = None          # mine | unassigned | soon (VIEWS)
     me: str | None = None            # who "mine" is: the logged-in user
+    day_from: date | None = None     # the ticket's clock started on or after this local day (team's timezone)
+    day_to: date | None = None       # ... on or before this local day, included
+    tz: tzinfo | None = None         # the team's timezone, for the days above
 
     def active(self) -> bool:
         return bool(self.state or self.severity or self.category or self.department or self.source or self.breached
-                    or self.assignee or self.target or self.view)
+                    or self.assignee or self.target or self.view or self.day_from or self.day_to)
 
     def query_string(self) -> str:
         """The filters as the queue page's query string: what a saved view stores and links to."""
         pairs = [("view", self.view)] + [("state", v) for v in self.state] + \
             [("severity", v) for v in self.severity] + [("category", v) for v in self.category] + \
             [("department", self.department), ("source", self.source), ("assignee", self.assignee),
-             ("target", self.target), ("breached", "1" if self.breached else None)]
+             ("target", self.target), ("breached", "1" if self.breached else None),
+             ("from", self.day_from.isoformat() if self.day_from else None),
+             ("to", self.day_to.isoformat() if self.day_to else None)]
         return urlencode([(k, v) for k, v in pairs if v])
+
+    def instants(self) -> tuple[datetime | None, datetime | None]:
+        """The local days as the instants [start, end) they cover: `day_to` is the whole day. A day at the
+        end of the calendar (year 1 or 9999) is no bound at all."""
+        tz = self.tz or timezone.utc
+
+        def midnight(day: date | None, plus: int = 0) -> datetime | None:
+            if day is None:
+                return None
+            try:
+                return datetime.combine(day + timedelta(days=plus), time(0), tzinfo=tz).astimezone(timezone.utc)
+            except (OverflowError, ValueError):   # outside what a datetime holds
+                return None
+
+        return midnight(self.day_from), midnight(self.day_to, 1)
+
+
+def clock_start():
+    """When a ticket's clock started, as SQL: its latest reopening, else its opening. The reports count a
+    ticket in the period its clock started in (alerts.reports.clock_start), so the queue's date filter uses
+    the same rule and a report's figure and the tickets it links to agree."""
+    reopened = (select(func.max(TicketEvent.at)).where(TicketEvent.ticket_id == Ticket.id,
+                                                       TicketEvent.kind == "reopened")
+                .correlate(Ticket).scalar_subquery())
+    return func.coalesce(reopened, Ticket.opened_at)
 
 
 @dataclass
@@ -83,6 +113,11 @@ def ticket_query(f: QueueFilters, now: datetime):
         stmt = stmt.where(Ticket.assignee == f.assignee)
     if f.target:
         stmt = stmt.where(Ticket.incident_id.in_(select(Incident.id).where(Incident.target == f.target)))
+    start, end = f.instants()
+    if start is not None:
+        stmt = stmt.where(clock_start() >= start)
+    if end is not None:
+        stmt = stmt.where(clock_start() < end)
     if f.view == "mine":
         stmt = stmt.where(Ticket.assignee == (f.me or ""))
     elif f.view == "unassigned":

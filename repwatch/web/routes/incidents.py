@@ -65,17 +65,36 @@ def _number(value: str, what: str) -> int:
 
 @router.post("/incidents/{incident_id}/ticket", dependencies=[agent, csrf])
 def open_ticket(request: Request, incident_id: int):
-    from alerts import TicketChanges, ensure_ticket
+    """Open a ticket for an incident, with the alert a ticket opened by the pipeline sends: logged in
+    the notification log in the ticket's own transaction, then delivered at once (a failed delivery
+    stays pending and the next `repwatch run` retries it, as for any pipeline alert)."""
+    from alerts import TicketChanges, attach_evidence, ensure_ticket
+    from repwatch.pipeline import deliver_pending, queue_alerts
 
-    def action(s, who, now):
-        incident = s.get(Incident, incident_id)
-        if incident is None or incident.status != "open":
-            raise AlertError(f"no open incident #{incident_id}")
-        ticket = ensure_ticket(s, incident, request.app.state.config.alerts, now, base_url=None,
-                               changes=TicketChanges(), force=True, reason=f"opened from the incidents page by {who}")
-        assert ticket is not None   # force=True always gives one
-        return f"工单 #{ticket.id} Ticket #{ticket.id} for incident #{incident_id}."
-    return _act(request, action, "")
+    state = request.app.state
+    config, now = state.config, state.clock.now()
+    try:
+        with state.db.session() as s:
+            incident = s.get(Incident, incident_id)
+            if incident is None or incident.status != "open":
+                raise AlertError(f"no open incident #{incident_id}")
+            who = actor(request.state.principal)
+            changes = TicketChanges()
+            ticket = ensure_ticket(s, incident, config.alerts, now, base_url=config.base_url, changes=changes,
+                                   force=True, reason=f"opened from the incidents page by {who}")
+            assert ticket is not None   # force=True always gives one
+            attach_evidence(s, changes.alerts)   # the top posts, as a pipeline pass attaches them
+            queue_alerts(s, config, changes.alerts, now)
+            message = f"工单 #{ticket.id} Ticket #{ticket.id} for incident #{incident_id}."
+    except AlertError as exc:
+        flash(request, str(exc), "error")
+        return RedirectResponse("/incidents", status_code=303)
+    if changes.alerts:
+        report = deliver_pending(state.db, config, now)
+        if report.failed or report.retry_later:
+            message += " 通知稍后重试 The notification will be retried by the next run."
+    flash(request, message)
+    return RedirectResponse("/incidents", status_code=303)
 
 
 @router.post("/incidents/{incident_id}/merge", dependencies=[agent, csrf])

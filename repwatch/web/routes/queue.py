@@ -6,6 +6,8 @@ selected tickets (assign, move, close: the same actions, through repwatch/web/ac
 ticket page, so each ticket gets the same audit trail)."""
 from __future__ import annotations
 
+from datetime import date
+
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse
 from sqlalchemy import select
@@ -29,15 +31,25 @@ BULK_ACTIONS = ("assign", "move", "close")
 def queue_filters(request: Request, state: list[str] = Query([]), severity: list[str] = Query([]),
                   category: list[str] = Query([]), department: str = Query("", max_length=200),
                   source: str = Query(""), breached: str = Query(""), assignee: str = Query("", max_length=200),
-                  target: str = Query("", max_length=200), view: str = Query("")) -> QueueFilters:
-    """Lenient on purpose: an unknown value in a bookmarked URL is dropped, not an error page."""
+                  target: str = Query("", max_length=200), view: str = Query(""),
+                  day_from: str = Query("", alias="from", max_length=20),
+                  day_to: str = Query("", alias="to", max_length=20)) -> QueueFilters:
+    """Lenient on purpose: an unknown value in a bookmarked URL is dropped, not an error page. `from` and
+    `to` are local days (the team's timezone) the tickets' clocks started in, as the reports count them."""
     return QueueFilters(
         state=[s for s in state if s in STATES], severity=[s for s in severity if s in SEVERITIES],
         category=[c for c in category if c in CATEGORIES], department=department.strip() or None,
         source=int(source) if source.isdigit() and len(source) < 10 else None,
         breached=breached in ("1", "true", "on", "yes"), assignee=assignee.strip() or None,
         target=target.strip() or None, view=view if view in VIEWS else None,
-        me=request.state.principal.name)
+        me=request.state.principal.name, day_from=_day(day_from), day_to=_day(day_to), tz=request.app.state.tz)
+
+
+def _day(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text.strip()) if text.strip() else None
+    except ValueError:
+        return None
 
 
 def _back(to: str) -> str:

@@ -1,6 +1,7 @@
 """The reports page (/reports) and its CSV (/reports.csv): the manager's figures over a period, from
-alerts/reports.py (the same as `repwatch report` and GET /api/reports). Charts click through to the
-queue with the filters of the tickets behind each bar."""
+alerts/reports.py (the same as `repwatch report` and GET /api/reports). Charts and table rows click
+through to the queue with the filters of the tickets behind each figure and the same period (`from`/`to`:
+the local days the tickets' clocks started in); a trend bar, to its own day or week."""
 from __future__ import annotations
 
 import csv
@@ -10,7 +11,7 @@ from datetime import date, timedelta
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from alerts import REPORT_GROUPINGS as GROUPINGS, build_report, period, queue_link
+from alerts import REPORT_GROUPINGS as GROUPINGS, build_report, period
 from repwatch.web.charts import linked_hbars, stacked_bars
 from repwatch.web.deps import principal
 from repwatch.web.render import page
@@ -66,7 +67,7 @@ def reports_page(request: Request, since: str = Query("", max_length=20), until:
                                  caption="解决时间中位数 Median time to resolution (hours), by category")
     fmt = "%m-%d"
     over_time = stacked_bars([d.strftime(fmt) for d in r.bins],
-                             [(_pair("category", c), counts, queue_link(category=c))
+                             [(_pair("category", c), counts, r.link(category=c), r.bin_links(category=c))
                               for c, counts in r.by_category_over_time.items()],
                              caption="投诉类别趋势 Complaints (tickets) by category over time", width=1200)
     sources = linked_hbars([(s.name, s.complaints, s.link) for s in r.top_sources], css="bar src",

@@ -25,7 +25,8 @@
         .then(function (html) {
           if (html === null || html === undefined) return;
           box.innerHTML = html;
-          if (stamp) stamp.textContent = new Date().toLocaleTimeString();
+          var fresh = box.querySelector("[data-now]");      // the server's time, in the team's timezone
+          if (stamp && fresh) stamp.textContent = fresh.getAttribute("data-now");
         })
         .catch(function () { /* offline for a moment: try again next tick */ });
     }

@@ -13,7 +13,7 @@ Downgrade takes the channel off the keys again; `failed` stays failed, which the
 re-sends either, and the deleted pending rows are what the old protocol would send anyway.
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0009
 """
 from alembic import op
 import sqlalchemy as sa
