@@ -34,6 +34,7 @@ class Tfidf:
     def __init__(self, terms: Sequence[str], idf, analyzer: Callable[[str], Iterable[str]] | tuple):
         self.index = dict(zip(terms, range(len(terms))))
         self.idf = np.asarray(idf, dtype=np.float32)
+        self.analyzer: Callable[[str], Iterable[str]]
         if isinstance(analyzer, tuple):
             _, lo, hi = analyzer
             self.analyzer = lambda text: char_ngrams(text, lo, hi)
@@ -44,16 +45,18 @@ class Tfidf:
         from scipy.sparse import csr_matrix  # noqa: PLC0415
 
         index = self.index
-        indptr, indices, counts = [0], [], []
+        indptr: list[int] = [0]
+        indices: list[int] = []
+        counts: list[int] = []
         for text in texts:
             row: dict[int, int] = {}
             for token in self.analyzer(text):
                 j = index.get(token)
                 if j is not None:
                     row[j] = row.get(j, 0) + 1
-            cols = sorted(row)
-            indices.extend(cols)
-            counts.extend(row[j] for j in cols)
+            present = sorted(row)
+            indices.extend(present)
+            counts.extend(row[j] for j in present)
             indptr.append(len(indices))
         cols = np.asarray(indices, dtype=np.int32)
         data = np.asarray(counts, dtype=np.float32)
