@@ -54,9 +54,9 @@ class Tfidf:
                 j = index.get(token)
                 if j is not None:
                     row[j] = row.get(j, 0) + 1
-            cols = sorted(row)
-            indices.extend(cols)
-            counts.extend(row[j] for j in cols)
+            present = sorted(row)
+            indices.extend(present)
+            counts.extend(row[j] for j in present)
             indptr.append(len(indices))
         columns = np.asarray(indices, dtype=np.int32)
         data = np.asarray(counts, dtype=np.float32)
