@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from alerts.notify.dispatch import dispatch
+from alerts.notify.dispatch import deliver_due, enqueue
 from alerts.notify.base import Alert
 from alerts.notify.registry import get_notifier
 from alerts.notify.render import markdown, plain
@@ -23,6 +23,14 @@ from tests.alerts.services import SERVICES, options_for
 
 TZ = "Asia/Shanghai"
 POST = "快送外卖三天没到，京东都比你快，我要去媒体曝光"
+
+
+def send(s, alerts, notifiers, now):
+    """Log the alerts, commit, and send what is due: what the alert stage does after evaluating."""
+    policy = DeliverySettings()
+    queued = enqueue(s, alerts, notifiers, RunContext(now, ZoneInfo(TZ)), policy)
+    s.commit()
+    return queued + deliver_due(s, notifiers, now, policy, commit=s.commit)
 
 
 def build(kind: str, options: dict):
@@ -72,7 +80,7 @@ def test_the_alert_email_reads_signals_in_words_and_says_respond_by_in_the_team_
     email = build("email", {"from": "repwatch@example.com", "to": ["team@example.com"],
                             "smtp": {"host": "127.0.0.1", "port": smtp.port}})
     with db.session() as s:
-        report = dispatch(s, alerts, [email], clock.now(), commit=s.commit, policy=DeliverySettings(), tz=TZ)
+        report = send(s, alerts, [email], clock.now())
     assert report.sent == 1
     msg = smtp.messages[0]
     text = msg.get_body(("plain",)).get_content()
@@ -89,7 +97,7 @@ def test_the_robot_message_says_respond_by_too(db, clock, http_server, opened):
     svc = SERVICES["dingtalk"](http_server)
     robot = build("dingtalk", options_for("dingtalk", svc))
     with db.session() as s:
-        assert dispatch(s, alerts, [robot], clock.now(), commit=s.commit, policy=DeliverySettings(), tz=TZ).sent == 1
+        assert send(s, alerts, [robot], clock.now()).sent == 1
     text = svc.accepted[0]["markdown"]["text"]
     assert "**首次响应截止 respond by**: 2026-11-23 14:00 CST" in text
     assert "指向商家·京东" in text and "company:京东" not in text
