@@ -11,18 +11,20 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from alerts.notify.dispatch import dispatch
+from alerts.notify.dispatch import deliver_due, enqueue
 from alerts.notify.base import Alert, Deferred, Delivered
 from alerts.notify.limits import Rate, SendWindow, clip, marker, split, unmark, utf8_len
 from alerts.notify.registry import get_notifier
 from alerts.notify.render import markdown
 from alerts.settings import DeliverySettings
 from repwatch.loopback import LoopbackHTTPServer
+from storage.context import RunContext
 from storage.models import DetectorState, Notification
 from tests.alerts.services import SERVICES, options_for
 
@@ -219,7 +221,11 @@ def alerts(n: int, severity: str = "important") -> list[Alert]:
 
 def run(db, notifiers, wall: Wall, new=()):
     with db.session() as s:
-        return dispatch(s, list(new), notifiers, wall.now(), commit=s.commit, policy=DeliverySettings(), tz=TZ)
+        # what the alert stage does after evaluating: log, commit, send what is due
+        now, policy = wall.now(), DeliverySettings()
+        queued = enqueue(s, list(new), notifiers, RunContext(now, ZoneInfo(TZ)), policy)
+        s.commit()
+        return queued + deliver_due(s, notifiers, now, policy, commit=s.commit)
 
 
 def log(db):
