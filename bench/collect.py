@@ -15,7 +15,7 @@ also collected by `reader` (a feed library, installed in a separate environment:
 environment's interpreter; see bench/reader_peer.py), side by side in the same run.
 
     .venv/bin/python bench/collect.py [--feeds 200] [--entries 30] [--pg URL] [--latency 0.05]
-        [--reader /tmp/venv/bin/python] [--web] [--markdown]
+        [--reader /tmp/venv/bin/python] [--reader-workers 8] [--per-host 16] [--concurrency 16] [--web] [--markdown]
 """
 from __future__ import annotations
 

@@ -58,14 +58,14 @@ class Tfidf:
             indices.extend(present)
             counts.extend(row[j] for j in present)
             indptr.append(len(indices))
-        cols = np.asarray(indices, dtype=np.int32)
+        columns = np.asarray(indices, dtype=np.int32)
         data = np.asarray(counts, dtype=np.float32)
         np.log(data, out=data)
         data += 1.0
-        data *= self.idf[cols]
+        data *= self.idf[columns]
         ptr = np.asarray(indptr, dtype=np.int64)
         lengths = np.diff(ptr)
         rows = np.repeat(np.arange(len(lengths)), lengths)
         norms = np.sqrt(np.bincount(rows, weights=data.astype(np.float64) ** 2, minlength=len(lengths)))
         data /= np.where(norms > 0, norms, 1.0)[rows].astype(np.float32)
-        return csr_matrix((data, cols, ptr), shape=(len(lengths), len(self.idf)))
+        return csr_matrix((data, columns, ptr), shape=(len(lengths), len(self.idf)))

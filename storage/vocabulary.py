@@ -72,6 +72,20 @@ LABELS: dict[str, dict[str, dict[str, str]]] = {
         "en": {"ok": "ok", "degraded": "degraded", "failing": "failing", "silent": "silent", "unknown": "unknown",
                "not_run": "not run that day"},
     },
+    # what an incident's signals say (sentiment/ finds `kind:word`, alerts/ adds bare reasons such as
+    # `reach` or `spread`); the web, the alert emails and the robots all show them through signal_label()
+    "signal": {
+        "zh": {"repeat": "反复出现", "unresolved": "长期未解决", "long_wait": "久等未果", "media": "媒体曝光",
+               "legal": "法律", "regulator": "监管投诉", "warning": "公开劝退", "head_office": "要求总部处理",
+               "safety": "安全", "intensity": "情绪强烈", "company": "指向商家", "target": "指向对象",
+               "reach": "影响面", "rating": "低评分", "engagement": "互动激增", "spread": "扩散",
+               "surge": "投诉激增", "dismissed": "已驳回", "error": "分析出错"},
+        "en": {"repeat": "repeat", "unresolved": "unresolved", "long_wait": "long wait", "media": "media",
+               "legal": "legal", "regulator": "regulator", "warning": "warning others", "head_office": "head office",
+               "safety": "safety", "intensity": "strong feeling", "company": "names a company", "target": "target",
+               "reach": "reach", "rating": "low rating", "engagement": "engagement surge", "spread": "spreading",
+               "surge": "complaints rising", "dismissed": "dismissed", "error": "analysis error"},
+    },
 }
 SEVERITY_ZH = LABELS["severity"]["zh"]
 CATEGORY_ZH = LABELS["category"]["zh"]
@@ -84,6 +98,16 @@ def label(kind: str, key: str | None, locale: str = "zh") -> str:
     if not key:
         return "-"
     return LABELS[kind][locale].get(key, key)
+
+
+def signal_label(signal: str, locale: str = "zh") -> str:
+    """A signal as people read it: `company:京东` is '指向商家·京东', a bare `reach` is '影响面'. Signals
+    named after a category (`delivery:没到`) show the category's word. Unknown kinds show as they are."""
+    kind, _, word = signal.partition(":")
+    name = LABELS["signal"][locale].get(kind) or LABELS["category"][locale].get(kind)
+    if not name:
+        return signal
+    return f"{name}·{word}" if word else name
 
 
 # -- event time: when a post happened ---------------------------------------------------------------

@@ -2,7 +2,7 @@
 severity. Built here, from the database, so each kind of alert shows the same things."""
 from __future__ import annotations
 
-from datetime import tzinfo
+from datetime import datetime, timezone, tzinfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from alerts.notify.base import Alert
 from storage.models import Incident, IncidentMention, Mention, Source, Ticket
 from storage.timefmt import local_time
-from storage.vocabulary import CATEGORY_ZH
+from storage.vocabulary import CATEGORY_ZH, RESOLVED_STATES, signal_label
 
 TOP_POSTS = 3
 
@@ -64,7 +64,23 @@ def incident_figures(incident: Incident, session: Session | None = None, tz: tzi
         spread = {"authors": authors, "sources": ", ".join(sources[:5]) + (" …" if len(sources) > 5 else "")}
     return {**about, "mentions": incident.mention_count, **spread, "reach": incident.reach,
             "first_seen": local_time(incident.first_seen, tz), "last_seen": local_time(incident.last_seen, tz),
-            "signals": ", ".join(incident.signals or []) or "-"}
+            "signals": ", ".join(signal_label(s) for s in incident.signals or []) or "-"}
+
+
+def _utc(moment: datetime) -> str:
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(timezone.utc).isoformat()
+
+
+def sla_deadline(ticket: Ticket) -> dict | None:
+    """What the team must do next on the ticket, and by when: the first response until it is given,
+    then the resolution. None while the clock is paused (waiting for the customer) or once resolved."""
+    if ticket.paused_at is not None or ticket.state in RESOLVED_STATES:
+        return None
+    if ticket.first_response_due is not None and ticket.first_response_at is None:
+        return {"kind": "first_response", "due": _utc(ticket.first_response_due)}
+    if ticket.resolution_due is not None and ticket.resolved_at is None:
+        return {"kind": "resolution", "due": _utc(ticket.resolution_due)}
+    return None
 
 
 def ticket_alert(session: Session, ticket: Ticket, incident: Incident, *, kind: str, key: str, summary: str,
@@ -74,7 +90,7 @@ def ticket_alert(session: Session, ticket: Ticket, incident: Incident, *, kind: 
     return Alert(
         key=key, kind=kind, title=incident.title[:120], severity=severity or ticket.severity, summary=summary,
         category=category, url=ticket_url(base_url, ticket.id), ticket_id=ticket.id, incident_id=incident.id,
-        target=incident.target, repeatable=repeatable,
+        target=incident.target, repeatable=repeatable, deadline=sla_deadline(ticket),
         figures={"ticket": f"#{ticket.id} {ticket.state}", "owner": ticket.assignee or ticket.department or "-",
                  **(figures or {})},
     )

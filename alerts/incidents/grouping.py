@@ -66,7 +66,7 @@ STOP = set("""
 """.split())
 
 
-SOCIAL_IDF = Path(__file__).with_name("data") / "idf_social.tsv.gz"
+SOCIAL_IDF = Path(__file__).resolve().parents[1] / "data" / "idf_social.tsv.gz"   # alerts/data/
 USE_SOCIAL = True   # bench/incidents.py turns it off to measure jieba's table alone
 
 
@@ -82,7 +82,7 @@ def _idf() -> dict[str, float]:
                 import jieba.analyse as ja   # lazy: the dictionary load costs about a second
 
                 table = dict(ja.TFIDF().idf_freq)
-                if USE_SOCIAL and SOCIAL_IDF.exists():
+                if USE_SOCIAL:   # shipped with the package: a missing file is an error, not a silent fallback
                     with gzip.open(SOCIAL_IDF, "rt", encoding="utf-8") as f:
                         total = int(f.readline())
                         for line in f:
@@ -332,12 +332,13 @@ class Grouper:
             # how much of what the post says the incident already holds, for incidents sharing an anchor:
             # a short post ("又拉肚子了，过期三明治") says little, all of it about the incident, while
             # its cosine with a centroid of thirty terms stays low
-            for w, x in vec.items():
+            for w, x in vec.items():   # the few anchored candidates looked up in each posting list
                 ids = self.postings.get((target, w))
                 if ids and len(ids) <= common:
                     xx = x * x
-                    for cid in cover.keys() & ids.keys():
-                        cover[cid] += xx
+                    for cid in cover:
+                        if cid in ids:
+                            cover[cid] += xx
             for cid, covered in cover.items():
                 if covered >= st.cover:
                     scores[cid] = max(scores[cid], st.threshold + (covered - st.cover) * (1 - st.threshold))

@@ -1,5 +1,7 @@
 """The notifier contract: send(alert) -> Delivered | Retryable(error) | Failed(error).
-Like Alertmanager's Notifier.Notify, the result says whether trying again could help."""
+Like Alertmanager's Notifier.Notify, the result says whether trying again could help. Deferred, a kind
+of Retryable, says "not now": the channel's rate is used up or the service said "too fast"; it is no
+failure and is not counted as an attempt."""
 from __future__ import annotations
 
 import time
@@ -7,6 +9,7 @@ from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field, fields
 from typing import Callable, ClassVar, Generic, Self, TypeVar, Union
 
+from alerts.notify.limits import SendWindow
 from storage.types import Strict
 
 O = TypeVar("O", bound=Strict)
@@ -31,6 +34,13 @@ class Alert:
     # receiver took it, a lost response), new when a still-firing alert is announced again. Receivers
     # dedupe on it (email Message-ID, webhook Idempotency-Key); None when sent outside the dispatcher.
     delivery: str | None = None
+    # The ticket's next SLA deadline, {"kind": "first_response" | "resolution", "due": ISO-8601 in UTC},
+    # shown as "respond by …" in the team's timezone `tz` (an IANA name; the dispatcher sets it).
+    deadline: dict | None = None
+    tz: str | None = None
+    # Parts of this delivery an earlier try already delivered ({"parts": n, "digest": …}), set by the
+    # dispatcher from the log, so a split message goes on where it stopped instead of repeating itself.
+    resume: dict | None = None
     # Who gets it, when the alert names its own recipients (a digest goes to each of its addresses with its
     # own filters): email sends to these instead of the notifier's `to`; other channels ignore it.
     to: list[str] | None = None
@@ -70,7 +80,18 @@ class Delivered:
 @dataclass
 class Retryable:
     error: str
+    # how far a message sent in parts got ({"parts": n, "digest": …}): the dispatcher keeps it on the log
+    # rows and hands it back as Alert.resume on the next try of the same delivery
+    progress: dict | None = None
     ok: ClassVar[bool] = False
+
+
+@dataclass
+class Deferred(Retryable):
+    """Not sent now, and no failure: the channel's rate is used up (alerts/notify/limits.py) or the service
+    answered "too fast" (DingTalk 130101, WeCom 45009, HTTP 429). The dispatcher keeps the notification
+    pending for `retry_after` seconds without counting an attempt; nothing is dropped."""
+    retry_after: float = 60.0
 
 
 @dataclass
@@ -79,7 +100,7 @@ class Failed:
     ok: ClassVar[bool] = False
 
 
-Outcome = Union[Delivered, Retryable, Failed]
+Outcome = Union[Delivered, Retryable, Deferred, Failed]
 
 
 class Notifier(ABC, Generic[O]):
@@ -96,6 +117,18 @@ class Notifier(ABC, Generic[O]):
         # rejects a stale timestamp, so this is real time, not the pipeline's `now`) and sleep for backoff.
         self.wall: Callable[[], float] = time.time
         self.sleep: Callable[[float], None] = time.sleep
+
+    def window_key(self) -> str | None:
+        """The name of the send window this channel shares with others that post to the same place (a
+        robot's URL), kept by the dispatcher across runs; None for channels without a rate limit."""
+        return None
+
+    def use_window(self, window: SendWindow) -> None:
+        """Take the send window the dispatcher loaded (channels with a rate limit only)."""
+
+    def window_state(self) -> dict | None:
+        """The send window to keep, or None."""
+        return None
 
     @classmethod
     def from_config(cls, name: str, options: O, *, min_severity: str = "general") -> Self:

@@ -7,7 +7,14 @@ One row per (alert key, channel) holds the alert itself, so:
 - a still-firing alert (repeatable, e.g. a spread alarm) is sent again only after `repeat_interval`;
 - a new alert waits `group_wait` (urgent ones do not), and non-urgent ones wait out quiet hours;
 - alerts of one group (one incident, else one target) that are due together go out as one message;
-- silenced alerts are logged as `silenced` and not sent.
+- silenced alerts are logged as `silenced` and not sent;
+- a channel with a rate (the chat robots, alerts/notify/robots.py) that has used it up answers Deferred:
+  the rows stay pending, without an attempt counted, until the channel's window frees, and go out on a
+  later run; the window of recent sends per robot is kept in DetectorState (`rate:<hash of the URL>`),
+  so a new process knows what the last one sent;
+- a message sent in parts that stopped part-way (a failure, or the robot saying "too fast") keeps how
+  far it got on its rows (`payload._progress`, tied to the delivery id), and the next try of the same
+  delivery goes on from the next part instead of repeating the first ones.
 Each group's outcome is committed at once (with `commit`), so a crash mid-batch never re-sends.
 
 The daily digest is an alert of kind "digest" with its own recipients (alerts/digest/deliver.py) and
@@ -19,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import datetime, timedelta
 from itertools import groupby
 from typing import Callable, Sequence
 
@@ -27,11 +34,12 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from alerts.notify import silences
-from alerts.notify.base import Alert, Delivered, Failed, Notifier
+from alerts.notify.base import Alert, Deferred, Delivered, Failed, Notifier
+from alerts.notify.limits import SendWindow
 from alerts.notify.policy import combine, due_time
 from alerts.settings import DeliverySettings
 from storage.context import RunContext
-from storage.models import Notification, Ticket
+from storage.models import DetectorState, Notification, Ticket
 from storage.vocabulary import severity_rank
 from storage.writes import insert_ignore
 
@@ -48,6 +56,7 @@ class DispatchReport:
     silenced: int = 0
     waiting: int = 0        # queued behind group_wait or quiet hours
     messages: int = 0       # messages actually handed to notifiers (a group is one message)
+    deferred: int = 0       # pending until the channel's rate allows (or after its "too fast")
 
     def __add__(self, other: "DispatchReport") -> "DispatchReport":
         return DispatchReport(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
@@ -78,9 +87,10 @@ def enqueue(session: Session, alerts: Sequence[Alert], notifiers: Sequence[Notif
                 continue
             key = f"{alert.key}@{notifier.name}"
             due = due_time(alert, now, policy, tz)
+            payload = {**alert.to_dict(), "tz": alert.tz or tz.key}   # times are shown in the team's zone
             if insert_ignore(session, Notification, dict(
                     key=key, channel=notifier.name, kind=alert.kind, ticket_id=alert.ticket_id, status="pending",
-                    attempts=0, created_at=now, summary=alert.title[:500], payload=alert.to_dict(),
+                    attempts=0, created_at=now, summary=alert.title[:500], payload=payload,
                     group_key=alert.group, due_at=due, sends=0), ["key"]):
                 continue
             row = session.scalar(select(Notification).where(Notification.key == key))
@@ -89,9 +99,9 @@ def enqueue(session: Session, alerts: Sequence[Alert], notifiers: Sequence[Notif
             if alert.repeatable and row.status in ("sent", "silenced") and now - last >= policy.repeat_interval:
                 # still firing after repeat_interval: send again, with the fresh evidence
                 row.status, row.attempts, row.last_error = "pending", 0, None
-                row.payload, row.due_at, row.summary = alert.to_dict(), due, alert.title[:500]
+                row.payload, row.due_at, row.summary = payload, due, alert.title[:500]
             elif row.status == "pending" and alert.repeatable:
-                row.payload = alert.to_dict()    # not sent yet: send the newest figures
+                row.payload = payload    # not sent yet: send the newest figures
             else:
                 report.skipped += 1
     return report
@@ -104,13 +114,22 @@ def deliver_due(session: Session, notifiers: Sequence[Notifier], now: datetime, 
     (`only`: just the rows matching it, e.g. alert_rows() or one digest's digest_rows())."""
     report = DispatchReport()
     muting = silences.active(session, now)
+    windows: dict[str, SendWindow] = {}     # one per robot, shared by the notifiers that post to it
     for notifier in notifiers:
+        window_key = notifier.window_key()
+        if window_key is not None:
+            if window_key not in windows:
+                windows[window_key] = _load_window(session, window_key)
+            notifier.use_window(windows[window_key])
         stmt = select(Notification).where(Notification.channel == notifier.name, Notification.status == "pending")
         if only is not None:
             stmt = stmt.where(only)
         rows = list(session.scalars(stmt.order_by(Notification.group_key, Notification.id)))
-        for _, grouped in groupby(rows, key=lambda r: r.group_key or r.key):
-            members = list(grouped)
+        groups = [list(members) for _, members in groupby(rows, key=lambda r: r.group_key or r.key)]
+        # most severe first, then oldest: when a channel's rate runs out, what waits is the mildest
+        groups.sort(key=lambda members: (-max(severity_rank((r.payload or {}).get("severity")) for r in members),
+                                         members[0].id))
+        for members in groups:
             if not any(r.due_at is None or r.due_at <= now for r in members):
                 report.waiting += len(members)
                 continue
@@ -118,6 +137,9 @@ def deliver_due(session: Session, notifiers: Sequence[Notifier], now: datetime, 
             batch = [r for r in members if r.attempts == 0 or r.due_at is None or r.due_at <= now]
             report.waiting += len(members) - len(batch)
             _send_group(session, notifier, batch, now, policy, muting, report)
+            state = notifier.window_state()
+            if window_key is not None and state is not None:
+                _keep_window(session, window_key, state, now)
             if commit:
                 commit()
     return report
@@ -139,7 +161,17 @@ def _send_group(session: Session, notifier: Notifier, rows: list[Notification], 
         return
     message = combine([a for _, a in live])
     message.delivery = delivery_id(notifier.name, [row for row, _ in live])
+    message.resume = _progress(live, message.delivery)
     outcome = notifier.send(message)
+    if isinstance(outcome, Deferred):
+        # not now, and no failure: the rate is used up or the robot said "too fast"; no attempt is counted
+        for row, _ in live:
+            row.due_at = now + timedelta(seconds=outcome.retry_after)
+            row.last_error = f"waiting: {outcome.error}"[:2000]
+            _keep_progress(row, outcome.progress, message.delivery)
+            report.deferred += 1
+        log.info("notify %s via %s deferred: %s", message.key, notifier.name, outcome.error)
+        return
     report.messages += 1
     for row, alert in live:
         row.attempts += 1
@@ -149,6 +181,7 @@ def _send_group(session: Session, notifier: Notifier, rows: list[Notification], 
             if (row.payload or {}).get("document"):
                 # a sent row is never rebuilt: keep its short form, not the digest's HTML and chart
                 row.payload = {**row.payload, "document": None}
+            _keep_progress(row, None, None)
             report.sent += 1
             if outcome.ref and alert.ticket_id:
                 _remember_ref(session, alert.ticket_id, notifier.name, outcome.ref)
@@ -159,9 +192,41 @@ def _send_group(session: Session, notifier: Notifier, rows: list[Notification], 
             report.failed += 1
         else:
             row.due_at = now + policy.retry_backoff * (2 ** (row.attempts - 1))
+            _keep_progress(row, outcome.progress, message.delivery)
             report.retry_later += 1
     if not isinstance(outcome, Delivered):
         log.warning("notify %s via %s: %s", message.key, notifier.name, outcome.error)
+
+
+def _progress(live: list[tuple[Notification, Alert]], delivery: str) -> dict | None:
+    """How far an earlier try of this very delivery got, when every row of it agrees."""
+    found = [(row.payload or {}).get("_progress") for row, _ in live]
+    first = found[0]
+    if first and first.get("delivery") == delivery and all(p == first for p in found):
+        return {"parts": first.get("parts", 0), "digest": first.get("digest")}
+    return None
+
+
+def _keep_progress(row: Notification, progress: dict | None, delivery: str | None) -> None:
+    payload = dict(row.payload or {})
+    if progress:
+        payload["_progress"] = {**progress, "delivery": delivery}
+    elif "_progress" in payload:
+        del payload["_progress"]
+    else:
+        return
+    row.payload = payload
+
+
+def _load_window(session: Session, key: str) -> SendWindow:
+    return SendWindow.from_state(session.scalar(select(DetectorState.state).where(DetectorState.key == key)))
+
+
+def _keep_window(session: Session, key: str, state: dict, now: datetime) -> None:
+    if not insert_ignore(session, DetectorState, dict(key=key, state=state, updated_at=now), ["key"]):
+        row = session.scalar(select(DetectorState).where(DetectorState.key == key))
+        assert row is not None   # the insert was ignored: the row is there
+        row.state, row.updated_at = state, now
 
 
 def delivery_id(channel: str, rows: list[Notification]) -> str:

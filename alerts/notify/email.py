@@ -17,6 +17,7 @@ from pydantic import Field, SecretStr
 
 from alerts.notify.base import Alert, Delivered, Failed, Notifier, Outcome, Retryable
 from alerts.notify.headers import clean_header
+from alerts.notify.render import deadline
 from storage.deadline import DeadlinePassed, call_within
 from storage.types import Strict
 from storage.vocabulary import SEVERITY_ZH
@@ -96,7 +97,7 @@ def _converse(settings: SmtpSettings, message: EmailMessage, opened: list) -> Ou
 
 
 def render_alert(alert: Alert) -> tuple[str, str]:
-    ctx = {"alert": alert, "severity_zh": SEVERITY_ZH.get(alert.severity, alert.severity)}
+    ctx = {"alert": alert, "severity_zh": SEVERITY_ZH.get(alert.severity, alert.severity), "deadline": deadline(alert)}
     return _env.get_template("alert.txt.j2").render(ctx), _env.get_template("alert.html.j2").render(ctx)
 
 

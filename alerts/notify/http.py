@@ -1,8 +1,9 @@
 """The HTTP path shared by the webhook, chat and tracker notifiers (httpx).
 
 Transport errors, timeouts, 5xx and 429 are retried here with a doubling backoff, then reported as
-Retryable so the notification log tries again on a later run; other 4xx are the caller's mistake
-(a wrong token, a bad payload) and fail at once with what the server said."""
+Retryable so the notification log tries again on a later run (a 429 as Deferred: the server asked us to
+slow down, which is no failure, so it waits `Retry-After` without using up an attempt); other 4xx are the
+caller's mistake (a wrong token, a bad payload) and fail at once with what the server said."""
 from __future__ import annotations
 
 import time
@@ -13,7 +14,7 @@ import httpx
 from pydantic import BeforeValidator, Field, SecretStr, field_validator
 from typing_extensions import Annotated
 
-from alerts.notify.base import Failed, Retryable
+from alerts.notify.base import Deferred, Failed, Retryable
 from storage.deadline import Cancelled, DeadlinePassed, call_within
 from storage.types import Duration, Strict
 
@@ -55,8 +56,10 @@ def _excerpt(response: httpx.Response) -> str:
 
 def request(method: str, url: str, options: HttpOptions, *, json=None, content: bytes | None = None,
             headers: dict | None = None, params: dict | None = None, auth=None,
-            sleep: Callable[[float], None] = time.sleep) -> httpx.Response | Retryable | Failed:
-    """One logical request with in-run retries. Returns the response (2xx/3xx), or an outcome."""
+            sleep: Callable[[float], None] = time.sleep,
+            throttled: float = 60.0) -> httpx.Response | Retryable | Deferred | Failed:
+    """One logical request with in-run retries. Returns the response (2xx/3xx), or an outcome. A 429
+    waits the answer's Retry-After, else `throttled` seconds."""
     wait = options.backoff.total_seconds()
     last: Optional[Retryable] = None
     all_headers = {"User-Agent": USER_AGENT, **(headers or {})}
@@ -76,7 +79,11 @@ def request(method: str, url: str, options: HttpOptions, *, json=None, content: 
             except httpx.TransportError as exc:
                 last = Retryable(f"{method} {_safe(url)}: {type(exc).__name__}: {exc}")
                 continue
-            if response.status_code >= 500 or response.status_code == 429:
+            if response.status_code == 429:
+                last = Deferred(f"{method} {_safe(url)}: HTTP 429 (too many requests): {_excerpt(response)}",
+                                retry_after=retry_after(response, throttled))
+                continue
+            if response.status_code >= 500:
                 last = Retryable(f"{method} {_safe(url)}: HTTP {response.status_code}: {_excerpt(response)}")
                 continue
             if response.status_code >= 400:
@@ -85,6 +92,15 @@ def request(method: str, url: str, options: HttpOptions, *, json=None, content: 
             return response
     assert last is not None   # at least one attempt was made, and each failed one set it
     return last
+
+
+def retry_after(response: httpx.Response, default: float = 60.0) -> float:
+    """Seconds the server asked us to wait (Retry-After in seconds), within 1s and a day."""
+    try:
+        seconds = float(response.headers.get("retry-after", ""))
+    except ValueError:
+        return default
+    return min(max(seconds, 1.0), 86_400.0)
 
 
 def _send_within(client: httpx.Client, request: httpx.Request, seconds: float, auth=None) -> httpx.Response:

@@ -61,4 +61,8 @@ def combine(alerts: list[Alert]) -> Alert:
         summary="\n".join(a.summary for a in ordered), category=lead.category, url=lead.url,
         ticket_id=next((a.ticket_id for a in ordered if a.ticket_id), None), incident_id=lead.incident_id,
         evidence=evidence[:5], figures={**{k: v for a in reversed(ordered) for k, v in a.figures.items()},
-                                        "alerts": len(alerts)}, target=lead.target)
+                                        "alerts": len(alerts)}, target=lead.target,
+        # the soonest deadline among them is the one the team must meet
+        deadline=min((a.deadline for a in ordered if a.deadline and a.deadline.get("due")),
+                     key=lambda d: d["due"], default=None),
+        tz=next((a.tz for a in ordered if a.tz), None))

@@ -5,9 +5,11 @@ post cannot smuggle a phishing link into the team's chat), and only http(s) link
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from urllib.parse import quote
 
 from alerts.notify.base import Alert
+from storage.timefmt import local_time
 from storage.vocabulary import SEVERITY_ZH
 
 SEVERITY_MARK = {"urgent": "🔴", "important": "🟠", "general": "⚪"}
@@ -44,6 +46,31 @@ def heading(alert: Alert) -> str:
     return f"{SEVERITY_MARK.get(alert.severity, '')}[{SEVERITY_ZH.get(alert.severity, alert.severity)}] {alert.title}"
 
 
+DEADLINE_LABEL = {"first_response": "首次响应截止 respond by", "resolution": "解决截止 resolve by"}
+
+
+def deadline(alert: Alert) -> tuple[str, str] | None:
+    """('首次响应截止 respond by', '2026-12-01 13:45 CST'): the ticket's next SLA deadline in the team's
+    timezone, labelled with it (storage.timefmt, the one time formatter); None when the alert has none (no ticket, or its clock is paused)."""
+    if not alert.deadline or not alert.deadline.get("due"):
+        return None
+    try:
+        due = datetime.fromisoformat(alert.deadline["due"])
+    except (TypeError, ValueError):
+        return None
+    kind = alert.deadline.get("kind", "first_response")
+    try:
+        when = local_time(due, alert.tz)
+    except (KeyError, ValueError):      # a zone this machine does not know: still a labelled time
+        when = local_time(due, "UTC")
+    return DEADLINE_LABEL.get(kind, kind), when
+
+
+def deadline_line(alert: Alert) -> str | None:
+    found = deadline(alert)
+    return f"{found[0]}: {found[1]}" if found else None
+
+
 def figures_line(alert: Alert) -> str:
     return "; ".join(f"{k}: {v}" for k, v in alert.figures.items())
 
@@ -52,6 +79,8 @@ def plain(alert: Alert) -> str:
     lines = [heading(alert), alert.summary]
     if alert.category:
         lines.append(f"类别 category: {alert.category}; 严重度 severity: {alert.severity}")
+    if due := deadline_line(alert):
+        lines.append(due)
     if alert.figures and not is_digest(alert):
         lines.append(figures_line(alert))
     for e in alert.evidence:
@@ -65,7 +94,8 @@ def plain(alert: Alert) -> str:
 def markdown(alert: Alert) -> str:
     lines = [f"### {md(heading(alert), 300)}", "", "  \n".join(md(line, 500) for line in alert.summary.splitlines()), ""]
     if not is_digest(alert):
-        lines.append(f"**类别 category**: {md(alert.category or '-')}  \n**严重度 severity**: {alert.severity}")
+        lines.append(f"**类别 category**: {md(alert.category or '-')}  \n**严重度 severity**: {alert.severity}"
+                     + (f"  \n**{due[0]}**: {due[1]}" if (due := deadline(alert)) else ""))
     if alert.figures and not is_digest(alert):
         lines.append("")
         lines += [f"- {md(str(k), 40)}: {md(str(v), 120)}" for k, v in alert.figures.items()]

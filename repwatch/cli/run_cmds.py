@@ -21,8 +21,9 @@ def print_report(report, *, echo=echo) -> None:
                  "SLA breaches": ev.sla_breaches}
         if any(extra.values()):
             echo(", ".join(f"{k} {v}" for k, v in extra.items()))
-    if disp is not None and (disp.sent or disp.failed or disp.retry_later):
-        echo(f"notifications sent {disp.sent}, failed {disp.failed}, to retry {disp.retry_later}")
+    if disp is not None and (disp.sent or disp.failed or disp.retry_later or disp.deferred):
+        echo(f"notifications sent {disp.sent}, failed {disp.failed}, to retry {disp.retry_later}"
+             + (f", waiting for the channel's rate {disp.deferred}" if disp.deferred else ""))
     for s in failed:
         echo(f"  FAILED {s.name}: {s.error}", err=True)
 

@@ -139,7 +139,8 @@ class Silence(Base):
 
 
 class DetectorState(Base):
-    """Saved state of an online spread detector, so a restart resumes where it stopped."""
+    """Saved state, so a restart resumes where it stopped: the online spread detectors, the engagement
+    cursor, and the chat robots' send windows (`rate:<hash of the URL>`, alerts/dispatch.py)."""
 
     __tablename__ = "detector_state"
 

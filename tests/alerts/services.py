@@ -1,12 +1,18 @@
 """Loopback stand-ins for the services the notifiers talk to. Each is a route table on a real HTTP
-server that checks what the real service checks (signature, key, auth) and answers the way the real
-service answers, recording every message it accepts."""
+server that checks what the real service checks (signature, key, auth, message size, send rate) and
+answers the way the real service answers, recording every message it accepts.
+
+The robots keep their documented limits: DingTalk 20 messages a minute and 20,000 bytes of text, WeCom
+20 a minute and 4,096 bytes of Markdown, Feishu 30 KB a message. Past the rate they answer "too fast"
+(DingTalk 130101, WeCom 45009) on their own clock, `svc.clock`, which a test may share with the
+notifier's to travel in time; `svc.too_fast_next` makes them say it for the next N messages anyway."""
 from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
 import json
+import time
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs
 
@@ -26,6 +32,9 @@ class Service:
     path: str
     accepted: list = field(default_factory=list)     # what the service keeps (messages, issues)
     fail_next: list = field(default_factory=list)    # statuses to answer before behaving
+    clock: object = time.time                        # the robot's own clock, for its rate limit
+    too_fast_next: int = 0                           # answer "too fast" to this many messages first
+    times: list = field(default_factory=list)        # when each accepted message arrived (svc.clock)
 
     def url(self) -> str:
         return self.server.url(self.path)
@@ -39,6 +48,20 @@ def _failing(svc: Service):
         status = svc.fail_next.pop(0)
         return Response(b'{"error": "boom"}', status, {"Content-Type": "application/json", "Retry-After": "0"})
     return None
+
+
+def _too_fast(svc: Service, per_minute: int) -> bool:
+    """The robot's own rate limit: more than `per_minute` in the last 60 s, or told to refuse."""
+    if svc.too_fast_next:
+        svc.too_fast_next -= 1
+        return True
+    now = svc.clock()
+    return sum(1 for t in svc.times if t > now - 60) >= per_minute
+
+
+def _accept(svc: Service, body) -> None:
+    svc.accepted.append(body)
+    svc.times.append(svc.clock())
 
 
 def webhook(server) -> Service:
@@ -71,7 +94,12 @@ def dingtalk(server) -> Service:
                                          hashlib.sha256).digest()).decode()
         if q.get("sign") != want:
             return ok_json({"errcode": 310000, "errmsg": "sign not match"})
-        svc.accepted.append(json.loads(req.body))
+        body = json.loads(req.body.decode("utf-8", errors="strict"))
+        if len(body["markdown"]["text"].encode()) > 20_000:   # the code is ours; the refusal is the point
+            return ok_json({"errcode": 460101, "errmsg": "message too long, at most 20000 bytes"})
+        if _too_fast(svc, 20):
+            return ok_json({"errcode": 130101, "errmsg": "send too fast, exceed 20 times per minute"})
+        _accept(svc, body)
         return ok_json({"errcode": 0, "errmsg": "ok"})
 
     server.routes[svc.path] = route
@@ -87,10 +115,12 @@ def wecom(server) -> Service:
             return bad
         if parse_qs(req.query).get("key") != [TOKEN]:
             return ok_json({"errcode": 93000, "errmsg": "invalid webhook url"})
-        body = json.loads(req.body)
+        body = json.loads(req.body.decode("utf-8", errors="strict"))
         if len(body["markdown"]["content"].encode()) > 4096:
             return ok_json({"errcode": 40058, "errmsg": "markdown.content exceed max length 4096"})
-        svc.accepted.append(body)
+        if _too_fast(svc, 20):
+            return ok_json({"errcode": 45009, "errmsg": "api freq out of limit"})
+        _accept(svc, body)
         return ok_json({"errcode": 0, "errmsg": "ok"})
 
     server.routes[svc.path] = route
@@ -104,12 +134,16 @@ def feishu(server) -> Service:
     def route(req: Request) -> Response:
         if (bad := _failing(svc)) is not None:
             return bad
-        body = json.loads(req.body)
+        if len(req.body) > 30 * 1024:
+            return ok_json({"code": 230025, "msg": "message content is too long"})
+        body = json.loads(req.body.decode("utf-8", errors="strict"))
         want = base64.b64encode(hmac.new(f"{body.get('timestamp')}\n{SECRET}".encode(), b"",
                                          hashlib.sha256).digest()).decode()
         if body.get("sign") != want:
             return ok_json({"code": 19021, "msg": "sign match fail or timestamp is not within one hour"})
-        svc.accepted.append(body)
+        if _too_fast(svc, 100):
+            return ok_json({"code": 11232, "msg": "frequency limited"})
+        _accept(svc, body)
         return ok_json({"code": 0, "msg": "success", "data": {}})
 
     server.routes[svc.path] = route
@@ -123,9 +157,12 @@ def slack(server) -> Service:
         if (bad := _failing(svc)) is not None:
             return bad
         body = json.loads(req.body)
-        if not body.get("text") or not isinstance(body.get("blocks"), list):
+        if not body.get("text") or not isinstance(body.get("blocks", []), list) or len(body["text"]) > 40_000:
             return Response(b"invalid_payload", 400)
-        svc.accepted.append(body)
+        if svc.too_fast_next:
+            svc.too_fast_next -= 1
+            return Response(b"rate_limited", 429, {"Retry-After": "30"})
+        _accept(svc, body)
         return Response(b"ok", 200, {"Content-Type": "text/plain"})
 
     server.routes[svc.path] = route

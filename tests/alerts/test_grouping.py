@@ -105,3 +105,48 @@ def test_group_command_writes_one_object_per_line_in_order():
     strict = invoke("group", "-", "--set", "threshold=0.95", "--set", "cover=0", input=text)
     assert json.loads(strict.stdout.splitlines()[2])["incident"] == 3
     assert invoke("group", "-", "--set", "threshold=2", input=text).exit_code == 2
+
+
+def test_a_topic_tag_joins_posts_that_share_no_other_word():
+    """Many people on one hot topic: each says something else, the tag is what they share."""
+    from alerts.incidents.grouping import hashtags
+
+    assert hashtags("#成雅高速拥堵# 堵了三个小时 #tag") == ["#成雅高速拥堵", "#tag"]
+    g = Grouper()
+    a = g.group("#成雅高速拥堵# 堵了整整三个小时，孩子在车上哭", when=T)[0]
+    b = g.group("国庆出门的朋友注意绕行 #成雅高速拥堵#", when=T)[0]
+    c = g.group("国庆出门的朋友注意安全，孩子在车上记得系安全带", when=T)[0]   # no tag: its own words decide
+    assert a == b and c != a
+    # without the tag the two posts have no word in common and stay apart
+    g = Grouper()
+    a = g.group("堵了整整三个小时，孩子在车上哭", when=T, tags=False)[0]
+    assert g.group("国庆出门的朋友注意绕行", when=T, tags=False)[0] != a
+
+
+def test_emoticons_links_and_platform_words_join_nothing():
+    """Weibo's [嘻嘻] and a truncated 'http:' say nothing about which issue; 京东 and 外卖 are in every
+    other review, so the social-post counts lower their IDF below jieba's news-based table."""
+    import jieba.analyse
+
+    from alerts.incidents.grouping import term_idf
+
+    assert vector("[嘻嘻][威武] 详情:http:") == {}
+    g = Grouper()
+    a = g.group("还是这样的键盘更给力，任你玩转[嘻嘻]", when=T)[0]
+    assert g.group("又是杭州的福利 [嘻嘻] http:", when=T)[0] != a
+    news = jieba.analyse.TFIDF().idf_freq
+    for word in ("京东", "外卖"):
+        assert term_idf(word) < news[word] - 1
+    assert term_idf("拉肚子") > 8 and term_idf("保价") > 8   # rare in reviews too: still anchors (anchor_idf 8)
+
+
+def test_anchored_coverage_joins_a_post_on_a_rare_word_the_incident_holds():
+    """A post about the same store in other words (国贸, the rare word, and 店员/保安 the incident already
+    holds) joins with anchored coverage, though its cosine with the centroid is below the threshold;
+    with coverage off it starts its own incident."""
+    posts = ["星巴克国贸店的拿铁里有一根头发，店员还不承认，经理出来说是顾客自己的，最后也没有退款，还被保安请出门",
+             "国贸星巴克店长态度恶劣，拒绝赔偿，保安推搡顾客，视频已经发到网上",
+             "昨天国贸那家店的事情看了视频，经理和保安太过分了，支持维权"]
+    on, off = Grouper(GroupSettings(cover=0.2, lead=False)), Grouper(GroupSettings(cover=0.0, lead=False))
+    assert [on.group(p, target="星巴克", when=T)[0] for p in posts] == [1, 1, 1]
+    assert [off.group(p, target="星巴克", when=T)[0] for p in posts] == [1, 2, 1]

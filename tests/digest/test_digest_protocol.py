@@ -204,13 +204,15 @@ def test_todays_digest_measures_sla_as_of_the_moment_it_is_built(db, world, smtp
 
 
 def test_digest_rows_of_the_old_protocol_are_carried_over_and_never_sent_twice(db, world, smtp):
-    """A database from before (0007) with the old protocol's rows: sent, left `sending` by a crash, and
+    """A database from before 0010 with the old protocol's rows: sent, left `sending` by a crash, and
     `pending` after a temporary failure. After the upgrade (0010) only the pending one is sent, once."""
     from alembic import command
+    from alembic.script import ScriptDirectory
 
     from storage.db import alembic_config
 
-    command.downgrade(alembic_config(db.engine), "0007")
+    before = ScriptDirectory.from_config(alembic_config(db.engine)).get_revision("0010").down_revision
+    command.downgrade(alembic_config(db.engine), before)             # the schema just before 0010
     old = {"sent@example.com": "sent", "crashed@example.com": "sending", "retry@example.com": "pending"}
     with db.engine.begin() as conn:
         for to, status in old.items():
@@ -227,7 +229,7 @@ def test_digest_rows_of_the_old_protocol_are_carried_over_and_never_sent_twice(d
     assert rows == {"digest:daily:2026-11-22:sent@example.com@digest:daily": "sent",
                     "digest:daily:2026-11-22:crashed@example.com@digest:daily": "failed",
                     "digest:daily:2026-11-22:retry@example.com@digest:daily": "sent"}
-    command.downgrade(alembic_config(db.engine), "0007")              # and back: the old keys again
+    command.downgrade(alembic_config(db.engine), before)              # and back: the old keys again
     with db.engine.connect() as conn:
         keys = sorted(conn.execute(text("SELECT key FROM notification")).scalars())
     assert keys == sorted(f"digest:daily:2026-11-22:{to}" for to in old)
