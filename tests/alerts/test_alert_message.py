@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from alerts.notify.dispatch import alert_rows, deliver_due, enqueue
 from alerts.notify.base import Alert
 from alerts.notify.registry import get_notifier
 from alerts.notify.render import markdown, plain
@@ -20,16 +19,11 @@ from storage.models import Ticket
 from storage.timefmt import local_time
 from storage.vocabulary import signal_label
 from tests.alerts.services import SERVICES, options_for
+from tests.alerts.sending import dispatch
 
 TZ = "Asia/Shanghai"
 
 
-def dispatch(session, alerts, notifiers, now, commit=None, *, policy=None, tz="UTC"):
-    """Queue, then send what is due, as the alert stage does."""
-    policy = policy or DeliverySettings()
-    queued = enqueue(session, alerts, notifiers, RunContext(now, ZoneInfo(tz)), policy)
-    session.flush()
-    return queued + deliver_due(session, notifiers, now, policy, commit, only=alert_rows())
 POST = "快送外卖三天没到，京东都比你快，我要去媒体曝光"
 
 

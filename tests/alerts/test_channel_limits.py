@@ -12,33 +12,25 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta, timezone
 
-from zoneinfo import ZoneInfo
 
 import pytest
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from alerts.notify.dispatch import alert_rows, deliver_due, enqueue
 from alerts.notify.base import Alert, Deferred, Delivered
 from alerts.notify.limits import Rate, SendWindow, clip, marker, split, unmark, utf8_len
 from alerts.notify.registry import get_notifier
 from alerts.notify.render import markdown
 from alerts.settings import DeliverySettings
 from repwatch.loopback import LoopbackHTTPServer
-from storage.context import RunContext
 from storage.models import DetectorState, Notification
 from tests.alerts.services import SERVICES, options_for
+from tests.alerts.sending import dispatch
 
 T0 = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)
 TZ = "Asia/Shanghai"
 
 
-def dispatch(session, alerts, notifiers, now, commit=None, *, policy=None, tz="UTC"):
-    """Queue, then send what is due, as the alert stage does."""
-    policy = policy or DeliverySettings()
-    queued = enqueue(session, alerts, notifiers, RunContext(now, ZoneInfo(tz)), policy)
-    session.flush()
-    return queued + deliver_due(session, notifiers, now, policy, commit, only=alert_rows())
 LINE = ("外卖三天没到，客服电话打不通，退款申请被驳回第三次了，商家说是骑手的问题，骑手说是平台的问题，"
         "到底谁来负责？[原文 source](https://weibo.example/p/{n}) 😡👍🏽 👨‍👩‍👧")
 

@@ -4,20 +4,18 @@ quiet hours that urgent alerts override, repeat_interval, silences, per-channel 
 from __future__ import annotations
 
 from datetime import timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
 from alerts.notify import silences
-from alerts.notify.dispatch import alert_rows, deliver_due, enqueue
 from alerts.notify.base import Alert
 from alerts.notify.registry import get_notifier
 from alerts.settings import DeliverySettings
 from repwatch.loopback import LoopbackHTTPServer
-from storage.context import RunContext
 from storage.models import Incident, Notification
 from tests.alerts.services import options_for, webhook
+from tests.alerts.sending import dispatch
 
 MIN = timedelta(minutes=1)
 TZ = "Asia/Shanghai"
@@ -48,13 +46,6 @@ def notifier(hook, name="team-hook", min_severity="general"):
 def alert(key="ticket:1:opened", severity="important", incident_id=None, target=None, **kw) -> Alert:
     return Alert(key=key, kind=kw.pop("kind", "ticket"), title=kw.pop("title", "外卖三天没到"), severity=severity,
                  summary=kw.pop("summary", f"summary of {key}"), incident_id=incident_id, target=target, **kw)
-
-
-def dispatch(session, alerts, notifiers, now, commit=None, *, policy, tz):
-    """What the alert stage does after evaluating (repwatch.pipeline.alert_stage): log, then send what is due."""
-    queued = enqueue(session, alerts, notifiers, RunContext(now, ZoneInfo(tz)), policy)
-    session.flush()
-    return queued + deliver_due(session, notifiers, now, policy, commit, only=alert_rows())
 
 
 def send(db, alerts, hook, now, policy=None, **kw):
