@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 import pytest
 
 from alerts.settings import AlertSettings
+from repwatch.loopback import LoopbackHTTPServer
 from storage.models import Analysis, Mention
 from storage.records import content_hash
 from storage.writes import get_or_create_source
@@ -58,3 +59,18 @@ def analyzer():
     from sentiment import Analyzer
 
     return Analyzer(targets={"快送外卖": ["快送"]})
+
+
+@pytest.fixture(scope="module")
+def _server():
+    # one loopback server per test module: stopping one costs half a second (the serve_forever poll interval)
+    with LoopbackHTTPServer() as srv:
+        yield srv
+
+
+@pytest.fixture
+def server(_server):
+    """The module's loopback server, emptied of routes and recorded requests for each test."""
+    _server.routes.clear()
+    _server.requests.clear()
+    return _server

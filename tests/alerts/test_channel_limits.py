@@ -22,7 +22,6 @@ from alerts.notify.limits import Rate, SendWindow, clip, marker, split, unmark, 
 from alerts.notify.registry import get_notifier
 from alerts.notify.render import markdown
 from alerts.settings import DeliverySettings
-from repwatch.loopback import LoopbackHTTPServer
 from storage.models import DetectorState, Notification
 from tests.alerts.services import SERVICES, options_for
 from tests.alerts.sending import dispatch
@@ -55,17 +54,6 @@ class Wall:
         return datetime.fromtimestamp(self.t, timezone.utc)
 
 
-@pytest.fixture(scope="module")
-def _server():
-    with LoopbackHTTPServer() as srv:
-        yield srv
-
-
-@pytest.fixture
-def server(_server):
-    _server.routes.clear()
-    _server.requests.clear()
-    return _server
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from alerts.notify import silences
 from alerts.notify.base import Alert
 from alerts.notify.registry import get_notifier
 from alerts.settings import DeliverySettings
-from repwatch.loopback import LoopbackHTTPServer
 from storage.models import Incident, Notification
 from tests.alerts.services import options_for, webhook
 from tests.alerts.sending import dispatch
@@ -21,17 +20,10 @@ MIN = timedelta(minutes=1)
 TZ = "Asia/Shanghai"
 
 
-@pytest.fixture(scope="module")
-def _server():
-    with LoopbackHTTPServer() as srv:
-        yield srv
-
 
 @pytest.fixture
-def hook(_server):
-    _server.routes.clear()
-    _server.requests.clear()
-    return webhook(_server)
+def hook(server):
+    return webhook(server)
 
 
 def notifier(hook, name="team-hook", min_severity="general"):

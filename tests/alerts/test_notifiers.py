@@ -30,18 +30,6 @@ HOSTILE = {"text": "<script>alert(1)</script> [点我领红包](http://evil.exam
            "url": "javascript:alert(1)", "author": "[管理员](http://evil.example)", "reach": 10}
 
 
-@pytest.fixture(scope="module")
-def _server():
-    # one server for the module: stopping one costs half a second (the serve_forever poll interval)
-    with LoopbackHTTPServer() as srv:
-        yield srv
-
-
-@pytest.fixture
-def server(_server):
-    _server.routes.clear()
-    _server.requests.clear()
-    return _server
 
 
 def build(kind: str, options: dict):
