@@ -9,7 +9,7 @@ import pytest
 
 from alerts.notify.base import Alert, Delivered, Failed, Retryable
 from alerts.notify.registry import get_notifier, known_notifiers
-from repwatch.loopback import LoopbackHTTPServer, Response, free_port
+from repwatch.loopback import Response, free_port
 from tests.alerts.services import SECRET, SERVICES, messages_text, options_for
 
 HTTP_KINDS = sorted(SERVICES)
