@@ -42,7 +42,7 @@ def test_broken_source_is_emailed_once_per_episode(db, site, clock, smtp, make_c
     msg = smtp.messages[0]
     assert "shop" in msg["Subject"] and "failing" in msg["Subject"]
     body = msg.get_body(("plain",)).get_content()
-    assert "HTTP 500" in body and "2026-11-23 02:15" in body   # the episode began with the first failure
+    assert "HTTP 500" in body and "2026-11-23 10:15 CST" in body   # the episode began with the first failure (02:15 UTC, in the team's timezone)
     with db.session() as s:
         assert s.scalar(select(Notification.key)).startswith("health:shop:failures:2026-11-23T02:15")
         assert s.scalar(select(Source.error_counts)) == {"http_5xx": 4}
