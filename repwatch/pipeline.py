@@ -472,7 +472,7 @@ def queue_alerts(session, config: Config, alerts: Iterable[Alert], now: datetime
 def deliver_pending(db: Database, config: Config, now: datetime) -> DispatchReport:
     """Send whatever the notification log holds that is due (the pipeline's delivery step)."""
     with db.session() as s:
-        return deliver_due(s, build_notifiers(config), now, config.alerts.delivery, commit=s.commit)
+        return deliver_due(s, build_notifiers(config), now, config.alerts.delivery, commit=s.commit, tz=config.tz)
 
 
 def alert_stage(db: Database, config: Config, now: datetime, *,
@@ -496,5 +496,5 @@ def alert_stage(db: Database, config: Config, now: datetime, *,
             queued = enqueue(s, list(extra), notifiers, ctx, policy)
     with db.session() as s:
         # digests on these channels are the digest job's to send (alerts.notify.dispatch.digest_rows)
-        report = queued + deliver_due(s, notifiers, now, policy, commit=s.commit, only=alert_rows())
+        report = queued + deliver_due(s, notifiers, now, policy, commit=s.commit, only=alert_rows(), tz=ctx.tz)
     return evaluation, report

@@ -36,6 +36,7 @@ from alerts.notify.email import EmailNotifier, EmailOptions
 from alerts.settings import DeliverySettings
 from storage.context import RunContext
 from storage.models import Notification
+from storage.timefmt import local_time
 
 DONE = ("sent", "failed", "silenced")   # a row in one of these is never sent again
 
@@ -145,14 +146,15 @@ def send(session: Session, settings: DigestSettings, day: date, tz: tzinfo, now:
     if commit:
         commit()
     senders = ([email] if email and recipients else []) + list(channels)
-    deliver_due(session, senders, now, policy, commit, only=digest_rows(day_prefix(settings.name, day)))
+    deliver_due(session, senders, now, policy, commit, only=digest_rows(day_prefix(settings.name, day)), tz=tz)
     session.flush()
     rows = {r.key: r for r in session.scalars(select(Notification).where(
         Notification.key.in_([t[0] for t in targets])))} if targets else {}
-    return [_outcome(settings.name, day, who, before.get(key), rows.get(key)) for key, who, _, _ in targets]
+    return [_outcome(settings.name, day, who, before.get(key), rows.get(key), tz) for key, who, _, _ in targets]
 
 
-def _outcome(name: str, day: date, who: str, before: Optional[str], row: Optional[Notification]) -> DigestOutcome:
+def _outcome(name: str, day: date, who: str, before: Optional[str], row: Optional[Notification],
+             tz: tzinfo) -> DigestOutcome:
     if row is None:
         return DigestOutcome(name, day, who, "failed", "not logged")
     if before in DONE:
@@ -163,6 +165,6 @@ def _outcome(name: str, day: date, who: str, before: Optional[str], row: Optiona
     if row.status == "pending":
         detail = row.last_error or "waiting"
         if row.due_at is not None:
-            detail += f"; next try after {row.due_at:%Y-%m-%d %H:%M} UTC"
+            detail += f"; next try after {local_time(row.due_at, tz)}"
         return DigestOutcome(name, day, who, "retry_later", detail, row.attempts)
     return DigestOutcome(name, day, who, "failed", row.last_error or row.status, row.attempts)

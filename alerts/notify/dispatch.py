@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass, fields
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from itertools import groupby
 from typing import Callable, Sequence
 
@@ -40,6 +40,7 @@ from alerts.notify.policy import combine, due_time
 from alerts.settings import DeliverySettings
 from storage.context import RunContext
 from storage.models import DetectorState, Notification, Ticket
+from storage.timefmt import local_time
 from storage.vocabulary import severity_rank
 from storage.writes import insert_ignore
 
@@ -109,9 +110,10 @@ def enqueue(session: Session, alerts: Sequence[Alert], notifiers: Sequence[Notif
 
 def deliver_due(session: Session, notifiers: Sequence[Notifier], now: datetime, policy: DeliverySettings,
                 commit: Callable[[], None] | None = None, *,
-                only: ColumnElement[bool] | None = None) -> DispatchReport:
+                only: ColumnElement[bool] | None = None, tz: tzinfo | None = None) -> DispatchReport:
     """Send everything in the log that is due: new alerts, retries, and groups whose wait is over
-    (`only`: just the rows matching it, e.g. alert_rows() or one digest's digest_rows())."""
+    (`only`: just the rows matching it, e.g. alert_rows() or one digest's digest_rows()). `tz`: the team's
+    timezone, for the times in what the log says to people (UTC when not given)."""
     report = DispatchReport()
     muting = silences.active(session, now)
     windows: dict[str, SendWindow] = {}     # one per robot, shared by the notifiers that post to it
@@ -136,7 +138,7 @@ def deliver_due(session: Session, notifiers: Sequence[Notifier], now: datetime, 
             # the group is due: everything in it that is not backing off after a failure goes together
             batch = [r for r in members if r.attempts == 0 or r.due_at is None or r.due_at <= now]
             report.waiting += len(members) - len(batch)
-            _send_group(session, notifier, batch, now, policy, muting, report)
+            _send_group(session, notifier, batch, now, policy, muting, report, tz)
             state = notifier.window_state()
             if window_key is not None and state is not None:
                 _keep_window(session, window_key, state, now)
@@ -146,14 +148,14 @@ def deliver_due(session: Session, notifiers: Sequence[Notifier], now: datetime, 
 
 
 def _send_group(session: Session, notifier: Notifier, rows: list[Notification], now: datetime,
-                policy: DeliverySettings, muting, report: DispatchReport) -> None:
+                policy: DeliverySettings, muting, report: DispatchReport, tz: tzinfo | None = None) -> None:
     live = []
     for row in rows:
         alert = Alert.from_dict(row.payload) if row.payload else Alert(
             key=row.key.rsplit("@", 1)[0], kind=row.kind, title=row.summary or "", severity="general", summary="")
         silence = silences.muted_by(muting, alert)
         if silence is not None:
-            row.status, row.last_error = "silenced", f"silenced by silence {silence.id} until {silence.ends_at:%Y-%m-%d %H:%M} UTC"
+            row.status, row.last_error = "silenced", f"silenced by silence {silence.id} until {local_time(silence.ends_at, tz)}"
             report.silenced += 1
         else:
             live.append((row, alert))

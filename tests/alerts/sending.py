@@ -14,4 +14,4 @@ def dispatch(session, alerts, notifiers, now, commit=None, *, policy=None, tz="U
     policy = policy or DeliverySettings()
     queued = enqueue(session, alerts, notifiers, RunContext(now, ZoneInfo(tz)), policy)
     session.flush()
-    return queued + deliver_due(session, notifiers, now, policy, commit, only=alert_rows())
+    return queued + deliver_due(session, notifiers, now, policy, commit, only=alert_rows(), tz=ZoneInfo(tz))

@@ -13,6 +13,7 @@ from alerts.notify.base import Alert
 from alerts.notify.registry import get_notifier
 from alerts.settings import DeliverySettings
 from storage.models import Incident, Notification
+from storage.timefmt import local_time
 from tests.alerts.services import options_for, webhook
 from tests.alerts.sending import dispatch
 
@@ -175,6 +176,8 @@ def test_silences_mute_a_target_or_an_incident_until_they_end(db, hook, clock):
     with db.session() as s:
         muted = s.scalar(select(Notification).where(Notification.key == "a@team-hook"))
         assert muted.status == "silenced" and f"silence {target_silence}" in muted.last_error
+        ends = local_time(now + timedelta(hours=2), TZ)   # the one clock: the team's zone, labelled
+        assert muted.last_error.endswith(f"until {ends}") and ends.endswith("CST")
         silences.expire(s, target_silence, clock.advance(MIN))
     assert send(db, [alert("e", target="优选商城")], hook, clock.now()).sent == 1
 

@@ -159,7 +159,7 @@ def test_a_temporary_smtp_failure_is_retried_after_the_alert_backoff_by_a_later_
         config = digest_config(sink.port)
         first = send_digest(db, config, "daily", world.day, NOW)
         assert [(o.status, o.attempts) for o in first] == [("retry_later", 1)]
-        assert "SMTP 451" in first[0].detail and "next try after" in first[0].detail
+        assert "SMTP 451" in first[0].detail and "next try after 2026-11-23 08:10 CST" in first[0].detail
         early = send_digest(db, config, "daily", world.day, NOW + timedelta(minutes=4))
         assert [(o.status, o.attempts) for o in early] == [("retry_later", 1)] and sink.messages == []
         later = send_digest(db, config, "daily", world.day, NOW + timedelta(minutes=5))
