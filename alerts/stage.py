@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from alerts.incidents import spread
 from alerts.incidents.escalate import engagement_surges, reach_severity
-from alerts.incidents.evidence import attach_evidence, sla_deadline, spread_of, top_posts, what
+from alerts.incidents.evidence import attach_evidence, spread_of, top_posts, what
 from alerts.incidents.index import IncidentIndex, join, raise_severity
 from alerts.tickets.lifecycle import TicketChanges, ensure_ticket, on_mention
 from alerts.notify.base import Alert
@@ -92,7 +92,7 @@ def evaluate(session: Session, settings: AlertSettings, ctx: RunContext) -> Eval
     report.sla_breaches = len(sla_alerts)
     report.tickets_opened, report.attached = changes.opened, changes.attached
     report.reopened, report.escalated = changes.reopened, changes.escalated
-    report.alerts = attach_evidence(session, changes.alerts + sla_alerts, ctx.tz)
+    report.alerts = attach_evidence(session, changes.alerts + sla_alerts, now, ctx.tz)
     return report
 
 
@@ -112,7 +112,6 @@ def _spread_alerts(session: Session, sa: spread.SeriesAlarm, settings: AlertSett
             key=f"spread:incident:{incident.id}", kind="spike", repeatable=True, severity=incident.severity,
             title=incident.title[:120], category=incident.category, target=incident.target,
             incident_id=incident.id, ticket_id=ticket.id if ticket else None,
-            deadline=sla_deadline(ticket) if ticket else None,
             url=f"{base_url.rstrip('/')}/tickets/{ticket.id}" if base_url and ticket else None,
             summary=(f"事件扩散 (spreading): {what(incident.target, incident.category)}"
                      f"{' · ' + incident.label if incident.label else ''} — {_n(a.value)} posts in "

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from alerts.notify.base import Alert
 from storage.models import Incident, IncidentMention, Mention, Source, Ticket
 from storage.timefmt import local_time
-from storage.vocabulary import CATEGORY_ZH, RESOLVED_STATES, signal_label
+from storage.vocabulary import CATEGORY_ZH, signal_label
 
 TOP_POSTS = 3
 
@@ -71,16 +71,14 @@ def _utc(moment: datetime) -> str:
     return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(timezone.utc).isoformat()
 
 
-def sla_deadline(ticket: Ticket) -> dict | None:
-    """What the team must do next on the ticket, and by when: the first response until it is given,
-    then the resolution. None while the clock is paused (waiting for the customer) or once resolved."""
-    if ticket.paused_at is not None or ticket.state in RESOLVED_STATES:
-        return None
-    if ticket.first_response_due is not None and ticket.first_response_at is None:
-        return {"kind": "first_response", "due": _utc(ticket.first_response_due)}
-    if ticket.resolution_due is not None and ticket.resolved_at is None:
-        return {"kind": "resolution", "due": _utc(ticket.resolution_due)}
-    return None
+def sla_deadline(ticket: Ticket, moment: datetime) -> dict | None:
+    """What the team must do next on the ticket, and by when, as the alert carries it: the one SLA rule's
+    `next_due` (first response until it is given, then resolution; none while paused or once resolved)."""
+    # imported here: alerts.tickets.sla builds its escalation alerts with ticket_alert from this module
+    from alerts.tickets.sla import next_due
+
+    due = next_due(ticket, moment)
+    return {"kind": due[0], "due": _utc(due[1])} if due else None
 
 
 def ticket_alert(session: Session, ticket: Ticket, incident: Incident, *, kind: str, key: str, summary: str,
@@ -90,18 +88,22 @@ def ticket_alert(session: Session, ticket: Ticket, incident: Incident, *, kind: 
     return Alert(
         key=key, kind=kind, title=incident.title[:120], severity=severity or ticket.severity, summary=summary,
         category=category, url=ticket_url(base_url, ticket.id), ticket_id=ticket.id, incident_id=incident.id,
-        target=incident.target, repeatable=repeatable, deadline=sla_deadline(ticket),
+        target=incident.target, repeatable=repeatable,
         figures={"ticket": f"#{ticket.id} {ticket.state}", "owner": ticket.assignee or ticket.department or "-",
                  **(figures or {})},
     )
 
 
-def attach_evidence(session: Session, alerts: list[Alert], tz: tzinfo | None = None) -> list[Alert]:
-    """The one place an incident's alert gets its evidence (top posts, figures), once, at the end of the
-    pass that raised it: an alert raised early in the pass then shows the incident as it stands at the
-    end (a repost that joined later in the same pass is evidence too). Alerts about a series of
-    complaints rather than an incident carry the posts of their bin, set where they are raised."""
+def attach_evidence(session: Session, alerts: list[Alert], now: datetime, tz: tzinfo | None = None) -> list[Alert]:
+    """The one place an incident's alert gets its evidence (top posts, figures) and a ticket's alert its SLA
+    deadline, once, at the end of the pass that raised it: an alert raised early in the pass then shows the
+    incident and the ticket as they stand at the end (a repost that joined later in the same pass is
+    evidence too). Alerts about a series of complaints rather than an incident carry the posts of their
+    bin, set where they are raised."""
     for alert in alerts:
+        ticket = session.get(Ticket, alert.ticket_id) if alert.ticket_id is not None else None
+        if ticket is not None:
+            alert.deadline = sla_deadline(ticket, now)
         if alert.incident_id is None:
             continue
         incident = session.get(Incident, alert.incident_id)

@@ -83,7 +83,7 @@ def open_ticket(request: Request, incident_id: int):
             ticket = ensure_ticket(s, incident, config.alerts, now, base_url=config.base_url, changes=changes,
                                    force=True, reason=f"opened from the incidents page by {who}")
             assert ticket is not None   # force=True always gives one
-            attach_evidence(s, changes.alerts, config.tz)   # the top posts, as a pipeline pass attaches them
+            attach_evidence(s, changes.alerts, now, config.tz)   # the top posts, as a pipeline pass attaches them
             queue_alerts(s, config, changes.alerts, now)
             message = f"工单 #{ticket.id} Ticket #{ticket.id} for incident #{incident_id}."
     except AlertError as exc:
