@@ -43,7 +43,7 @@ from sentiment.settings import AnalysisSettings  # noqa: E402
 from sentiment.snow import snownlp_score  # noqa: E402
 
 THRESHOLD = 0.5
-SECTIONS = ("corpora", "cross", "complaints", "models", "models-cross", "throughput")
+SECTIONS = ("corpora", "cross", "complaints", "models", "models-cross", "encoder", "throughput")
 CORPUS_LABELS = {"waimai_10k": "waimai_10k (food delivery)", "online_shopping_9_cats": "online_shopping_9_cats",
                  "weibo_senti_2k": "weibo_senti_2k, emoticons stripped",
                  "smp2020_usual": "smp2020_usual (angry/sad/fear vs neutral/happy)", "amazon_cells_labelled": "amazon_cells (English)"}
@@ -291,6 +291,143 @@ def models_cross(out: dict, labelled=None) -> list[str]:
     return lines
 
 
+ENCODER_HELD_OUT = ("xci", "aic2018_dianping", "mams", "amazon_cells", "smp2020_usual", "weibo_senti_2k")
+TIER_HEADER = ("| corpus | representation | n | complaint P | R | F1 | non-complaints flagged | category micro-F1 | "
+               "macro-F1 | severity ρ | negativity AUC | encoder read |\n"
+               "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+
+
+def tier_outputs(table, heads, ngram_threshold: float, floor: float = 0.15) -> dict:
+    """The decisions of each representation on a table (sentiment/encoder_train.Table): n-gram alone, encoder
+    alone, combined on every text (`encoder: always`), and the cascade (`encoder: auto`, the band)."""
+    from sentiment.encoder_train import logit
+
+    raw = heads.raw(table.vecs)
+    langs = [it.lang for it in table.items]
+    comb = heads.combine(table.vecs, langs, table.ng_p, table.ng_cats, table.ng_sev, table.sent_z)
+    alone = heads.meta["alone_complaint"]
+    enc_p = np.array([1 / (1 + np.exp(-(alone.get(lang, alone["zh"])[0] * raw[k, 0] + alone.get(lang, alone["zh"])[1])))
+                      for k, lang in enumerate(langs)])
+    sig = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
+    band = np.array([heads.in_band(p, lang) for p, lang in zip(table.ng_p, langs)])
+    out = {
+        "n-gram": (table.ng_p, table.ng_cats, ngram_threshold, table.ng_sev, table.sent_z, np.zeros(len(langs), bool)),
+        "encoder": (enc_p, sig(raw[:, 1:8]), heads.meta["alone_category_threshold"], np.clip(raw[:, 8], 0, 4), -raw[:, -1],
+                    np.ones(len(langs), bool)),
+        "combined (always)": (comb.complaint, comb.categories, comb.category_threshold, comb.severity, comb.sentiment_z,
+                              np.ones(len(langs), bool)),
+    }
+    pick = lambda a, b: np.where(band.reshape(-1, *([1] * (np.ndim(a) - 1))), a, b)  # noqa: E731
+    out["cascade (auto)"] = (pick(comb.complaint, table.ng_p), pick(comb.categories, table.ng_cats), None,
+                             pick(comb.severity, table.ng_sev), pick(comb.sentiment_z, table.sent_z), band)
+    return {k: {"p": v[0], "cats": v[1], "thr": v[2], "sev": v[3], "sent": v[4], "read": v[5],
+                "thr_rows": (np.where(band, comb.category_threshold, ngram_threshold) if v[2] is None else None)}
+            for k, v in out.items()}
+
+
+def tier_metrics(table, sysout: dict, rows, floor: float = 0.15) -> dict:
+    from scipy.stats import spearmanr
+    from sklearn.metrics import f1_score
+    from sentiment.lexicon import CATEGORIES
+
+    items = [table.items[i] for i in rows]
+    m: dict = {"n": len(rows), "read": float(sysout["read"][rows].mean()) if len(rows) else 0.0}
+    y = np.array([it.complaint if it.complaint is not None else -1 for it in items])
+    p = sysout["p"][rows] >= 0.5
+    lab = y >= 0
+    if (y == 1).any():
+        pr, rc, f1, _ = precision_recall_fscore_support(y[lab] == 1, p[lab], average="binary", zero_division=0)
+        m.update(complaint_p=pr, complaint_r=rc, complaint_f1=f1)
+    if (y == 0).any():
+        m["flagged"] = float(p[y == 0].mean())
+    cat = [k for k, it in zip(rows, items) if it.complaint == 1 and it.categories is not None and it.known]
+    if cat:
+        known = [j for j, c in enumerate(CATEGORIES) if c in table.items[cat[0]].known]
+        Y, P = [], []
+        for k in cat:
+            probs = sysout["cats"][k]
+            thr = sysout["thr"] if sysout["thr"] is not None else sysout["thr_rows"][k]
+            chosen = {j for j, c in enumerate(CATEGORIES) if probs[j] >= thr or c in table.listed[k]}
+            if not chosen and probs.max() >= floor:
+                chosen = {int(probs.argmax())}
+            Y.append([CATEGORIES[j] in table.items[k].categories for j in known])
+            P.append([j in chosen for j in known])
+        m["cat_micro"] = f1_score(np.array(Y), np.array(P), average="micro", zero_division=0)
+        m["cat_macro"] = f1_score(np.array(Y), np.array(P), average="macro", zero_division=0)
+    sev = [k for k, it in zip(rows, items) if it.severity is not None and it.corpus == "xci"]
+    if len(sev) > 10:
+        truth = [table.items[k].severity for k in sev]
+        m["severity_rho"] = spearmanr(truth, [sysout["p"][k] * (1 + sysout["sev"][k]) for k in sev])[0]
+    neg = [k for k, it in zip(rows, items) if it.negative is not None]
+    if neg and len({table.items[k].negative for k in neg}) == 2:
+        m["neg_auc"] = roc_auc_score([table.items[k].negative for k in neg], [-sysout["sent"][k] for k in neg])
+    return m
+
+
+def tier_row(name: str, system: str, m: dict) -> str:
+    return (f"| {name} | {system} | {m['n']} | {_f(m, 'complaint_p')} | {_f(m, 'complaint_r')} | "
+            f"**{_f(m, 'complaint_f1')}** | {_f(m, 'flagged', '{:.1%}')} | {_f(m, 'cat_micro')} | {_f(m, 'cat_macro')} | "
+            f"{_f(m, 'severity_rho')} | {_f(m, 'neg_auc')} | {m['read']:.0%} |")
+
+
+def encoder_tiers(out: dict, labelled=None, held_out=ENCODER_HELD_OUT) -> list[str]:
+    """n-gram alone, encoder alone, combined and the cascade, on the capped sample's test splits (the shipped
+    n-gram and polarity models, encoder heads fitted here on the capped train split, stacks on its validation
+    split) and across domains (everything retrained on the capped sample without the corpus, tested on all of
+    that corpus in the sample). Vectors come from the training cache (encoder.embed_cached)."""
+    from sentiment import complaint_data, complaint_model, complaint_train, encoder_heads, encoder_train, english, zh_model
+    from sentiment.train import train_zh
+
+    if labelled is None:   # only the capped sample needs its word-list features
+        everything = complaint_data.load_all()
+        items = [everything[i] for i in encoder_heads.select(everything)]
+        prep = complaint_train.prepare(items)
+        complaint_data.weak_categories(items, prep.found)
+    else:
+        items, prep = labelled
+    quiet = lambda m: None  # noqa: E731
+    ngram = complaint_model.shipped()
+    table = encoder_train.sample_table(items, prep, ngram, zh_model.shipped(), english.shipped())
+    heads = encoder_train.fit(table, log=lambda m: print(m, file=sys.stderr, flush=True))
+    out["encoder_tiers"] = {"heads": heads.meta, "stack": heads.stack, "in_domain": {}, "cross": {}}
+    sysout = tier_outputs(table, heads, ngram.thresholds["category"])
+    lines = ["In-domain (capped test splits):", "", TIER_HEADER]
+    corpora_order = [c for c in MODEL_CORPORA[:4] + ("ced_weibo",) + MODEL_CORPORA[4:]]
+    for name in corpora_order:
+        rows = np.array([i for i, it in enumerate(table.items) if it.corpus == name and it.split == "test"])
+        if not len(rows):
+            continue
+        for system, so in sysout.items():
+            mm = tier_metrics(table, so, rows)
+            out["encoder_tiers"]["in_domain"].setdefault(name, {})[system] = mm
+            lines.append(tier_row(name, system, mm))
+    lines += ["", "Cross-domain (retrained on the capped sample without the corpus; all of it in the sample):", "",
+              TIER_HEADER.replace("| corpus |", "| held-out corpus |")]
+    idx = encoder_heads.select(items)
+    sub = complaint_train.Prepared([items[i] for i in idx], [prep.texts[i] for i in idx], prep.dense[idx],
+                                   [prep.found[i] for i in idx])
+    for name in held_out:
+        started = time.process_time()
+        ng = complaint_train.fit(sub, exclude=(name,), log=quiet)
+        zh = zh_model.shipped()
+        if name in corpora.ZH_CORPORA:   # the polarity model saw it: retrain it on the sample without it
+            zh = train_zh([corpora.Example(it.text, 1 - it.negative, it.corpus, it.split) for it in sub.items
+                           if it.lang == "zh" and it.negative is not None and it.corpus in corpora.ZH_CORPORA
+                           and it.corpus != name], social_weights=(3.0,), log=quiet)
+        t = encoder_train.build_table(sub.items, sub.texts, sub.dense, sub.found, table.vecs, ng, zh, english.shipped())
+        h = encoder_train.fit(t, exclude=(name,), log=quiet)
+        rows = np.array([i for i, it in enumerate(t.items) if it.corpus == name])
+        so = tier_outputs(t, h, ng.thresholds["category"])
+        for system, s in so.items():
+            mm = tier_metrics(t, s, rows)
+            out["encoder_tiers"]["cross"].setdefault(name, {})[system] = mm
+            lines.append(tier_row(name, system, mm))
+        print(f"  encoder cross {name}: {time.process_time() - started:.0f} CPU-s "
+              f"{ {k: v.get('complaint_f1', v.get('flagged')) for k, v in out['encoder_tiers']['cross'][name].items()} }",
+              file=sys.stderr, flush=True)
+    return lines
+
+
 PROBE = r"""
 import json, sys, time
 sys.path.insert(0, sys.argv[1])
@@ -303,7 +440,8 @@ elif what == "repwatch-no-snownlp":
     Analyzer(AnalysisSettings(workers=1, snownlp=False)).warm_up()
 else:
     from sentiment import Analyzer; from sentiment.settings import AnalysisSettings
-    Analyzer(AnalysisSettings(workers=1)).warm_up()
+    tier = what.split(":", 1)[1] if ":" in what else "auto"
+    Analyzer(AnalysisSettings(workers=1, encoder=tier)).warm_up()
 load = time.perf_counter() - t
 # VmHWM, not ru_maxrss: Linux carries ru_maxrss across fork and exec, so a child would report its parent's peak.
 hwm = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
@@ -313,7 +451,7 @@ print(json.dumps({"load_s": load, "peak_mib": hwm / 1024}))
 
 def load_and_memory() -> dict:
     out = {}
-    for what in ("snownlp", "repwatch-no-snownlp", "repwatch"):
+    for what in ("snownlp", "repwatch-no-snownlp", "repwatch:never", "repwatch", "repwatch:always"):
         proc = subprocess.run([sys.executable, "-c", PROBE, str(ROOT), what], capture_output=True, text=True, check=True)
         out[what] = json.loads(proc.stdout.strip().splitlines()[-1])
     return out
@@ -331,19 +469,39 @@ def _timed(fn, repeats: int) -> tuple[float, float]:
     return min(walls), min(cpus)
 
 
-def throughput(zh: list[corpora.Example], out: dict, n: int = 2000, repeats: int = 3) -> list[str]:
+def throughput(zh: list[corpora.Example], out: dict, n: int = 2000, repeats: int = 3, n_slow: int = 400,
+               en_texts: list[str] = ()) -> list[str]:
+    """Rows marked "1 run" scored fewer texts once; their figures are scaled to n texts."""
     texts = [e.text for e in zh if e.split == "test"][:n]
     items = [TextIn(t) for t in texts]
     cores = os.cpu_count() or 1
     load_before = os.getloadavg()[0]
     res: dict[str, tuple[float, float | None]] = {}
     res["SnowNLP 0.12.3 alone, 1 process"] = _timed(lambda: snownlp_scores(texts), repeats)
-    fast = Analyzer(AnalysisSettings(workers=1, snownlp=False))
+    fast = Analyzer(AnalysisSettings(workers=1, snownlp=False, encoder="never"))
     fast.warm_up()
-    res["repwatch, snownlp: false, 1 process"] = _timed(lambda: fast.score_here(items), repeats)
+    res["repwatch, snownlp: false, encoder: never, 1 process"] = _timed(lambda: fast.score_here(items), repeats)
+    cheap = Analyzer(AnalysisSettings(workers=1, encoder="never"))
+    cheap.warm_up()
+    res["repwatch, encoder: never (with SnowNLP's score), 1 process"] = _timed(lambda: cheap.score_here(items), repeats)
     full = Analyzer(AnalysisSettings(workers=1))
     full.warm_up()
-    res["repwatch default (with SnowNLP), 1 process"] = _timed(lambda: full.score_here(items), repeats)
+    read = sum(r.embedding is not None for r in full.score_here(items)) / len(items)
+    res[f"repwatch default (encoder: auto, read {read:.0%}; SnowNLP's score), 1 process"] = _timed(
+        lambda: full.score_here(items), repeats)
+    # the accurate tier and English: fewer texts, one run (the encoder reads every one)
+    few = items[:n_slow]
+    always = Analyzer(AnalysisSettings(workers=1, encoder="always"))
+    always.warm_up()
+    w, c = _timed(lambda: always.score_here(few), 1)
+    res[f"repwatch, encoder: always, 1 process ({n_slow} texts, 1 run)"] = (w * n / n_slow, c * n / n_slow)
+    en_items = [TextIn(t, lang="en") for t in en_texts[:n_slow]]
+    if en_items:
+        share = sum(r.embedding is not None for r in full.score_here(en_items)) / len(en_items)
+        for name, a in ((f"English: encoder: auto (read {share:.0%})", full), ("English: encoder: never", cheap),
+                        ("English: encoder: always", always)):
+            w, c = _timed(lambda: a.score_here(en_items), 1)
+            res[f"{name}, 1 process ({len(en_items)} texts, 1 run)"] = (w * n / len(en_items), c * n / len(en_items))
     with Analyzer(AnalysisSettings(workers=cores, parallel_min=1000)) as pooled:
         t = time.perf_counter()
         pooled.score(items)
@@ -360,8 +518,9 @@ def throughput(zh: list[corpora.Example], out: dict, n: int = 2000, repeats: int
              "", "| configuration | texts/s (wall) | texts per CPU-second |", "|---|---:|---:|"]
     lines += [f"| {k} | {n / w:,.0f} | {f'{n / c:,.0f}' if c else '–'} |" for k, (w, c) in res.items()]
     lines += ["", "| fresh process | load time (s) | peak memory (MiB) |", "|---|---:|---:|"]
-    names = {"snownlp": "SnowNLP import + first score", "repwatch-no-snownlp": "repwatch analyzer, snownlp: false",
-             "repwatch": "repwatch analyzer (default)"}
+    names = {"snownlp": "SnowNLP import + first score", "repwatch-no-snownlp": "repwatch analyzer, snownlp: false, encoder: never",
+             "repwatch:never": "repwatch analyzer, encoder: never", "repwatch": "repwatch analyzer (default, encoder: auto)",
+             "repwatch:always": "repwatch analyzer, encoder: always"}
     lines += [f"| {names[k]} | {v['load_s']:.2f} | {v['peak_mib']:.0f} |" for k, v in mem.items()]
     return lines
 
@@ -390,8 +549,15 @@ def main() -> int:
     if "models-cross" in chosen:
         sections.append(("Cross-domain: the complaint model trained without a corpus, tested on all of it",
                          models_cross(out, labelled)))
+    if "encoder" in chosen:
+        sections.append(("The encoder tier: n-gram, encoder, combined and cascade, by measurement",
+                         encoder_tiers(out)))
     if "throughput" in chosen:
-        sections.append(("Throughput and footprint", throughput(zh, out)))
+        from sentiment import complaint_data
+
+        en_test = [it.text for it in complaint_data.load_all(near_dups=False) if it.lang == "en" and it.split == "test"]
+        en_test = en_test[::max(1, len(en_test) // 400)]   # X-CI, MAMS and Amazon, evenly
+        sections.append(("Throughput and footprint", throughput(zh, out, en_texts=en_test)))
     for title, lines in sections:
         print(f"\n### {title}\n")
         print("\n".join(lines))

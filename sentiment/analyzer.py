@@ -18,6 +18,8 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Sequence
 
+import numpy as np
+
 from sentiment.evidence import Evidence, find_evidence
 from sentiment.grading import ESCALATION, GROWTH, judge, load_rules
 from sentiment.langdetect import detect_lang
@@ -58,6 +60,9 @@ class Result:
     model_version: str = "unversioned"
     complaint_score: float | None = None                        # calibrated P(complaint); None: no model read it
     confidence: dict[str, float] = field(default_factory=dict)  # per category of `categories`
+    # the encoder's vector (float32, (384,), L2-normalised) when the encoder tier read this text, else None: kept
+    # for grouping incidents, never printed by `repwatch analyze`
+    embedding: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def contract(self, id=None) -> dict:
         """The `repwatch analyze` output row. Tooling outside the package depends on these keys."""
@@ -68,7 +73,8 @@ class Result:
                 "confidence": {k: round(v, 4) for k, v in self.confidence.items()}}
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        """Every field but the vector (large, and not JSON)."""
+        return {k: v for k, v in asdict(self).items() if k != "embedding"}
 
 
 @dataclass
@@ -81,10 +87,16 @@ class _Prepared:
     scorable: bool      # has letters or CJK: something a model can read
 
 
-def model_version() -> str:
-    from sentiment import complaint_model, english, zh_model  # noqa: PLC0415 - loads the artifacts
+def model_version(encoder: bool = True) -> str:
+    """The shipped artifacts' versions, short (Analysis.model_version is 60 characters): zh.<hash>+en.<hash>+
+    cmp.<hash>, and +enc.<hash> when the encoder tier may run (its hash covers the encoder's own version)."""
+    from sentiment import complaint_model, encoder_heads, english, zh_model  # noqa: PLC0415 - loads the artifacts
 
-    return f"{zh_model.shipped().version}+{english.shipped().version}+{complaint_model.shipped().version}"
+    parts = [("zh", zh_model.shipped().version), ("en", english.shipped().version),
+             ("cmp", complaint_model.shipped().version)]
+    if encoder:
+        parts.append(("enc", encoder_heads.shipped().version))
+    return "+".join(f"{short}.{v.rsplit('.', 1)[-1]}" for short, v in parts)
 
 
 class Analyzer:
@@ -94,9 +106,11 @@ class Analyzer:
         self.rules = load_rules(self.settings.rules)
         self.targets = {name: [name, *aliases] for name, aliases in (targets or {}).items()}
         self._pool: WorkerPool | None = None
-        # Benchmarks only: another complaint model (cross-domain runs), or none at all (the word-list rules).
+        # Benchmarks only: another complaint model (cross-domain runs), or none at all (the word-list rules);
+        # another way to get the encoder's vectors (a cache).
         self.complaint_model = None
         self.use_models = True
+        self.embed = None
 
     # -- public -----------------------------------------------------------------------------------
     def score(self, batch: Sequence[TextIn]) -> list[Result]:
@@ -128,6 +142,10 @@ class Analyzer:
     def warm_up(self) -> None:
         """Load every model now (worker start-up, benchmarks), not on the first text."""
         self.score_here([TextIn("预热一下模型"), TextIn("warming up the models")])
+        if self.settings.encoder != "never" and self.use_models:
+            from sentiment import encoder  # noqa: PLC0415
+
+            encoder.embed(["预热"])   # the cascade may not have needed it yet
 
     def close(self) -> None:
         if self._pool is not None:
@@ -159,7 +177,8 @@ class Analyzer:
     def _score(self, batch: list[TextIn]) -> list[Result]:
         from sentiment import complaint_model, english, zh_model  # noqa: PLC0415 - model loading stays lazy
 
-        version = model_version()
+        use_encoder = self.settings.encoder != "never" and self.use_models
+        version = model_version(use_encoder)
         prepared = [self._prepare(item) for item in batch]
         log_odds: list[float | None] = [None] * len(prepared)
         zh_idx = [i for i, p in enumerate(prepared) if p.lang == "zh" and p.scorable]
@@ -182,7 +201,48 @@ class Analyzer:
             for k, i in enumerate(read):
                 learned[i] = (float(s.complaint[k]), s.categories[k], float(s.severity[k]),
                               model.thresholds["category"])
-        return [self._result(p, z, version, m) for p, z, m in zip(prepared, log_odds, learned)]
+            embeddings = self._encoder_tier(prepared, read, learned, log_odds) if use_encoder else {}
+        else:
+            embeddings = {}
+        results = [self._result(p, z, version, m) for p, z, m in zip(prepared, log_odds, learned)]
+        for i, vec in embeddings.items():
+            results[i].embedding = vec
+        return results
+
+    def _encoder_tier(self, prepared: list[_Prepared], read: list[int], learned: list, log_odds: list) -> dict:
+        """The cascade: the encoder reads the texts the n-gram models are unsure of (or every text, with
+        `encoder: always`), and its heads, stacked with the n-gram ones, replace their complaint, category,
+        severity and sentiment figures. Updates `learned` and `log_odds` in place; returns the vectors."""
+        from sentiment import encoder, encoder_heads  # noqa: PLC0415
+
+        heads = encoder_heads.shipped()
+        if self.settings.encoder == "always":
+            chosen = list(read)
+        else:
+            chosen = [i for i in read if self._unsure(heads, prepared[i].lang, learned[i])]
+        if not chosen:
+            return {}
+        vecs = (self.embed or encoder.embed)([prepared[i].text for i in chosen])
+        comb = heads.combine(vecs, [prepared[i].lang for i in chosen], [learned[i][0] for i in chosen],
+                             [learned[i][1] for i in chosen], [learned[i][2] for i in chosen],
+                             [log_odds[i] for i in chosen])
+        for k, i in enumerate(chosen):
+            learned[i] = (float(comb.complaint[k]), comb.categories[k], float(comb.severity[k]), comb.category_threshold)
+            log_odds[i] = float(comb.sentiment_z[k])
+        return {i: vecs[k] for k, i in enumerate(chosen)}
+
+    def _unsure(self, heads, lang: str, learned: tuple) -> bool:
+        """`encoder: auto`: is the encoder worth its cost here? When the n-gram complaint score is in the band
+        (chosen on validation, or `encoder_band`), or the text reads as a complaint but no category clears the
+        n-gram threshold (its routing is unsure)."""
+        p, cats, _, threshold = learned
+        band = self.settings.encoder_band
+        if band is not None:
+            if band[0] <= p <= band[1]:
+                return True
+        elif heads.in_band(p, lang):
+            return True
+        return p >= self.settings.complaint_threshold and float(cats.max()) < threshold
 
     def _prepare(self, item: TextIn) -> _Prepared:
         raw = " ".join(p for p in (_as_text(item.title), _as_text(item.text)) if p)

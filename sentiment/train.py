@@ -25,7 +25,8 @@ from typing import Callable
 
 import numpy as np
 
-from sentiment import complaint_data, complaint_model, complaint_train, corpora, english, zh_model
+from sentiment import (complaint_data, complaint_model, complaint_train, corpora, encoder_heads, encoder_train,
+                       english, zh_model)
 from sentiment.evidence import find_evidence
 from sentiment.lexicon import load_lexicon
 from sentiment.normalize import normalize
@@ -158,26 +159,36 @@ def correction_examples(extra_examples) -> tuple[list[corpora.Example], list[cor
     return zh, en
 
 
-def train_complaints(data_dir: Path, *, zh_examples=None, sample: int | None = None, extra=None,
-                     log: Callable[[str], None] = print) -> complaint_model.ComplaintModel:
-    """The complaint / category / severity model from ../shared/data (the parent of `data_dir`) and `extra`."""
+def complaint_items(data_dir: Path, *, zh_examples=None, sample: int | None = None, extra=None,
+                    log: Callable[[str], None] = print) -> complaint_train.Prepared:
+    """The labelled texts of the complaint models (../shared/data, the parent of `data_dir`, and `extra`),
+    normalised, with their word-list features and weak category labels."""
     items = complaint_data.load_all(complaint_data.shared_root(data_dir), near_dups=sample is None, sample=sample,
                                     zh_examples=zh_examples, sentiment_dir=data_dir)
     items += complaint_train.as_labelled(extra)
     log(f"  {len(items)} labelled texts for the complaint model ({sum(it.corpus == 'extra' for it in items)} extra)")
     prep = complaint_train.prepare(items)
     complaint_data.weak_categories(items, prep.found)
+    return prep
+
+
+def train_complaints(data_dir: Path, *, zh_examples=None, sample: int | None = None, extra=None,
+                     log: Callable[[str], None] = print) -> complaint_model.ComplaintModel:
+    """The complaint / category / severity model from ../shared/data (the parent of `data_dir`) and `extra`."""
+    prep = complaint_items(data_dir, zh_examples=zh_examples, sample=sample, extra=extra, log=log)
     return complaint_train.fit(prep, log=log)
 
 
 def build(data_dir: Path, out_dir: Path, *, zh_corpora=corpora.ZH_CORPORA, sample: int | None = None,
-          c_grid=C_GRID, extra=None, log: Callable[[str], None] = print) -> dict[str, str]:
+          c_grid=C_GRID, extra=None, log: Callable[[str], None] = print,
+          encoder_cache: str | None = encoder_train.CACHE_NAME) -> dict[str, str]:
     """Train every model and write them to out_dir. `sample` keeps every n-th example (quick test runs).
 
     `extra`: more labelled examples for the complaint model, e.g. a team's corrections: an iterable of
     complaint_train.Extra, of dicts with its fields, or of tuples (text, complaint, categories, severity,
     weight), for example `("送餐速度太慢", 1, ["delivery"], "general", 5.0)`. Severity is 0–4 or a level
-    name; weight counts against one corpus example."""
+    name; weight counts against one corpus example. `encoder_cache`: the name of the vector cache for the
+    encoder tier (encoder.embed_cached; None encodes every text again)."""
     started = time.monotonic()
     out_dir.mkdir(parents=True, exist_ok=True)
     log(f"reading and deduplicating {', '.join(zh_corpora)} from {data_dir} ...")
@@ -193,13 +204,20 @@ def build(data_dir: Path, out_dir: Path, *, zh_corpora=corpora.ZH_CORPORA, sampl
             "extra examples, as weighted negatives for the polarity models")
     zh, en = zh + extra_zh, en + extra_en
     log(f"  {len(zh)} Chinese texts, {len(en)} English; training the Chinese model ...")
-    zh_version = train_zh(zh, c_grid=c_grid, log=log).save(out_dir / zh_model.ARTIFACT)
-    en_version = train_en(en, log=log).save(out_dir / english.ARTIFACT)
+    zh_trained = train_zh(zh, c_grid=c_grid, log=log)
+    zh_version = zh_trained.save(out_dir / zh_model.ARTIFACT)
+    en_trained = train_en(en, log=log)
+    en_version = en_trained.save(out_dir / english.ARTIFACT)
     log("training the complaint, category and severity model ...")
-    cx_version = train_complaints(data_dir, zh_examples=everything, sample=sample, extra=extra,
-                                  log=log).save(out_dir / complaint_model.ARTIFACT)
-    log(f"wrote {zh_version}, {en_version} and {cx_version} to {out_dir} in {time.monotonic() - started:.0f}s")
-    return {"zh": zh_version, "en": en_version, "complaint": cx_version}
+    prep = complaint_items(data_dir, zh_examples=everything, sample=sample, extra=extra, log=log)
+    cx = complaint_train.fit(prep, log=log)
+    cx_version = cx.save(out_dir / complaint_model.ARTIFACT)
+    log("training the encoder tier (heads on the e5 vector, stacks, the cascade's band) ...")
+    enc_version = encoder_train.train(prep.items, prep, cx, zh_trained, en_trained, log=log, cache=encoder_cache).save(
+        out_dir / encoder_heads.ARTIFACT)
+    log(f"wrote {zh_version}, {en_version}, {cx_version} and {enc_version} to {out_dir} in "
+        f"{time.monotonic() - started:.0f}s")
+    return {"zh": zh_version, "en": en_version, "complaint": cx_version, "encoder": enc_version}
 
 
 def main(argv: list[str] | None = None) -> int:
