@@ -267,7 +267,7 @@ def fit(table: Table, *, exclude: Sequence[str] = (), log: Callable[[str], None]
         for ws in SEVERITY_WEIGHTS:
             est = (1 - ws) * table.ng_sev[[va[k] for k in m]] + ws * raw[m, sev_col]
             rho = float(spearmanr(truth, est)[0])
-            if best_sev[0] is None or rho > best_sev[0] + 1e-4:
+            if np.isfinite(rho) and (best_sev[0] is None or rho > best_sev[0] + 1e-4):
                 best_sev = (rho, ws)
     stack["severity"] = {"weight": best_sev[1]}
     meta["severity_validation_rho"] = None if best_sev[0] is None else round(best_sev[0], 4)

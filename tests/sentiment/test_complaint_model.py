@@ -28,10 +28,8 @@ def test_heater_fire_with_lawyer_and_regulator_is_an_urgent_complaint(analyzer):
 
 @pytest.mark.parametrize("text", [
     "市场监管总局发布2023年全国12315平台受理投诉举报情况，全年共受理投诉1000万件。",
-    pytest.param("12315 annual report: consumer complaints handled last year rose 8% nationwide, the market "
-                 "regulator said.", marks=pytest.mark.xfail(
-                     reason="known miss: English has no news among its non-complaints, and VADER reads "
-                            "'complaints' as negative (complaint_score about 0.58)", strict=True)),
+    # a known miss of the n-gram tier (VADER reads "complaints" as negative); the encoder tier reads it as news
+    "12315 annual report: consumer complaints handled last year rose 8% nationwide, the market regulator said.",
 ])
 def test_news_about_12315_is_not_a_complaint(analyzer, text):
     r = one(analyzer, text)
