@@ -60,7 +60,7 @@ def review_page(n: int, pages: int, per_page: int = 10) -> bytes:
 def serve(feeds: int, entries: int, pages: int, latency: float, hosts: int) -> None:
     """Child process: the loopback site on `hosts` loopback addresses. Prints their base URLs (JSON),
     then serves until stdin closes."""
-    from contextlib import ExitStack
+    import threading
 
     from urllib.parse import parse_qs
 
@@ -72,12 +72,17 @@ def serve(feeds: int, entries: int, pages: int, latency: float, hosts: int) -> N
     routes["/reviews"] = lambda req: Response(bodies[int(parse_qs(req.query).get("page", ["1"])[0])],
                                               headers={"Content-Type": "text/html; charset=utf-8"})
     routes["/robots.txt"] = Response(b"User-agent: *\nAllow: /\n")
-    with ExitStack() as stack:
-        servers = [stack.enter_context(LoopbackHTTPServer(routes, host=f"127.0.0.{h + 1}")) for h in range(hosts)]
-        for server in servers:
-            server.requests = _Discard()   # the log of requests would grow the server for nothing
-        print(json.dumps([server.url("") for server in servers]), flush=True)
-        sys.stdin.read()
+    servers = [LoopbackHTTPServer(routes, host=f"127.0.0.{h + 1}").start() for h in range(hosts)]
+    for server in servers:
+        server.requests = _Discard()   # the log of requests would grow the server for nothing
+    print(json.dumps([server.url("") for server in servers]), flush=True)
+    sys.stdin.read()
+    # side by side: each stop waits up to half a second for its server's loop
+    stopping = [threading.Thread(target=server.stop) for server in servers]
+    for t in stopping:
+        t.start()
+    for t in stopping:
+        t.join()
 
 
 class _Discard(list):
