@@ -304,7 +304,6 @@ TIER_HEADER = ("| corpus | representation | n | complaint P | R | F1 | non-compl
 def tier_outputs(table, heads, ngram_threshold: float, floor: float = 0.15) -> dict:
     """The decisions of each representation on a table (sentiment/encoder_train.Table): n-gram alone, encoder
     alone, combined on every text (`encoder: always`), and the cascade (`encoder: auto`, the band)."""
-    from sentiment.encoder_train import logit
 
     raw = heads.raw(table.vecs)
     langs = [it.lang for it in table.items]
