@@ -18,6 +18,7 @@ from collectors import CollectError, CollectResult, Problem, SourceState, get_co
 from collectors.health import HealthAlarm, alarm as health_alarm, record_outcome
 from repwatch.config import Config, SourceConfig
 from repwatch.runs import abandon_stale_runs, clean_message, prepare_result, problem_rows, store_error
+from repwatch.vectors import encode_pending, store_given
 from sentiment import Analyzer, TextIn
 from storage import Database
 from storage.clean import cap
@@ -410,6 +411,7 @@ def analyze_pending(db: Database, analyzer: Analyzer, *, batch_size: int = 500, 
                          targets=list(dict.fromkeys(r.targets + source_targets.get(names.get(m.source_id, ""), []))),
                          model_version=r.model_version, **_learned(r)) for m, r in zip(mentions, results)]
             insert_many_ignore(s, Analysis, rows, ["mention_id"])
+            store_given(s, [m.id for m in mentions], results)   # the analyzer's sentence vectors, when it made them
             langs: dict[str, list[int]] = {}
             for m, r in zip(mentions, results):
                 if m.lang is None and r.lang is not None:
@@ -483,6 +485,7 @@ def alert_stage(db: Database, config: Config, now: datetime, *,
     One function, so a run in-process and the distributed alerts task do the same thing."""
     notifiers, policy = build_notifiers(config), config.alerts.delivery
     ctx = RunContext(now, config.tz, config.base_url)
+    encode_pending(db, config)   # sentence vectors of the complaints about to be grouped (repwatch/vectors.py)
     try:
         with db.session() as s:
             evaluation = evaluate(s, config.alerts, ctx)
