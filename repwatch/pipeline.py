@@ -411,7 +411,7 @@ def analyze_pending(db: Database, analyzer: Analyzer, *, batch_size: int = 500, 
                          targets=list(dict.fromkeys(r.targets + source_targets.get(names.get(m.source_id, ""), []))),
                          model_version=r.model_version, **_learned(r)) for m, r in zip(mentions, results)]
             insert_many_ignore(s, Analysis, rows, ["mention_id"])
-            store_given(s, [m.id for m in mentions], results)   # the analyzer's sentence vectors, when it made them
+            store_given(s, mentions, results, [r["targets"] for r in rows])   # the analyzer's sentence vectors
             langs: dict[str, list[int]] = {}
             for m, r in zip(mentions, results):
                 if m.lang is None and r.lang is not None:

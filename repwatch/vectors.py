@@ -2,13 +2,15 @@
 imports the encoder; it reads the vectors stored here (MentionVector) and matches on them.
 
 Each graded complaint gets its vector once, before the alert stage groups it: the analyzer's, when its
-cascade already ran the encoder on the text (`embedding` on its result), else computed here in batches
-through sentiment.encoder (multilingual-e5-small, about 29 texts per CPU-second). Stored as float16 (768
-bytes), with the encoder's version."""
+cascade already ran the encoder on the text (`embedding` on its result) and the text does not name the
+post's watch target, else computed here in batches through sentiment.encoder (multilingual-e5-small, about
+29 texts per CPU-second) from the text without the target's name (alerts' encoder_text: the grouping
+compares posts about one target, and the name they all share would make them all alike). Stored as float16
+(768 bytes), with the encoder's version."""
 from __future__ import annotations
 
 import logging
-from typing import Callable, Sequence
+from typing import Callable, Sequence, cast
 
 from sqlalchemy import exists, select
 
@@ -32,10 +34,18 @@ def rows_for(pairs) -> list[dict]:
             for mention_id, vec in pairs if vec is not None]
 
 
-def store_given(session, mention_ids: Sequence[int], results) -> int:
+def store_given(session, mentions: Sequence[Mention], results, targets: Sequence[list[str]]) -> int:
     """Keep the vectors the analyzer computed anyway (`embedding` on its per-text result, when its cascade
-    ran the encoder; older analyzers have no such field)."""
-    rows = rows_for((mention_id, getattr(r, "embedding", None)) for mention_id, r in zip(mention_ids, results))
+    ran the encoder; older analyzers have no such field), where the text does not name the post's watch
+    target: that vector is the one encode() would compute. The others are encoded before grouping."""
+    from alerts import encoder_text, mention_text
+
+    def usable(m: Mention, r, names: list[str]):
+        vec = getattr(r, "embedding", None)
+        text = mention_text(m)
+        return vec if vec is not None and encoder_text(text, names[0] if names else None) == text else None
+
+    rows = rows_for((m.id, usable(m, r, names)) for m, r, names in zip(mentions, results, targets))
     if rows:
         insert_many_ignore(session, MentionVector, rows, ["mention_id"])
     return len(rows)
@@ -43,15 +53,19 @@ def store_given(session, mention_ids: Sequence[int], results) -> int:
 
 def encode(db: Database, mention_ids: Sequence[int], progress: Callable[[int, int], None] | None = None) -> int:
     """Compute and store the vectors of these mentions, CHUNK at a time, each chunk in its own transaction."""
-    from alerts import mention_text
+    from alerts import encoder_text, mention_text
     from sentiment.encoder import embed
 
     done = 0
     ids = list(mention_ids)
     for i in range(0, len(ids), CHUNK):
         with db.session() as s:
-            chunk = list(s.scalars(select(Mention).where(Mention.id.in_(ids[i:i + CHUNK])).order_by(Mention.id)))
-            vecs = embed([mention_text(m) for m in chunk])
+            rows = [(cast(Mention, row[0]), cast("list | None", row[1])) for row in s.execute(
+                select(Mention, Analysis.targets).outerjoin(Analysis, Analysis.mention_id == Mention.id)
+                .where(Mention.id.in_(ids[i:i + CHUNK])).order_by(Mention.id))]
+            chunk = [m for m, _ in rows]
+            # the target grouping compares on (Analysis.targets[0]), cut out as the words leave it out
+            vecs = embed([encoder_text(mention_text(m), targets[0] if targets else None) for m, targets in rows])
             insert_many_ignore(s, MentionVector, rows_for((m.id, v) for m, v in zip(chunk, vecs)), ["mention_id"])
         done += len(chunk)
         if progress is not None:

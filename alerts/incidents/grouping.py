@@ -220,10 +220,12 @@ class GroupSettings:
     cover: float = 0.2          # share of the post's weight (squared unit vector) on terms the incident
                                 # holds, to join when one of them is an anchor; 0 turns it off
     anchor_idf: float = 8.0     # a shared term at least this rare (or a hashtag) is an anchor
-    meaning: float = 0.9        # cosine of sentence vectors (post, incident centroid) to join by meaning alone;
+    meaning: float = 0.45       # cosine of centred sentence vectors (post, incident centroid) to join by meaning;
                                 # above 1 turns joining by vectors off (CED tune split, bench/incidents.py)
     floor: float = 0.0          # a join on words needs at least this cosine of sentence vectors, when both have one
     words: bool = True          # join on words (TF-IDF) at all; off: by sentence vectors alone (a bench row)
+    average: bool = False       # score by meaning = the post's mean cosine with the incident's posts instead of its
+                                # cosine with their normalised centroid (measured: a little worse on CED, bench)
 
 
 @dataclass
@@ -237,7 +239,8 @@ class GroupState:
     centroid: dict[str, float] = field(default_factory=dict)   # sum of member unit vectors, top `keep`
     first: dict[str, float] = field(default_factory=dict)      # the first post's vector, top `keep`
     size: int = 0
-    vec: np.ndarray | None = None   # sum of its posts' unit sentence vectors (float32), None: none known
+    vec: np.ndarray | None = None   # sum of its posts' centred unit sentence vectors (float32), None: none known
+    nvec: int = 0                   # how many posts' vectors are in that sum
 
     def vec_bytes(self) -> bytes | None:
         """The sentence-vector centroid as stored (Incident.centroid): float32, the unnormalised sum, so
@@ -246,14 +249,48 @@ class GroupState:
 
     def to_json(self) -> dict:
         return {"c": {w: round(v, 4) for w, v in self.centroid.items()},
-                "f": {w: round(v, 4) for w, v in self.first.items()}, "n": self.size}
+                "f": {w: round(v, 4) for w, v in self.first.items()}, "n": self.size, "v": self.nvec}
 
     @classmethod
     def from_json(cls, id: int, target, category, last_seen, data: dict | None,
                   vec: bytes | None = None) -> "GroupState":
         data = data or {}
         return cls(id, target, category, last_seen, dict(data.get("c", {})), dict(data.get("f", {})),
-                   int(data.get("n", 0)), from_bytes(vec, "<f4"))
+                   int(data.get("n", 0)), from_bytes(vec, "<f4"), int(data.get("v", data.get("n", 0) if vec else 0)))
+
+
+CENTER = Path(__file__).resolve().parents[1] / "data" / "e5_center.npy"   # alerts/data/, scripts/build_center.py
+USE_CENTER = True   # bench/incidents.py turns it off to measure raw cosines
+_CENTER: np.ndarray | None = None
+
+
+def centred(vec) -> np.ndarray:
+    """A post's unit sentence vector with the direction every Chinese post shares taken away, unit again.
+    e5's raw vectors all lean one way (two unrelated complaints have cosine 0.83-0.89), so an incident's
+    centroid drifts towards that common direction as it grows and becomes close to every new complaint;
+    after centring, unrelated posts are near 0 and the centroid keeps what its posts have in common.
+    The direction is the mean vector of ordinary Weibo posts (alerts/data/e5_center.npy), fixed, so
+    stored centroids stay comparable."""
+    global _CENTER
+    e = np.asarray(vec, dtype=np.float32)
+    if not USE_CENTER:
+        return e
+    if _CENTER is None:
+        with _LOCK:
+            if _CENTER is None:   # shipped with the package: a missing file is an error, not a silent fallback
+                _CENTER = np.load(CENTER).astype(np.float32)
+    x = e - _CENTER
+    norm = float(np.linalg.norm(x))
+    return x / norm if norm else x
+
+
+def encoder_text(text: str, target: str | None) -> str:
+    """The text a post's sentence vector is computed from: without the watch target's own name, as vector()
+    leaves it out of the words. Every post about 快送外卖 says 快送外卖, and the name alone lifts the cosine of
+    two different complaints about it from 0.25 to 0.5 (centred), as high as a rewording of one complaint."""
+    if not target or not target.strip():
+        return text
+    return re.sub(re.escape(target.strip()), " ", text, flags=re.IGNORECASE)
 
 
 def from_bytes(raw: bytes | None, dtype: str = "<f2") -> np.ndarray | None:
@@ -314,8 +351,10 @@ class _Vectors:
         self.dirty: set[int] = set()
         self.token = 0
 
-    def put(self, incident_id: int, vec: np.ndarray) -> None:
-        norm = float(np.linalg.norm(vec))
+    def put(self, incident_id: int, vec: np.ndarray, scale: float | None = None) -> None:
+        """Index an incident's vector sum: as a unit centroid, or divided by `scale` (its number of posts:
+        the dot product with a post is then its mean cosine with the incident's posts)."""
+        norm = float(np.linalg.norm(vec)) if scale is None else float(scale)
         if not norm:
             return self.remove(incident_id)
         row = self.row_of.get(incident_id)
@@ -408,7 +447,7 @@ class Grouper:
         for w, x in state.centroid.items():
             self.postings.setdefault((state.target, w), {})[state.id] = x / norm
         if state.vec is not None:
-            self.vectors.put(state.id, state.vec)
+            self.vectors.put(state.id, state.vec, max(state.nvec, 1) if self.settings.average else None)
         else:
             self.vectors.remove(state.id)
         self._next = max(self._next, state.id + 1)
@@ -441,7 +480,10 @@ class Grouper:
         """Score a batch of posts' sentence vectors against every active centroid in one matrix product;
         pass (the result, i) as `pre` when placing post i of the batch. Incidents that change meanwhile
         are rescored exactly, so the batch places each post as one at a time would."""
-        return self.vectors.prepare(np.asarray(vecs, dtype=np.float32))
+        batch = np.asarray(vecs, dtype=np.float32)
+        if USE_CENTER and len(batch):
+            batch = np.stack([centred(v) for v in batch])
+        return self.vectors.prepare(batch)
 
     def match(self, vec: dict[str, float], target: str | None, category,
               when: datetime | None, emb: np.ndarray | None = None,
@@ -451,6 +493,8 @@ class Grouper:
         st = self.settings
         scores: dict[int, float] = self._word_scores(vec, target) if st.words else {}
         by_meaning: dict[int, float] = {}
+        if emb is not None:
+            emb = centred(emb)
         if emb is not None and st.meaning <= 1.0:
             by_meaning = {cid: x for cid, x in self.vectors.above(emb, st.meaning, pre).items()
                           if self.states[cid].target == target}
@@ -549,8 +593,9 @@ class Grouper:
             merged[w] = merged.get(w, 0.0) + x
         state.centroid = dict(nlargest(keep, merged.items(), key=lambda kv: (kv[1], kv[0])))
         if emb is not None:
-            e = np.asarray(emb, dtype=np.float32)
+            e = centred(emb)
             state.vec = e.copy() if state.vec is None else state.vec + e
+            state.nvec += 1
         state.size += 1
         if state.category is None:
             state.category = category

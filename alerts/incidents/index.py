@@ -30,7 +30,8 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from alerts.exceptions import ConcurrentPass
-from alerts.incidents.grouping import GroupSettings, GroupState, Grouper, Prepared, from_bytes, label, vector
+from alerts.incidents.grouping import (GroupSettings, GroupState, Grouper, Prepared, centred, from_bytes, label,
+                                      vector)
 from alerts.settings import IncidentSettings
 from storage.models import Incident, IncidentMention, Mention, MentionVector
 from storage.records import normalise
@@ -148,7 +149,9 @@ def state_of(session: Session, incident: Incident, keep: int = 30) -> GroupState
     embs = vectors_of(session, [m.id for m in posts])
     for m in posts:
         if m.id in embs:
-            state.vec = embs[m.id].copy() if state.vec is None else state.vec + embs[m.id]
+            e = centred(embs[m.id])
+            state.vec = e if state.vec is None else state.vec + e
+            state.nvec += 1
         vec = vector(mention_text(m), drop=(incident.target,) if incident.target else ())
         if not state.first:
             state.first = dict(sorted(vec.items(), key=lambda kv: (-kv[1], kv[0]))[:keep])

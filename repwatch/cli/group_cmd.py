@@ -50,6 +50,8 @@ def group_lines(lines, grouper, *, warn=lambda msg: None, embed=None, progress=l
     """Yield one contract object per input line. `embed(texts) -> (n, dim) unit vectors` gives the posts'
     sentence vectors (None: words only); lines are read BATCH at a time, each batch's vectors scored
     against the open incidents in one matrix product."""
+    from alerts import encoder_text
+
     first_post: dict[int, object] = {}
     batch: list = []
     done = 0
@@ -57,7 +59,9 @@ def group_lines(lines, grouper, *, warn=lambda msg: None, embed=None, progress=l
     def flush():
         nonlocal done
         posts = [(line_no, parsed) for line_no, parsed, _ in batch if parsed is not None]
-        embs = embed([post["text"] for _, (post, _) in posts]) if embed is not None and posts else None
+        # the watch target's name is cut before encoding, as the pipeline does (alerts' encoder_text)
+        embs = embed([encoder_text(post["text"], post.get("target") or None) for _, (post, _) in posts]) \
+            if embed is not None and posts else None
         placed = iter(grouper.group_batch(
             [{"text": post["text"], "target": post.get("target") or None, "category": post.get("category") or None,
               "when": when, "new_id": line_no} for line_no, (post, when) in posts], embs))

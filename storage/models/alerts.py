@@ -28,7 +28,7 @@ class Incident(Base):
     signature: Mapped[Optional[list]]                  # MinHash values (grouping before migration 0003)
     terms: Mapped[Optional[dict]]                      # grouping state: centroid and first-post terms (alerts/incidents/grouping.py)
     label: Mapped[Optional[str]] = mapped_column(String(300))   # key terms, e.g. 拉肚子 · 过期三明治 · 门店
-    # sum of its posts' unit sentence vectors, float32 bytes (alerts/incidents/grouping.py; migration 0011)
+    # sum of its posts' centred unit sentence vectors, float32 bytes (alerts/incidents/grouping.py; migration 0011)
     centroid: Mapped[Optional[bytes]] = mapped_column(LargeBinary)
     merged_into: Mapped[Optional[int]]                 # the incident this one was merged into (status "merged")
     status: Mapped[str] = mapped_column(String(20), default="open")

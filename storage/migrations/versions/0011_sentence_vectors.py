@@ -4,7 +4,8 @@ Revision ID: 0011
 Revises: 0010
 
 mention_vector holds a grouped complaint's unit sentence vector (multilingual-e5-small, float16 bytes, 768
-for 384 numbers) and the encoder's version; Incident.centroid the float32 sum of its posts' vectors. A
+for 384 numbers) and the encoder's version; Incident.centroid the float32 sum of its posts' vectors
+(centred: alerts/incidents/grouping.py). A
 restart rebuilds the grouping index from these without re-reading or re-encoding a post. Incidents and
 posts from before have none: `repwatch incident backfill` computes them; until then they are matched on
 words alone. Downgrade drops both (the word-level state in Incident.terms is untouched).
