@@ -68,7 +68,8 @@ def evaluate(session: Session, settings: AlertSettings, ctx: RunContext) -> Eval
     # sentence vectors the wiring stored (MentionVector): the batch is scored against every centroid at once
     embs = vectors_of(session, [mention.id for _, mention in pending])
     order = [mention.id for _, mention in pending if mention.id in embs]
-    prepared = index.grouper.prepare(np.stack([embs[i] for i in order])) if order else None
+    targets = {mention.id: (analysis.targets or [None])[0] for analysis, mention in pending}
+    prepared = index.grouper.prepare(np.stack([embs[i] for i in order]), [targets[i] for i in order]) if order else None
     row_of = {mention_id: i for i, mention_id in enumerate(order)}
     with session.no_autoflush:
         for analysis, mention in pending:

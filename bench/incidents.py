@@ -100,6 +100,19 @@ def vectors(posts: list[dict], name: str = "ced") -> np.ndarray:
     return embed_cached([p["text"] for p in posts], cache_path(name))
 
 
+def encoded(posts: list[dict], name: str = "ced") -> list[dict]:
+    """The posts of the cascades whose every post is already in the vector cache (a held-out subset while
+    the cache is being filled: `--encoded-only`)."""
+    from sentiment.encoder import _key, cache_path, version
+
+    path = cache_path(name)
+    path = path.with_name(f"{path.stem}-{hashlib.sha1(version().encode()).hexdigest()[:8]}.npz")
+    with np.load(path, allow_pickle=False) as z:
+        known = set(z["keys"].tolist())
+    missing = {p["cascade"] for p in posts if _key(p["text"]) not in known}
+    return [p for p in posts if p["cascade"] not in missing]
+
+
 BATCH = 256   # posts scored against the open centroids in one matrix product, as `repwatch group` does
 
 
@@ -245,7 +258,7 @@ def afqmc_minhash(pairs) -> tuple[float, float, float, int]:
 
 
 def cost(open_incidents: int, settings: GroupSettings, posts: list[dict], embs: np.ndarray | None = None,
-         measure: int = 3000) -> tuple[float, float]:
+         measure: int = 3000, targets: int = 1) -> tuple[float, float]:
     """Fill a grouper with `open_incidents` incidents, each the terms of two real CED posts mixed
     (the heaviest 12, as a real centroid keeps its rarest words) and, with `embs`, the sum of their two
     sentence vectors; then time `measure` real posts, BATCH at a time as the pipeline and `repwatch group`
@@ -261,13 +274,14 @@ def cost(open_incidents: int, settings: GroupSettings, posts: list[dict], embs: 
         mixed = {**va, **vb}
         vec = dict(sorted(mixed.items(), key=lambda kv: -kv[1])[:12])
         n = sum(x * x for x in vec.values()) ** 0.5
-        g.absorb(i + 1, {w: x / n for w, x in vec.items()}, None, None, base,
+        g.absorb(i + 1, {w: x / n for w, x in vec.items()}, None if targets == 1 else f"t{i % targets}", None, base,
                  None if embs is None else embs[a] + embs[b])
     mem = tracemalloc.get_traced_memory()[0] / 2 ** 20
     tracemalloc.stop()
     picked = rng.sample(range(len(posts)), measure)
-    chunk = [{"text": posts[i]["text"], "when": base + timedelta(seconds=k)} for k, i in enumerate(picked)]
-    sample = None if embs is None else embs[picked]
+    chunk = [{"text": posts[i]["text"], "when": base + timedelta(seconds=k),
+              "target": None if targets == 1 else f"t{k % targets}"} for k, i in enumerate(picked)]
+    sample = None if embs is None else embs[picked]   # (the texts do not name these targets: nothing to cut)
     t = time.process_time()   # CPU time of this process: the machine is shared, wall time is not ours
     for k in range(0, measure, BATCH):
         g.group_batch(chunk[k:k + BATCH], None if sample is None else sample[k:k + BATCH])
@@ -419,6 +433,11 @@ def main(argv=None) -> None:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--vectors", action="store_true", help="with --tune: only the sentence-vector grid")
     ap.add_argument("--only", help="with --tune --vectors: only the rows whose name contains this")
+    ap.add_argument("--encoded-only", action="store_true",
+                    help="held-out: only the cascades whose posts are all in the vector cache already")
+    ap.add_argument("--ced-only", action="store_true", help="only the CED table")
+    ap.add_argument("--no-tags", action="store_true", help="skip the topic-tagged posts (their vectors cost ~1 min)")
+    ap.add_argument("--afqmc", type=int, default=2000, help="AFQMC pairs (their vectors: about 2 texts each)")
     ap.add_argument("--outbreak", action="store_true", help="only the outbreak figure")
     ap.add_argument("--cost", action="store_true", help="only the cost figures")
     ap.add_argument("--demo", action="store_true", help="only the demo's incidents, words and words + vectors")
@@ -431,7 +450,7 @@ def main(argv=None) -> None:
     test = [p for p in posts if split(p["cascade"]) == "test"]
     settings = GroupSettings()
     if args.cost:
-        return cost_table(posts, settings, args.quick)
+        return cost_table(tune, settings, args.quick)
     if args.demo:
         import tempfile
 
@@ -456,6 +475,8 @@ def main(argv=None) -> None:
             r = ced_table(tune, GroupSettings(**kw), minhash=False, embs=tune_e)["meaning"]
             print(f"| {name} | {r[0]:.3f} | {r[1]:.3f} | {r[2]:.3f} | {r[3]} |", flush=True)
         return
+    if args.encoded_only:
+        test = encoded(test)
     test_e = vectors(test)
     print(f"CED: {len(tune)} tune posts, {len(test)} held-out posts "
           f"({len({p['cascade'] for p in test})} cascades)", flush=True)
@@ -474,15 +495,17 @@ def main(argv=None) -> None:
             p, r, f, n, speed = row
             print(f"| {name} | {split_name} | {p:.3f} | {r:.3f} | {f:.3f} | {n} ({res['gold_groups']}) | {speed:,.0f} |",
                   flush=True)
-    tagged = tag_topics(posts)
+    if args.ced_only:
+        return
+    tagged = tag_topics(posts) if not args.no_tags else []
     topics = len({p["topic"] for p in tagged})
-    tagged_e = {key: vectors([{"text": p[key]} for p in tagged], "tagged") for key in ("text", "bare")}
+    tagged_e = {key: vectors([{"text": p[key]} for p in tagged], "tagged") for key in ("text", "bare")} if tagged else {}
     print(f"\n| topic-tagged Weibo posts ({len(tagged)} posts, {topics} topics, tags ignore cascades) | B-cubed P | R | F1 "
           f"| groups |\n|---|---|---|---|---|")
     for name, kw, key, vec in (("words, tags in the text", WORDS, "text", False),
                                ("words + vectors, tags in the text", {}, "text", True),
                                ("words, tags cut out", WORDS, "bare", False),
-                               ("words + vectors, tags cut out", {}, "bare", True)):
+                               ("words + vectors, tags cut out", {}, "bare", True)) if tagged else ():
         rows = [{**p, "text": p[key]} for p in tagged]
         r = ced_table(rows, GroupSettings(**kw), minhash=False, gold_key="topic",
                       embs=tagged_e[key] if vec else None)["meaning"]
@@ -494,7 +517,7 @@ def main(argv=None) -> None:
         use_idf(True)
         pred = run_grouper(originals, GroupSettings(**kw), embs=vectors(originals) if vec else None)
         print(f"| {name} | {len(originals) - len(set(pred))} | {len(set(pred))} |", flush=True)
-    pairs = load_afqmc(2000)
+    pairs = load_afqmc(args.afqmc)
     pair_e = text_vectors([{"text": t} for a, b, _ in pairs for t in (a, b)], "afqmc")
     print("\n| AFQMC pairs: would join | precision | recall | F1 | pairs |\n|---|---|---|---|---|")
     rows = [("minhash (Jaccard 0.5)", afqmc_minhash(pairs)),
@@ -562,14 +585,16 @@ def text_vectors(posts: list[dict], name: str = "ced") -> dict[str, np.ndarray]:
 
 
 def cost_table(posts: list[dict], settings: GroupSettings, quick: bool) -> None:
+    """Cost on the tune split's posts (their vectors are cached first)."""
     embs = vectors(posts)
     print(f"\nencoder: {encoder_speed(posts):.1f} texts per CPU-second (sentiment.encoder.embed, batches of 64)")
-    print("\n| open incidents | grouping | posts/s (encoding excluded) | memory (MiB) |\n|---|---|---|---|")
-    for n in ((10_000,) if quick else (10_000, 100_000)):
+    print("\n| open incidents | watch targets | grouping | posts/s (encoding excluded) | memory (MiB) |\n"
+          "|---|---|---|---|---|")
+    for n, targets in (((10_000, 1),) if quick else ((10_000, 1), (100_000, 1), (100_000, 20))):
         for name, kw, e in (("words", WORDS, None), ("words + vectors", {}, embs),
                             ("vectors only", dict(words=False, meaning=VECTORS_ONLY), embs)):
-            speed, mem = cost(n, GroupSettings(**{**settings.__dict__, **kw}), posts, e)
-            print(f"| {n:,} | {name} | {speed:,.0f} | {mem:,.0f} |", flush=True)
+            speed, mem = cost(n, GroupSettings(**{**settings.__dict__, **kw}), posts, e, targets=targets)
+            print(f"| {n:,} | {targets} | {name} | {speed:,.0f} | {mem:,.0f} |", flush=True)
 
 
 if __name__ == "__main__":

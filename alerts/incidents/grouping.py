@@ -332,10 +332,18 @@ class Match:
 
 
 class Prepared:
-    """A batch of posts scored against every active centroid at once (Grouper.prepare)."""
+    """A batch of posts scored against every active centroid of one watch target at once (_Vectors.prepare)."""
 
     def __init__(self, scores: np.ndarray, rows: int, token: int):
         self.scores, self.rows, self.token = scores, rows, token
+
+
+class Batch:
+    """A batch of posts scored against the centroids of their own watch targets (Grouper.prepare): post i's
+    scores are row `at[i][1]` of `at[i][0]`."""
+
+    def __init__(self, at: dict[int, tuple[Prepared, int]]):
+        self.at = at
 
 
 class _Vectors:
@@ -433,7 +441,7 @@ class Grouper:
         self.per_target: dict[str | None, int] = {}
         self._next = 1
         self._placed = 0
-        self.vectors = _Vectors()
+        self.vectors: dict[str | None, _Vectors] = {}   # per watch target: a post is only matched within its own
 
     # -- state --------------------------------------------------------------------------------
     def add_state(self, state: GroupState) -> None:
@@ -447,9 +455,9 @@ class Grouper:
         for w, x in state.centroid.items():
             self.postings.setdefault((state.target, w), {})[state.id] = x / norm
         if state.vec is not None:
-            self.vectors.put(state.id, state.vec, max(state.nvec, 1) if self.settings.average else None)
+            self._vectors(state.target).put(state.id, state.vec, max(state.nvec, 1) if self.settings.average else None)
         else:
-            self.vectors.remove(state.id)
+            self._vectors(state.target).remove(state.id)
         self._next = max(self._next, state.id + 1)
 
     def _unindex(self, state: GroupState) -> None:
@@ -464,7 +472,7 @@ class Grouper:
         state = self.states.pop(incident_id, None)
         if state is not None:
             self._unindex(state)
-            self.vectors.remove(incident_id)
+            self._vectors(state.target).remove(incident_id)
             self.per_target[state.target] -= 1
 
     def expire(self, now: datetime) -> int:
@@ -476,18 +484,37 @@ class Grouper:
         return len(old)
 
     # -- matching -----------------------------------------------------------------------------
-    def prepare(self, vecs: np.ndarray | Sequence) -> Prepared:
-        """Score a batch of posts' sentence vectors against every active centroid in one matrix product;
-        pass (the result, i) as `pre` when placing post i of the batch. Incidents that change meanwhile
-        are rescored exactly, so the batch places each post as one at a time would."""
+    def _vectors(self, target: str | None) -> _Vectors:
+        found = self.vectors.get(target)
+        if found is None:
+            found = self.vectors[target] = _Vectors()
+        return found
+
+    def vector_bytes(self) -> int:
+        return sum(v.nbytes() for v in self.vectors.values())
+
+    def prepare(self, vecs: np.ndarray | Sequence, targets: Sequence[str | None] | None = None) -> Batch:
+        """Score a batch of posts' sentence vectors against every active centroid of their watch targets,
+        one matrix product per target; pass (the result, i) as `pre` when placing post i of the batch.
+        Incidents that change meanwhile are rescored exactly, so the batch places each post as one at a
+        time would."""
         batch = np.asarray(vecs, dtype=np.float32)
         if USE_CENTER and len(batch):
             batch = np.stack([centred(v) for v in batch])
-        return self.vectors.prepare(batch)
+        targets = list(targets) if targets is not None else [None] * len(batch)
+        rows: dict[str | None, list[int]] = {}
+        for i, t in enumerate(targets):
+            rows.setdefault(t, []).append(i)
+        at: dict[int, tuple[Prepared, int]] = {}
+        for t, idx in rows.items():
+            prepared = self._vectors(t).prepare(batch[idx])
+            for j, i in enumerate(idx):
+                at[i] = (prepared, j)
+        return Batch(at)
 
     def match(self, vec: dict[str, float], target: str | None, category,
               when: datetime | None, emb: np.ndarray | None = None,
-              pre: tuple[Prepared, int] | None = None) -> Match:
+              pre: tuple[Batch, int] | None = None) -> Match:
         """The incident a post belongs to. `category` is the post's category, or all its categories;
         `emb` its unit sentence vector, when the caller has one."""
         st = self.settings
@@ -496,8 +523,8 @@ class Grouper:
         if emb is not None:
             emb = centred(emb)
         if emb is not None and st.meaning <= 1.0:
-            by_meaning = {cid: x for cid, x in self.vectors.above(emb, st.meaning, pre).items()
-                          if self.states[cid].target == target}
+            scored = pre[0].at.get(pre[1]) if pre is not None else None
+            by_meaning = self._vectors(target).above(emb, st.meaning, scored)
         if not scores and not by_meaning:
             return Match(None, 0.0)
         # near-duplicates first: they share most terms, so they are among the best-scored candidates
@@ -514,7 +541,7 @@ class Grouper:
                 continue
             meaning = by_meaning.get(cid)
             if meaning is None and emb is not None:
-                meaning = self.vectors.cosine(cid, emb)
+                meaning = self._vectors(target).cosine(cid, emb)
             dup = _dot(vec, c.first) / _norm(c.first) if st.words and c.first else 0.0
             words = max(scores.get(cid, 0.0), dup if st.lead else 0.0)
             if dup >= st.duplicate:
@@ -606,7 +633,7 @@ class Grouper:
 
     def group(self, text: str, target: str | None = None, category: str | None = None,
               when: datetime | None = None, new_id: int | None = None, tags: bool = True,
-              emb: np.ndarray | None = None, pre: tuple[Prepared, int] | None = None) -> tuple[int, Match]:
+              emb: np.ndarray | None = None, pre: tuple[Batch, int] | None = None) -> tuple[int, Match]:
         """Place one post: returns (incident id, match). Used offline (`repwatch group`, the bench);
         the pipeline calls match() and absorb() around its database writes."""
         vec = vector(text, drop=(target,) if target else (), tags=tags) if self.settings.words else {}
@@ -625,7 +652,7 @@ class Grouper:
         """Place posts in order ({text, target?, category?, when?, new_id?}), with their sentence vectors
         (one row each) scored against the centroids in one matrix product: the same result as group()
         one at a time."""
-        pre = self.prepare(embs) if embs is not None and len(posts) else None
+        pre = self.prepare(embs, [p.get("target") for p in posts]) if embs is not None and len(posts) else None
         return [self.group(p["text"], p.get("target"), p.get("category"), p.get("when"), p.get("new_id"), tags,
                            None if embs is None else embs[i], None if pre is None else (pre, i))
                 for i, p in enumerate(posts)]

@@ -30,7 +30,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from alerts.exceptions import ConcurrentPass
-from alerts.incidents.grouping import (GroupSettings, GroupState, Grouper, Prepared, centred, from_bytes, label,
+from alerts.incidents.grouping import (Batch, GroupSettings, GroupState, Grouper, centred, from_bytes, label,
                                       vector)
 from alerts.settings import IncidentSettings
 from storage.models import Incident, IncidentMention, Mention, MentionVector
@@ -213,7 +213,7 @@ class Labels(Protocol):
 
 def join(session: Session, index: IncidentIndex, analysis: Labels, mention: Mention,
          now: datetime, emb: np.ndarray | None = None,
-         pre: tuple[Prepared, int] | None = None) -> tuple[Incident, bool, bool]:
+         pre: tuple[Batch, int] | None = None) -> tuple[Incident, bool, bool]:
     """Put a mention into its incident. Returns (incident, incident_is_new, mention_was_added).
     `emb` is its stored sentence vector (MentionVector) if it has one; `pre` its row in a batch scored
     by index.grouper.prepare(). Idempotent: the incident key comes from its first mention, and a mention
