@@ -95,7 +95,7 @@ if TYPE_CHECKING:   # what the lazy names are, for type checkers and editors
     from alerts.notify.dispatch import DispatchReport, alert_rows, deliver_due, digest_rows, enqueue  # noqa: F401
     from alerts.stage import EvaluateReport, evaluate  # noqa: F401
     from alerts.incidents.evidence import attach_evidence, spread_of  # noqa: F401
-    from alerts.exceptions import AlertError, IllegalTransition  # noqa: F401
+    from alerts.exceptions import AlertError, ConcurrentPass, IllegalTransition  # noqa: F401
     from alerts.incidents.grouping import Grouper, encoder_text, to_bytes as vector_bytes  # noqa: F401
     from alerts.incidents.index import backfill, grouping_settings, members, mention_text  # noqa: F401
     from alerts.tickets.lifecycle import TicketChanges, ensure_ticket  # noqa: F401

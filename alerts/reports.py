@@ -377,7 +377,7 @@ def build_report(session: Session, since: datetime, until: datetime, *, now: dat
                Analysis.categories, Analysis.targets)
         .join(Analysis, Analysis.mention_id == Mention.id)
         .where(when >= since, when < until, Mention.duplicate_of_id.is_(None))
-        .order_by(Mention.id).limit(ROW_LIMIT + 1)).tuples().all()
+        .order_by(Mention.id).limit(ROW_LIMIT + 1)).all()
     truncated = len(rows) > ROW_LIMIT
     rows = rows[:ROW_LIMIT]
     source_names = dict(session.execute(select(Source.id, Source.name)).all())

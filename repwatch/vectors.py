@@ -60,7 +60,7 @@ def encode(db: Database, mention_ids: Sequence[int], progress: Callable[[int, in
     ids = list(mention_ids)
     for i in range(0, len(ids), CHUNK):
         with db.session() as s:
-            rows = [(cast(Mention, row[0]), cast("list | None", row[1])) for row in s.execute(
+            rows = [(row[0], cast("list | None", row[1])) for row in s.execute(
                 select(Mention, Analysis.targets).outerjoin(Analysis, Analysis.mention_id == Mention.id)
                 .where(Mention.id.in_(ids[i:i + CHUNK])).order_by(Mention.id))]
             chunk = [m for m, _ in rows]

@@ -162,8 +162,8 @@ def store_mentions(session: Session, source: Source, items: Iterable[MentionIn],
             for item, eid, digest in fresh]
     stmt = (_insert_builder(session)(Mention.__table__)
             .on_conflict_do_nothing(index_elements=["source_id", "external_id"])
-            .returning(Mention.__table__.c.id, Mention.__table__.c.external_id))
-    stored = {external_id: mention_id for mention_id, external_id in session.connection().execute(stmt, rows).tuples()}
+            .returning(Mention.id, Mention.external_id))   # the mapped attributes: typed rows
+    stored = {external_id: mention_id for mention_id, external_id in session.connection().execute(stmt, rows)}
 
     snapshots = []
     for item, eid, digest in fresh:

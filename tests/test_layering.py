@@ -59,3 +59,47 @@ def test_no_facade_name_is_shadowed_by_a_module():
     clash = [n for n in alerts.__all__ if n not in alerts._MODULES
              and ((ROOT / "alerts" / f"{n}.py").exists() or (ROOT / "alerts" / n).is_dir())]
     assert not clash, clash
+
+
+def _type_checking_imports(tree: ast.Module) -> dict[str, tuple[str, str]]:
+    """The facade's `if TYPE_CHECKING:` block: public name -> (module, name in that module), or for a
+    whole sub-module, public name -> (its dotted path, "")."""
+    blocks = [node for node in tree.body if isinstance(node, ast.If) and isinstance(node.test, ast.Name)
+              and node.test.id == "TYPE_CHECKING"]
+    assert len(blocks) == 1, "alerts/__init__.py should have one `if TYPE_CHECKING:` block"
+    found: dict[str, tuple[str, str]] = {}
+    for node in blocks[0].body:
+        assert isinstance(node, ast.ImportFrom) and node.level == 0 and node.module, \
+            f"line {node.lineno}: only `from alerts.x import y` belongs in the TYPE_CHECKING block"
+        for alias in node.names:
+            public = alias.asname or alias.name
+            assert public not in found, f"line {node.lineno}: {public} is imported twice"
+            found[public] = (node.module, alias.name)
+    return found
+
+
+def test_the_facade_types_what_it_exports():
+    """alerts/__init__.py names everything twice: `_export(...)` for the lazy runtime lookup, and imports under
+    `if TYPE_CHECKING:` for mypy and editors. Checked on the source, so the typing half cannot drift: the same
+    names, each bound to the same object (a sub-module in `_MODULES` is the module itself)."""
+    import importlib
+
+    import alerts
+
+    typed = _type_checking_imports(ast.parse((ROOT / "alerts" / "__init__.py").read_text(encoding="utf-8")))
+    runtime = {**alerts._EXPORTS, **{name: (path, "") for name, path in alerts._MODULES.items()}}
+    untyped, unexported = sorted(set(runtime) - set(typed)), sorted(set(typed) - set(runtime))
+    assert not untyped and not unexported, \
+        f"exported but not imported under TYPE_CHECKING: {untyped}; imported there but not exported: {unexported}"
+    assert sorted(runtime) == alerts.__all__
+    wrong = []
+    for public, (module, inner) in typed.items():
+        if public in alerts._MODULES:   # `from alerts.tickets import sla`: the sub-module alerts.tickets.sla
+            target = importlib.import_module(f"{module}.{inner}")
+            ok = target is importlib.import_module(alerts._MODULES[public])
+        else:
+            target = getattr(importlib.import_module(module), inner)
+            ok = target is getattr(alerts, public)
+        if not ok:
+            wrong.append(f"{public}: TYPE_CHECKING imports {module}.{inner}, _export() gives {runtime[public]}")
+    assert not wrong, "\n".join(wrong)

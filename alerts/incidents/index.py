@@ -89,14 +89,16 @@ class IncidentIndex:
         rows = session.execute(select(Incident.id, Incident.target, Incident.category, Incident.last_seen,
                                       Incident.terms, Incident.signals, Incident.centroid)
                                .where(Incident.last_seen >= now - settings.window, Incident.status != "merged")
-                               .order_by(Incident.id)).tuples()
+                               .order_by(Incident.id))
         missing = []
-        for incident_id, target, category, last_seen, terms, signals, centroid in rows:
-            self.note_hazards(incident_id, target, signals)
-            if terms:
-                self.grouper.add_state(GroupState.from_json(incident_id, target, category, last_seen, terms, centroid))
+        # rows by column name: `terms` is an untyped JSON dict, and mypy cannot unpack a Row holding Any
+        for row in rows:
+            self.note_hazards(row.id, row.target, row.signals)
+            if row.terms:
+                self.grouper.add_state(GroupState.from_json(row.id, row.target, row.category, row.last_seen, row.terms,
+                                                            row.centroid))
             else:
-                missing.append(incident_id)
+                missing.append(row.id)
         # incidents made before grouping by meaning (or by a MinHash-only version) have no state: built
         # once from their posts and stored, so they are joined like any other (see backfill below)
         for incident_id in missing:

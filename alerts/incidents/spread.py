@@ -58,10 +58,11 @@ def _load_many(session: Session, keys: list[str], settings: AlertSettings, tz: Z
     """Saved detectors by key, in one query; a state from an older version starts its series afresh."""
     out = {}
     for i in range(0, len(keys), 500):
-        for key, state in session.execute(select(DetectorState.key, DetectorState.state)
-                                          .where(DetectorState.key.in_(keys[i:i + 500]))).tuples():
+        # rows by column name: `state` is an untyped JSON dict, and mypy cannot unpack a Row holding Any
+        for row in session.execute(select(DetectorState.key, DetectorState.state)
+                                   .where(DetectorState.key.in_(keys[i:i + 500]))):
             try:
-                out[key] = SpreadDetector.restore(state, settings.detect, tz=tz)
+                out[row.key] = SpreadDetector.restore(row.state, settings.detect, tz=tz)
             except (KeyError, ValueError):
                 pass
     return out
@@ -104,13 +105,13 @@ def detect(session: Session, settings: AlertSettings, now: datetime, tz: ZoneInf
     rows = session.execute(select(Mention.id, Mention.published_at, Mention.collected_at, Analysis.targets,
                                   Analysis.categories)
                            .join(Analysis, Analysis.mention_id == Mention.id)
-                           .where(Analysis.severity.in_(wanted), Mention.collected_at >= lower)).tuples()
+                           .where(Analysis.severity.in_(wanted), Mention.collected_at >= lower))
     for mention_id, published, collected, targets, categories in rows:
         b = floor_bin(event_time(published, collected), width)
         if not (lower <= b < end):
             continue
-        for target in targets or [None]:
-            for category in categories or [None]:
+        for target in targets or (None,):
+            for category in categories or (None,):
                 key = tc_key(target, category)
                 labels[key] = (target, category)
                 data.add(key, b, mention_id)
@@ -127,11 +128,12 @@ def detect(session: Session, settings: AlertSettings, now: datetime, tz: ZoneInf
     active = list(session.scalars(select(Incident).where(Incident.last_seen >= now - sp.incident_idle)))
     inc = _Series()
     if active:
-        rows = session.execute(select(IncidentMention.incident_id, Mention.id, Mention.published_at, Mention.collected_at)
-                               .join(Mention, Mention.id == IncidentMention.mention_id)
-                               .where(IncidentMention.incident_id.in_([i.id for i in active]),
-                                      Mention.collected_at >= end - sp.history)).tuples()
-        for incident_id, mention_id, published, collected in rows:
+        members = session.execute(select(IncidentMention.incident_id, Mention.id, Mention.published_at,
+                                         Mention.collected_at)
+                                  .join(Mention, Mention.id == IncidentMention.mention_id)
+                                  .where(IncidentMention.incident_id.in_([i.id for i in active]),
+                                         Mention.collected_at >= end - sp.history))
+        for incident_id, mention_id, published, collected in members:
             inc.add(f"incident:{incident_id}", floor_bin(event_time(published, collected), width), mention_id)
     saved = _load_many(session, [f"incident:{i.id}" for i in active], settings, tz)
     for incident in active:

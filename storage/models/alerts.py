@@ -20,7 +20,7 @@ class Incident(Base):
     category: Mapped[Optional[str]] = mapped_column(String(40))
     title: Mapped[str] = mapped_column(Text)           # the representative text
     severity: Mapped[str] = mapped_column(String(10))
-    signals: Mapped[list] = mapped_column(default=list)
+    signals: Mapped[list[str]] = mapped_column(default=list)
     first_seen: Mapped[datetime]
     last_seen: Mapped[datetime]
     mention_count: Mapped[int] = mapped_column(default=0)

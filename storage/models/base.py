@@ -41,4 +41,5 @@ class UTCDateTime(TypeDecorator):
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {datetime: UTCDateTime(), dict: JSON, list: JSON}
+    # list[str]: JSON lists of words (categories, targets, signals), typed so rows of them unpack typed (mypy)
+    type_annotation_map = {datetime: UTCDateTime(), dict: JSON, list: JSON, list[str]: JSON}

@@ -69,10 +69,10 @@ class Analysis(Base):
     snownlp: Mapped[Optional[float]] = mapped_column(Float)  # SnowNLP's raw score, kept as the baseline
     negative: Mapped[bool] = mapped_column(Boolean)
     complaint: Mapped[bool] = mapped_column(Boolean, index=True)
-    categories: Mapped[list] = mapped_column(default=list)
+    categories: Mapped[list[str]] = mapped_column(default=list)
     severity: Mapped[str] = mapped_column(String(10), index=True)
-    signals: Mapped[list] = mapped_column(default=list)
-    targets: Mapped[list] = mapped_column(default=list)     # watch targets the text names
+    signals: Mapped[list[str]] = mapped_column(default=list)
+    targets: Mapped[list[str]] = mapped_column(default=list)     # watch targets the text names
     model_version: Mapped[str] = mapped_column(String(60))
     # The learned models' view (issue 15): the calibrated probability that the text is a complaint, and the
     # confidence of each category in `categories`. None: no model read the text (other languages, no

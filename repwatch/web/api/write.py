@@ -2,18 +2,17 @@
 Agents and admins only. A refused action (an illegal state change) is 409 with the reason."""
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import timedelta
-from typing import Annotated
-
-from typing import Optional
+from typing import Annotated, Iterator, Optional, TypeVar
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from alerts import replies
+from alerts import Change, replies
 from repwatch.web import actions
 from repwatch.web.api.convert import event_out, ticket_out
-from alerts import Change
 from repwatch.web.api.schemas import (ActionResult, AssignIn, CorrectionIn, CorrectionOut, CorrectionResult, FollowUpIn,
                                       MergeIn, MergeResult, MoveIn, NoteIn, ReplyDraft, ReplyIn, SilenceIn)
 from repwatch.web.deps import agent, csrf
@@ -25,22 +24,29 @@ router = APIRouter(tags=["actions"], dependencies=[agent, csrf],
                               404: {"description": "no such ticket"},
                               409: {"description": "the action is not possible in the ticket's state"}})
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
+Row = TypeVar("Row", Ticket, Mention)
+
+
+@contextmanager
+def _acting_on(request: Request, model: type[Row], row_id: int) -> Iterator[tuple[Session, Row]]:
+    """Every action route's frame: the ticket (or post) in one unit of work, 404 when there is none; an
+    ActionError raised inside is 409 with its reason, and the unit of work rolls back whatever the action wrote."""
+    with request.app.state.db.session() as s:
+        row = s.get(model, row_id)
+        if row is None:
+            raise HTTPException(404, f"no {model.__tablename__} #{row_id}")
+        try:
+            yield s, row
+        except actions.ActionError as exc:
+            raise HTTPException(409, str(exc)) from None
 
 
 def _run(request: Request, ticket_id: int, action) -> ActionResult:
-    app = request.app.state
-    now = app.clock.now()
-    with app.db.session() as s:
-        t = s.get(Ticket, ticket_id)
-        if t is None:
-            raise HTTPException(404, f"no ticket #{ticket_id}")
+    now = request.app.state.clock.now()
+    with _acting_on(request, Ticket, ticket_id) as (s, t):
         last = s.scalar(select(TicketEvent.id).where(TicketEvent.ticket_id == t.id)
                         .order_by(TicketEvent.id.desc()).limit(1)) or 0
-        try:
-            action(s, t, request.state.principal, now)
-        except actions.ActionError as exc:
-            s.rollback()
-            raise HTTPException(409, str(exc)) from None
+        action(s, t, request.state.principal, now)
         s.flush()
         # the first event this action wrote (an assign may also write the move it implies)
         event = s.scalar(select(TicketEvent).where(TicketEvent.ticket_id == t.id, TicketEvent.id > last)
@@ -79,10 +85,7 @@ def reply(request: Request, ticket_id: Id, body: ReplyIn):
             summary="A reply drafted from a template (category.lang; default: the ticket's category in Chinese)")
 def reply_draft(request: Request, ticket_id: Id, template: Annotated[Optional[str], Query(max_length=60)] = None):
     app = request.app.state
-    with app.db.session() as s:
-        t = s.get(Ticket, ticket_id)
-        if t is None:
-            raise HTTPException(404, f"no ticket #{ticket_id}")
+    with _acting_on(request, Ticket, ticket_id) as (s, t):
         try:
             chosen, text = replies.draft(s, t, template, now=app.clock.now(), tz=app.tz)
         except replies.ReplyError as exc:
@@ -97,19 +100,12 @@ def merge(request: Request, ticket_id: Id, body: MergeIn):
     exist; 409 when the merge is not possible (a ticket into itself, a closed ticket) with the reason."""
     app = request.app.state
     now = app.clock.now()
-    with app.db.session() as s:
-        t = s.get(Ticket, ticket_id)
-        if t is None:
-            raise HTTPException(404, f"no ticket #{ticket_id}")
+    with _acting_on(request, Ticket, ticket_id) as (s, t):
         if s.get(Ticket, body.into) is None:
             raise HTTPException(404, f"no ticket #{body.into} to merge into")
         last = s.scalar(select(TicketEvent.id).order_by(TicketEvent.id.desc()).limit(1)) or 0
-        try:
-            keep = actions.do_merge(s, t, request.state.principal, now, into=body.into, reason=body.reason,
-                                    settings=app.config.alerts)
-        except actions.ActionError as exc:
-            s.rollback()
-            raise HTTPException(409, str(exc)) from None
+        keep = actions.do_merge(s, t, request.state.principal, now, into=body.into, reason=body.reason,
+                                settings=app.config.alerts)
         s.flush()
         event = s.scalar(select(TicketEvent).where(TicketEvent.ticket_id == keep.id, TicketEvent.id > last,
                                                    TicketEvent.kind == "merged").order_by(TicketEvent.id).limit(1))
@@ -143,16 +139,9 @@ def _change(body: CorrectionIn) -> Change:
 def correct(request: Request, ticket_id: Id, body: CorrectionIn):
     app = request.app.state
     now = app.clock.now()
-    with app.db.session() as s:
-        t = s.get(Ticket, ticket_id)
-        if t is None:
-            raise HTTPException(404, f"no ticket #{ticket_id}")
-        try:
-            rows = actions.do_correct(s, t, request.state.principal, now, settings=app.config.alerts,
-                                      change=_change(body))
-        except actions.ActionError as exc:
-            s.rollback()
-            raise HTTPException(409, str(exc)) from None
+    with _acting_on(request, Ticket, ticket_id) as (s, t):
+        rows = actions.do_correct(s, t, request.state.principal, now, settings=app.config.alerts,
+                                  change=_change(body))
         s.flush()
         event = s.scalar(select(TicketEvent).where(TicketEvent.ticket_id == t.id, TicketEvent.kind == "correction")
                          .order_by(TicketEvent.id.desc()).limit(1))
@@ -164,15 +153,8 @@ def correct(request: Request, ticket_id: Id, body: CorrectionIn):
                      "complaint gets a ticket at once")
 def correct_mention(request: Request, mention_id: Id, body: CorrectionIn):
     app = request.app.state
-    with app.db.session() as s:
-        m = s.get(Mention, mention_id)
-        if m is None:
-            raise HTTPException(404, f"no mention #{mention_id}")
-        try:
-            row = actions.do_correct_mention(s, m, request.state.principal, app.clock.now(), change=_change(body),
-                                             settings=app.config.alerts)
-        except actions.ActionError as exc:
-            s.rollback()
-            raise HTTPException(409, str(exc)) from None
+    with _acting_on(request, Mention, mention_id) as (s, m):
+        row = actions.do_correct_mention(s, m, request.state.principal, app.clock.now(), change=_change(body),
+                                         settings=app.config.alerts)
         s.flush()
         return CorrectionOut.model_validate(row)

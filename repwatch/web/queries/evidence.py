@@ -102,7 +102,7 @@ def _history_count(session: Session, incident: Incident, since: datetime, until:
         select(Analysis.targets, Analysis.categories)
         .join(Mention, Mention.id == Analysis.mention_id)
         .where(Analysis.negative.is_(True), when >= since, when < until)
-        .limit(HISTORY_ROWS)).tuples()
+        .limit(HISTORY_ROWS))
     # JSON list membership differs per dialect (and Chinese is stored \u-escaped); Python is simplest.
     return sum(1 for targets, categories in rows
                if (incident.target is None or incident.target in (targets or []))
