@@ -111,7 +111,7 @@ def backfill_cmd(ctx: Context, rebuild: bool, no_encoder: bool) -> None:
     from repwatch.vectors import encode_incident_members
 
     encoded = 0
-    if not no_encoder and ctx.config.alerts.incidents.encoder:
+    if not no_encoder:
         def progress(done: int, total: int) -> None:
             if done == total or done % 1024 == 0:
                 click.echo(f"encoded {done}/{total} posts", err=True)
