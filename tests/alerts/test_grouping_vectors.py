@@ -182,3 +182,29 @@ def test_group_command_with_the_encoder_joins_what_words_cannot():
     assert group() == [{"id": "a", "incident": "a"}, {"id": "b", "incident": "b"}, {"id": "c", "incident": "a"}]
     assert group("--no-encoder") == [{"id": "a", "incident": "a"}, {"id": "b", "incident": "b"},
                                      {"id": "c", "incident": "c"}]
+
+
+def test_the_analyzers_vector_is_kept_unless_the_text_names_the_target(db, seed):
+    """The analyzer's per-text result may carry `embedding` (when its cascade ran the encoder): kept as is
+    when the text does not name the post's target (it is then what encode() would compute), else the
+    post is encoded again without the name. Results without the field store nothing."""
+    from types import SimpleNamespace
+
+    from repwatch.vectors import encode_pending, store_given
+    from storage.models import Mention
+
+    plain = seed.mention(REFUND, at=T0)
+    named = seed.mention("快送外卖" + REFUND, at=T0)
+    v = embed([REFUND])[0]
+    with db.session() as s:
+        mentions = [s.get(Mention, plain), s.get(Mention, named)]
+        assert store_given(s, mentions, [SimpleNamespace(), SimpleNamespace()], [["快送外卖"], ["快送外卖"]]) == 0
+        given = [SimpleNamespace(embedding=v), SimpleNamespace(embedding=v)]
+        assert store_given(s, mentions, given, [["快送外卖"], ["快送外卖"]]) == 1
+    from repwatch.config import Config
+
+    assert encode_pending(db, Config()) == 1   # the named one, without its target's name
+    with db.session() as s:
+        raw = dict(s.execute(select(MentionVector.mention_id, MentionVector.vector)).all())
+    assert set(raw) == {plain, named}
+    assert float(from_bytes(raw[named]) @ from_bytes(raw[plain])) > 0.99   # the same text once the name is cut
