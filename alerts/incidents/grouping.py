@@ -348,11 +348,14 @@ class Batch:
 
 class _Vectors:
     """Unit centroids of the incidents that have sentence vectors, one row each, in one float32 matrix that
-    grows by doubling; rows of dropped incidents are zeroed and reused. `dirty` holds the rows changed since
-    the last prepare(), whose scores in that batch are stale."""
+    grows by doubling; rows of dropped incidents are zeroed and reused. The index owns the vector sums:
+    row × `factor[row]` is the incident's sum (GroupState.vec is released once indexed, so 100k incidents
+    hold their vectors once, not twice). `dirty` holds the rows changed since the last prepare(), whose
+    scores in that batch are stale."""
 
     def __init__(self):
         self.mat: np.ndarray | None = None
+        self.factor: np.ndarray = np.zeros(0, dtype=np.float32)
         self.row_of: dict[int, int] = {}
         self.id_of: list[int] = []
         self.free: list[int] = []
@@ -369,6 +372,7 @@ class _Vectors:
         if row is None:
             if self.mat is None:
                 self.mat = np.zeros((1024, len(vec)), dtype=np.float32)
+                self.factor = np.zeros(1024, dtype=np.float32)
             if self.free:
                 row = self.free.pop()
                 self.id_of[row] = incident_id
@@ -378,11 +382,17 @@ class _Vectors:
                     grown = np.zeros((2 * len(self.mat), self.mat.shape[1]), dtype=np.float32)
                     grown[:row] = self.mat
                     self.mat = grown
+                    self.factor = np.concatenate([self.factor, np.zeros_like(self.factor)])
                 self.id_of.append(incident_id)
             self.row_of[incident_id] = row
         assert self.mat is not None   # made above for the first row
         self.mat[row] = vec / norm
+        self.factor[row] = norm
         self.dirty.add(row)
+
+    def sum_of(self, incident_id: int) -> np.ndarray | None:
+        row = self.row_of.get(incident_id)
+        return None if row is None or self.mat is None else self.mat[row] * self.factor[row]
 
     def remove(self, incident_id: int) -> None:
         row = self.row_of.pop(incident_id, None)
@@ -456,7 +466,8 @@ class Grouper:
             self.postings.setdefault((state.target, w), {})[state.id] = x / norm
         if state.vec is not None:
             self._vectors(state.target).put(state.id, state.vec, max(state.nvec, 1) if self.settings.average else None)
-        else:
+            state.vec = None   # the index holds it now (vec_sum() gives it back)
+        elif state.nvec == 0:
             self._vectors(state.target).remove(state.id)
         self._next = max(self._next, state.id + 1)
 
@@ -492,6 +503,19 @@ class Grouper:
 
     def vector_bytes(self) -> int:
         return sum(v.nbytes() for v in self.vectors.values())
+
+    def vec_sum(self, incident_id: int) -> np.ndarray | None:
+        """An incident's sum of centred sentence vectors (what Incident.centroid stores), None if it has none."""
+        state = self.states.get(incident_id)
+        if state is None:
+            return None
+        if state.vec is not None:
+            return state.vec
+        return self._vectors(state.target).sum_of(incident_id)
+
+    def centroid_bytes(self, incident_id: int) -> bytes | None:
+        vec = self.vec_sum(incident_id)
+        return None if vec is None else np.asarray(vec, dtype="<f4").tobytes()
 
     def prepare(self, vecs: np.ndarray | Sequence, targets: Sequence[str | None] | None = None) -> Batch:
         """Score a batch of posts' sentence vectors against every active centroid of their watch targets,
@@ -621,7 +645,8 @@ class Grouper:
         state.centroid = dict(nlargest(keep, merged.items(), key=lambda kv: (kv[1], kv[0])))
         if emb is not None:
             e = centred(emb)
-            state.vec = e.copy() if state.vec is None else state.vec + e
+            known = self.vec_sum(incident_id) if incident_id in self.states else None
+            state.vec = e.copy() if known is None else known + e
             state.nvec += 1
         state.size += 1
         if state.category is None:

@@ -250,7 +250,7 @@ def join(session: Session, index: IncidentIndex, analysis: Labels, mention: Ment
         incident.terms = state.to_json()
         incident.label = label(state.centroid) or None
         if emb is not None:
-            incident.centroid = state.vec_bytes()
+            incident.centroid = index.grouper.centroid_bytes(incident.id)
     return incident, created, added
 
 

@@ -100,8 +100,8 @@ def test_stored_vectors_group_by_meaning_and_the_state_survives_a_restart(db, se
         assert incident is not None and incident.centroid is not None
         # the restart: a new index from the database alone has the same centroid, from no post
         index = IncidentIndex(s, settings.incidents, T0 + timedelta(minutes=5))
-        state = index.grouper.states[incident.id]
-        assert state.vec is not None and np.allclose(state.vec, centred(from_bytes(raw)), atol=1e-3)
+        restored = index.grouper.vec_sum(incident.id)
+        assert restored is not None and np.allclose(restored, centred(from_bytes(raw)), atol=1e-3)
     assert incident_of(db, other) != incident.id
     later = seed.mention(REFUND_OTHER_WORDS, at=T0 + timedelta(hours=1))
     encode(db, [later])
