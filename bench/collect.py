@@ -6,7 +6,12 @@ Phases, each through the real pipeline path (`collect_sources`: fetch side by si
   on SQLite, and on PostgreSQL with --pg URL (a private schema, dropped afterwards);
   with --latency 0.05 the server waits 50 ms before every answer (a far-away server; the wait is
   per request, so connection set-up is not slowed: a lower bound on real latency's cost);
+  with --hosts N the feeds are spread over N loopback hosts (127.0.0.1 … 127.0.0.N, feed i on host
+  i mod N), as real sources are spread over many servers; by default all are on one host, where
+  http.per_host (8) bounds how many are fetched at once;
   with --web: a Scrapy review site of 50 pages x 10 reviews, and 10 one-page crawls.
+The database is created and migrated by a child process first, as `repwatch` finds it in production
+(a migration is a one-off, not part of a collection run's memory or time).
 
 Per phase: wall seconds, CPU seconds of this process (time.process_time: every thread; the server is a
 child process and is not counted), items/s of CPU and of wall time, SQL statements per item (counted
@@ -15,7 +20,7 @@ also collected by `reader` (a feed library, installed in a separate environment:
 environment's interpreter; see bench/reader_peer.py), side by side in the same run.
 
     .venv/bin/python bench/collect.py [--feeds 200] [--entries 30] [--pg URL] [--latency 0.05]
-        [--reader /tmp/venv/bin/python] [--reader-workers 8] [--per-host 16] [--concurrency 16] [--web] [--markdown]
+        [--hosts 25] [--reader /tmp/venv/bin/python] [--reader-workers 8] [--per-host 16] [--concurrency 16] [--web] [--markdown]
 """
 from __future__ import annotations
 
@@ -27,6 +32,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -51,8 +57,11 @@ def review_page(n: int, pages: int, per_page: int = 10) -> bytes:
     nxt = f'<a class="next" href="/reviews?page={n + 1}">下一页</a>' if n < pages else ""
     return f"<html><body>{reviews}{nxt}</body></html>".encode()
 
-def serve(feeds: int, entries: int, pages: int, latency: float) -> None:
-    """Child process: the loopback site. Prints its port, then serves until stdin closes."""
+def serve(feeds: int, entries: int, pages: int, latency: float, hosts: int) -> None:
+    """Child process: the loopback site on `hosts` loopback addresses. Prints their base URLs (JSON),
+    then serves until stdin closes."""
+    import threading
+
     from urllib.parse import parse_qs
 
     from repwatch.loopback import LoopbackHTTPServer, Response
@@ -63,10 +72,17 @@ def serve(feeds: int, entries: int, pages: int, latency: float) -> None:
     routes["/reviews"] = lambda req: Response(bodies[int(parse_qs(req.query).get("page", ["1"])[0])],
                                               headers={"Content-Type": "text/html; charset=utf-8"})
     routes["/robots.txt"] = Response(b"User-agent: *\nAllow: /\n")
-    with LoopbackHTTPServer(routes) as server:
+    servers = [LoopbackHTTPServer(routes, host=f"127.0.0.{h + 1}").start() for h in range(hosts)]
+    for server in servers:
         server.requests = _Discard()   # the log of requests would grow the server for nothing
-        print(server.port, flush=True)
-        sys.stdin.read()
+    print(json.dumps([server.url("") for server in servers]), flush=True)
+    sys.stdin.read()
+    # side by side: each stop waits up to half a second for its server's loop
+    stopping = [threading.Thread(target=server.stop) for server in servers]
+    for t in stopping:
+        t.start()
+    for t in stopping:
+        t.join()
 
 
 class _Discard(list):
@@ -120,6 +136,7 @@ def main() -> None:
     ap.add_argument("--entries", type=int, default=30)
     ap.add_argument("--pages", type=int, default=50)
     ap.add_argument("--crawls", type=int, default=10)
+    ap.add_argument("--hosts", type=int, default=1, help="loopback hosts the feeds are spread over")
     ap.add_argument("--latency", type=float, default=0.0, help="seconds the server waits before each feed answer")
     ap.add_argument("--pg", help="also on this PostgreSQL server (a private schema, dropped afterwards)")
     ap.add_argument("--reader", help="python of an environment with `reader` installed: collect the same feeds")
@@ -134,36 +151,63 @@ def main() -> None:
     ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve:
-        return serve(args.feeds, args.entries, args.pages, args.latency)
+        return serve(args.feeds, args.entries, args.pages, args.latency, args.hosts)
 
     child = subprocess.Popen([sys.executable, __file__, "--serve", "--feeds", str(args.feeds), "--entries",
-                              str(args.entries), "--pages", str(args.pages), "--latency", str(args.latency)],
+                              str(args.entries), "--pages", str(args.pages), "--latency", str(args.latency), "--hosts", str(args.hosts)],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     rows = []
     try:
-        base = f"http://127.0.0.1:{int(child.stdout.readline())}"
+        bases = json.loads(child.stdout.readline())
         if not args.no_sqlite:
             with tempfile.TemporaryDirectory() as tmp:
-                rows += run(args, base, f"sqlite:///{tmp}/bench.db", "SQLite")
+                rows += run(args, bases, migrated(f"sqlite:///{tmp}/bench.db"), "SQLite")
         if args.pg:
-            from storage.pgschema import private_schema
-
-            with private_schema(args.pg, "rw_bench") as url:
-                rows += run(args, base, url, "PostgreSQL")
+            with pg_schema(args.pg) as url:
+                rows += run(args, bases, migrated(url), "PostgreSQL")
         if args.reader:
-            rows += run_reader(args, base)
+            rows += run_reader(args, bases)
     finally:
         child.stdin.close()
         child.wait(timeout=10)
     report(rows, args.markdown)
 
 
-def run(args, base: str, url: str, backend: str) -> list[dict]:
+@contextmanager
+def pg_schema(url: str):
+    """A private schema, dropped afterwards (as storage.pgschema.private_schema, migrated by `migrated`)."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    from storage.pgschema import schema_url
+
+    schema = f"rw_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(schema_url(url, "public"))
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield schema_url(url, schema)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def migrated(url: str) -> str:
+    subprocess.run([sys.executable, "-c", "import sys; from storage import Database; Database(sys.argv[1]).dispose()",
+                    url], check=True, cwd=Path(__file__).resolve().parents[1])
+    return url
+
+
+def run(args, bases: list[str], url: str, backend: str) -> list[dict]:
     from repwatch.config import parse_config
     from storage import Database
 
     fast = {"delay": 0, "autothrottle": False}
-    sources = [{"name": f"feed-{i}", "kind": "feed", "url": f"{base}/feed/{i}.xml"} for i in range(args.feeds)]
+    base = bases[0]
+    sources = [{"name": f"feed-{i}", "kind": "feed", "url": f"{bases[i % len(bases)]}/feed/{i}.xml"}
+               for i in range(args.feeds)]
     sources.append({"name": "reviews", "kind": "web", "start_urls": [f"{base}/reviews"], "item": "div.review",
                     "fields": {"id": "::attr(data-id)", "text": "p.text ::text", "author": ".user::text",
                                "likes": ".likes::text", "date": "time::text"},
@@ -213,9 +257,9 @@ def row(tool, backend, name, sources, items, new, seconds, cpu, statements, rss,
             "peak_rss_mib": round(rss, 1)}
 
 
-def run_reader(args, base: str) -> list[dict]:
+def run_reader(args, bases: list[str]) -> list[dict]:
     """The same feeds through `reader`, in its own environment (not a repwatch dependency)."""
-    out = subprocess.run([args.reader, str(Path(__file__).with_name("reader_peer.py")), base, str(args.feeds),
+    out = subprocess.run([args.reader, str(Path(__file__).with_name("reader_peer.py")), ",".join(bases), str(args.feeds),
                           str(args.reader_workers)], capture_output=True, text=True, check=True)
     rows = []
     for line in out.stdout.splitlines():

@@ -2,7 +2,9 @@
 pass. Run with the interpreter of an environment where `reader` is installed (it is not a repwatch
 dependency), e.g. python -m venv /tmp/rv && /tmp/rv/bin/pip install reader.
 
-    /tmp/rv/bin/python bench/reader_peer.py BASE_URL FEEDS WORKERS   (one JSON line per phase)
+    /tmp/rv/bin/python bench/reader_peer.py BASE_URL[,BASE_URL…] FEEDS WORKERS   (one JSON line per phase)
+
+Feed i is on the i-th base URL modulo their number, as bench/collect.py --hosts spreads them.
 """
 import json
 import sys
@@ -21,11 +23,11 @@ def peak_rss_mib() -> float:
 
 
 def main() -> None:
-    base, feeds, workers = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    bases, feeds, workers = sys.argv[1].split(","), int(sys.argv[2]), int(sys.argv[3])
     with tempfile.TemporaryDirectory() as tmp:
         r = reader.make_reader(f"{tmp}/reader.sqlite")
         for i in range(feeds):
-            r.add_feed(f"{base}/feed/{i}.xml")
+            r.add_feed(f"{bases[i % len(bases)]}/feed/{i}.xml")
         before = 0
         for phase in ("first pass", "304 pass"):
             wall, cpu = time.perf_counter(), time.process_time()

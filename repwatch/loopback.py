@@ -39,7 +39,9 @@ class Request:
 class LoopbackHTTPServer:
     """`with LoopbackHTTPServer({"/feed.xml": lambda req: Response(b"...")}) as srv: srv.url("/feed.xml")`"""
 
-    def __init__(self, routes: dict[str, Route | Response] | None = None):
+    def __init__(self, routes: dict[str, Route | Response] | None = None, host: str = "127.0.0.1"):
+        """`host` may be any loopback address (127.0.0.2, …): several servers then stand for several hosts."""
+        self.host = host
         self.routes: dict[str, Route | Response] = dict(routes or {})
         self.requests: list[Request] = []
         outer = self
@@ -84,13 +86,13 @@ class LoopbackHTTPServer:
 
             do_GET = do_POST = do_PUT = do_HEAD = do_PATCH = _handle
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = ThreadingHTTPServer((host, 0), Handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     def url(self, path: str = "/") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"http://{self.host}:{self.port}{path}"
 
     def start(self) -> "LoopbackHTTPServer":
         self._thread.start()

@@ -7,25 +7,28 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import exists, insert, select, update
 from sqlalchemy.orm import object_session
 
-from alerts import (Alert, ConcurrentPass, DispatchReport, EvaluateReport, Notifier, alert_rows, deliver_due, enqueue,
-                    evaluate, get_notifier)
 from collectors import CollectError, CollectResult, Problem, SourceState, get_collector
 from collectors.health import HealthAlarm, alarm as health_alarm, record_outcome
 from repwatch.config import Config, SourceConfig
 from repwatch.runs import abandon_stale_runs, clean_message, prepare_result, problem_rows, store_error
-from repwatch.vectors import encode_pending, store_given
-from sentiment import Analyzer, TextIn
 from storage import Database
 from storage.clean import cap
 from storage.context import RunContext
 from storage.models import Analysis, CollectionRun, ImportedFile, Mention, Source
 from storage.trouble import is_database_trouble
 from storage.writes import StoreResult, insert_ignore, insert_many_ignore, store_mentions
+
+if TYPE_CHECKING:
+    from alerts import Alert, DispatchReport, EvaluateReport, Notifier
+    from sentiment import Analyzer
+
+# The alert stage and the analyzer are imported where they are used, not here: a process that only
+# collects (`repwatch collect`, a distributed collect worker, bench/collect.py) never loads them.
 
 log = logging.getLogger("repwatch.pipeline")
 # Fetched side by side within one run: the httpx-based kinds. Scrapy crawls (`web`) and local
@@ -145,16 +148,29 @@ def _open_runs(db: Database, config: Config, chosen: list[SourceConfig], now: da
             if sources[cfg.name].kind != cfg.kind:
                 sources[cfg.name].kind = cfg.kind
         abandon_stale_runs(s, [src.id for src in sources.values()], now)
-        runs = [CollectionRun(source_id=sources[cfg.name].id, started_at=now, status="running", problems=[])
-                for cfg in chosen]
-        s.add_all(runs)
-        s.flush()
-        opened = [(cfg, sources[cfg.name], run.id) for cfg, run in zip(chosen, runs)]
+        opened = [(cfg, sources[cfg.name], run_id) for cfg, run_id in zip(chosen, _insert_runs(
+            s, [sources[cfg.name].id for cfg in chosen], now))]
         jobs = [_job(db, config, cfg, source.id, run_id, now,
                      SourceState(now=now, etag=source.etag, last_modified=source.last_modified,
                                  cursor=dict(source.state or {})))
                 for cfg, source, run_id in opened]
     return jobs
+
+
+def _insert_runs(s, source_ids: list[int], now: datetime) -> list[int]:
+    """New `running` runs for these sources, their ids in the same order. One INSERT … RETURNING when
+    every source opens one run (the ids are matched by source): the ORM sends one INSERT per run on SQLite,
+    to match generated ids to objects, which was most of a 304 pass's statements there."""
+    rows = [dict(source_id=sid, started_at=now, status="running", problems=[]) for sid in source_ids]
+    if len(set(source_ids)) == len(source_ids):
+        returned = s.connection().execute(
+            insert(CollectionRun).returning(CollectionRun.source_id, CollectionRun.id), rows)
+        by_source = {sid: run_id for sid, run_id in returned}
+        return [by_source[sid] for sid in source_ids]
+    runs = [CollectionRun(**row) for row in rows]
+    s.add_all(runs)
+    s.flush()
+    return [run.id for run in runs]
 
 
 def _job(db: Database, config: Config, source_cfg: SourceConfig, source_id: int, run_id: int, now: datetime,
@@ -363,6 +379,7 @@ def health_alerts(reports: Iterable[SourceReport], base_url: str | None = None, 
     """Broken sources, as alerts for the same notifiers as tickets. The key holds the episode start,
     so the notification log sends each broken episode once, and retries a failed delivery next run.
     Times are in the team's timezone `tz`, labelled."""
+    from alerts import Alert
     from storage.timefmt import local_time
 
     out = []
@@ -389,6 +406,9 @@ def analyze_pending(db: Database, analyzer: Analyzer, *, batch_size: int = 500, 
 
     `source_targets` names the watch targets a whole source is about (the reviews page of one store).
     A large backlog is read in batches big enough for the analyzer to spread over every core."""
+    from repwatch.vectors import store_given
+    from sentiment import TextIn
+
     done = 0
     source_targets = source_targets or {}
     fetch = analyzer.batch_hint(batch_size)
@@ -434,6 +454,8 @@ def _learned(r) -> dict:
 
 
 def build_notifier(n) -> Notifier:
+    from alerts import get_notifier
+
     return get_notifier(n.kind).from_config(n.name, n.options, min_severity=n.min_severity)
 
 
@@ -467,8 +489,17 @@ def queue_alerts(session, config: Config, alerts: Iterable[Alert], now: datetime
     """Log alerts that a person's action caused (a ticket opened from the incidents page) in the
     notification log, in the caller's transaction: the same rows a pipeline run writes, so they are sent
     at least once - now by deliver_pending(), or by the next run if that fails or the process dies."""
+    from alerts import enqueue
+
     return enqueue(session, list(alerts), build_notifiers(config), RunContext(now, config.tz, config.base_url),
                    config.alerts.delivery)
+
+
+def deliver_due(*args, **kwargs) -> DispatchReport:
+    """alerts.deliver_due, the one sending step (a name here so the alert stage loads alerts only when it runs)."""
+    from alerts import deliver_due as send
+
+    return send(*args, **kwargs)
 
 
 def deliver_pending(db: Database, config: Config, now: datetime) -> DispatchReport:
@@ -483,6 +514,9 @@ def alert_stage(db: Database, config: Config, now: datetime, *,
     notification log (each notifier gets those at or above its min_severity), then send everything due:
     new alerts, earlier retries, and alerts that waited for group_wait or the end of quiet hours.
     One function, so a run in-process and the distributed alerts task do the same thing."""
+    from alerts import ConcurrentPass, EvaluateReport, alert_rows, enqueue, evaluate
+    from repwatch.vectors import encode_pending
+
     notifiers, policy = build_notifiers(config), config.alerts.delivery
     ctx = RunContext(now, config.tz, config.base_url)
     encode_pending(db, config)   # sentence vectors of the complaints about to be grouped (repwatch/vectors.py)

@@ -8,7 +8,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import and_, case
 
 # -- severity (DOMAIN.md 分级): "none" is what a non-complaint gets ---------------------------------------
 SEVERITIES = ("general", "important", "urgent")          # complaint grades, mildest first
@@ -121,5 +120,8 @@ def event_time(published: datetime | None, collected: datetime) -> datetime:
 def event_time_sql(published, collected):
     """event_time() as a SQL expression over two columns. Queries use the stored, indexed
     mention.happened_at (written by event_time() on every insert); this serves the one backfill of
-    rows stored before that column existed (migration 0009)."""
+    rows stored before that column existed (migration 0009). SQLAlchemy is imported here, not at the top:
+    the analyzer reads this module's word lists and must not pay for loading SQLAlchemy."""
+    from sqlalchemy import and_, case
+
     return case((and_(published.is_not(None), published <= collected), published), else_=collected)

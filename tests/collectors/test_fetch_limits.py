@@ -124,3 +124,19 @@ def test_json_api_in_gb18030_labelled_iso_8859_1_is_not_mojibake(http_server):
     assert [m.text for m in result.items] == ["优选商城卖假货，客服一直推脱，我要投诉到消费者协会"]
     (warning,) = result.problems
     assert warning.kind == "encoding" and warning.warning and "declared iso-8859-1" in str(warning)
+
+
+def test_credentials_never_follow_a_redirect_to_another_host():
+    from collectors.http import fetch
+    from repwatch.loopback import LoopbackHTTPServer, Response
+
+    with LoopbackHTTPServer({"/data": Response(b"{}")}, host="127.0.0.2") as elsewhere, \
+            LoopbackHTTPServer({"/here": Response(b"{}"), "/moved": Response(b"", 302, headers={"Location": "/here"}),
+                                "/away": Response(b"", 302, headers={"Location": elsewhere.url("/data")})}) as home:
+        token = {"Authorization": "Bearer s3cret"}
+        assert fetch(home.url("/moved"), HttpSettings(), headers=token).url == home.url("/here")
+        assert home.requests[-1].headers.get("authorization") == "Bearer s3cret"   # same origin: kept
+        fetched = fetch(home.url("/away"), HttpSettings(), headers=token)
+        assert fetched.status == 200 and fetched.url == elsewhere.url("/data")
+        assert "authorization" not in elsewhere.requests[-1].headers
+        assert elsewhere.requests[-1].headers["user-agent"].startswith("repwatch/")

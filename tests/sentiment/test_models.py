@@ -87,3 +87,28 @@ def test_normalize():
     assert "这个APP太差了" in n.text and "http" not in n.text and "@" not in n.text
     assert len(normalize("长" * 100_000).text) == 5000
     assert normalize(None).text == ""
+
+
+def test_shipped_models_are_unpacked_once_into_the_cache(tmp_path, monkeypatch):
+    import numpy as np
+
+    from sentiment.artifacts import load_joblib
+
+    monkeypatch.setenv("REPWATCH_CACHE_DIR", str(tmp_path / "cache"))
+    first = load_joblib("zh_sentiment.joblib", (1, 2))
+    copies = list((tmp_path / "cache" / "models").glob("zh_sentiment-*.joblib"))
+    assert len(copies) == 1
+    again = load_joblib("zh_sentiment.joblib", (1, 2))      # from the copy now
+    assert again.keys() == first.keys() and again["meta"] == first["meta"]
+    assert all(np.array_equal(again[k], v) for k, v in first.items() if isinstance(v, np.ndarray))
+    copies[0].write_bytes(b"torn")                           # a damaged copy: the shipped file decides
+    assert load_joblib("zh_sentiment.joblib", (1, 2))["meta"] == first["meta"]
+
+
+def test_an_unwritable_cache_only_costs_the_unpacking(tmp_path, monkeypatch):
+    from sentiment.artifacts import load_joblib
+
+    blocked = tmp_path / "file"
+    blocked.write_text("not a directory")
+    monkeypatch.setenv("REPWATCH_CACHE_DIR", str(blocked))
+    assert load_joblib("zh_sentiment.joblib", (1, 2))["format"] in (1, 2)
