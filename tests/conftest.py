@@ -18,6 +18,28 @@ from storage.pgschema import private_schema, schema_url
 
 PG_URL = os.environ.get("REPWATCH_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+# A test marked `one_backend` reaches the database only on its way to something else (a browser, the API
+# fuzzer, a terminal table): it runs once, on PostgreSQL (production's database) when it is configured. The
+# SQL it passes through is tested on every backend by the tests of that query.
+ONE_BACKEND = BACKENDS[-1]
+# Runs that must not overlap with one another under pytest-xdist (`make test` runs `-n auto --dist loadgroup`):
+# the distributed tests share one RabbitMQ, and one of them stops and restarts it.
+SERIAL_GROUPS = {"distributed": "broker"}
+
+
+def pytest_generate_tests(metafunc):
+    """Every test that uses `database_url` (or `db`) runs on each backend under test, unless marked `one_backend`
+    (or `browser`: a test that drives Chromium is about the page, and the page's queries have their own tests)."""
+    if "database_url" in metafunc.fixturenames:
+        one = any(metafunc.definition.get_closest_marker(m) is not None for m in ("one_backend", "browser"))
+        metafunc.parametrize("database_url", [ONE_BACKEND] if one else BACKENDS, indirect=True)
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        area = item.path.parent.name
+        if area in SERIAL_GROUPS:
+            item.add_marker(pytest.mark.xdist_group(SERIAL_GROUPS[area]))
 
 
 def pg_schema_url(schema: str) -> str:
@@ -41,7 +63,7 @@ def _pg_schema():
         yield url
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture
 def database_url(request, tmp_path) -> str:
     """A migrated, empty database for one test, on each backend under test."""
     if request.param == "sqlite":

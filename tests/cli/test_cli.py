@@ -65,6 +65,7 @@ def test_check_config_ok_and_invalid(workdir):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.one_backend   # the real process's exit codes are the subject; what `run` stores is tested on both below
 def test_run_exit_codes_config_database_and_source_failure(workdir, database_url, http_server):
     bad = write_config(workdir / "bad.yaml", {"bogus": True})
     assert repwatch("-c", bad, "--database", database_url, "run").returncode == 2

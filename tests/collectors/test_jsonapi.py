@@ -13,6 +13,10 @@ from repwatch.exceptions import ConfigError
 from repwatch.loopback import Response
 from storage.models import CollectionRun, EngagementSnapshot, Mention, Source
 
+# Paging JSON APIs and their faults is the subject: once, on PostgreSQL when configured. Storing what a
+# collector returns is tested on every backend (test_feed.py, test_dedup.py, storage/).
+pytestmark = pytest.mark.one_backend
+
 CURSOR_FIELDS = {"id": "post_id", "text": "content", "author": "user.nick", "author_followers": "user.fans",
                  "likes": "stats.like", "reposts": "stats.share", "comments": "stats.reply", "date": "created"}
 

@@ -9,6 +9,10 @@ from sqlalchemy import select
 
 from storage.models import CollectionRun, EngagementSnapshot, Mention, Source
 
+# Crawling (paging, robots.txt, Retry-After, charsets, faults) is the subject: once, on PostgreSQL when
+# configured. Storing what a collector returns is tested on every backend (test_feed.py, test_dedup.py, storage/).
+pytestmark = pytest.mark.one_backend
+
 
 def test_paginated_site_is_crawled_and_rerun_adds_nothing(db, make_config, web_source, collect, count, site, clock):
     config = make_config([web_source(site)])

@@ -7,7 +7,9 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-pytestmark = pytest.mark.slow
+# once, on PostgreSQL when configured: the fuzzer tests the API's validation and schema; each route's queries
+# are tested on every backend in test_api_queue.py, test_actions.py and test_corrections.py
+pytestmark = [pytest.mark.slow, pytest.mark.one_backend]
 EXAMPLES = 15
 
 

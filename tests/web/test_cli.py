@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
@@ -43,6 +44,7 @@ def _wait_ready(url: str) -> None:
     raise AssertionError("server did not come up")
 
 
+@pytest.mark.one_backend   # the real process and its banner are the subject; creating users is tested on both below
 def test_serve_creates_the_first_admin_once(database_url, tmp_path):
     port = free_port()
     proc, lines = _serve(database_url, port, tmp_path)

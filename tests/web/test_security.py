@@ -5,10 +5,14 @@ from __future__ import annotations
 import re
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 from starlette.routing import Mount
 
 from storage.models import Ticket, TicketEvent
+
+# Sessions, CSRF, CSP, escaping and throttling are the subject, not SQL: once, on PostgreSQL when configured.
+pytestmark = pytest.mark.one_backend
 
 OPEN_PATHS = {"/login"}
 
