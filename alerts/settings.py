@@ -57,7 +57,7 @@ class IncidentSettings(Strict):
                           "before grouping, when the analyzer did not; off: grouping on words alone")
     meaning: float = Field(default=0.45, gt=0, le=2, description="cosine of centred sentence vectors (post, incident "
                            "centroid) at which a post joins by meaning; above 1 turns it off (CED tune split)")
-    floor: float = Field(default=0.0, ge=0, le=1, description="cosine of sentence vectors a join on words needs too, "
+    floor: float = Field(default=0.3, ge=0, le=1, description="cosine of sentence vectors a join on words needs too, "
                          "when both sides have vectors (keeps apart posts that share only a generic word)")
     shingle: int = Field(default=3, ge=1, le=10, description="characters per n-gram of the MinHash baseline "
                          "(bench/incidents.py only)")

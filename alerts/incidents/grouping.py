@@ -222,7 +222,7 @@ class GroupSettings:
     anchor_idf: float = 8.0     # a shared term at least this rare (or a hashtag) is an anchor
     meaning: float = 0.45       # cosine of centred sentence vectors (post, incident centroid) to join by meaning;
                                 # above 1 turns joining by vectors off (CED tune split, bench/incidents.py)
-    floor: float = 0.0          # a join on words needs at least this cosine of sentence vectors, when both have one
+    floor: float = 0.3          # a join on words needs at least this cosine of sentence vectors, when both have one
     words: bool = True          # join on words (TF-IDF) at all; off: by sentence vectors alone (a bench row)
     average: bool = False       # score by meaning = the post's mean cosine with the incident's posts instead of its
                                 # cosine with their normalised centroid (measured: a little worse on CED, bench)
