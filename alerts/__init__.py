@@ -27,8 +27,8 @@ _export("alerts.notify.dispatch", "enqueue", "deliver_due", "DispatchReport", "a
 _export("alerts.incidents.evidence", "attach_evidence", "spread_of")
 _export("alerts.incidents.detect", "DetectorSettings", "SpreadDetector")
 # incidents
-_export("alerts.incidents.grouping", "Grouper")
-_export("alerts.incidents.index", "grouping_settings", "members", "backfill")
+_export("alerts.incidents.grouping", "Grouper", "encoder_text", vector_bytes="to_bytes")
+_export("alerts.incidents.index", "grouping_settings", "members", "backfill", "mention_text")
 _export("alerts.incidents.merge", "move_out", "related", "merge_tickets",
         merge_incidents="merge", dismiss_incident="dismiss")
 # tickets and the complaint process
@@ -96,8 +96,8 @@ if TYPE_CHECKING:   # what the lazy names are, for type checkers and editors
     from alerts.stage import EvaluateReport, evaluate  # noqa: F401
     from alerts.incidents.evidence import attach_evidence, spread_of  # noqa: F401
     from alerts.exceptions import AlertError, ConcurrentPass, IllegalTransition  # noqa: F401
-    from alerts.incidents.grouping import Grouper  # noqa: F401
-    from alerts.incidents.index import backfill, grouping_settings, members  # noqa: F401
+    from alerts.incidents.grouping import Grouper, encoder_text, to_bytes as vector_bytes  # noqa: F401
+    from alerts.incidents.index import backfill, grouping_settings, members, mention_text  # noqa: F401
     from alerts.tickets.lifecycle import TicketChanges, ensure_ticket  # noqa: F401
     from alerts.incidents.merge import dismiss as dismiss_incident, merge as merge_incidents  # noqa: F401
     from alerts.incidents.merge import merge_tickets, move_out, related  # noqa: F401

@@ -53,6 +53,12 @@ class IncidentSettings(Strict):
                          "holds at which it joins, when one shared term is an anchor (anchor_idf); 0 turns it off")
     anchor_idf: float = Field(default=8.0, gt=0, description="a shared term at least this rare (IDF), or a "
                               "hashtag, anchors a post to an incident")
+    encoder: bool = Field(default=True, description="compute each complaint's sentence vector (multilingual-e5-small) "
+                          "before grouping, when the analyzer did not; off: grouping on words alone")
+    meaning: float = Field(default=0.45, gt=0, le=2, description="cosine of centred sentence vectors (post, incident "
+                           "centroid) at which a post joins by meaning; above 1 turns it off (CED tune split)")
+    floor: float = Field(default=0.3, ge=0, le=1, description="cosine of sentence vectors a join on words needs too, "
+                         "when both sides have vectors (keeps apart posts that share only a generic word)")
     shingle: int = Field(default=3, ge=1, le=10, description="characters per n-gram of the MinHash baseline "
                          "(bench/incidents.py only)")
     num_perm: int = Field(default=64, ge=16, le=512, description="MinHash permutations of the baseline (bench only)")

@@ -9,13 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 
+import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerts.incidents import spread
 from alerts.incidents.escalate import engagement_surges, reach_severity
 from alerts.incidents.evidence import attach_evidence, spread_of, top_posts, what
-from alerts.incidents.index import IncidentIndex, join, raise_severity
+from alerts.incidents.index import IncidentIndex, join, raise_severity, vectors_of
 from alerts.tickets.lifecycle import TicketChanges, ensure_ticket, on_mention
 from alerts.notify.base import Alert
 from alerts.settings import AlertSettings
@@ -47,7 +48,7 @@ def _pending(session: Session, settings: AlertSettings):
     linked = select(IncidentMention.mention_id)
     stmt = (select(Analysis, Mention).join(Mention, Mention.id == Analysis.mention_id)
             .where(Analysis.severity.in_(wanted), Mention.id.not_in(linked)).order_by(Mention.id).limit(BATCH))
-    return session.execute(stmt).all()
+    return list(session.execute(stmt).all())
 
 
 def evaluate(session: Session, settings: AlertSettings, ctx: RunContext) -> EvaluateReport:
@@ -63,9 +64,18 @@ def evaluate(session: Session, settings: AlertSettings, ctx: RunContext) -> Eval
     # state) is written once at the end instead of once per post. The loop's queries read rows that
     # Core statements wrote at once (incidents, memberships, tickets opened, events with a key); the
     # one that depends on ORM changes, a ticket's open_incident_id, flushes first (lifecycle.open_for).
+    pending = _pending(session, settings)
+    # sentence vectors the wiring stored (MentionVector): the batch is scored against every centroid at once
+    embs = vectors_of(session, [mention.id for _, mention in pending])
+    order = [mention.id for _, mention in pending if mention.id in embs]
+    targets = {mention.id: (analysis.targets or [None])[0] for analysis, mention in pending}
+    prepared = index.grouper.prepare(np.stack([embs[i] for i in order]), [targets[i] for i in order]) if order else None
+    row_of = {mention_id: i for i, mention_id in enumerate(order)}
     with session.no_autoflush:
-        for analysis, mention in _pending(session, settings):
-            incident, created, added = join(session, index, analysis, mention, now)
+        for analysis, mention in pending:
+            emb = embs.get(mention.id)
+            pre = (prepared, row_of[mention.id]) if prepared is not None and emb is not None else None
+            incident, created, added = join(session, index, analysis, mention, now, emb, pre)
             report.incidents_opened += created
             if not added:
                 continue

@@ -9,10 +9,13 @@
   of "same meaning", on a fixed sample.
 - Outbreak: a held-out cascade breaking out in a week of background posts; how many of its posts are
   out when per-incident spread detection first alarms, MinHash grouping against grouping by meaning.
-- Cost: posts grouped per second (CPU time, tokenising included) and memory with 10k and 100k open
-  incidents (each the heaviest terms of two real CED posts mixed).
+- Cost: posts grouped per second (CPU time, tokenising included, encoding excluded) and memory with 10k
+  and 100k open incidents (each the heaviest terms of two real CED posts mixed, and the mean of their
+  sentence vectors); the encoder's own cost (texts per CPU-second) separately.
+- Sentence vectors (issue 16): multilingual-e5-small through sentiment.encoder, computed once per text and
+  kept by embed_cached (about 13 minutes of one core for the CED posts the first time).
 
-Run: OMP_NUM_THREADS=1 .venv/bin/python bench/incidents.py [--tune] [--quick]
+Run: REPWATCH_ENCODER_THREADS=1 OMP_NUM_THREADS=1 .venv/bin/python bench/incidents.py [--tune] [--quick]
 """
 from __future__ import annotations
 
@@ -27,10 +30,12 @@ import sys
 import time
 import tracemalloc
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
 
 from alerts.incidents.grouping import GroupSettings, Grouper, vector  # noqa: E402
 
@@ -88,13 +93,43 @@ def bcubed(gold: list[str], pred: list) -> tuple[float, float, float]:
     return prec, rec, (2 * prec * rec / (prec + rec) if prec + rec else 0.0)
 
 
-def run_grouper(posts: list[dict], settings: GroupSettings, tags: bool = True) -> list[int]:
+def vectors(posts: list[dict], name: str = "ced") -> np.ndarray:
+    """The posts' sentence vectors (sentiment.encoder), encoded once and cached."""
+    from sentiment.encoder import cache_path, embed_cached
+
+    return embed_cached([p["text"] for p in posts], cache_path(name))
+
+
+def encoded(posts: list[dict], name: str = "ced") -> list[dict]:
+    """The posts of the cascades whose every post is already in the vector cache (a held-out subset while
+    the cache is being filled: `--encoded-only`)."""
+    from sentiment.encoder import _key, cache_path, version
+
+    path = cache_path(name)
+    path = path.with_name(f"{path.stem}-{hashlib.sha1(version().encode()).hexdigest()[:8]}.npz")
+    with np.load(path, allow_pickle=False) as z:
+        known = set(z["keys"].tolist())
+    missing = {p["cascade"] for p in posts if _key(p["text"]) not in known}
+    return [p for p in posts if p["cascade"] not in missing]
+
+
+BATCH = 256   # posts scored against the open centroids in one matrix product, as `repwatch group` does
+
+
+def run_grouper(posts: list[dict], settings: GroupSettings, tags: bool = True,
+                embs: np.ndarray | None = None) -> list[int]:
     g = Grouper(settings)
     out = []
-    for p in posts:
-        incident, _ = g.group(p["text"], when=p["when"], tags=tags)
-        out.append(incident)
+    for i in range(0, len(posts), BATCH):
+        chunk = [{"text": p["text"], "when": p["when"]} for p in posts[i:i + BATCH]]
+        placed = g.group_batch(chunk, None if embs is None else embs[i:i + BATCH], tags=tags)
+        out.extend(incident for incident, _ in placed)
     return out
+
+
+# the representations compared (settings beyond the shipped defaults); vectors: whether the posts' sentence
+# vectors are passed in
+WORDS = dict(meaning=2.0)                    # TF-IDF with anchors alone (before sentence vectors)
 
 
 def run_minhash(posts: list[dict]) -> list[int]:
@@ -125,7 +160,7 @@ def run_minhash(posts: list[dict]) -> list[int]:
 
 
 def ced_table(posts: list[dict], settings: GroupSettings, minhash: bool = True, oracle: bool = False,
-              social: bool = True, tags: bool = True, gold_key: str = "cascade"):
+              social: bool = True, tags: bool = True, gold_key: str = "cascade", embs: np.ndarray | None = None):
     use_idf(social)
     gold = [p[gold_key] for p in posts]
     if oracle:   # the share of posts no text similarity can place: no term shared with their cascade
@@ -138,7 +173,7 @@ def ced_table(posts: list[dict], settings: GroupSettings, minhash: bool = True, 
         return alone / len(posts)
     res = {}
     t = time.process_time()   # CPU time: the machine is shared, wall time is not ours alone
-    pred = run_grouper(posts, settings, tags=tags)
+    pred = run_grouper(posts, settings, tags=tags, embs=embs)
     res["meaning"] = (*bcubed(gold, pred), len(set(pred)), len(posts) / (time.process_time() - t))
     if minhash:
         t = time.process_time()
@@ -190,12 +225,12 @@ def load_afqmc(n: int, seed: int = 16) -> list[tuple[str, str, int]]:
     return rows[:n]
 
 
-def afqmc(pairs, settings: GroupSettings) -> tuple[float, float, float, int]:
+def afqmc(pairs, settings: GroupSettings, embs: dict[str, np.ndarray] | None = None) -> tuple[float, float, float, int]:
     tp = fp = fn = 0
     for a, b, same in pairs:
         g = Grouper(settings)
-        first, _ = g.group(a)
-        second, _ = g.group(b)
+        first, _ = g.group(a, emb=None if embs is None else embs[a])
+        second, _ = g.group(b, emb=None if embs is None else embs[b])
         joined = first == second
         tp += joined and same
         fp += joined and not same
@@ -222,30 +257,50 @@ def afqmc_minhash(pairs) -> tuple[float, float, float, int]:
     return p, r, (2 * p * r / (p + r) if p + r else 0.0), len(pairs)
 
 
-def cost(open_incidents: int, settings: GroupSettings, posts: list[dict], measure: int = 3000) -> tuple[float, float]:
+def cost(open_incidents: int, settings: GroupSettings, posts: list[dict], embs: np.ndarray | None = None,
+         measure: int = 3000, targets: int = 1) -> tuple[float, float]:
     """Fill a grouper with `open_incidents` incidents, each the terms of two real CED posts mixed
-    (the heaviest 12, as a real centroid keeps its rarest words), then time `measure` real posts,
-    tokenising included. Returns (posts/s, MiB of Python memory held by the grouper's state)."""
+    (the heaviest 12, as a real centroid keeps its rarest words) and, with `embs`, the sum of their two
+    sentence vectors; then time `measure` real posts, BATCH at a time as the pipeline and `repwatch group`
+    place them, tokenising and scoring included, encoding excluded (the vectors are given). Returns
+    (posts/s, MiB of memory held by the grouper's state, numpy's included)."""
     rng = random.Random(7)
-    vecs = [v for v in (vector(p["text"]) for p in posts) if v]
+    have = [(i, v) for i, v in enumerate(vector(p["text"]) for p in posts) if v]
     base = datetime(2026, 1, 1)
     g = Grouper(settings)
     tracemalloc.start()
     for i in range(open_incidents):
-        mixed = {**rng.choice(vecs), **rng.choice(vecs)}
+        (a, va), (b, vb) = rng.choice(have), rng.choice(have)
+        mixed = {**va, **vb}
         vec = dict(sorted(mixed.items(), key=lambda kv: -kv[1])[:12])
         n = sum(x * x for x in vec.values()) ** 0.5
-        g.absorb(i + 1, {w: x / n for w, x in vec.items()}, None, None, base)
+        g.absorb(i + 1, {w: x / n for w, x in vec.items()}, None if targets == 1 else f"t{i % targets}", None, base,
+                 None if embs is None else embs[a] + embs[b])
     mem = tracemalloc.get_traced_memory()[0] / 2 ** 20
     tracemalloc.stop()
-    texts = [p["text"] for p in rng.sample(posts, measure)]
+    picked = rng.sample(range(len(posts)), measure)
+    chunk = [{"text": posts[i]["text"], "when": base + timedelta(seconds=k),
+              "target": None if targets == 1 else f"t{k % targets}"} for k, i in enumerate(picked)]
+    sample = None if embs is None else embs[picked]   # (the texts do not name these targets: nothing to cut)
     t = time.process_time()   # CPU time of this process: the machine is shared, wall time is not ours
-    for i, text in enumerate(texts):
-        g.group(text, when=base + timedelta(seconds=i))
+    for k in range(0, measure, BATCH):
+        g.group_batch(chunk[k:k + BATCH], None if sample is None else sample[k:k + BATCH])
     return measure / (time.process_time() - t), mem
 
 
-def outbreak(test: list[dict], streams: int = 20) -> dict:
+def encoder_speed(posts: list[dict], n: int = 200) -> float:
+    """Texts per CPU-second of sentiment.encoder.embed on `n` CED posts, in batches of 64 (uncached)."""
+    from sentiment.encoder import embed
+
+    texts = [p["text"] for p in random.Random(3).sample(posts, n)]
+    embed(texts[:2])   # load the model outside the timing
+    t = time.process_time()
+    for k in range(0, n, 64):
+        embed(texts[k:k + 64])
+    return n / (time.process_time() - t)
+
+
+def outbreak(test: list[dict], streams: int = 20, embs: dict[str, np.ndarray] | None = None) -> dict:
     """End to end on incident spread: a week of background posts (1/hour, random posts of other
     held-out cascades), then one held-out cascade breaks out (0.5 posts/hour doubling every 3 hours,
     every post of it in its own words). Each grouping feeds per-incident hourly counts to the pipeline's
@@ -261,8 +316,9 @@ def outbreak(test: list[dict], streams: int = 20) -> dict:
     for p in test:
         by_cascade[p["cascade"]].append(p)
     big = sorted(c for c, ps in by_cascade.items() if len(ps) >= 30)
-    out = {"meaning": [], "minhash": []}
-    false = {"meaning": 0, "minhash": 0}
+    names = ["minhash", "meaning"] + (["vectors"] if embs is not None else [])
+    out: dict[str, list] = {name: [] for name in names}
+    false = {name: 0 for name in names}
     for seed in range(streams):
         rng = random.Random(seed)
         chosen = rng.choice(big)
@@ -281,7 +337,7 @@ def outbreak(test: list[dict], streams: int = 20) -> dict:
             h += 1
         stream.sort(key=lambda x: x[0])
         for name in out:
-            assign = _assign(name, stream)
+            assign = _assign(name, stream, embs)
             bins: dict[int, dict[datetime, int]] = defaultdict(lambda: defaultdict(int))
             has_outbreak: dict[int, datetime] = {}
             for (when, _, is_out), inc in zip(stream, assign):
@@ -320,24 +376,46 @@ def _poisson(rng: random.Random, lam: float) -> int:
         n += 1
 
 
-def _assign(name: str, stream) -> list[int]:
+def _assign(name: str, stream, embs: dict[str, np.ndarray] | None = None) -> list[int]:
     posts = [{"text": t, "when": w} for w, t, _ in stream]
     if name == "minhash":
         return run_minhash(posts)
-    return run_grouper(posts, GroupSettings())
+    if name == "vectors" and embs is not None:
+        return run_grouper(posts, GroupSettings(), embs=np.stack([embs[p["text"]] for p in posts]))
+    return run_grouper(posts, GroupSettings(**WORDS))
 
 
-BEFORE = dict(cover=0.0, threshold=0.3)   # the grouping before this round: jieba's IDF, no hashtags, no coverage
+BEFORE = dict(cover=0.0, threshold=0.3, meaning=2.0)   # the first round: jieba's IDF, no hashtags, no coverage
 TUNE_GRID = [   # (name, settings, social IDF and Weibo cleaning, tags)
     ("before: jieba IDF, threshold 0.3", BEFORE, False, False),
     ("+ social IDF, emoticons and bare links dropped", BEFORE, True, False),
     ("+ topic tags", BEFORE, True, True),
-    *[(f"+ anchored coverage {c} (anchor IDF {a}), threshold {t}", dict(cover=c, anchor_idf=a, threshold=t), True, True)
-      for t in (0.3, 0.25, 0.2) for c, a in ((0.2, 8.0), (0.2, 7.0), (0.3, 8.0))],
-    ("threshold 0.2, no coverage", dict(cover=0.0, threshold=0.2), True, True),
-    ("threshold 0.15, coverage 0.2", dict(cover=0.2, threshold=0.15), True, True),
-    ("keep 60 terms (defaults otherwise)", dict(keep=60), True, True),
+    *[(f"+ anchored coverage {c} (anchor IDF {a}), threshold {t}", dict(cover=c, anchor_idf=a, threshold=t, **WORDS),
+       True, True) for t in (0.3, 0.25, 0.2) for c, a in ((0.2, 8.0), (0.2, 7.0), (0.3, 8.0))],
+    ("threshold 0.2, no coverage", dict(cover=0.0, threshold=0.2, **WORDS), True, True),
+    ("threshold 0.15, coverage 0.2", dict(cover=0.2, threshold=0.15, **WORDS), True, True),
+    ("keep 60 terms (defaults otherwise)", dict(keep=60, **WORDS), True, True),
 ]
+# sentence vectors (issue 16): (name, settings); the posts' vectors are passed in
+VECTOR_GRID = [   # (name, settings, centred)
+    *[(f"vectors only, raw cosine with the centroid {m}", dict(words=False, meaning=m, average=False), False)
+      for m in (0.92, 0.94, 0.96)],
+    *[(f"vectors only, centred cosine with the centroid {m}", dict(words=False, meaning=m, average=False), True)
+      for m in (0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 0.7, 0.8)],
+    *[(f"words + vectors, centred cosine with the centroid {m}, floor {f}", dict(meaning=m, floor=f, average=False), True)
+      for m in (0.3, 0.35, 0.4, 0.45, 0.5, 0.6) for f in (0.0, 0.1, 0.2)],
+    *[(f"vectors only, mean centred cosine with the posts {m}", dict(words=False, meaning=m), True)
+      for m in (0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5)],
+    *[(f"words + vectors, mean centred cosine with the posts {m}, floor {f}", dict(meaning=m, floor=f), True)
+      for m in (0.2, 0.25, 0.3, 0.35, 0.4, 0.45) for f in (0.0, 0.1)],
+]
+
+
+def use_center(on: bool) -> None:
+    """Cosines of centred sentence vectors (shipped) or of the raw ones, for what follows."""
+    import alerts.incidents.grouping as grouping
+
+    grouping.USE_CENTER = on
 
 
 def use_idf(social: bool) -> None:
@@ -353,23 +431,53 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--tune", action="store_true", help="grid over settings on the tune split")
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--vectors", action="store_true", help="with --tune: only the sentence-vector grid")
+    ap.add_argument("--only", help="with --tune --vectors: only the rows whose name contains this")
+    ap.add_argument("--encoded-only", action="store_true",
+                    help="held-out: only the cascades whose posts are all in the vector cache already")
+    ap.add_argument("--ced-only", action="store_true", help="only the CED table")
+    ap.add_argument("--no-tags", action="store_true", help="skip the topic-tagged posts (their vectors cost ~1 min)")
+    ap.add_argument("--afqmc", type=int, default=2000, help="AFQMC pairs (their vectors: about 2 texts each)")
     ap.add_argument("--outbreak", action="store_true", help="only the outbreak figure")
+    ap.add_argument("--cost", action="store_true", help="only the cost figures")
+    ap.add_argument("--demo", action="store_true", help="only the demo's incidents, words and words + vectors")
+    ap.add_argument("--meaning", type=float, nargs="*", default=[], help="with --demo: other cosines to show")
     args = ap.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("REPWATCH_ENCODER_THREADS", "1")
     posts = sorted(load_ced(), key=lambda p: (p["when"], p["cascade"]))
     tune = [p for p in posts if split(p["cascade"]) == "tune"]
     test = [p for p in posts if split(p["cascade"]) == "test"]
     settings = GroupSettings()
-    if args.outbreak:
-        res = outbreak(test, 8 if args.quick else 20)
-        print(res)
+    if args.cost:
+        return cost_table(tune, settings, args.quick)
+    if args.demo:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, kw in (("words", {"encoder": False}), ("words + vectors", {}),
+                             *[(f"words + vectors, cosine {m}", {"meaning": m}) for m in args.meaning]):
+                print(f"demo, {name}:")
+                n, incidents, multi = demo(kw, Path(tmp) / f"{len(name)}.db", show=True)
+                print(f"| {name} | {n} complaints | {incidents} incidents | {multi} of more than one post |", flush=True)
         return
+    if args.outbreak:
+        print(outbreak(test, 8 if args.quick else 20, text_vectors(test)))
+        return
+    tune_e = vectors(tune)
     if args.tune:
         print("| variant (tune split) | B-cubed P | R | F1 | groups |\n|---|---|---|---|---|")
-        for name, kw, social, tags in TUNE_GRID:
+        for name, kw, social, tags in TUNE_GRID if not args.vectors else ():
             r = ced_table(tune, GroupSettings(**kw), minhash=False, social=social, tags=tags)["meaning"]
             print(f"| {name} | {r[0]:.3f} | {r[1]:.3f} | {r[2]:.3f} | {r[3]} |", flush=True)
+        for name, kw, centre in VECTOR_GRID if not args.only else [g for g in VECTOR_GRID if args.only in g[0]]:
+            use_center(centre)
+            r = ced_table(tune, GroupSettings(**kw), minhash=False, embs=tune_e)["meaning"]
+            print(f"| {name} | {r[0]:.3f} | {r[1]:.3f} | {r[2]:.3f} | {r[3]} |", flush=True)
         return
+    if args.encoded_only:
+        test = encoded(test)
+    test_e = vectors(test)
     print(f"CED: {len(tune)} tune posts, {len(test)} held-out posts "
           f"({len({p['cascade'] for p in test})} cascades)", flush=True)
     oracle = ced_table(test, settings, minhash=False, oracle=True)
@@ -377,54 +485,116 @@ def main(argv=None) -> None:
           f"cascade", flush=True)
     print("| grouping | split | B-cubed P | R | F1 | groups (gold) | posts/s |")
     print("|---|---|---|---|---|---|---|")
-    for split_name, part in (("tune", tune), ("held-out", test)):
-        before = ced_table(part, GroupSettings(**BEFORE), minhash=False, social=False, tags=False)
-        res = ced_table(part, settings)
-        for name, row in (("minhash", res["minhash"]), ("meaning, before", before["meaning"]),
-                          ("meaning, now", res["meaning"])):
+    for split_name, part, embs in (("tune", tune, tune_e), ("held-out", test, test_e)):
+        res = ced_table(part, GroupSettings(**WORDS))
+        rows = [("minhash", res["minhash"]), ("words (TF-IDF, anchors)", res["meaning"])]
+        rows.append(("vectors only", ced_table(part, GroupSettings(words=False, meaning=VECTORS_ONLY), minhash=False,
+                                               embs=embs)["meaning"]))
+        rows.append(("words + vectors (shipped)", ced_table(part, settings, minhash=False, embs=embs)["meaning"]))
+        for name, row in rows:
             p, r, f, n, speed = row
             print(f"| {name} | {split_name} | {p:.3f} | {r:.3f} | {f:.3f} | {n} ({res['gold_groups']}) | {speed:,.0f} |",
                   flush=True)
-    tagged = tag_topics(posts)
+    if args.ced_only:
+        return
+    tagged = tag_topics(posts) if not args.no_tags else []
     topics = len({p["topic"] for p in tagged})
+    tagged_e = {key: vectors([{"text": p[key]} for p in tagged], "tagged") for key in ("text", "bare")} if tagged else {}
     print(f"\n| topic-tagged Weibo posts ({len(tagged)} posts, {topics} topics, tags ignore cascades) | B-cubed P | R | F1 "
           f"| groups |\n|---|---|---|---|---|")
-    for name, kw, tags, key in (("before, tags in the text", BEFORE, False, "text"),
-                                ("now, tags in the text", {}, True, "text"),
-                                ("before, tags cut out", BEFORE, False, "bare"),
-                                ("now, tags cut out", {}, True, "bare")):
+    for name, kw, key, vec in (("words, tags in the text", WORDS, "text", False),
+                               ("words + vectors, tags in the text", {}, "text", True),
+                               ("words, tags cut out", WORDS, "bare", False),
+                               ("words + vectors, tags cut out", {}, "bare", True)) if tagged else ():
         rows = [{**p, "text": p[key]} for p in tagged]
-        r = ced_table(rows, GroupSettings(**kw), minhash=False, social=bool(kw is not BEFORE), tags=tags,
-                      gold_key="topic")["meaning"]
+        r = ced_table(rows, GroupSettings(**kw), minhash=False, gold_key="topic",
+                      embs=tagged_e[key] if vec else None)["meaning"]
         print(f"| {name} | {r[0]:.3f} | {r[1]:.3f} | {r[2]:.3f} | {r[3]} ({topics}) |", flush=True)
     originals = sorted({p["cascade"]: p for p in posts if p.get("original")}.values(), key=lambda p: p["when"])
     print(f"\n| {len(originals)} original posts of distinct CED events (nothing should join) | joined into another "
           f"event's incident | groups |\n|---|---|---|")
-    for name, kw, social in (("before", BEFORE, False), ("now", {}, True)):
-        use_idf(social)
-        pred = run_grouper(originals, GroupSettings(**kw), tags=social)
+    for name, kw, vec in (("words", WORDS, False), ("words + vectors", {}, True)):
+        use_idf(True)
+        pred = run_grouper(originals, GroupSettings(**kw), embs=vectors(originals) if vec else None)
         print(f"| {name} | {len(originals) - len(set(pred))} | {len(set(pred))} |", flush=True)
-    pairs = load_afqmc(2000 if args.quick else 10000)
+    pairs = load_afqmc(args.afqmc)
+    pair_e = text_vectors([{"text": t} for a, b, _ in pairs for t in (a, b)], "afqmc")
     print("\n| AFQMC pairs: would join | precision | recall | F1 | pairs |\n|---|---|---|---|---|")
     rows = [("minhash (Jaccard 0.5)", afqmc_minhash(pairs)),
-            (f"meaning (threshold {settings.threshold}, default)", afqmc(pairs, settings))]
-    for th in (0.5, 0.8):
-        rows.append((f"meaning (threshold {th})", afqmc(pairs, GroupSettings(threshold=th))))
+            ("words (threshold 0.3)", afqmc(pairs, GroupSettings(**WORDS))),
+            (f"vectors only (cosine {VECTORS_ONLY})", afqmc(pairs, GroupSettings(words=False, meaning=VECTORS_ONLY), pair_e)),
+            (f"words + vectors (shipped: cosine {settings.meaning}, floor {settings.floor})", afqmc(pairs, settings, pair_e))]
     for name, r in rows:
         print(f"| {name} | {r[0]:.3f} | {r[1]:.3f} | {r[2]:.3f} | {r[3]} |", flush=True)
     same = sum(p[2] for p in pairs) / len(pairs)
     print(f"(same-meaning share of the pairs: {same:.3f}, the precision of joining every pair)")
-    res = outbreak(test, 8 if args.quick else 20)
+    res = outbreak(test, 8 if args.quick else 20, text_vectors(test))
     print(f"\n| outbreak ({res['streams']} streams) | detected | outbreak posts out at the first alarm (median) "
           f"| alarms on background-only incidents |\n|---|---|---|---|")
-    for name in ("minhash", "meaning"):
+    for name in res["posts_out"]:
         got = [x for x in res["posts_out"][name] if x is not None]
         med = f"{sorted(got)[len(got) // 2]}" if got else "-"
         print(f"| {name} | {len(got)}/{res['streams']} | {med} | {res['false'][name]} |", flush=True)
-    print("\n| open incidents | posts/s | memory (MiB) |\n|---|---|---|")
-    for n in ((10_000,) if args.quick else (10_000, 100_000)):
-        speed, mem = cost(n, settings, posts)
-        print(f"| {n:,} | {speed:,.0f} | {mem:,.0f} |", flush=True)
+    cost_table(posts, settings, args.quick)
+
+
+def demo(settings: dict, tmp: Path, show: bool = False) -> tuple[int, int, int]:
+    """The demo's own pipeline (repwatch.demo: bundled real posts served from loopback, two passes) with
+    alerts.incidents overridden by `settings`. Returns (complaints grouped, incidents, incidents of more
+    than one post); `show` prints the multi-post incidents' labels and posts."""
+    from sqlalchemy import func, select
+
+    from repwatch.config import parse_config
+    from repwatch.demo import demo_config, demo_routes
+    from repwatch.loopback import LoopbackHTTPServer, SMTPSink
+    from repwatch.pipeline import run_once
+    from sentiment import Analyzer
+    from storage import Database
+    from storage.models import Incident, IncidentMention, Mention
+
+    with LoopbackHTTPServer() as http, SMTPSink() as smtp:
+        http.routes.update(demo_routes(http.url("")))
+        raw = demo_config(http.url(""), smtp.port)
+        raw["alerts"] = {**raw["alerts"], "incidents": settings}
+        config = parse_config(raw, "<demo config>")
+        db = Database(f"sqlite:///{tmp}")
+        analyzer = Analyzer(config.analysis, config.targets())
+        now = datetime(2026, 11, 21, 8, 0, tzinfo=timezone.utc)
+        for n in (1, 2):
+            run_once(db, config, analyzer, now + timedelta(minutes=10 * (n - 1)))
+        with db.session() as s:
+            linked = s.scalar(select(func.count()).select_from(IncidentMention)) or 0
+            sizes = {i: n for i, n in s.execute(select(IncidentMention.incident_id, func.count())
+                                                .group_by(IncidentMention.incident_id))}
+            if show:
+                for incident_id, n in sorted(sizes.items(), key=lambda kv: -kv[1]):
+                    if n > 1:
+                        inc = s.get(Incident, incident_id)
+                        texts = s.scalars(select(Mention.text).join(IncidentMention, IncidentMention.mention_id == Mention.id)
+                                          .where(IncidentMention.incident_id == incident_id))
+                        print(f"  #{incident_id} ({n}) {inc.label}: " + " | ".join(t[:40] for t in texts))
+        db.dispose()
+    return linked, len(sizes), sum(1 for n in sizes.values() if n > 1)
+
+
+VECTORS_ONLY = 0.45   # "vectors only" at the shipped cosine, for a like-for-like row
+
+
+def text_vectors(posts: list[dict], name: str = "ced") -> dict[str, np.ndarray]:
+    return dict(zip((p["text"] for p in posts), vectors(posts, name)))
+
+
+def cost_table(posts: list[dict], settings: GroupSettings, quick: bool) -> None:
+    """Cost on the tune split's posts (their vectors are cached first)."""
+    embs = vectors(posts)
+    print(f"\nencoder: {encoder_speed(posts):.1f} texts per CPU-second (sentiment.encoder.embed, batches of 64)")
+    print("\n| open incidents | watch targets | grouping | posts/s (encoding excluded) | memory (MiB) |\n"
+          "|---|---|---|---|---|")
+    for n, targets in (((10_000, 1),) if quick else ((10_000, 1), (100_000, 1), (100_000, 20))):
+        for name, kw, e in (("words", WORDS, None), ("words + vectors", {}, embs),
+                            ("vectors only", dict(words=False, meaning=VECTORS_ONLY), embs)):
+            speed, mem = cost(n, GroupSettings(**{**settings.__dict__, **kw}), posts, e, targets=targets)
+            print(f"| {n:,} | {targets} | {name} | {speed:,.0f} | {mem:,.0f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -406,6 +406,7 @@ def analyze_pending(db: Database, analyzer: Analyzer, *, batch_size: int = 500, 
 
     `source_targets` names the watch targets a whole source is about (the reviews page of one store).
     A large backlog is read in batches big enough for the analyzer to spread over every core."""
+    from repwatch.vectors import store_given
     from sentiment import TextIn
 
     done = 0
@@ -430,6 +431,7 @@ def analyze_pending(db: Database, analyzer: Analyzer, *, batch_size: int = 500, 
                          targets=list(dict.fromkeys(r.targets + source_targets.get(names.get(m.source_id, ""), []))),
                          model_version=r.model_version, **_learned(r)) for m, r in zip(mentions, results)]
             insert_many_ignore(s, Analysis, rows, ["mention_id"])
+            store_given(s, mentions, results, [r["targets"] for r in rows])   # the analyzer's sentence vectors
             langs: dict[str, list[int]] = {}
             for m, r in zip(mentions, results):
                 if m.lang is None and r.lang is not None:
@@ -513,9 +515,11 @@ def alert_stage(db: Database, config: Config, now: datetime, *,
     new alerts, earlier retries, and alerts that waited for group_wait or the end of quiet hours.
     One function, so a run in-process and the distributed alerts task do the same thing."""
     from alerts import ConcurrentPass, EvaluateReport, alert_rows, enqueue, evaluate
+    from repwatch.vectors import encode_pending
 
     notifiers, policy = build_notifiers(config), config.alerts.delivery
     ctx = RunContext(now, config.tz, config.base_url)
+    encode_pending(db, config)   # sentence vectors of the complaints about to be grouped (repwatch/vectors.py)
     try:
         with db.session() as s:
             evaluation = evaluate(s, config.alerts, ctx)

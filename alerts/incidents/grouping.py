@@ -16,6 +16,16 @@ Everything an incident needs to be matched later is in `GroupState` (terms, targ
 seen), which the pipeline stores on the Incident row, so a restart rebuilds the index from the
 database without re-reading a single post, and history is never re-clustered.
 
+Meaning beyond words (issue 16, measured in bench/incidents.py): when the caller passes a sentence
+vector with a post (multilingual-e5-small, computed by the wiring in repwatch/ through sentiment.encoder;
+this package never imports the encoder), each incident also keeps the sum of its posts' unit vectors, and a
+post joins the incident whose normalised centroid has cosine `meaning` or more with it, whether or not they
+share a word. A join on words alone then also needs cosine `floor`, so two complaints that share a generic
+word but mean different things stay apart. Candidates by meaning come from one matrix of the active
+centroids: `prepare(vectors)` scores a batch of posts against all of them in one matrix product, and the
+incidents changed since are rescored exactly as each post is placed, so a batch gives what one post at a time
+would. Without vectors (no encoder, `repwatch group --no-encoder`) the grouping is the word-level one alone.
+
 The grouper is pure (no database, no clock): the pipeline (alerts/incidents/index.py), `repwatch group`
 and bench/incidents.py run this same code.
 """
@@ -30,7 +40,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from heapq import nlargest
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Sequence
+
+import numpy as np
 
 _LOCK = threading.Lock()
 _IDF: dict[str, float] | None = None
@@ -208,6 +220,12 @@ class GroupSettings:
     cover: float = 0.2          # share of the post's weight (squared unit vector) on terms the incident
                                 # holds, to join when one of them is an anchor; 0 turns it off
     anchor_idf: float = 8.0     # a shared term at least this rare (or a hashtag) is an anchor
+    meaning: float = 0.45       # cosine of centred sentence vectors (post, incident centroid) to join by meaning;
+                                # above 1 turns joining by vectors off (CED tune split, bench/incidents.py)
+    floor: float = 0.3          # a join on words needs at least this cosine of sentence vectors, when both have one
+    words: bool = True          # join on words (TF-IDF) at all; off: by sentence vectors alone (a bench row)
+    average: bool = False       # score by meaning = the post's mean cosine with the incident's posts instead of its
+                                # cosine with their normalised centroid (measured: a little worse on CED, bench)
 
 
 @dataclass
@@ -221,16 +239,71 @@ class GroupState:
     centroid: dict[str, float] = field(default_factory=dict)   # sum of member unit vectors, top `keep`
     first: dict[str, float] = field(default_factory=dict)      # the first post's vector, top `keep`
     size: int = 0
+    vec: np.ndarray | None = None   # sum of its posts' centred unit sentence vectors (float32), None: none known
+    nvec: int = 0                   # how many posts' vectors are in that sum
+
+    def vec_bytes(self) -> bytes | None:
+        """The sentence-vector centroid as stored (Incident.centroid): float32, the unnormalised sum, so
+        adding a post after a restart gives what it would have without one."""
+        return None if self.vec is None else np.asarray(self.vec, dtype="<f4").tobytes()
 
     def to_json(self) -> dict:
         return {"c": {w: round(v, 4) for w, v in self.centroid.items()},
-                "f": {w: round(v, 4) for w, v in self.first.items()}, "n": self.size}
+                "f": {w: round(v, 4) for w, v in self.first.items()}, "n": self.size, "v": self.nvec}
 
     @classmethod
-    def from_json(cls, id: int, target, category, last_seen, data: dict | None) -> "GroupState":
+    def from_json(cls, id: int, target, category, last_seen, data: dict | None,
+                  vec: bytes | None = None) -> "GroupState":
         data = data or {}
         return cls(id, target, category, last_seen, dict(data.get("c", {})), dict(data.get("f", {})),
-                   int(data.get("n", 0)))
+                   int(data.get("n", 0)), from_bytes(vec, "<f4"), int(data.get("v", data.get("n", 0) if vec else 0)))
+
+
+CENTER = Path(__file__).resolve().parents[1] / "data" / "e5_center.npy"   # alerts/data/, scripts/build_center.py
+USE_CENTER = True   # bench/incidents.py turns it off to measure raw cosines
+_CENTER: np.ndarray | None = None
+
+
+def centred(vec) -> np.ndarray:
+    """A post's unit sentence vector with the direction every Chinese post shares taken away, unit again.
+    e5's raw vectors all lean one way (two unrelated complaints have cosine 0.83-0.89), so an incident's
+    centroid drifts towards that common direction as it grows and becomes close to every new complaint;
+    after centring, unrelated posts are near 0 and the centroid keeps what its posts have in common.
+    The direction is the mean vector of ordinary Weibo posts (alerts/data/e5_center.npy), fixed, so
+    stored centroids stay comparable."""
+    global _CENTER
+    e = np.asarray(vec, dtype=np.float32)
+    if not USE_CENTER:
+        return e
+    if _CENTER is None:
+        with _LOCK:
+            if _CENTER is None:   # shipped with the package: a missing file is an error, not a silent fallback
+                _CENTER = np.load(CENTER).astype(np.float32)
+    x = e - _CENTER
+    norm = float(np.linalg.norm(x))
+    return x / norm if norm else x
+
+
+def encoder_text(text: str, target: str | None) -> str:
+    """The text a post's sentence vector is computed from: without the watch target's own name, as vector()
+    leaves it out of the words. Every post about 快送外卖 says 快送外卖, and the name alone lifts the cosine of
+    two different complaints about it from 0.25 to 0.5 (centred), as high as a rewording of one complaint."""
+    if not target or not target.strip():
+        return text
+    return re.sub(re.escape(target.strip()), " ", text, flags=re.IGNORECASE)
+
+
+def from_bytes(raw: bytes | None, dtype: str = "<f2") -> np.ndarray | None:
+    """A stored vector (a post's float16, an incident's float32 centroid) as float32, None when absent."""
+    if not raw:
+        return None
+    return np.frombuffer(raw, dtype=dtype).astype(np.float32)
+
+
+def to_bytes(vec) -> bytes | None:
+    """A post's unit sentence vector as stored (MentionVector.vector): float16, 768 bytes for 384 numbers
+    (the cosines it gives differ from float32's by less than 0.001)."""
+    return None if vec is None else np.asarray(vec, dtype="<f2").tobytes()
 
 
 def _norm(v: dict[str, float]) -> float:
@@ -255,6 +328,115 @@ class Match:
     id: int | None       # the incident joined, None for a new one
     score: float         # cosine with that incident's centroid (or first post, for a duplicate)
     duplicate: bool = False
+    meaning: float | None = None   # cosine of the sentence vectors with the incident's centroid, when known
+
+
+class Prepared:
+    """A batch of posts scored against every active centroid of one watch target at once (_Vectors.prepare)."""
+
+    def __init__(self, scores: np.ndarray, rows: int, token: int):
+        self.scores, self.rows, self.token = scores, rows, token
+
+
+class Batch:
+    """A batch of posts scored against the centroids of their own watch targets (Grouper.prepare): post i's
+    scores are row `at[i][1]` of `at[i][0]`."""
+
+    def __init__(self, at: dict[int, tuple[Prepared, int]]):
+        self.at = at
+
+
+class _Vectors:
+    """Unit centroids of the incidents that have sentence vectors, one row each, in one float32 matrix that
+    grows by doubling; rows of dropped incidents are zeroed and reused. The index owns the vector sums:
+    row × `factor[row]` is the incident's sum (GroupState.vec is released once indexed, so 100k incidents
+    hold their vectors once, not twice). `dirty` holds the rows changed since the last prepare(), whose
+    scores in that batch are stale."""
+
+    def __init__(self):
+        self.mat: np.ndarray | None = None
+        self.factor: np.ndarray = np.zeros(0, dtype=np.float32)
+        self.row_of: dict[int, int] = {}
+        self.id_of: list[int] = []
+        self.free: list[int] = []
+        self.dirty: set[int] = set()
+        self.token = 0
+
+    def put(self, incident_id: int, vec: np.ndarray, scale: float | None = None) -> None:
+        """Index an incident's vector sum: as a unit centroid, or divided by `scale` (its number of posts:
+        the dot product with a post is then its mean cosine with the incident's posts)."""
+        norm = float(np.linalg.norm(vec)) if scale is None else float(scale)
+        if not norm:
+            return self.remove(incident_id)
+        row = self.row_of.get(incident_id)
+        if row is None:
+            if self.mat is None:
+                self.mat = np.zeros((1024, len(vec)), dtype=np.float32)
+                self.factor = np.zeros(1024, dtype=np.float32)
+            if self.free:
+                row = self.free.pop()
+                self.id_of[row] = incident_id
+            else:
+                row = len(self.id_of)
+                if row == len(self.mat):
+                    grown = np.zeros((2 * len(self.mat), self.mat.shape[1]), dtype=np.float32)
+                    grown[:row] = self.mat
+                    self.mat = grown
+                    self.factor = np.concatenate([self.factor, np.zeros_like(self.factor)])
+                self.id_of.append(incident_id)
+            self.row_of[incident_id] = row
+        assert self.mat is not None   # made above for the first row
+        self.mat[row] = vec / norm
+        self.factor[row] = norm
+        self.dirty.add(row)
+
+    def sum_of(self, incident_id: int) -> np.ndarray | None:
+        row = self.row_of.get(incident_id)
+        return None if row is None or self.mat is None else self.mat[row] * self.factor[row]
+
+    def remove(self, incident_id: int) -> None:
+        row = self.row_of.pop(incident_id, None)
+        if row is not None and self.mat is not None:
+            self.mat[row] = 0.0
+            self.id_of[row] = -1
+            self.free.append(row)
+            self.dirty.add(row)
+
+    def cosine(self, incident_id: int, e: np.ndarray) -> float | None:
+        row = self.row_of.get(incident_id)
+        return None if row is None or self.mat is None else float(self.mat[row] @ e)
+
+    def above(self, e: np.ndarray, cut: float, pre: tuple[Prepared, int] | None) -> dict[int, float]:
+        """Incidents whose centroid has cosine `cut` or more with `e`: from the batch's scores for rows
+        unchanged since prepare(), computed afresh for the rest."""
+        if self.mat is None or not self.id_of:
+            return {}
+        n = len(self.id_of)
+        if pre is None or pre[0].token != self.token:
+            scores = self.mat[:n] @ e
+            rows = np.flatnonzero(scores >= cut)
+            return {self.id_of[r]: float(scores[r]) for r in rows if self.id_of[r] >= 0}
+        batch, i = pre
+        row_scores = batch.scores[i]
+        out = {self.id_of[r]: float(row_scores[r]) for r in np.flatnonzero(row_scores >= cut)
+               if r not in self.dirty and self.id_of[r] >= 0}
+        if self.dirty:
+            fresh = sorted(self.dirty)
+            scores = self.mat[fresh] @ e
+            for r, x in zip(fresh, scores):
+                if x >= cut and self.id_of[r] >= 0:
+                    out[self.id_of[r]] = float(x)
+        return out
+
+    def prepare(self, vecs: np.ndarray) -> Prepared:
+        self.token += 1
+        self.dirty = set()
+        n = len(self.id_of)
+        scores = vecs @ self.mat[:n].T if self.mat is not None and n else np.zeros((len(vecs), 0), np.float32)
+        return Prepared(scores, n, self.token)
+
+    def nbytes(self) -> int:
+        return 0 if self.mat is None else self.mat.nbytes
 
 
 class Grouper:
@@ -269,6 +451,7 @@ class Grouper:
         self.per_target: dict[str | None, int] = {}
         self._next = 1
         self._placed = 0
+        self.vectors: dict[str | None, _Vectors] = {}   # per watch target: a post is only matched within its own
 
     # -- state --------------------------------------------------------------------------------
     def add_state(self, state: GroupState) -> None:
@@ -281,6 +464,11 @@ class Grouper:
         norm = _norm(state.centroid)
         for w, x in state.centroid.items():
             self.postings.setdefault((state.target, w), {})[state.id] = x / norm
+        if state.vec is not None:
+            self._vectors(state.target).put(state.id, state.vec, max(state.nvec, 1) if self.settings.average else None)
+            state.vec = None   # the index holds it now (vec_sum() gives it back)
+        elif state.nvec == 0:
+            self._vectors(state.target).remove(state.id)
         self._next = max(self._next, state.id + 1)
 
     def _unindex(self, state: GroupState) -> None:
@@ -295,6 +483,7 @@ class Grouper:
         state = self.states.pop(incident_id, None)
         if state is not None:
             self._unindex(state)
+            self._vectors(state.target).remove(incident_id)
             self.per_target[state.target] -= 1
 
     def expire(self, now: datetime) -> int:
@@ -306,16 +495,110 @@ class Grouper:
         return len(old)
 
     # -- matching -----------------------------------------------------------------------------
+    def _vectors(self, target: str | None) -> _Vectors:
+        found = self.vectors.get(target)
+        if found is None:
+            found = self.vectors[target] = _Vectors()
+        return found
+
+    def vector_bytes(self) -> int:
+        return sum(v.nbytes() for v in self.vectors.values())
+
+    def vec_sum(self, incident_id: int) -> np.ndarray | None:
+        """An incident's sum of centred sentence vectors (what Incident.centroid stores), None if it has none."""
+        state = self.states.get(incident_id)
+        if state is None:
+            return None
+        if state.vec is not None:
+            return state.vec
+        return self._vectors(state.target).sum_of(incident_id)
+
+    def centroid_bytes(self, incident_id: int) -> bytes | None:
+        vec = self.vec_sum(incident_id)
+        return None if vec is None else np.asarray(vec, dtype="<f4").tobytes()
+
+    def prepare(self, vecs: np.ndarray | Sequence, targets: Sequence[str | None] | None = None) -> Batch:
+        """Score a batch of posts' sentence vectors against every active centroid of their watch targets,
+        one matrix product per target; pass (the result, i) as `pre` when placing post i of the batch.
+        Incidents that change meanwhile are rescored exactly, so the batch places each post as one at a
+        time would."""
+        batch = np.asarray(vecs, dtype=np.float32)
+        if USE_CENTER and len(batch):
+            batch = np.stack([centred(v) for v in batch])
+        targets = list(targets) if targets is not None else [None] * len(batch)
+        rows: dict[str | None, list[int]] = {}
+        for i, t in enumerate(targets):
+            rows.setdefault(t, []).append(i)
+        at: dict[int, tuple[Prepared, int]] = {}
+        for t, idx in rows.items():
+            prepared = self._vectors(t).prepare(batch[idx])
+            for j, i in enumerate(idx):
+                at[i] = (prepared, j)
+        return Batch(at)
+
     def match(self, vec: dict[str, float], target: str | None, category,
-              when: datetime | None) -> Match:
-        """The incident a post belongs to. `category` is the post's category, or all its categories."""
+              when: datetime | None, emb: np.ndarray | None = None,
+              pre: tuple[Batch, int] | None = None) -> Match:
+        """The incident a post belongs to. `category` is the post's category, or all its categories;
+        `emb` its unit sentence vector, when the caller has one."""
+        st = self.settings
+        scores: dict[int, float] = self._word_scores(vec, target) if st.words else {}
+        by_meaning: dict[int, float] = {}
+        if emb is not None:
+            emb = centred(emb)
+        if emb is not None and st.meaning <= 1.0:
+            scored = pre[0].at.get(pre[1]) if pre is not None else None
+            by_meaning = self._vectors(target).above(emb, st.meaning, scored)
+        if not scores and not by_meaning:
+            return Match(None, 0.0)
+        # near-duplicates first: they share most terms, so they are among the best-scored candidates
+        best = Match(None, 0.0)
+        top = [cid for cid, _ in nlargest(st.recheck, scores.items(), key=lambda kv: (kv[1], -kv[0]))]
+        top += [cid for cid, _ in nlargest(st.recheck, by_meaning.items(), key=lambda kv: (kv[1], -kv[0]))
+                if cid not in scores]
+        for cid in top:
+            c = self.states[cid]
+            if not _compatible(c.category, category):
+                continue
+            quiet = when - c.last_seen if when is not None and c.last_seen is not None else timedelta(0)
+            if quiet > st.dup_window:
+                continue
+            meaning = by_meaning.get(cid)
+            if meaning is None and emb is not None:
+                meaning = self._vectors(target).cosine(cid, emb)
+            dup = _dot(vec, c.first) / _norm(c.first) if st.words and c.first else 0.0
+            words = max(scores.get(cid, 0.0), dup if st.lead else 0.0)
+            if dup >= st.duplicate:
+                m = Match(cid, dup, True, meaning)
+            elif quiet > st.window:
+                continue
+            elif meaning is not None and meaning >= st.meaning:
+                # ranked with joins on words on one scale: `threshold` of words counts as `meaning`
+                m = Match(cid, max(meaning, self._on_meaning_scale(words)), False, meaning)
+            elif (cid in scores and words >= st.threshold and shared_enough(vec, self, cid, target)
+                  and (meaning is None or meaning >= st.floor)):
+                m = Match(cid, self._on_meaning_scale(words), False, meaning)
+            else:
+                continue
+            if (m.duplicate, m.score, -cid) > (best.duplicate, best.score, -(best.id or 0)):
+                best = m
+        return best
+
+    def _on_meaning_scale(self, words: float) -> float:
+        st = self.settings
+        if st.meaning > 1.0:
+            return words
+        return st.meaning + (words - st.threshold) * (1 - st.meaning) / (1 - st.threshold)
+
+    def _word_scores(self, vec: dict[str, float], target: str | None) -> dict[int, float]:
+        """Cosine of the post's TF-IDF vector with each incident sharing a term with it (from the postings),
+        raised to the threshold and above where the post's weight lies on an anchored incident's terms."""
         st = self.settings
         scores: dict[int, float] = {}
-        shared: dict[int, int] = {}
         cover: dict[int, float] = {}
         # a word in the centroids of many of this target's open incidents (the platform's name, the
         # shop's usual dish) says which target, not which issue: it is no anchor, and does not count
-        common = min(st.max_postings, max(st.common_min, st.common_share * self.per_target.get(target, 0)))
+        common = self._common(target)
         for w, x in vec.items():
             ids = self.postings.get((target, w))
             if not ids or len(ids) > common:
@@ -323,11 +606,8 @@ class Grouper:
             anchor = st.cover > 0 and term_idf(w) >= st.anchor_idf
             for cid, cw in ids.items():
                 scores[cid] = scores.get(cid, 0.0) + x * cw
-                shared[cid] = shared.get(cid, 0) + 1
                 if anchor:
                     cover[cid] = 0.0
-        if not scores:
-            return Match(None, 0.0)
         if cover:
             # how much of what the post says the incident already holds, for incidents sharing an anchor:
             # a short post ("又拉肚子了，过期三明治") says little, all of it about the incident, while
@@ -342,31 +622,16 @@ class Grouper:
             for cid, covered in cover.items():
                 if covered >= st.cover:
                     scores[cid] = max(scores[cid], st.threshold + (covered - st.cover) * (1 - st.threshold))
-        # near-duplicates first: they share most terms, so they are among the best-scored candidates
-        best = Match(None, 0.0)
-        top = nlargest(st.recheck, scores.items(), key=lambda kv: (kv[1], -kv[0]))
-        for cid, score in top:
-            c = self.states[cid]
-            if not _compatible(c.category, category):
-                continue
-            quiet = when - c.last_seen if when is not None and c.last_seen is not None else timedelta(0)
-            if quiet > st.dup_window:
-                continue
-            dup = _dot(vec, c.first) / _norm(c.first) if c.first else 0.0
-            if dup >= st.duplicate:
-                m = Match(cid, dup, True)
-            elif (max(score, dup if st.lead else 0.0) >= st.threshold and quiet <= st.window
-                  and shared[cid] >= min(st.min_shared, len(vec))):
-                m = Match(cid, max(score, dup if st.lead else 0.0))
-            else:
-                continue
-            if (m.duplicate, m.score, -cid) > (best.duplicate, best.score, -(best.id or 0)):
-                best = m
-        return best
+        return scores
+
+    def _common(self, target: str | None) -> float:
+        st = self.settings
+        return min(st.max_postings, max(st.common_min, st.common_share * self.per_target.get(target, 0)))
 
     def absorb(self, incident_id: int, vec: dict[str, float], target: str | None, category: str | None,
-               when: datetime | None) -> GroupState:
-        """Add a post's vector to an incident (a new one when `incident_id` is not known yet)."""
+               when: datetime | None, emb: np.ndarray | None = None) -> GroupState:
+        """Add a post's vectors (terms, and its sentence vector when known) to an incident (a new one when
+        `incident_id` is not known yet)."""
         keep = self.settings.keep
         state = self.states.get(incident_id)
         if state is None:
@@ -378,6 +643,11 @@ class Grouper:
         for w, x in vec.items():
             merged[w] = merged.get(w, 0.0) + x
         state.centroid = dict(nlargest(keep, merged.items(), key=lambda kv: (kv[1], kv[0])))
+        if emb is not None:
+            e = centred(emb)
+            known = self.vec_sum(incident_id) if incident_id in self.states else None
+            state.vec = e.copy() if known is None else known + e
+            state.nvec += 1
         state.size += 1
         if state.category is None:
             state.category = category
@@ -387,16 +657,42 @@ class Grouper:
         return state
 
     def group(self, text: str, target: str | None = None, category: str | None = None,
-              when: datetime | None = None, new_id: int | None = None, tags: bool = True) -> tuple[int, Match]:
+              when: datetime | None = None, new_id: int | None = None, tags: bool = True,
+              emb: np.ndarray | None = None, pre: tuple[Batch, int] | None = None) -> tuple[int, Match]:
         """Place one post: returns (incident id, match). Used offline (`repwatch group`, the bench);
         the pipeline calls match() and absorb() around its database writes."""
-        vec = vector(text, drop=(target,) if target else (), tags=tags)
+        vec = vector(text, drop=(target,) if target else (), tags=tags) if self.settings.words else {}
         self._placed += 1
         if when is not None and self._placed % 1000 == 0:
             self.expire(when)
-        m = self.match(vec, target, category, when)
+        m = self.match(vec, target, category, when, emb, pre)
         incident_id = m.id
         if incident_id is None:
             incident_id = new_id if new_id is not None else self._next
-        self.absorb(incident_id, vec, target, category, when)
+        self.absorb(incident_id, vec, target, category, when, emb)
         return incident_id, m
+
+    def group_batch(self, posts: Sequence[dict], embs: np.ndarray | None = None,
+                    tags: bool = True) -> list[tuple[int, Match]]:
+        """Place posts in order ({text, target?, category?, when?, new_id?}), with their sentence vectors
+        (one row each) scored against the centroids in one matrix product: the same result as group()
+        one at a time."""
+        pre = self.prepare(embs, [p.get("target") for p in posts]) if embs is not None and len(posts) else None
+        return [self.group(p["text"], p.get("target"), p.get("category"), p.get("when"), p.get("new_id"), tags,
+                           None if embs is None else embs[i], None if pre is None else (pre, i))
+                for i, p in enumerate(posts)]
+
+
+def shared_enough(vec: dict[str, float], grouper: Grouper, cid: int, target: str | None) -> bool:
+    """At least `min_shared` of the post's words (or all of them, if it has fewer) are among the
+    incident's indexed terms."""
+    need = min(grouper.settings.min_shared, len(vec))
+    if need <= 1:
+        return True   # it is a candidate: it shares a term already
+    common = grouper._common(target)
+    n = 0
+    for w in vec:
+        ids = grouper.postings.get((target, w))
+        if ids and len(ids) <= common and cid in ids:
+            n += 1
+    return n >= need

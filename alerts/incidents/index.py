@@ -8,6 +8,11 @@ the incident's first post joins at once. Otherwise it starts a new incident. The
 each incident (Incident.terms) is stored with it, so the index is rebuilt after a restart from the
 database alone, and history is never re-clustered. Incident.label names the incident by its key terms.
 
+By meaning beyond words: the wiring (repwatch/) stores each complaint's sentence vector (MentionVector) before
+the alert stage runs; a post with one is also matched on the cosine of its vector with each incident's
+centroid (Incident.centroid, the sum of its posts' vectors), and a batch of posts is scored against every
+centroid in one matrix product (Grouper.prepare). Posts without a vector are grouped on words alone.
+
 One domain rule adds to the text: reports of the same hazard (the same safety word, e.g. 食物中毒,
 刹车失灵) about the same target within the window are one crisis however they are worded, so they
 join one incident and one urgent ticket (DOMAIN.md: safety is always urgent).
@@ -17,15 +22,18 @@ keeps them as the baseline."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, Sequence
+
+import numpy as np
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from alerts.exceptions import ConcurrentPass
-from alerts.incidents.grouping import GroupSettings, GroupState, Grouper, label, vector
+from alerts.incidents.grouping import (Batch, GroupSettings, GroupState, Grouper, centred, from_bytes, label,
+                                      vector)
 from alerts.settings import IncidentSettings
-from storage.models import Incident, IncidentMention, Mention
+from storage.models import Incident, IncidentMention, Mention, MentionVector
 from storage.records import normalise
 from storage.vocabulary import event_time, severity_rank
 from storage.writes import insert_ignore, insert_many_returning
@@ -64,7 +72,8 @@ def mention_text(mention: Mention) -> str:
 
 def grouping_settings(settings: IncidentSettings) -> GroupSettings:
     return GroupSettings(threshold=settings.threshold, duplicate=settings.duplicate, window=settings.meaning_window,
-                         dup_window=settings.window, cover=settings.cover, anchor_idf=settings.anchor_idf)
+                         dup_window=settings.window, cover=settings.cover, anchor_idf=settings.anchor_idf,
+                         meaning=settings.meaning, floor=settings.floor)
 
 
 class IncidentIndex:
@@ -78,7 +87,7 @@ class IncidentIndex:
         # None: join() links each post at once; a list: join() keeps the links for write_links()
         self.links: list[dict] | None = None
         rows = session.execute(select(Incident.id, Incident.target, Incident.category, Incident.last_seen,
-                                      Incident.terms, Incident.signals)
+                                      Incident.terms, Incident.signals, Incident.centroid)
                                .where(Incident.last_seen >= now - settings.window, Incident.status != "merged")
                                .order_by(Incident.id))
         missing = []
@@ -86,7 +95,8 @@ class IncidentIndex:
         for row in rows:
             self.note_hazards(row.id, row.target, row.signals)
             if row.terms:
-                self.grouper.add_state(GroupState.from_json(row.id, row.target, row.category, row.last_seen, row.terms))
+                self.grouper.add_state(GroupState.from_json(row.id, row.target, row.category, row.last_seen, row.terms,
+                                                            row.centroid))
             else:
                 missing.append(row.id)
         # incidents made before grouping by meaning (or by a MinHash-only version) have no state: built
@@ -96,7 +106,7 @@ class IncidentIndex:
             assert incident is not None   # read by the query above, in this session
             store_state(session, incident)
             self.grouper.add_state(GroupState.from_json(incident.id, incident.target, incident.category,
-                                                        incident.last_seen, incident.terms))
+                                                        incident.last_seen, incident.terms, incident.centroid))
 
     def write_links(self, session: Session) -> None:
         """Write the links join() kept back, in one statement. Each pass reads only posts that were in no
@@ -119,11 +129,31 @@ class IncidentIndex:
         return next((self.hazards[(target, w)] for w in sorted(hazards(signals)) if (target, w) in self.hazards), None)
 
 
+def vectors_of(session: Session, mention_ids: Sequence[int]) -> dict[int, np.ndarray]:
+    """The stored sentence vectors of these mentions (those that have one), as float32."""
+    out: dict[int, np.ndarray] = {}
+    ids = list(mention_ids)
+    for i in range(0, len(ids), 500):
+        for mention_id, raw in session.execute(select(MentionVector.mention_id, MentionVector.vector)
+                                               .where(MentionVector.mention_id.in_(ids[i:i + 500]))):
+            vec = from_bytes(raw)
+            if vec is not None:
+                out[mention_id] = vec
+    return out
+
+
 def state_of(session: Session, incident: Incident, keep: int = 30) -> GroupState:
     """An incident's grouping state computed from its posts, in order: what join() would have stored had
-    every post come through it (the same vectors, the same cut to `keep` terms)."""
+    every post come through it (the same vectors, the same cut to `keep` terms; the sentence-vector
+    centroid from the posts' stored vectors)."""
     state = GroupState(incident.id, incident.target, incident.category, incident.last_seen)
-    for m in members(session, incident.id):
+    posts = members(session, incident.id)
+    embs = vectors_of(session, [m.id for m in posts])
+    for m in posts:
+        if m.id in embs:
+            e = centred(embs[m.id])
+            state.vec = e if state.vec is None else state.vec + e
+            state.nvec += 1
         vec = vector(mention_text(m), drop=(incident.target,) if incident.target else ())
         if not state.first:
             state.first = dict(sorted(vec.items(), key=lambda kv: (-kv[1], kv[0]))[:keep])
@@ -138,22 +168,24 @@ def store_state(session: Session, incident: Incident) -> GroupState:
     state = state_of(session, incident)
     incident.terms = state.to_json()
     incident.label = label(state.centroid) or None
+    incident.centroid = state.vec_bytes()
     return state
 
 
 def backfill(session: Session, *, rebuild: bool = False, batch: int = 500) -> int:
-    """Build the grouping state (Incident.terms, label) of open and dismissed incidents that have none -
-    those made before grouping by meaning - or, with `rebuild`, of every one (after a change of tokeniser
-    or IDF table). Idempotent: a second run finds nothing missing, and a rebuild gives the same state.
+    """Build the grouping state (Incident.terms, label, centroid) of open and dismissed incidents that have
+    none - those made before grouping by meaning, or before sentence vectors (the wiring stores the posts'
+    vectors first: `repwatch incident backfill`) - or, with `rebuild`, of every one (after a change of
+    tokeniser or IDF table). Idempotent: a second run writes nothing, and a rebuild gives the same state.
     Returns how many incidents were written; flushes every `batch`."""
     stmt = select(Incident).where(Incident.status.in_(("open", "dismissed"))).order_by(Incident.id)
     if not rebuild:
-        stmt = stmt.where(or_(Incident.terms.is_(None), Incident.label.is_(None)))
+        stmt = stmt.where(or_(Incident.terms.is_(None), Incident.label.is_(None), Incident.centroid.is_(None)))
     done = 0
     for incident in session.scalars(stmt).all():
-        before = (incident.terms, incident.label)
+        before = (incident.terms, incident.label, incident.centroid)
         store_state(session, incident)
-        done += (incident.terms, incident.label) != before
+        done += (incident.terms, incident.label, incident.centroid) != before
         if done and done % batch == 0:
             session.flush()
     return done
@@ -182,15 +214,18 @@ class Labels(Protocol):
 
 
 def join(session: Session, index: IncidentIndex, analysis: Labels, mention: Mention,
-         now: datetime) -> tuple[Incident, bool, bool]:
+         now: datetime, emb: np.ndarray | None = None,
+         pre: tuple[Batch, int] | None = None) -> tuple[Incident, bool, bool]:
     """Put a mention into its incident. Returns (incident, incident_is_new, mention_was_added).
-    Idempotent: the incident key comes from its first mention, and a mention is linked once."""
+    `emb` is its stored sentence vector (MentionVector) if it has one; `pre` its row in a batch scored
+    by index.grouper.prepare(). Idempotent: the incident key comes from its first mention, and a mention
+    is linked once."""
     target = analysis.targets[0] if analysis.targets else None
     category = analysis.categories[0] if analysis.categories else None
     text = mention_text(mention)
     when = event_time(mention.published_at, mention.collected_at)
     vec = vector(text, drop=(target,) if target else ())
-    incident_id = index.grouper.match(vec, target, analysis.categories or None, when).id
+    incident_id = index.grouper.match(vec, target, analysis.categories or None, when, emb, pre).id
     if incident_id is None:
         incident_id = index.match_hazard(target, analysis.signals)
     created = False
@@ -211,9 +246,11 @@ def join(session: Session, index: IncidentIndex, analysis: Labels, mention: Ment
     if added:
         absorb(incident, analysis, mention)
         index.note_hazards(incident.id, incident.target, analysis.signals)
-        state = index.grouper.absorb(incident.id, vec, incident.target, incident.category, incident.last_seen)
+        state = index.grouper.absorb(incident.id, vec, incident.target, incident.category, incident.last_seen, emb)
         incident.terms = state.to_json()
         incident.label = label(state.centroid) or None
+        if emb is not None:
+            incident.centroid = index.grouper.centroid_bytes(incident.id)
     return incident, created, added
 
 

@@ -166,14 +166,15 @@ def raise_missed(session: Session, mention: Mention, row: Correction, settings: 
     and compatible category, as alerts/incidents/index.py groups), with an open ticket. Returns the ticket."""
     from types import SimpleNamespace
 
-    from alerts.incidents.index import IncidentIndex, join
+    from alerts.incidents.index import IncidentIndex, join, vectors_of
     from alerts.tickets.process import open_ticket
 
     analysis = session.scalar(select(Analysis).where(Analysis.mention_id == mention.id))
     as_corrected = SimpleNamespace(targets=list(analysis.targets or []) if analysis else [],
                                    categories=list(row.categories), severity=row.severity or "general",
                                    signals=list(analysis.signals or []) if analysis else [])
-    incident, _, _ = join(session, IncidentIndex(session, settings.incidents, now), as_corrected, mention, now)
+    incident, _, _ = join(session, IncidentIndex(session, settings.incidents, now), as_corrected, mention, now,
+                          vectors_of(session, [mention.id]).get(mention.id))
     ticket = session.scalar(select(Ticket).where(Ticket.open_incident_id == incident.id))
     if ticket is not None:
         record(session, ticket, at=now, actor=SYSTEM, kind="evidence", key=f"t{ticket.id}:m{mention.id}",

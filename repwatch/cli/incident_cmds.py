@@ -99,13 +99,24 @@ def move_out_cmd(ctx: Context, incident_id: int, mention_id: int, reason: str | 
 
 @incident_group.command("backfill")
 @click.option("--rebuild", is_flag=True, help="Rebuild every open incident's state, not only missing ones.")
+@click.option("--no-encoder", is_flag=True, help="Do not compute missing sentence vectors (words only).")
 @pass_ctx
 @handle_errors
-def backfill_cmd(ctx: Context, rebuild: bool) -> None:
-    """Build the grouping-by-meaning state (terms, label) of open incidents made before it existed, from
-    their posts, so new posts join them. Idempotent: run it twice, the second run writes nothing."""
+def backfill_cmd(ctx: Context, rebuild: bool, no_encoder: bool) -> None:
+    """Build the grouping-by-meaning state (terms, label, sentence-vector centroid) of open incidents made
+    before it existed, from their posts, so new posts join them: first the sentence vectors their posts
+    lack (multilingual-e5-small, about 29 posts per CPU-second), then the state. Idempotent: run it twice,
+    the second run writes nothing."""
     from alerts import backfill
+    from repwatch.vectors import encode_incident_members
 
+    encoded = 0
+    if not no_encoder:
+        def progress(done: int, total: int) -> None:
+            if done == total or done % 1024 == 0:
+                click.echo(f"encoded {done}/{total} posts", err=True)
+
+        encoded = encode_incident_members(ctx.db, progress)
     with ctx.db.session() as s:
         done = backfill(s, rebuild=rebuild)
-    echo(f"grouping state built for {done} incident(s)")
+    echo(f"sentence vectors computed for {encoded} post(s); grouping state built for {done} incident(s)")

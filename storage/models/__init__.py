@@ -6,6 +6,7 @@ from storage.models.alerts import (
     DetectorState,
     Incident,
     IncidentMention,
+    MentionVector,
     Notification,
     Silence,
     SpreadAlarm,
@@ -18,6 +19,6 @@ from storage.models.users import ApiToken, SavedView, User
 
 __all__ = [
     "Analysis", "ApiToken", "Base", "CollectionRun", "Correction", "DetectorState", "EngagementSnapshot",
-    "Heartbeat", "ImportedFile", "Incident", "IncidentMention", "Mention", "Notification",
+    "Heartbeat", "ImportedFile", "Incident", "IncidentMention", "Mention", "MentionVector", "Notification",
     "RunLock", "SavedView", "Silence", "Source", "SpreadAlarm", "Ticket", "TicketEvent", "User",
 ]

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, String, Text, UniqueConstraint, func
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, LargeBinary, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from storage.models.base import Base
@@ -28,12 +28,25 @@ class Incident(Base):
     signature: Mapped[Optional[list]]                  # MinHash values (grouping before migration 0003)
     terms: Mapped[Optional[dict]]                      # grouping state: centroid and first-post terms (alerts/incidents/grouping.py)
     label: Mapped[Optional[str]] = mapped_column(String(300))   # key terms, e.g. 拉肚子 · 过期三明治 · 门店
+    # sum of its posts' centred unit sentence vectors, float32 bytes (alerts/incidents/grouping.py; migration 0011)
+    centroid: Mapped[Optional[bytes]] = mapped_column(LargeBinary)
     merged_into: Mapped[Optional[int]]                 # the incident this one was merged into (status "merged")
     status: Mapped[str] = mapped_column(String(20), default="open")
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
     mentions: Mapped[list["IncidentMention"]] = relationship(back_populates="incident", cascade="all, delete-orphan")
     tickets: Mapped[list["Ticket"]] = relationship(back_populates="incident")
+
+
+class MentionVector(Base):
+    """A complaint's sentence vector (multilingual-e5-small, unit length, float16: 768 bytes), computed once
+    when it is grouped, so a restart, a merge or a move-out rebuilds centroids without encoding again."""
+
+    __tablename__ = "mention_vector"
+
+    mention_id: Mapped[int] = mapped_column(ForeignKey("mention.id", ondelete="CASCADE"), primary_key=True)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    model: Mapped[str] = mapped_column(String(60))     # the encoder's version (sentence vectors of two models do not compare)
 
 
 class IncidentMention(Base):

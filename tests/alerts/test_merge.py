@@ -151,17 +151,20 @@ def test_backfill_builds_the_state_of_incidents_made_before_grouping_by_meaning(
 
     from repwatch.cli import cli
 
+    from repwatch.vectors import encode
+
     a = seed.mention(HAIR, at=T0)
+    encode(db, [a])                                 # the pipeline stores each complaint's sentence vector first
     run(db, settings, T0 + H)
     with db.session() as s:
         old = incident_of(s, a)
-        stored = (old.terms, old.label)
-        old.terms, old.label = None, None           # as written before grouping by meaning
+        stored = (old.terms, old.label, old.centroid)
+        old.terms, old.label, old.centroid = None, None, None   # as written before grouping by meaning
     base = ["-c", "/nonexistent/schedules.yaml", "--database", database_url]
     out = CliRunner().invoke(cli, [*base, "incident", "backfill"], catch_exceptions=False)
     assert out.exit_code == 0 and "for 1 incident" in out.stdout
     with db.session() as s:
-        assert (incident_of(s, a).terms, incident_of(s, a).label) == stored
+        assert (incident_of(s, a).terms, incident_of(s, a).label, incident_of(s, a).centroid) == stored
     again = CliRunner().invoke(cli, [*base, "incident", "backfill"], catch_exceptions=False)
     assert again.exit_code == 0 and "for 0 incident" in again.stdout
     rebuilt = CliRunner().invoke(cli, [*base, "incident", "backfill", "--rebuild"], catch_exceptions=False)

@@ -61,7 +61,11 @@ def test_demo_finds_the_complaints_and_groups_the_same_one_told_in_other_words(t
     assert len(incidents) <= complaints - 10            # was one incident per complaint before grouping by meaning
     assert late.mention_count >= 5 and late.label and late.mention_count == incidents[0].mention_count
     words = ("小时", "分钟", "慢", "才到", "才送", "超时")
-    assert all(any(w in t for w in words) for t in texts), texts
+    # with sentence vectors (issue 16) at least eight customers' late deliveries, told in other words, are one
+    # incident; a join on shared words alone also needs a vector cosine of 0.3 (`floor`), which keeps out
+    # posts about other delivery problems (docs/alerts.md, Demo)
+    late_ones = [t for t in texts if any(w in t for w in words)]
+    assert len(late_ones) >= 8 and len(late_ones) >= 0.9 * len(texts), texts
 
 
 def test_demo_rerun_on_the_same_database_adds_nothing(tmp_path):
