@@ -18,9 +18,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-DATA = ROOT.parent / "shared" / "data" / "sentiment"
-if not DATA.exists():
-    DATA = Path("/work/shared/data/sentiment")
+from sentiment.corpora import default_data_dir  # noqa: E402
+
+DATA = default_data_dir()   # ../shared/data/sentiment beside the repository
 OUT = ROOT / "alerts" / "data" / "e5_center.npy"
 
 

@@ -23,9 +23,9 @@ sys.path.insert(0, str(ROOT))
 
 from alerts.incidents.grouping import tokens  # noqa: E402
 
-DATA = ROOT.parent / "shared" / "data" / "sentiment"
-if not DATA.exists():
-    DATA = Path("/work/shared/data/sentiment")
+from sentiment.corpora import default_data_dir  # noqa: E402
+
+DATA = default_data_dir()   # ../shared/data/sentiment beside the repository
 OUT = ROOT / "alerts" / "data" / "idf_social.tsv.gz"
 MIN_DF = 3
 

@@ -8,6 +8,7 @@ import os
 import tempfile
 from importlib import resources
 from pathlib import Path
+from typing import BinaryIO, Callable
 
 from sentiment.exceptions import ModelError
 
@@ -50,22 +51,31 @@ def _unpacked(shipped: Path, artifact: str) -> dict:
         except Exception as exc:   # a torn or foreign copy: the shipped file decides
             log.info("cached model %s unreadable (%s); unpacking the shipped one", copy, exc)
     data = joblib.load(shipped)
-    try:
-        copy.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=copy.parent, prefix=copy.name, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                joblib.dump(data, f)
-            os.replace(tmp, copy)   # readers see the whole copy or none
-        except BaseException:
-            os.unlink(tmp)
-            raise
+    if write_atomic(copy, lambda f: joblib.dump(data, f)):
         for old in copy.parent.glob(f"{stem}-*.joblib"):   # an earlier model's copy
             if old != copy:
                 old.unlink(missing_ok=True)
-    except OSError as exc:
-        log.info("cannot cache an unpacked %s at %s (%s); unpacking it at each load", artifact, copy, exc)
     return data
+
+
+def write_atomic(path: Path, write: Callable[[BinaryIO], None]) -> bool:
+    """Write a cache file whole or not at all: readers see the complete file or none, even when two processes
+    write it at once or one is killed half-way. An unwritable cache is logged and returns False: a cache only
+    saves time, so the caller goes on without it."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                write(f)
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except OSError as exc:
+        log.info("cannot write the cache file %s (%s); it is rebuilt when next needed", path, exc)
+        return False
+    return True
 
 
 def join_terms(terms: list[str]) -> str:

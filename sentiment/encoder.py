@@ -12,16 +12,12 @@ e5 wants a prefix; "query: " is its advice for symmetric tasks (classification, 
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
-
-log_ = logging.getLogger(__name__)
 
 DIM = 384
 # Cost grows with length and a complaint says what it is about early; 512 characters is about 300-500 tokens.
@@ -90,18 +86,9 @@ def embed_cached(texts: Sequence[str], path: Path) -> np.ndarray:
 
 
 def _save(path: Path, known: dict[str, np.ndarray]) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, keys=np.array(list(known)), vecs=np.stack(list(known.values())))
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
-    except OSError as e:
-        log_.info("encoder: cannot cache vectors at %s (%s)", path, e)
+    from sentiment.artifacts import write_atomic
+
+    write_atomic(path, lambda f: np.savez(f, keys=np.array(list(known)), vecs=np.stack(list(known.values()))))
 
 
 def cache_path(name: str) -> Path:

@@ -34,7 +34,6 @@ import logging
 import marshal
 import os
 import re
-import tempfile
 import threading
 from math import exp, log
 from pathlib import Path
@@ -265,19 +264,10 @@ class SegModel:
 
 
 def _write_cache(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                # the keys are array names, never savez's own `allow_pickle`: numpy's stubs cannot tell
-                np.savez(f, **arrays)  # type: ignore[arg-type]
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
-    except OSError as e:
-        log_.info("SnowNLP port: cannot cache the segmenter arrays at %s (%s); converting each load", path, e)
+    from sentiment.artifacts import write_atomic
+
+    # the keys are array names, never savez's own `allow_pickle`: numpy's stubs cannot tell
+    if not write_atomic(path, lambda f: np.savez(f, **arrays)):  # type: ignore[arg-type]
         return
     for old in path.parent.glob("snownlp-seg-*.npz"):      # another snownlp version's, or an older layout
         if old != path:
