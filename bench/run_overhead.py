@@ -32,6 +32,8 @@ def main() -> None:
     ap.add_argument("--pg")
     ap.add_argument("--no-sqlite", action="store_true")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--no-encoder", action="store_true",
+                    help="group on words alone (alerts.incidents.encoder: false): no sentence vector per complaint")
     args = ap.parse_args()
 
     from repwatch.config import parse_config
@@ -44,7 +46,10 @@ def main() -> None:
     server = ctx.Process(target=serve, args=(args.sources, args.posts, port_q, stop), daemon=True)
     server.start()
     base = port_q.get(timeout=60)
-    config = parse_config(config_data(base, args.sources), "<bench>")
+    data = config_data(base, args.sources)
+    if args.no_encoder:
+        data["alerts"] = {"incidents": {"encoder": False}}
+    config = parse_config(data, "<bench>")
     analyzer = Analyzer(config.analysis.model_copy(update={"workers": 1}), config.targets())
     analyzer.warm_up()
     texts = [TextIn(text=f"{TEXTS[(i + j) % len(TEXTS)]}（订单{i:03d}{j:03d}）", title=f"帖子{i}-{j}")
