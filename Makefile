@@ -19,11 +19,11 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/repwatch demo
 
-# The suite on every core (pytest-xdist; TEST_WORKERS=0 runs it in one process). --dist loadgroup keeps each
-# xdist_group on one worker: the distributed tests share one RabbitMQ (tests/conftest.py, SERIAL_GROUPS).
+# The suite on every core (pytest-xdist; TEST_WORKERS=0 runs it in one process). The test that stops the shared
+# RabbitMQ serialises itself with the other broker tests by a file lock (tests/distributed/conftest.py).
 TEST_WORKERS ?= auto
 test: $(STAMP)
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 # mypy over the five packages, configured in pyproject.toml ([tool.mypy]); .ci/run runs it before the tests
 typecheck: $(STAMP)

@@ -22,9 +22,8 @@ BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 # fuzzer, a terminal table): it runs once, on PostgreSQL (production's database) when it is configured. The
 # SQL it passes through is tested on every backend by the tests of that query.
 ONE_BACKEND = BACKENDS[-1]
-# Runs that must not overlap with one another under pytest-xdist (`make test` runs `-n auto --dist loadgroup`):
-# the distributed tests share one RabbitMQ, and one of them stops and restarts it.
-SERIAL_GROUPS = {"distributed": "broker"}
+# Tests that must not overlap under pytest-xdist (the one that stops RabbitMQ) serialise themselves with a file
+# lock: tests/distributed/conftest.py, broker_lock.
 
 
 def pytest_generate_tests(metafunc):
@@ -33,13 +32,6 @@ def pytest_generate_tests(metafunc):
     if "database_url" in metafunc.fixturenames:
         one = any(metafunc.definition.get_closest_marker(m) is not None for m in ("one_backend", "browser"))
         metafunc.parametrize("database_url", [ONE_BACKEND] if one else BACKENDS, indirect=True)
-
-
-def pytest_collection_modifyitems(config, items):
-    for item in items:
-        area = item.path.parent.name
-        if area in SERIAL_GROUPS:
-            item.add_marker(pytest.mark.xdist_group(SERIAL_GROUPS[area]))
 
 
 def pg_schema_url(schema: str) -> str:

@@ -6,13 +6,16 @@ the workers see the same tables) and a unique queue prefix per test, so two runs
 take each other's tasks. Every worker is started in its own process group and stopped by that id."""
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
 
@@ -56,9 +59,33 @@ def broker_answers(url: str = BROKER_URL) -> str | None:
         return f"{type(exc).__name__}: {exc}"
 
 
+BROKER_LOCK = Path(tempfile.gettempdir()) / "repwatch-tests-broker.lock"
+
+
+@contextmanager
+def broker_lock(exclusive: bool):
+    """`make test` runs tests side by side (pytest-xdist), and one test here stops RabbitMQ: it holds this lock
+    exclusively while every other test of this directory shares it, so no test finds the broker stopped by
+    another. A file lock, not xdist's `--dist loadgroup`: xdist 3.8 sets a group through `Node._nodeid`, which
+    pytest 9.2's node ids no longer read, so the group was silently ignored."""
+    with open(BROKER_LOCK, "a+") as f:
+        fcntl.flock(f, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+@pytest.fixture(autouse=True)
+def _one_broker_stop_at_a_time(request):
+    with broker_lock(exclusive="broker_control" in request.fixturenames):
+        yield
+
+
 @pytest.fixture(scope="session")
 def broker_url() -> str:
-    reason = broker_answers()
+    with broker_lock(exclusive=False):   # never judge "no broker here" while another test has it stopped
+        reason = broker_answers()
     if reason:
         pytest.skip(f"no RabbitMQ broker answers ({reason}); start rabbitmq-server (`.ci/run` does) "
                     "or point REPWATCH_TEST_BROKER_URL at one")
