@@ -152,8 +152,7 @@ def fetch(url: str, settings: HttpSettings, **kwargs) -> Fetched:
     seconds = settings.fetch_deadline.total_seconds()
     try:
         with host_slot(url, settings):
-            return call_within(seconds, lambda cancel: _fetch(url, settings, cancel=cancel, **kwargs),
-                               name="repwatch-fetch")
+            return call_within(seconds, lambda cancel: _fetch(url, settings, cancel=cancel, **kwargs))
     except DeadlinePassed:
         raise CollectError("deadline", f"{url}: no complete answer within the {seconds:g}s deadline "
                            "(http.fetch_deadline); the server is too slow or sends a trickle; nothing from this "

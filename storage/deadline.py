@@ -56,10 +56,9 @@ def _forget_workers() -> None:   # a forked child has none of its parent's threa
 os.register_at_fork(after_in_child=_forget_workers)
 
 
-def call_within(seconds: float, work: Callable[[threading.Event], T], *, name: str = "repwatch-deadline",
+def call_within(seconds: float, work: Callable[[threading.Event], T], *,
                 on_give_up: Callable[[], None] | None = None) -> T:
-    """`work(cancel)`'s result, or its exception, within `seconds`; DeadlinePassed otherwise.
-    `name` is kept for the callers' sake (it named the thread when each call had its own)."""
+    """`work(cancel)`'s result, or its exception, within `seconds`; DeadlinePassed otherwise."""
     cancel = threading.Event()
     done = threading.Event()
     out: dict[str, Any] = {}

@@ -63,7 +63,7 @@ def smtp_send(settings: SmtpSettings, message: EmailMessage) -> Outcome:
 
     try:
         return call_within(settings.deadline, lambda cancel: _converse(settings, message, opened),
-                           name="repwatch-smtp", on_give_up=cut_off)
+                           on_give_up=cut_off)
     except DeadlinePassed:
         return Retryable(f"{settings.host}:{settings.port}: no complete SMTP conversation within the "
                          f"{settings.deadline:g}s deadline (smtp.deadline); the server is too slow")

@@ -119,7 +119,7 @@ def _send_within(client: httpx.Client, request: httpx.Request, seconds: float, a
         return httpx.Response(response.status_code, headers=response.headers, content=bytes(raw), request=request)
 
     try:
-        return call_within(seconds, work, name="repwatch-notify")
+        return call_within(seconds, work)
     except DeadlinePassed:
         raise httpx.TimeoutException(f"no complete answer within the {seconds:g}s timeout", request=request) from None
 
