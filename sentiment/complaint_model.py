@@ -174,8 +174,8 @@ class ComplaintModel:
         raw = np.asarray(self.features(texts, dense) @ self.weights.astype(np.float32)) + self.bias
         z = raw[:, 0]
         cal = np.array([self.calibration.get(lang if lang in self.calibration else "zh") for lang in langs])
-        complaint = _sigmoid(cal[:, 0] * z + cal[:, 1])
-        cats = _sigmoid(raw[:, 1:1 + len(CATEGORIES)])
+        complaint = sigmoid(cal[:, 0] * z + cal[:, 1])
+        cats = sigmoid(raw[:, 1:1 + len(CATEGORIES)])
         severity = np.clip(raw[:, -1], 0.0, 4.0)
         return Scores(complaint, cats, severity)
 
@@ -211,7 +211,8 @@ def shipped() -> ComplaintModel:
     return load()
 
 
-def _sigmoid(z):
+def sigmoid(z):
+    """Vectorised, clipped so large log-odds never overflow (the encoder tier's heads use it too)."""
     return 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
 
 

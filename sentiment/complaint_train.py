@@ -109,8 +109,8 @@ def _drop_columns(n: int, drop):
     return diags(keep, format="csr")
 
 
-def _micro_f1(y: np.ndarray, p: np.ndarray, t: float) -> float:
-    pred = p >= t
+def micro_f1(y: np.ndarray, pred: np.ndarray) -> float:
+    """F1 over every (text, label) pair: `y` the true labels, `pred` the predicted ones (booleans)."""
     tp = float((pred & y).sum())
     return 2 * tp / max(1.0, float(pred.sum() + y.sum()))
 
@@ -192,8 +192,8 @@ def fit(prep: Prepared, *, exclude: Sequence[str] = (), log: Callable[[str], Non
         P = 1 / (1 + np.exp(-(np.asarray(X_va[rows_va] @ W[:, 1:1 + len(CATEGORIES)]) + b[1:1 + len(CATEGORIES)])))
         Y = np.array([[c in (items[va[k]].categories or ()) for c in CATEGORIES] for k in rows_va])
         grid = [round(t, 2) for t in np.arange(0.2, 0.71, 0.05)]
-        threshold = max(grid, key=lambda t: (_micro_f1(Y, P, t), -abs(t - 0.5)))
-        meta["category_validation_micro_f1"] = round(_micro_f1(Y, P, threshold), 4)
+        threshold = max(grid, key=lambda t: (micro_f1(Y, P >= t), -abs(t - 0.5)))
+        meta["category_validation_micro_f1"] = round(micro_f1(Y, P >= threshold), 4)
     log(f"  category threshold {threshold}")
 
     # severity: how grave a complaint reads, X-CI's 1..4 (and team corrections)

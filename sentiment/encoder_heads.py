@@ -26,6 +26,7 @@ from typing import Sequence
 
 import numpy as np
 
+from sentiment.complaint_model import sigmoid
 from storage.vocabulary import CATEGORIES
 
 ARTIFACT = "encoder_heads.joblib"
@@ -95,14 +96,14 @@ class EncoderHeads:
         n = len(langs)
         cp = np.zeros(n)
         sz = np.zeros(n)
-        zn = _logit(ngram_p)
+        zn = logit(ngram_p)
         for k, lang in enumerate(langs):
             a, c, d = self.stack["complaint"].get(lang, self.stack["complaint"]["zh"])
-            cp[k] = _sigmoid(a * zn[k] + c * raw[k, 0] + d)
+            cp[k] = sigmoid(a * zn[k] + c * raw[k, 0] + d)
             a, c, d = self.stack["sentiment"].get(lang, self.stack["sentiment"]["zh"])
             sz[k] = a * float(sent_z[k]) - c * raw[k, -1] + d
         wc = self.stack["category"]["weight"]
-        cats = _sigmoid((1 - wc) * _logit(ngram_cats) + wc * raw[:, 1:1 + len(CATEGORIES)])
+        cats = sigmoid((1 - wc) * logit(ngram_cats) + wc * raw[:, 1:1 + len(CATEGORIES)])
         ws = self.stack["severity"]["weight"]
         sev = np.clip((1 - ws) * np.asarray(ngram_sev, dtype=float) + ws * raw[:, 1 + len(CATEGORIES)], 0.0, 4.0)
         return Combined(cp, cats, sev, sz, float(self.stack["category"]["threshold"]))
@@ -157,10 +158,6 @@ class Combined:
     category_threshold: float
 
 
-def _logit(p):
+def logit(p):
     p = np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6)
     return np.log(p / (1 - p))
-
-
-def _sigmoid(z):
-    return 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))

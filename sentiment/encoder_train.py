@@ -11,6 +11,7 @@ import numpy as np
 
 from sentiment import encoder_heads as eh
 from sentiment.complaint_data import Labelled
+from sentiment.complaint_train import micro_f1
 from storage.vocabulary import CATEGORIES
 
 C_GRID = (1.0, 4.0, 16.0)        # complaint and negativity heads: chosen on validation (mean AUC over corpora)
@@ -76,11 +77,6 @@ def _weights(items: Sequence[Labelled]) -> np.ndarray:
     return np.array([it.weight * (1.0 if it.corpus == "extra" else mean / counts[it.corpus]) for it in items])
 
 
-def logit(p):
-    p = np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6)
-    return np.log(p / (1 - p))
-
-
 def _auc(y, s) -> float | None:
     from sklearn.metrics import roc_auc_score  # noqa: PLC0415
 
@@ -106,16 +102,10 @@ def cascade_quality(items, y, p_cheap, p_full, use) -> float:
         m = np.array([it.corpus == corpus for it in items])
         yy, pp = y[m], p[m]
         if yy.any():
-            tp = float((yy & pp).sum())
-            out.append(2 * tp / max(1.0, float(yy.sum() + pp.sum())))
+            out.append(micro_f1(yy, pp))
         else:
             out.append(1.0 - float(pp.mean()))
     return float(np.mean(out)) if out else 0.0
-
-
-def micro_f1(Y: np.ndarray, P: np.ndarray) -> float:
-    tp = float((Y & P).sum())
-    return 2 * tp / max(1.0, float(Y.sum() + P.sum()))
 
 
 def fit(table: Table, *, exclude: Sequence[str] = (), log: Callable[[str], None] = print) -> eh.EncoderHeads:
@@ -190,7 +180,7 @@ def fit(table: Table, *, exclude: Sequence[str] = (), log: Callable[[str], None]
             stack["complaint"][lang] = [1.0, 0.0, 0.0]
             stack["band"][lang] = [0.5, 0.5]
             continue
-        F = np.c_[logit(table.ng_p[[va[k] for k in m]]), raw[m, 0]]
+        F = np.c_[eh.logit(table.ng_p[[va[k] for k in m]]), raw[m, 0]]
         st = LogisticRegression(C=100.0).fit(F, ys, sample_weight=_weights([V[k] for k in m]))
         alone = LogisticRegression(C=100.0).fit(F[:, 1:], ys, sample_weight=_weights([V[k] for k in m]))
         meta.setdefault("alone_complaint", {})[lang] = [float(alone.coef_[0][0]), float(alone.intercept_[0])]
@@ -242,7 +232,7 @@ def fit(table: Table, *, exclude: Sequence[str] = (), log: Callable[[str], None]
     alone_cat = (0.0, 0.5)
     if m:
         Y = np.array([[c in (V[k].categories or ()) for c in CATEGORIES] for k in m])
-        zn = logit(table.ng_cats[[va[k] for k in m]])
+        zn = eh.logit(table.ng_cats[[va[k] for k in m]])
         ze = raw[m, 1:1 + len(CATEGORIES)]
         for wc in CATEGORY_WEIGHTS:
             P = 1 / (1 + np.exp(-((1 - wc) * zn + wc * ze)))

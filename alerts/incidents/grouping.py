@@ -245,7 +245,7 @@ class GroupState:
     def vec_bytes(self) -> bytes | None:
         """The sentence-vector centroid as stored (Incident.centroid): float32, the unnormalised sum, so
         adding a post after a restart gives what it would have without one."""
-        return None if self.vec is None else np.asarray(self.vec, dtype="<f4").tobytes()
+        return to_bytes(self.vec, "<f4")
 
     def to_json(self) -> dict:
         return {"c": {w: round(v, 4) for w, v in self.centroid.items()},
@@ -300,10 +300,11 @@ def from_bytes(raw: bytes | None, dtype: str = "<f2") -> np.ndarray | None:
     return np.frombuffer(raw, dtype=dtype).astype(np.float32)
 
 
-def to_bytes(vec) -> bytes | None:
-    """A post's unit sentence vector as stored (MentionVector.vector): float16, 768 bytes for 384 numbers
-    (the cosines it gives differ from float32's by less than 0.001)."""
-    return None if vec is None else np.asarray(vec, dtype="<f2").tobytes()
+def to_bytes(vec, dtype: str = "<f2") -> bytes | None:
+    """A vector as stored: by default a post's unit sentence vector (MentionVector.vector), float16, 768 bytes
+    for 384 numbers (the cosines it gives differ from float32's by less than 0.001); "<f4" for an incident's
+    centroid. None stays None."""
+    return None if vec is None else np.asarray(vec, dtype=dtype).tobytes()
 
 
 def _norm(v: dict[str, float]) -> float:
@@ -514,8 +515,7 @@ class Grouper:
         return self._vectors(state.target).sum_of(incident_id)
 
     def centroid_bytes(self, incident_id: int) -> bytes | None:
-        vec = self.vec_sum(incident_id)
-        return None if vec is None else np.asarray(vec, dtype="<f4").tobytes()
+        return to_bytes(self.vec_sum(incident_id), "<f4")
 
     def prepare(self, vecs: np.ndarray | Sequence, targets: Sequence[str | None] | None = None) -> Batch:
         """Score a batch of posts' sentence vectors against every active centroid of their watch targets,
