@@ -97,7 +97,7 @@ def run_demo(database_url: str | None, echo=print) -> int:
     from sentiment import Analyzer
     from storage import Database, default_url
     from storage.models import Analysis, Mention, Ticket
-    from alerts.incidents.index import mention_text
+    from alerts import mention_text
 
     with LoopbackHTTPServer() as http, SMTPSink() as smtp:
         http.routes.update(demo_routes(http.url("")))
