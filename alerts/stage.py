@@ -58,7 +58,7 @@ def evaluate(session: Session, settings: AlertSettings, ctx: RunContext) -> Eval
     index = IncidentIndex(session, settings.incidents, now)
     # links and evidence events are kept back and written together (one statement each) at the end
     # of the loop, or earlier where a query in it reads them (TicketChanges.write_pending)
-    index.links, changes.evidence = [], []
+    index.links, changes.evidence, changes.open_tickets = [], [], {}
     changes.write_links = lambda: index.write_links(session)
     # No autoflush while posts join: an incident changed by every post it absorbs (counts, grouping
     # state) is written once at the end instead of once per post. The loop's queries read rows that

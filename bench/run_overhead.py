@@ -34,6 +34,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--no-encoder", action="store_true",
                     help="group on words alone (alerts.incidents.encoder: false): no sentence vector per complaint")
+    ap.add_argument("--profile", metavar="FILE",
+                    help="cProfile (CPU clock) the alert stage of the last run into FILE (pstats), to see where it goes")
     args = ap.parse_args()
 
     from repwatch.config import parse_config
@@ -74,9 +76,19 @@ def main() -> None:
         scored = analyze_pending(db, analyzer, batch_size=config.analysis.batch_size,
                                  source_targets={s.name: list(s.targets) for s in config.sources})
         stages["analyze"] = time.process_time() - t
+        profiler = None
+        if args.profile:
+            import cProfile
+
+            profiler = cProfile.Profile(time.process_time)
+            profiler.enable()
         t = time.process_time()
         evaluation, _ = alert_stage(db, config, NOW + timedelta(minutes=1), extra=health_alerts(reports))
         stages["alerts"] = time.process_time() - t
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(args.profile)
+        stages["incidents"] = evaluation.incidents_opened
         stages["total"] = time.process_time() - cpu
         db.dispose()
         assert scored == n, (scored, n)
@@ -105,11 +117,11 @@ def main() -> None:
         stop.set()
         server.join(timeout=10)
     print(f"{n} posts ({args.sources} feeds x {args.posts}); CPU seconds, best of {args.repeat}\n")
-    print("| database | analyzer alone | `repwatch run` | ratio | collect | analyze stage | alerts | statements |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| database | analyzer alone | `repwatch run` | ratio | collect | analyze stage | alerts | statements | incidents |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for backend, r in rows:
         print(f"| {backend} | {best_alone:.2f} | {r['total']:.2f} | {r['total'] / best_alone:.2f}x | {r['collect']:.2f} "
-              f"| {r['analyze']:.2f} | {r['alerts']:.2f} | {r['statements']} |")
+              f"| {r['analyze']:.2f} | {r['alerts']:.2f} | {r['statements']} | {r['incidents']} |")
 
 
 if __name__ == "__main__":
