@@ -23,7 +23,7 @@ from alerts.settings import AlertSettings
 from alerts.tickets.sla import check_sla
 from storage.context import RunContext
 from storage.timefmt import local_time
-from storage.models import Analysis, Incident, IncidentMention, Mention
+from storage.models import Analysis, Incident, IncidentMention, Mention, Ticket
 from storage.vocabulary import severities_at_least
 
 BATCH = 5000   # mentions joined per pass at most; the rest follow on the next run
@@ -58,7 +58,9 @@ def evaluate(session: Session, settings: AlertSettings, ctx: RunContext) -> Eval
     index = IncidentIndex(session, settings.incidents, now)
     # links and evidence events are kept back and written together (one statement each) at the end
     # of the loop, or earlier where a query in it reads them (TicketChanges.write_pending)
-    index.links, changes.evidence, changes.open_tickets = [], [], {}
+    index.links, changes.evidence = [], []
+    open_tickets: dict[int, Ticket | None] = {}
+    changes.open_tickets = open_tickets
     changes.write_links = lambda: index.write_links(session)
     # No autoflush while posts join: an incident changed by every post it absorbs (counts, grouping
     # state) is written once at the end instead of once per post. The loop's queries read rows that
@@ -77,6 +79,8 @@ def evaluate(session: Session, settings: AlertSettings, ctx: RunContext) -> Eval
             pre = (prepared, row_of[mention.id]) if prepared is not None and emb is not None else None
             incident, created, added = join(session, index, analysis, mention, now, emb, pre)
             report.incidents_opened += created
+            if created:   # a new incident has no ticket yet: on_mention need not ask
+                open_tickets[incident.id] = None
             if not added:
                 continue
             by_reach = reach_severity(incident.reach, settings.spread.reach)
