@@ -11,7 +11,7 @@ from datetime import datetime, tzinfo
 
 import numpy as np
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from alerts.incidents import spread
 from alerts.incidents.escalate import engagement_surges, reach_severity
@@ -46,8 +46,9 @@ def _pending(session: Session, settings: AlertSettings):
     sources are included: they are how a complaint spreads, and they join the original's incident."""
     wanted = severities_at_least(settings.incidents.min_severity)
     linked = select(IncidentMention.mention_id)
-    stmt = (select(Analysis, Mention).join(Mention, Mention.id == Analysis.mention_id)
-            .where(Analysis.severity.in_(wanted), Mention.id.not_in(linked)).order_by(Mention.id).limit(BATCH))
+    # the raw item and the model's per-category confidence are never read here: not decoded (JSON) for each
+    stmt = (select(Analysis, Mention).options(defer(Mention.raw), defer(Analysis.confidence))
+            .join(Mention, Mention.id == Analysis.mention_id).where(Analysis.severity.in_(wanted), Mention.id.not_in(linked)).order_by(Mention.id).limit(BATCH))
     return list(session.execute(stmt).all())
 
 

@@ -25,9 +25,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import scale  # noqa: E402
 from scale import NOW, config_data, post_text, serve  # noqa: E402
 
-WAIMAI = Path(__file__).resolve().parents[2] / "shared" / "data" / "sentiment" / "waimai_10k.csv"
-
-
 def corpus(n: int) -> list[str]:
     """n distinct real delivery reviews (../shared/data waimai_10k, about two in three negative), drawn at
     random with a fixed seed; every other one names the watch target 快送外卖, as posts found by a
@@ -35,7 +32,9 @@ def corpus(n: int) -> list[str]:
     import csv
     import random
 
-    with open(WAIMAI, encoding="utf-8") as f:
+    from sentiment.corpora import default_data_dir
+
+    with open(default_data_dir() / "waimai_10k.csv", encoding="utf-8") as f:
         reviews = list(dict.fromkeys(row["review"].strip() for row in csv.DictReader(f) if row["review"].strip()))
     picked = random.Random(18).sample(reviews, n)
     return [f"快送外卖{text}" if k % 2 == 0 else text for k, text in enumerate(picked)]

@@ -137,8 +137,7 @@ def near_duplicates(rows: Sequence[_Text], share: float) -> dict[int, int]:
     an incident's first post at once) and their characters (Jaccard of 3-grams >= share, what MinHash
     estimates): two short posts sharing their one word are not enough. Only posts encoded themselves are
     taken from, so no vector is passed along a chain."""
-    from alerts.incidents.grouping import vector
-    from alerts.incidents.index import shingles
+    from alerts import shingles, word_vector as vector
 
     takes: dict[int, int] = {}
     first: dict[tuple[str | None, str], int] = {}

@@ -147,13 +147,31 @@ def hashtags(text: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def _jieba():
-    """The analyzer's jieba tokenizer (sentiment.complaint_model): the same default dictionary, loaded once per
-    process for both (a second copy cost 0.45 s of CPU and its memory in `repwatch run`), from repwatch's
-    cache directory, and imported without pkg_resources (0.9 s)."""
-    from sentiment.complaint_model import _jieba as tokenizer
+_TOKENIZER = None   # a jieba Tokenizer the wiring passed (use_tokenizer); None: jieba's default one
+_JIEBA_READY = False   # jieba's default tokenizer initialised (its dictionary loaded) in this process
 
-    return tokenizer()
+
+def use_tokenizer(tokenizer) -> None:
+    """Segment with this jieba Tokenizer (same dictionary, HMM off: the same words). The wiring passes the
+    analyzer's, so a process that analyzes and groups loads jieba's dictionary once, not twice (0.45 s of CPU
+    and its memory in `repwatch run`); this package may not import sentiment/ itself."""
+    global _TOKENIZER
+    _TOKENIZER = tokenizer
+
+
+def _jieba():
+    if _TOKENIZER is not None:
+        return _TOKENIZER
+    import jieba
+
+    global _JIEBA_READY
+    if not _JIEBA_READY:
+        import logging
+
+        jieba.setLogLevel(logging.WARNING)
+        jieba.initialize()
+        _JIEBA_READY = True
+    return jieba
 
 
 def fold(text: str) -> str:
