@@ -224,6 +224,9 @@ class GroupSettings:
                                 # above 1 turns joining by vectors off (CED tune split, bench/incidents.py)
     floor: float = 0.3          # a join on words needs at least this cosine of sentence vectors, when both have one
     words: bool = True          # join on words (TF-IDF) at all; off: by sentence vectors alone (a bench row)
+    coarse_min: int = 20_000    # a target's incidents with vectors before a post is scored against a few lists of
+                                # them (a coarse index), not against all (bench/incidents.py: cost and recall)
+    probe: int = 24             # lists of the coarse index scored per post (of about 2 sqrt(n))
     average: bool = False       # score by meaning = the post's mean cosine with the incident's posts instead of its
                                 # cosine with their normalised centroid (measured: a little worse on CED, bench)
 
@@ -333,10 +336,11 @@ class Match:
 
 
 class Prepared:
-    """A batch of posts scored against every active centroid of one watch target at once (_Vectors.prepare)."""
+    """A batch of posts scored against the active centroids of one watch target at once (_Vectors.prepare):
+    for each list of the index, the posts that probe it and their scores against its rows."""
 
-    def __init__(self, scores: np.ndarray, rows: int, token: int):
-        self.scores, self.rows, self.token = scores, rows, token
+    def __init__(self, probes: np.ndarray, lists: dict[int, tuple[dict[int, int], np.ndarray]], token: int):
+        self.probes, self.lists, self.token = probes, lists, token
 
 
 class Batch:
@@ -347,20 +351,44 @@ class Batch:
         self.at = at
 
 
-class _Vectors:
-    """Unit centroids of the incidents that have sentence vectors, one row each, in one float32 matrix that
-    grows by doubling; rows of dropped incidents are zeroed and reused. The index owns the vector sums:
-    row × `factor[row]` is the incident's sum (GroupState.vec is released once indexed, so 100k incidents
-    hold their vectors once, not twice). `dirty` holds the rows changed since the last prepare(), whose
-    scores in that batch are stale."""
+class _Block:
+    """The unit centroids of one list of the index, contiguous (one float32 matrix growing by doubling), with
+    each row's incident and the length of its vector sum (row × factor is the sum)."""
 
-    def __init__(self):
-        self.mat: np.ndarray | None = None
-        self.factor: np.ndarray = np.zeros(0, dtype=np.float32)
-        self.row_of: dict[int, int] = {}
-        self.id_of: list[int] = []
-        self.free: list[int] = []
-        self.dirty: set[int] = set()
+    def __init__(self, dim: int, capacity: int):
+        self.mat = np.zeros((capacity, dim), dtype=np.float32)
+        self.factor = np.zeros(capacity, dtype=np.float32)
+        self.ids: list[int] = []
+
+    def append(self, incident_id: int, unit: np.ndarray, norm: float) -> int:
+        slot = len(self.ids)
+        if slot == len(self.mat):
+            self.mat = np.concatenate([self.mat, np.zeros_like(self.mat)])
+            self.factor = np.concatenate([self.factor, np.zeros_like(self.factor)])
+        self.mat[slot], self.factor[slot] = unit, norm
+        self.ids.append(incident_id)
+        return slot
+
+
+class _Vectors:
+    """The incidents of one watch target that have sentence vectors, as unit centroids. The index owns the
+    vector sums: a row × its factor is the incident's sum (GroupState.vec is released once indexed, so 100k
+    incidents hold their vectors once, not twice).
+
+    Up to `coarse_min` incidents, one list: a post is scored against every centroid (exact). Beyond, a coarse
+    index (inverted file): the centroids are split by the nearest of `lists` coarse centroids (spherical
+    k-means on the rows themselves, retrained when the count has grown fourfold), each list contiguous, and
+    a post is scored against the lists of its `probe` nearest coarse centroids only - a few percent of the
+    rows. A centroid that moves as its incident grows is moved to its nearest list. `dirty` holds the rows
+    (list, slot) changed since the last prepare(), whose scores in that batch are stale."""
+
+    def __init__(self, coarse_min: int = 20_000, probe: int = 24):
+        self.coarse_min, self.probe = coarse_min, probe
+        self.blocks: list[_Block] = []
+        self.coarse: np.ndarray | None = None   # (lists, dim) unit coarse centroids, None: one list, exact
+        self.trained = 0                         # rows when the coarse centroids were last trained
+        self.where: dict[int, tuple[int, int]] = {}   # incident -> (list, slot)
+        self.dirty: set[tuple[int, int]] = set()
         self.token = 0
 
     def put(self, incident_id: int, vec: np.ndarray, scale: float | None = None) -> None:
@@ -369,75 +397,149 @@ class _Vectors:
         norm = float(np.linalg.norm(vec)) if scale is None else float(scale)
         if not norm:
             return self.remove(incident_id)
-        row = self.row_of.get(incident_id)
-        if row is None:
-            if self.mat is None:
-                self.mat = np.zeros((1024, len(vec)), dtype=np.float32)
-                self.factor = np.zeros(1024, dtype=np.float32)
-            if self.free:
-                row = self.free.pop()
-                self.id_of[row] = incident_id
-            else:
-                row = len(self.id_of)
-                if row == len(self.mat):
-                    grown = np.zeros((2 * len(self.mat), self.mat.shape[1]), dtype=np.float32)
-                    grown[:row] = self.mat
-                    self.mat = grown
-                    self.factor = np.concatenate([self.factor, np.zeros_like(self.factor)])
-                self.id_of.append(incident_id)
-            self.row_of[incident_id] = row
-        assert self.mat is not None   # made above for the first row
-        self.mat[row] = vec / norm
-        self.factor[row] = norm
-        self.dirty.add(row)
+        unit = np.asarray(vec, dtype=np.float32) / norm
+        if not self.blocks:
+            self.blocks.append(_Block(len(unit), 1024))
+        at = self.where.get(incident_id)
+        home = 0 if self.coarse is None else int(np.argmax(self.coarse @ unit))
+        if at is not None and at[0] == home:
+            block = self.blocks[home]
+            block.mat[at[1]], block.factor[at[1]] = unit, norm
+            self.dirty.add(at)
+            return
+        if at is not None:
+            self.remove(incident_id)
+        slot = self.blocks[home].append(incident_id, unit, norm)
+        self.where[incident_id] = (home, slot)
+        self.dirty.add((home, slot))
 
     def sum_of(self, incident_id: int) -> np.ndarray | None:
-        row = self.row_of.get(incident_id)
-        return None if row is None or self.mat is None else self.mat[row] * self.factor[row]
+        at = self.where.get(incident_id)
+        if at is None:
+            return None
+        block = self.blocks[at[0]]
+        return block.mat[at[1]] * block.factor[at[1]]
 
     def remove(self, incident_id: int) -> None:
-        row = self.row_of.pop(incident_id, None)
-        if row is not None and self.mat is not None:
-            self.mat[row] = 0.0
-            self.id_of[row] = -1
-            self.free.append(row)
-            self.dirty.add(row)
+        """Out of its list; the list's last row moves into its slot, so every list stays contiguous."""
+        at = self.where.pop(incident_id, None)
+        if at is None:
+            return
+        lst, slot = at
+        block = self.blocks[lst]
+        last = len(block.ids) - 1
+        if slot != last:
+            moved = block.ids[last]
+            block.mat[slot], block.factor[slot], block.ids[slot] = block.mat[last], block.factor[last], moved
+            self.where[moved] = (lst, slot)
+        block.ids.pop()
+        self.dirty.add((lst, slot))
+        self.dirty.add((lst, last))
 
     def cosine(self, incident_id: int, e: np.ndarray) -> float | None:
-        row = self.row_of.get(incident_id)
-        return None if row is None or self.mat is None else float(self.mat[row] @ e)
+        at = self.where.get(incident_id)
+        return None if at is None else float(self.blocks[at[0]].mat[at[1]] @ e)
+
+    def _layout(self) -> None:
+        """Train the coarse centroids when the rows first reach `coarse_min` and again each time they have
+        grown fourfold, and put every row in its list (called before scoring, never while a batch is placed
+        from its scores)."""
+        n = len(self.where)
+        if n < self.coarse_min or (self.coarse is not None and n < 4 * self.trained):
+            return
+        ids = sorted(self.where)   # in incident order: the same rows give the same lists after a restart
+        units = np.stack([self.blocks[lst].mat[slot] for lst, slot in (self.where[i] for i in ids)])
+        norms = np.array([self.blocks[lst].factor[slot] for lst, slot in (self.where[i] for i in ids)], np.float32)
+        self.coarse = kmeans(units, max(64, int(2 * math.sqrt(n))))
+        home = _nearest(units, self.coarse)
+        self.blocks = [_Block(units.shape[1], 16) for _ in range(len(self.coarse))]
+        self.where = {}
+        for i, incident_id in enumerate(ids):
+            self.where[incident_id] = (int(home[i]), self.blocks[home[i]].append(incident_id, units[i], norms[i]))
+        self.trained = n
+        self.token += 1   # any earlier batch's scores name rows that have moved
+
+    def _probes(self, vecs: np.ndarray) -> np.ndarray:
+        """Each post's lists to score: all of one list, or its `probe` nearest coarse centroids."""
+        if self.coarse is None:
+            return np.zeros((len(vecs), 1), dtype=np.int64)
+        k = min(self.probe, len(self.coarse))
+        near = vecs @ self.coarse.T
+        return np.argsort(-near, axis=1, kind="stable")[:, :k]
 
     def above(self, e: np.ndarray, cut: float, pre: tuple[Prepared, int] | None) -> dict[int, float]:
-        """Incidents whose centroid has cosine `cut` or more with `e`: from the batch's scores for rows
-        unchanged since prepare(), computed afresh for the rest."""
-        if self.mat is None or not self.id_of:
+        """Incidents whose centroid has cosine `cut` or more with `e`, in the lists it probes: from the batch's
+        scores for rows unchanged since prepare(), computed afresh for the rest."""
+        if not self.where:
             return {}
-        n = len(self.id_of)
+        out: dict[int, float] = {}
         if pre is None or pre[0].token != self.token:
-            scores = self.mat[:n] @ e
-            rows = np.flatnonzero(scores >= cut)
-            return {self.id_of[r]: float(scores[r]) for r in rows if self.id_of[r] >= 0}
+            self._layout()
+            for lst in self._probes(e[None, :])[0]:
+                block = self.blocks[lst]
+                scores = block.mat[:len(block.ids)] @ e
+                out.update((block.ids[r], float(scores[r])) for r in np.flatnonzero(scores >= cut))
+            return out
         batch, i = pre
-        row_scores = batch.scores[i]
-        out = {self.id_of[r]: float(row_scores[r]) for r in np.flatnonzero(row_scores >= cut)
-               if r not in self.dirty and self.id_of[r] >= 0}
+        for lst in batch.probes[i]:
+            block = self.blocks[lst]
+            posts, scores = batch.lists[int(lst)]
+            row = scores[posts[i]]
+            n = len(block.ids)
+            out.update((block.ids[r], float(row[r])) for r in np.flatnonzero(row >= cut)
+                       if r < n and (int(lst), int(r)) not in self.dirty)
         if self.dirty:
-            fresh = sorted(self.dirty)
-            scores = self.mat[fresh] @ e
-            for r, x in zip(fresh, scores):
-                if x >= cut and self.id_of[r] >= 0:
-                    out[self.id_of[r]] = float(x)
+            probed = set(int(x) for x in batch.probes[i])
+            for lst, r in self.dirty:
+                if lst in probed and r < len(self.blocks[lst].ids):
+                    x = float(self.blocks[lst].mat[r] @ e)
+                    if x >= cut:
+                        out[self.blocks[lst].ids[r]] = x
         return out
 
     def prepare(self, vecs: np.ndarray) -> Prepared:
+        self._layout()
         self.token += 1
         self.dirty = set()
-        n = len(self.id_of)
-        scores = vecs @ self.mat[:n].T if self.mat is not None and n else np.zeros((len(vecs), 0), np.float32)
-        return Prepared(scores, n, self.token)
+        probes = self._probes(vecs)
+        posts: dict[int, list[int]] = {}
+        for i, row in enumerate(probes):
+            for lst in row:
+                posts.setdefault(int(lst), []).append(i)
+        lists = {}
+        for lst, idx in posts.items():
+            if lst < len(self.blocks):
+                block = self.blocks[lst]
+                lists[lst] = ({i: j for j, i in enumerate(idx)}, vecs[idx] @ block.mat[:len(block.ids)].T)
+            else:
+                lists[lst] = ({i: j for j, i in enumerate(idx)}, np.zeros((len(idx), 0), np.float32))
+        return Prepared(probes, lists, self.token)
 
     def nbytes(self) -> int:
-        return 0 if self.mat is None else self.mat.nbytes
+        coarse = 0 if self.coarse is None else self.coarse.nbytes
+        return coarse + sum(b.mat.nbytes + b.factor.nbytes for b in self.blocks)
+
+
+def _nearest(units: np.ndarray, centres: np.ndarray, chunk: int = 8192) -> np.ndarray:
+    return np.concatenate([np.argmax(units[i:i + chunk] @ centres.T, axis=1) for i in range(0, len(units), chunk)])
+
+
+def kmeans(units: np.ndarray, k: int, rounds: int = 6, sample: int = 32_768) -> np.ndarray:
+    """Spherical k-means: `k` unit centres of unit rows, from evenly spaced rows (deterministic), on at most
+    `sample` evenly spaced rows. Coarse on purpose: it only decides which rows a post is scored against."""
+    step = max(1, len(units) // sample)
+    x = units[::step]
+    centres = x[np.linspace(0, len(x) - 1, k).astype(np.int64)].copy()
+    for _ in range(rounds):
+        home = _nearest(x, centres)
+        order = np.argsort(home, kind="stable")
+        used, starts = np.unique(home[order], return_index=True)
+        sums = np.zeros_like(centres)
+        sums[used] = np.add.reduceat(x[order], starts, axis=0)
+        norms = np.linalg.norm(sums, axis=1)
+        keep = norms > 0   # an empty centre stays where it was
+        centres[keep] = sums[keep] / norms[keep, None]
+    return centres
 
 
 class Grouper:
@@ -499,7 +601,7 @@ class Grouper:
     def _vectors(self, target: str | None) -> _Vectors:
         found = self.vectors.get(target)
         if found is None:
-            found = self.vectors[target] = _Vectors()
+            found = self.vectors[target] = _Vectors(self.settings.coarse_min, self.settings.probe)
         return found
 
     def vector_bytes(self) -> int:

@@ -65,7 +65,7 @@ def test_a_dropped_incident_leaves_the_vector_index():
     first, _ = g.group(REFUND, when=T0, emb=e[0])
     g.drop(first)
     assert g.group(REFUND_OTHER_WORDS, when=T0, emb=e[1])[0] != first
-    assert g.vectors[None].row_of.keys() == set(g.states)
+    assert g.vectors[None].where.keys() == set(g.states)
 
 
 def test_vectors_are_stored_as_float16_and_round_trip():
