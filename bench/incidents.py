@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from alerts.incidents.grouping import GroupSettings, Grouper, vector  # noqa: E402
+from alerts.incidents.grouping import GroupSettings, Grouper, centred, vector  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "grouping"
 if not DATA.exists():
@@ -275,7 +275,7 @@ def cost(open_incidents: int, settings: GroupSettings, posts: list[dict], embs: 
         vec = dict(sorted(mixed.items(), key=lambda kv: -kv[1])[:12])
         n = sum(x * x for x in vec.values()) ** 0.5
         g.absorb(i + 1, {w: x / n for w, x in vec.items()}, None if targets == 1 else f"t{i % targets}", None, base,
-                 None if embs is None else embs[a] + embs[b])
+                 None if embs is None else centred(embs[a] + embs[b]))
     mem = tracemalloc.get_traced_memory()[0] / 2 ** 20
     tracemalloc.stop()
     picked = rng.sample(range(len(posts)), measure)

@@ -345,10 +345,18 @@ class Prepared:
 
 class Batch:
     """A batch of posts scored against the centroids of their own watch targets (Grouper.prepare): post i's
-    scores are row `at[i][1]` of `at[i][0]`."""
+    scores are row `at[i][1]` of `at[i][0]`; `vecs[i]` its centred sentence vector."""
 
-    def __init__(self, at: dict[int, tuple[Prepared, int]]):
-        self.at = at
+    def __init__(self, at: dict[int, tuple[Prepared, int]], vecs: np.ndarray):
+        self.at, self.vecs = at, vecs
+
+
+def post_vector(emb, pre: tuple[Batch, int] | None) -> np.ndarray | None:
+    """A post's centred sentence vector, centred once: taken from its batch (prepare() centred the batch's
+    rows), else centred now; None without a vector."""
+    if pre is not None:
+        return pre[0].vecs[pre[1]]
+    return None if emb is None else centred(emb)
 
 
 class _Block:
@@ -636,18 +644,16 @@ class Grouper:
             prepared = self._vectors(t).prepare(batch[idx])
             for j, i in enumerate(idx):
                 at[i] = (prepared, j)
-        return Batch(at)
+        return Batch(at, batch)
 
     def match(self, vec: dict[str, float], target: str | None, category,
               when: datetime | None, emb: np.ndarray | None = None,
               pre: tuple[Batch, int] | None = None) -> Match:
         """The incident a post belongs to. `category` is the post's category, or all its categories;
-        `emb` its unit sentence vector, when the caller has one."""
+        `emb` its centred unit sentence vector (centred()), when the caller has one."""
         st = self.settings
         scores: dict[int, float] = self._word_scores(vec, target) if st.words else {}
         by_meaning: dict[int, float] = {}
-        if emb is not None:
-            emb = centred(emb)
         if emb is not None and st.meaning <= 1.0:
             scored = pre[0].at.get(pre[1]) if pre is not None else None
             by_meaning = self._vectors(target).above(emb, st.meaning, scored)
@@ -732,8 +738,8 @@ class Grouper:
 
     def absorb(self, incident_id: int, vec: dict[str, float], target: str | None, category: str | None,
                when: datetime | None, emb: np.ndarray | None = None) -> GroupState:
-        """Add a post's vectors (terms, and its sentence vector when known) to an incident (a new one when
-        `incident_id` is not known yet)."""
+        """Add a post's vectors (terms, and its centred sentence vector when known: centred()) to an incident (a
+        new one when `incident_id` is not known yet)."""
         keep = self.settings.keep
         state = self.states.get(incident_id)
         if state is None:
@@ -746,7 +752,7 @@ class Grouper:
             merged[w] = merged.get(w, 0.0) + x
         state.centroid = dict(nlargest(keep, merged.items(), key=lambda kv: (kv[1], kv[0])))
         if emb is not None:
-            e = centred(emb)
+            e = np.asarray(emb, dtype=np.float32)
             known = self.vec_sum(incident_id) if incident_id in self.states else None
             state.vec = e.copy() if known is None else known + e
             state.nvec += 1
@@ -767,11 +773,12 @@ class Grouper:
         self._placed += 1
         if when is not None and self._placed % 1000 == 0:
             self.expire(when)
-        m = self.match(vec, target, category, when, emb, pre)
+        e = post_vector(emb, pre)   # centred once, for both the match and the centroid
+        m = self.match(vec, target, category, when, e, pre)
         incident_id = m.id
         if incident_id is None:
             incident_id = new_id if new_id is not None else self._next
-        self.absorb(incident_id, vec, target, category, when, emb)
+        self.absorb(incident_id, vec, target, category, when, e)
         return incident_id, m
 
     def group_batch(self, posts: Sequence[dict], embs: np.ndarray | None = None,

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from alerts.exceptions import ConcurrentPass
 from alerts.incidents.grouping import (Batch, GroupSettings, GroupState, Grouper, centred, from_bytes, label,
-                                      vector)
+                                      post_vector, vector)
 from alerts.settings import IncidentSettings
 from storage.models import Incident, IncidentMention, Mention, MentionVector
 from storage.records import normalise
@@ -225,7 +225,8 @@ def join(session: Session, index: IncidentIndex, analysis: Labels, mention: Ment
     text = mention_text(mention)
     when = event_time(mention.published_at, mention.collected_at)
     vec = vector(text, drop=(target,) if target else ())
-    incident_id = index.grouper.match(vec, target, analysis.categories or None, when, emb, pre).id
+    e = post_vector(emb, pre)   # centred once, for both the match and the centroid
+    incident_id = index.grouper.match(vec, target, analysis.categories or None, when, e, pre).id
     if incident_id is None:
         incident_id = index.match_hazard(target, analysis.signals)
     created = False
@@ -246,10 +247,10 @@ def join(session: Session, index: IncidentIndex, analysis: Labels, mention: Ment
     if added:
         absorb(incident, analysis, mention)
         index.note_hazards(incident.id, incident.target, analysis.signals)
-        state = index.grouper.absorb(incident.id, vec, incident.target, incident.category, incident.last_seen, emb)
+        state = index.grouper.absorb(incident.id, vec, incident.target, incident.category, incident.last_seen, e)
         incident.terms = state.to_json()
         incident.label = label(state.centroid) or None
-        if emb is not None:
+        if e is not None:
             incident.centroid = index.grouper.centroid_bytes(incident.id)
     return incident, created, added
 
