@@ -652,7 +652,9 @@ class Grouper:
         """The incident a post belongs to. `category` is the post's category, or all its categories;
         `emb` its centred unit sentence vector (centred()), when the caller has one."""
         st = self.settings
-        scores: dict[int, float] = self._word_scores(vec, target) if st.words else {}
+        shared: dict[int, int] = {}   # terms in common per candidate, counted only when min_shared asks for it
+        scores: dict[int, float] = self._word_scores(vec, target, shared) if st.words else {}
+        need = min(st.min_shared, len(vec))
         by_meaning: dict[int, float] = {}
         if emb is not None and st.meaning <= 1.0:
             scored = pre[0].at.get(pre[1]) if pre is not None else None
@@ -683,7 +685,7 @@ class Grouper:
             elif meaning is not None and meaning >= st.meaning:
                 # ranked with joins on words on one scale: `threshold` of words counts as `meaning`
                 m = Match(cid, max(meaning, self._on_meaning_scale(words)), False, meaning)
-            elif (cid in scores and words >= st.threshold and shared_enough(vec, self, cid, target)
+            elif (cid in scores and words >= st.threshold and (need <= 1 or shared.get(cid, 0) >= need)
                   and (meaning is None or meaning >= st.floor)):
                 m = Match(cid, self._on_meaning_scale(words), False, meaning)
             else:
@@ -698,12 +700,16 @@ class Grouper:
             return words
         return st.meaning + (words - st.threshold) * (1 - st.meaning) / (1 - st.threshold)
 
-    def _word_scores(self, vec: dict[str, float], target: str | None) -> dict[int, float]:
+    def _word_scores(self, vec: dict[str, float], target: str | None,
+                     shared: dict[int, int] | None = None) -> dict[int, float]:
         """Cosine of the post's TF-IDF vector with each incident sharing a term with it (from the postings),
-        raised to the threshold and above where the post's weight lies on an anchored incident's terms."""
+        raised to the threshold and above where the post's weight lies on an anchored incident's terms.
+        With `min_shared` above 1, `shared` receives how many of the post's terms each candidate holds (in
+        the same pass over the postings)."""
         st = self.settings
         scores: dict[int, float] = {}
         cover: dict[int, float] = {}
+        count = shared is not None and st.min_shared > 1
         # a word in the centroids of many of this target's open incidents (the platform's name, the
         # shop's usual dish) says which target, not which issue: it is no anchor, and does not count
         common = self._common(target)
@@ -716,6 +722,10 @@ class Grouper:
                 scores[cid] = scores.get(cid, 0.0) + x * cw
                 if anchor:
                     cover[cid] = 0.0
+            if count:
+                assert shared is not None
+                for cid in ids:
+                    shared[cid] = shared.get(cid, 0) + 1
         if cover:
             # how much of what the post says the incident already holds, for incidents sharing an anchor:
             # a short post ("又拉肚子了，过期三明治") says little, all of it about the incident, while
@@ -791,17 +801,3 @@ class Grouper:
                            None if embs is None else embs[i], None if pre is None else (pre, i))
                 for i, p in enumerate(posts)]
 
-
-def shared_enough(vec: dict[str, float], grouper: Grouper, cid: int, target: str | None) -> bool:
-    """At least `min_shared` of the post's words (or all of them, if it has fewer) are among the
-    incident's indexed terms."""
-    need = min(grouper.settings.min_shared, len(vec))
-    if need <= 1:
-        return True   # it is a candidate: it shares a term already
-    common = grouper._common(target)
-    n = 0
-    for w in vec:
-        ids = grouper.postings.get((target, w))
-        if ids and len(ids) <= common and cid in ids:
-            n += 1
-    return n >= need
