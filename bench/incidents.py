@@ -258,12 +258,13 @@ def afqmc_minhash(pairs) -> tuple[float, float, float, int]:
 
 
 def cost(open_incidents: int, settings: GroupSettings, posts: list[dict], embs: np.ndarray | None = None,
-         measure: int = 3000, targets: int = 1) -> tuple[float, float]:
+         measure: int = 3000, targets: int = 1) -> tuple[float, float, float]:
     """Fill a grouper with `open_incidents` incidents, each the terms of two real CED posts mixed
     (the heaviest 12, as a real centroid keeps its rarest words) and, with `embs`, the sum of their two
     sentence vectors; then time `measure` real posts, BATCH at a time as the pipeline and `repwatch group`
     place them, tokenising and scoring included, encoding excluded (the vectors are given). Returns
-    (posts/s, MiB of memory held by the grouper's state, numpy's included)."""
+    (posts/s, MiB of memory held by the grouper's state, numpy's included, CPU seconds to lay out the coarse
+    index once filled, as a restart does: Grouper.layout)."""
     rng = random.Random(7)
     have = [(i, v) for i, v in enumerate(vector(p["text"]) for p in posts) if v]
     base = datetime(2026, 1, 1)
@@ -276,6 +277,9 @@ def cost(open_incidents: int, settings: GroupSettings, posts: list[dict], embs: 
         n = sum(x * x for x in vec.values()) ** 0.5
         g.absorb(i + 1, {w: x / n for w, x in vec.items()}, None if targets == 1 else f"t{i % targets}", None, base,
                  None if embs is None else centred(embs[a] + embs[b]))
+    t = time.process_time()
+    g.layout()   # the coarse index of a target beyond coarse_min incidents, as a restart builds it
+    layout = time.process_time() - t
     mem = tracemalloc.get_traced_memory()[0] / 2 ** 20
     tracemalloc.stop()
     picked = rng.sample(range(len(posts)), measure)
@@ -285,7 +289,7 @@ def cost(open_incidents: int, settings: GroupSettings, posts: list[dict], embs: 
     t = time.process_time()   # CPU time of this process: the machine is shared, wall time is not ours
     for k in range(0, measure, BATCH):
         g.group_batch(chunk[k:k + BATCH], None if sample is None else sample[k:k + BATCH])
-    return measure / (time.process_time() - t), mem
+    return measure / (time.process_time() - t), mem, layout
 
 
 def encoder_speed(posts: list[dict], n: int = 200) -> float:
@@ -588,13 +592,13 @@ def cost_table(posts: list[dict], settings: GroupSettings, quick: bool) -> None:
     """Cost on the tune split's posts (their vectors are cached first)."""
     embs = vectors(posts)
     print(f"\nencoder: {encoder_speed(posts):.1f} texts per CPU-second (sentiment.encoder.embed, batches of 64)")
-    print("\n| open incidents | watch targets | grouping | posts/s (encoding excluded) | memory (MiB) |\n"
-          "|---|---|---|---|---|")
+    print("\n| open incidents | watch targets | grouping | posts/s (encoding excluded) | memory (MiB) | coarse index "
+          "laid out (CPU s) |\n|---|---|---|---|---|---|")
     for n, targets in (((10_000, 1),) if quick else ((10_000, 1), (100_000, 1), (100_000, 20))):
         for name, kw, e in (("words", WORDS, None), ("words + vectors", {}, embs),
                             ("vectors only", dict(words=False, meaning=VECTORS_ONLY), embs)):
-            speed, mem = cost(n, GroupSettings(**{**settings.__dict__, **kw}), posts, e, targets=targets)
-            print(f"| {n:,} | {targets} | {name} | {speed:,.0f} | {mem:,.0f} |", flush=True)
+            speed, mem, layout = cost(n, GroupSettings(**{**settings.__dict__, **kw}), posts, e, targets=targets)
+            print(f"| {n:,} | {targets} | {name} | {speed:,.0f} | {mem:,.0f} | {layout:.1f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ import math
 import re
 import threading
 import unicodedata
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from heapq import nlargest
@@ -226,7 +227,7 @@ class GroupSettings:
     words: bool = True          # join on words (TF-IDF) at all; off: by sentence vectors alone (a bench row)
     coarse_min: int = 20_000    # a target's incidents with vectors before a post is scored against a few lists of
                                 # them (a coarse index), not against all (bench/incidents.py: cost and recall)
-    probe: int = 24             # lists of the coarse index scored per post (of about 2 sqrt(n))
+    probe: int = 24             # lists of the coarse index scored per post (of about sqrt(n): 316 at 100,000)
     average: bool = False       # score by meaning = the post's mean cosine with the incident's posts instead of its
                                 # cosine with their normalised centroid (measured: a little worse on CED, bench)
 
@@ -244,6 +245,7 @@ class GroupState:
     size: int = 0
     vec: np.ndarray | None = None   # sum of its posts' centred unit sentence vectors (float32), None: none known
     nvec: int = 0                   # how many posts' vectors are in that sum
+    first_norm: float = 1.0         # the norm of `first`, kept by the grouper (it is the divisor of every dup check)
 
     def vec_bytes(self) -> bytes | None:
         """The sentence-vector centroid as stored (Incident.centroid): float32, the unnormalised sum, so
@@ -317,7 +319,16 @@ def _norm(v: dict[str, float]) -> float:
 def _dot(a: dict[str, float], b: dict[str, float]) -> float:
     if len(a) > len(b):
         a, b = b, a
-    return sum(x * b.get(w, 0.0) for w, x in a.items())
+    return sum([x * b[w] for w, x in a.items() if w in b])   # in a's order: the same sum on every run
+
+
+def _top(scores: dict[int, float], n: int) -> list[int]:
+    """The `n` best-scored ids, best first, ties to the lower id: heapq.nlargest's answer, found by sorting the
+    scores alone (in C) for the n-th best and ordering only the ids at or above it."""
+    if len(scores) > n:
+        bar = sorted(scores.values(), reverse=True)[n - 1] if n > 0 else math.inf
+        return sorted((c for c, v in scores.items() if v >= bar), key=lambda c: (-scores[c], c))[:n]
+    return sorted(scores, key=lambda c: (-scores[c], c))
 
 
 def _compatible(incident: str | None, post) -> bool:
@@ -335,12 +346,18 @@ class Match:
     meaning: float | None = None   # cosine of the sentence vectors with the incident's centroid, when known
 
 
+LISTS = 1.0   # lists of the coarse index per square root of the rows (bench/incidents.py: cost and recall)
+
+
 class Prepared:
     """A batch of posts scored against the active centroids of one watch target at once (_Vectors.prepare):
-    for each list of the index, the posts that probe it and their scores against its rows."""
+    each post's lists probed, and its hits - the rows (list, slot) with cosine `cut` or more, and the cosine -
+    post i's being entries start[i]:start[i + 1] of the hit arrays."""
 
-    def __init__(self, probes: np.ndarray, lists: dict[int, tuple[dict[int, int], np.ndarray]], token: int):
-        self.probes, self.lists, self.token = probes, lists, token
+    def __init__(self, probes: np.ndarray, cut: float, start: np.ndarray, lists: np.ndarray, slots: np.ndarray,
+                 scores: np.ndarray, token: int):
+        self.probes, self.cut, self.token = probes, cut, token
+        self.start, self.lists, self.slots, self.scores = start, lists, slots, scores
 
 
 class Batch:
@@ -396,7 +413,7 @@ class _Vectors:
         self.coarse: np.ndarray | None = None   # (lists, dim) unit coarse centroids, None: one list, exact
         self.trained = 0                         # rows when the coarse centroids were last trained
         self.where: dict[int, tuple[int, int]] = {}   # incident -> (list, slot)
-        self.dirty: set[tuple[int, int]] = set()
+        self.dirty: dict[int, set[int]] = {}   # list -> its slots changed since the last prepare()
         self.token = 0
 
     def put(self, incident_id: int, vec: np.ndarray, scale: float | None = None) -> None:
@@ -413,13 +430,13 @@ class _Vectors:
         if at is not None and at[0] == home:
             block = self.blocks[home]
             block.mat[at[1]], block.factor[at[1]] = unit, norm
-            self.dirty.add(at)
+            self.dirty.setdefault(home, set()).add(at[1])
             return
         if at is not None:
             self.remove(incident_id)
         slot = self.blocks[home].append(incident_id, unit, norm)
         self.where[incident_id] = (home, slot)
-        self.dirty.add((home, slot))
+        self.dirty.setdefault(home, set()).add(slot)
 
     def sum_of(self, incident_id: int) -> np.ndarray | None:
         at = self.where.get(incident_id)
@@ -441,14 +458,13 @@ class _Vectors:
             block.mat[slot], block.factor[slot], block.ids[slot] = block.mat[last], block.factor[last], moved
             self.where[moved] = (lst, slot)
         block.ids.pop()
-        self.dirty.add((lst, slot))
-        self.dirty.add((lst, last))
+        self.dirty.setdefault(lst, set()).update((slot, last))
 
     def cosine(self, incident_id: int, e: np.ndarray) -> float | None:
         at = self.where.get(incident_id)
         return None if at is None else float(self.blocks[at[0]].mat[at[1]] @ e)
 
-    def _layout(self) -> None:
+    def layout(self) -> None:
         """Train the coarse centroids when the rows first reach `coarse_min` and again each time they have
         grown fourfold, and put every row in its list (called before scoring, never while a batch is placed
         from its scores)."""
@@ -458,7 +474,7 @@ class _Vectors:
         ids = sorted(self.where)   # in incident order: the same rows give the same lists after a restart
         units = np.stack([self.blocks[lst].mat[slot] for lst, slot in (self.where[i] for i in ids)])
         norms = np.array([self.blocks[lst].factor[slot] for lst, slot in (self.where[i] for i in ids)], np.float32)
-        self.coarse = kmeans(units, max(64, int(2 * math.sqrt(n))))
+        self.coarse = kmeans(units, min(n, max(64, int(LISTS * math.sqrt(n)))))
         home = _nearest(units, self.coarse)
         self.blocks = [_Block(units.shape[1], 16) for _ in range(len(self.coarse))]
         self.where = {}
@@ -481,47 +497,59 @@ class _Vectors:
         if not self.where:
             return {}
         out: dict[int, float] = {}
-        if pre is None or pre[0].token != self.token:
-            self._layout()
+        if pre is None or pre[0].token != self.token or pre[0].cut != cut:
+            self.layout()
             for lst in self._probes(e[None, :])[0]:
                 block = self.blocks[lst]
                 scores = block.mat[:len(block.ids)] @ e
                 out.update((block.ids[r], float(scores[r])) for r in np.flatnonzero(scores >= cut))
             return out
         batch, i = pre
-        for lst in batch.probes[i]:
-            block = self.blocks[lst]
-            posts, scores = batch.lists[int(lst)]
-            row = scores[posts[i]]
-            n = len(block.ids)
-            out.update((block.ids[r], float(row[r])) for r in np.flatnonzero(row >= cut)
-                       if r < n and (int(lst), int(r)) not in self.dirty)
-        if self.dirty:
-            probed = set(int(x) for x in batch.probes[i])
-            for lst, r in self.dirty:
-                if lst in probed and r < len(self.blocks[lst].ids):
-                    x = float(self.blocks[lst].mat[r] @ e)
-                    if x >= cut:
-                        out[self.blocks[lst].ids[r]] = x
+        dirty = self.dirty
+        for k in range(batch.start[i], batch.start[i + 1]):
+            lst, r = int(batch.lists[k]), int(batch.slots[k])
+            if lst not in dirty or r not in dirty[lst]:   # unchanged since prepare(): its score stands
+                out[self.blocks[lst].ids[r]] = float(batch.scores[k])
+        if dirty:
+            for lst in batch.probes[i]:
+                block = self.blocks[lst]
+                for r in dirty.get(int(lst), ()):
+                    if r < len(block.ids):
+                        x = float(block.mat[r] @ e)
+                        if x >= cut:
+                            out[block.ids[r]] = x
         return out
 
-    def prepare(self, vecs: np.ndarray) -> Prepared:
-        self._layout()
+    def prepare(self, vecs: np.ndarray, cut: float) -> Prepared:
+        """Score a batch against the lists each post probes, one matrix product per list for all the posts
+        probing it, and keep the hits (cosine `cut` or more) by post."""
+        self.layout()
         self.token += 1
-        self.dirty = set()
+        self.dirty = {}
         probes = self._probes(vecs)
-        posts: dict[int, list[int]] = {}
-        for i, row in enumerate(probes):
-            for lst in row:
-                posts.setdefault(int(lst), []).append(i)
-        lists = {}
-        for lst, idx in posts.items():
-            if lst < len(self.blocks):
-                block = self.blocks[lst]
-                lists[lst] = ({i: j for j, i in enumerate(idx)}, vecs[idx] @ block.mat[:len(block.ids)].T)
-            else:
-                lists[lst] = ({i: j for j, i in enumerate(idx)}, np.zeros((len(idx), 0), np.float32))
-        return Prepared(probes, lists, self.token)
+        flat = probes.ravel()
+        order = np.argsort(flat, kind="stable")
+        posts_of = order // probes.shape[1]   # the posts probing each list, list by list
+        bounds = np.flatnonzero(np.diff(flat[order])) + 1
+        found: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        for chunk in np.split(np.arange(len(order)), bounds) if len(order) else ():
+            lst = int(flat[order[chunk[0]]])
+            if lst >= len(self.blocks) or not self.blocks[lst].ids:
+                continue
+            block, idx = self.blocks[lst], posts_of[chunk]
+            scores = vecs[idx] @ block.mat[:len(block.ids)].T
+            r, c = np.nonzero(scores >= cut)
+            if len(r):
+                found.append((idx[r], np.full(len(r), lst), c, scores[r, c]))
+        if found:
+            post, lists, slots, hits = (np.concatenate(x) for x in zip(*found))
+            by_post = np.argsort(post, kind="stable")
+            post, lists, slots, hits = post[by_post], lists[by_post], slots[by_post], hits[by_post]
+        else:
+            post = lists = slots = np.zeros(0, np.int64)
+            hits = np.zeros(0, np.float32)
+        start = np.searchsorted(post, np.arange(len(vecs) + 1))
+        return Prepared(probes, cut, start, lists, slots, hits, self.token)
 
     def nbytes(self) -> int:
         coarse = 0 if self.coarse is None else self.coarse.nbytes
@@ -532,7 +560,7 @@ def _nearest(units: np.ndarray, centres: np.ndarray, chunk: int = 8192) -> np.nd
     return np.concatenate([np.argmax(units[i:i + chunk] @ centres.T, axis=1) for i in range(0, len(units), chunk)])
 
 
-def kmeans(units: np.ndarray, k: int, rounds: int = 6, sample: int = 32_768) -> np.ndarray:
+def kmeans(units: np.ndarray, k: int, rounds: int = 5, sample: int = 16_384) -> np.ndarray:
     """Spherical k-means: `k` unit centres of unit rows, from evenly spaced rows (deterministic), on at most
     `sample` evenly spaced rows. Coarse on purpose: it only decides which rows a post is scored against."""
     step = max(1, len(units) // sample)
@@ -572,6 +600,7 @@ class Grouper:
         else:
             self.per_target[state.target] = self.per_target.get(state.target, 0) + 1
         self.states[state.id] = state
+        state.first_norm = _norm(state.first)
         norm = _norm(state.centroid)
         for w, x in state.centroid.items():
             self.postings.setdefault((state.target, w), {})[state.id] = x / norm
@@ -612,6 +641,12 @@ class Grouper:
             found = self.vectors[target] = _Vectors(self.settings.coarse_min, self.settings.probe)
         return found
 
+    def layout(self) -> None:
+        """Lay out the coarse index of every target now (after loading many incidents at once: a restart),
+        instead of at the first post scored; about a second of CPU for 100,000 incidents."""
+        for v in self.vectors.values():
+            v.layout()
+
     def vector_bytes(self) -> int:
         return sum(v.nbytes() for v in self.vectors.values())
 
@@ -641,7 +676,7 @@ class Grouper:
             rows.setdefault(t, []).append(i)
         at: dict[int, tuple[Prepared, int]] = {}
         for t, idx in rows.items():
-            prepared = self._vectors(t).prepare(batch[idx])
+            prepared = self._vectors(t).prepare(batch[idx], self.settings.meaning)
             for j, i in enumerate(idx):
                 at[i] = (prepared, j)
         return Batch(at, batch)
@@ -663,9 +698,8 @@ class Grouper:
             return Match(None, 0.0)
         # near-duplicates first: they share most terms, so they are among the best-scored candidates
         best = Match(None, 0.0)
-        top = [cid for cid, _ in nlargest(st.recheck, scores.items(), key=lambda kv: (kv[1], -kv[0]))]
-        top += [cid for cid, _ in nlargest(st.recheck, by_meaning.items(), key=lambda kv: (kv[1], -kv[0]))
-                if cid not in scores]
+        top = _top(scores, st.recheck)
+        top += [cid for cid in _top(by_meaning, st.recheck) if cid not in scores]
         for cid in top:
             c = self.states[cid]
             if not _compatible(c.category, category):
@@ -676,7 +710,7 @@ class Grouper:
             meaning = by_meaning.get(cid)
             if meaning is None and emb is not None:
                 meaning = self._vectors(target).cosine(cid, emb)
-            dup = _dot(vec, c.first) / _norm(c.first) if st.words and c.first else 0.0
+            dup = _dot(vec, c.first) / c.first_norm if st.words and c.first else 0.0
             words = max(scores.get(cid, 0.0), dup if st.lead else 0.0)
             if dup >= st.duplicate:
                 m = Match(cid, dup, True, meaning)
@@ -707,7 +741,7 @@ class Grouper:
         With `min_shared` above 1, `shared` receives how many of the post's terms each candidate holds (in
         the same pass over the postings)."""
         st = self.settings
-        scores: dict[int, float] = {}
+        scores: dict[int, float] = defaultdict(float)   # summed in place: the hot loop of grouping on words
         cover: dict[int, float] = {}
         count = shared is not None and st.min_shared > 1
         # a word in the centroids of many of this target's open incidents (the platform's name, the
@@ -719,9 +753,9 @@ class Grouper:
                 continue
             anchor = st.cover > 0 and term_idf(w) >= st.anchor_idf
             for cid, cw in ids.items():
-                scores[cid] = scores.get(cid, 0.0) + x * cw
-                if anchor:
-                    cover[cid] = 0.0
+                scores[cid] += x * cw
+            if anchor:
+                cover.update(dict.fromkeys(ids, 0.0))
             if count:
                 assert shared is not None
                 for cid in ids:

@@ -107,6 +107,7 @@ class IncidentIndex:
             store_state(session, incident)
             self.grouper.add_state(GroupState.from_json(incident.id, incident.target, incident.category,
                                                         incident.last_seen, incident.terms, incident.centroid))
+        self.grouper.layout()   # the coarse index of a target with many incidents, once, before any post
 
     def write_links(self, session: Session) -> None:
         """Write the links join() kept back, in one statement. Each pass reads only posts that were in no
