@@ -145,23 +145,18 @@ def vectors_of(session: Session, mention_ids: Sequence[int]) -> dict[int, np.nda
 
 def state_of(session: Session, incident: Incident, keep: int = 30) -> GroupState:
     """An incident's grouping state computed from its posts, in order: what join() would have stored had
-    every post come through it (the same vectors, the same cut to `keep` terms; the sentence-vector
-    centroid from the posts' stored vectors)."""
-    state = GroupState(incident.id, incident.target, incident.category, incident.last_seen)
+    every post come through it - each post absorbed by a grouper of its own (Grouper.absorb, the one code that
+    sums terms and sentence vectors), with the posts' stored vectors."""
+    grouper = Grouper(GroupSettings(keep=keep))
     posts = members(session, incident.id)
     embs = vectors_of(session, [m.id for m in posts])
+    drop = (incident.target,) if incident.target else ()
     for m in posts:
-        if m.id in embs:
-            e = centred(embs[m.id])
-            state.vec = e if state.vec is None else state.vec + e
-            state.nvec += 1
-        vec = vector(mention_text(m), drop=(incident.target,) if incident.target else ())
-        if not state.first:
-            state.first = dict(sorted(vec.items(), key=lambda kv: (-kv[1], kv[0]))[:keep])
-        for w, x in vec.items():
-            state.centroid[w] = state.centroid.get(w, 0.0) + x
-        state.size += 1
-    state.centroid = dict(sorted(state.centroid.items(), key=lambda kv: (-kv[1], kv[0]))[:keep])
+        grouper.absorb(incident.id, vector(mention_text(m), drop=drop), incident.target, incident.category,
+                       incident.last_seen, centred(embs[m.id]) if m.id in embs else None)
+    state = grouper.states.get(incident.id) or GroupState(incident.id, incident.target, incident.category,
+                                                          incident.last_seen)
+    state.vec = grouper.vec_sum(incident.id)
     return state
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import func, inspect, select, text
 
 from alerts.incidents.grouping import (Batch, GroupSettings, GroupState, Grouper, centred, from_bytes, to_bytes,
                                       vector)
-from alerts.incidents.index import IncidentIndex, backfill
+from alerts.incidents.index import IncidentIndex, backfill, state_of
 from alerts.settings import AlertSettings
 from alerts.stage import evaluate
 from repwatch.cli import cli
@@ -108,6 +108,12 @@ def test_stored_vectors_group_by_meaning_and_the_state_survives_a_restart(db, se
     encode(db, [later])
     run(db, settings, T0 + timedelta(hours=1, minutes=5))
     assert incident_of(db, later) == incident.id
+    # what the backfill would compute from the posts (state_of, through Grouper.absorb) is what joining stored
+    with db.session() as s:
+        incident = s.get(Incident, incident.id)
+        state = state_of(s, incident)
+        assert state.to_json() == incident.terms and state.size == 2
+        assert state.vec is not None and np.allclose(state.vec, from_bytes(incident.centroid, "<f4"), atol=1e-5)
 
 
 def test_backfill_computes_missing_vectors_and_centroids_once(db, seed):
