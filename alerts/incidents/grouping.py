@@ -405,7 +405,7 @@ class _Vectors:
     k-means on the rows themselves, retrained when the count has grown fourfold), each list contiguous, and
     a post is scored against the lists of its `probe` nearest coarse centroids only - a few percent of the
     rows. A centroid that moves as its incident grows is moved to its nearest list. `dirty` holds the rows
-    (list, slot) changed since the last prepare(), whose scores in that batch are stale."""
+    changed since the last prepare() (slots, by list), whose scores in that batch are stale."""
 
     def __init__(self, coarse_min: int = 20_000, probe: int = 24):
         self.coarse_min, self.probe = coarse_min, probe
@@ -506,18 +506,16 @@ class _Vectors:
             return out
         batch, i = pre
         dirty = self.dirty
-        for k in range(batch.start[i], batch.start[i + 1]):
-            lst, r = int(batch.lists[k]), int(batch.slots[k])
+        lo, hi = batch.start[i], batch.start[i + 1]
+        for lst, r, x in zip(batch.lists[lo:hi].tolist(), batch.slots[lo:hi].tolist(), batch.scores[lo:hi].tolist()):
             if lst not in dirty or r not in dirty[lst]:   # unchanged since prepare(): its score stands
-                out[self.blocks[lst].ids[r]] = float(batch.scores[k])
-        if dirty:
-            for lst in batch.probes[i]:
-                block = self.blocks[lst]
-                for r in dirty.get(int(lst), ()):
-                    if r < len(block.ids):
-                        x = float(block.mat[r] @ e)
-                        if x >= cut:
-                            out[block.ids[r]] = x
+                out[self.blocks[lst].ids[r]] = x
+        for lst in batch.probes[i] if dirty else ():
+            block = self.blocks[lst]
+            fresh = [r for r in dirty.get(int(lst), ()) if r < len(block.ids)]
+            if fresh:   # rescored in one product: a list may have had every post of the batch so far
+                scores = block.mat[fresh] @ e
+                out.update((block.ids[fresh[j]], float(scores[j])) for j in np.flatnonzero(scores >= cut))
         return out
 
     def prepare(self, vecs: np.ndarray, cut: float) -> Prepared:
