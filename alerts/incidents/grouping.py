@@ -36,7 +36,6 @@ import math
 import re
 import threading
 import unicodedata
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from heapq import nlargest
@@ -739,7 +738,8 @@ class Grouper:
         With `min_shared` above 1, `shared` receives how many of the post's terms each candidate holds (in
         the same pass over the postings)."""
         st = self.settings
-        scores: dict[int, float] = defaultdict(float)   # summed in place: the hot loop of grouping on words
+        scores: dict[int, float] = {}
+        get = scores.get   # bound once: the hot loop of grouping on words
         cover: dict[int, float] = {}
         count = shared is not None and st.min_shared > 1
         # a word in the centroids of many of this target's open incidents (the platform's name, the
@@ -751,7 +751,7 @@ class Grouper:
                 continue
             anchor = st.cover > 0 and term_idf(w) >= st.anchor_idf
             for cid, cw in ids.items():
-                scores[cid] += x * cw
+                scores[cid] = get(cid, 0.0) + x * cw
             if anchor:
                 cover.update(dict.fromkeys(ids, 0.0))
             if count:
