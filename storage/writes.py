@@ -55,6 +55,16 @@ def insert_ignore(session: Session, model, values: dict, conflict: list[str]) ->
     return execute_dml(session, stmt).rowcount == 1
 
 
+def insert_returning_object(session: Session, model, values: dict, conflict: list[str]):
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING the whole row, loaded as the ORM object (in the session's
+    identity map) in that one statement; None when the key was already there. Replaces insert_ignore followed
+    by reading the id back and loading the row (three statements, and the ORM's bulk-insert path for one row)."""
+    table = model.__table__
+    stmt = (_insert_builder(session)(table).values(**values).on_conflict_do_nothing(index_elements=conflict)
+            .returning(*table.c))
+    return session.scalars(select(model).from_statement(stmt)).one_or_none()
+
+
 def insert_many_ignore(session: Session, model, rows: list[dict], conflict: list[str]) -> None:
     """INSERT ... ON CONFLICT DO NOTHING for many rows: one compiled (cached) statement, executed
     for all rows at once; SQLAlchemy sends it as multi-row VALUES pages ("insertmanyvalues") on

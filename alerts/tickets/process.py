@@ -17,7 +17,7 @@ from alerts.settings import AlertSettings
 from storage.models import Incident, Ticket, TicketEvent
 from storage.vocabulary import OPEN_STATES  # noqa: F401  (callers of alerts.tickets.process use it)
 from storage.vocabulary import PAUSED_STATES, PRIORITY, RESOLVED_STATES, TICKET_STATES, severity_rank
-from storage.writes import insert_ignore
+from storage.writes import insert_ignore, insert_returning_object
 
 STATES = TICKET_STATES
 TRANSITIONS: dict[str, tuple[str, ...]] = {
@@ -53,9 +53,6 @@ def _sla(settings: AlertSettings, severity: str):
 def open_ticket(session: Session, incident: Incident, settings: AlertSettings, now: datetime) -> tuple[Ticket, bool]:
     """The open ticket for an incident, opened if there is none. Returns (ticket, opened_now).
     Ticket.open_incident_id is unique, so two writers cannot open two tickets for one incident."""
-    existing = session.scalar(select(Ticket).where(Ticket.open_incident_id == incident.id))
-    if existing is not None:
-        return existing, False
     sla = _sla(settings, incident.severity)
     route = route_for(settings, incident.category)
     values = dict(
@@ -64,8 +61,11 @@ def open_ticket(session: Session, incident: Incident, settings: AlertSettings, n
         department=route.department, assignee=route.assignee, opened_at=now, updated_at=now,
         first_response_due=now + sla.first_response, resolution_due=now + sla.resolution, external_refs={},
     )
-    created = insert_ignore(session, Ticket, values, ["open_incident_id"])
-    ticket = session.scalar(select(Ticket).where(Ticket.open_incident_id == incident.id))
+    # one statement for a new ticket (its row comes back as the ORM object); a key already there (an open
+    # ticket, ours or a concurrent writer's) is read instead
+    opened = insert_returning_object(session, Ticket, values, ["open_incident_id"])
+    created = opened is not None
+    ticket = opened if opened is not None else session.scalar(select(Ticket).where(Ticket.open_incident_id == incident.id))
     assert ticket is not None   # inserted just now, or by a concurrent writer
     if created:
         record(session, ticket, at=now, actor=SYSTEM, kind="opened", to_state="new", key=f"t{ticket.id}:opened",
