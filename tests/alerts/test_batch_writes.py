@@ -64,3 +64,24 @@ def test_posts_another_pass_linked_meanwhile_roll_this_pass_back(db, seed, setti
         s.flush()
         with pytest.raises(ConcurrentPass):
             index.write_links(s)
+
+
+def test_a_new_incident_and_its_ticket_are_one_insert_each_and_no_read_back(db, seed, settings):
+    """INSERT … RETURNING brings the new rows back as ORM objects: no SELECT of the incident or ticket just
+    written (issue 18: it was an INSERT, a read of the id and a load of the row, for each)."""
+    seed.mention("快送外卖退款一个月没到账，客服不回", at=T0)
+    seen = []
+    event.listen(db.engine, "before_cursor_execute", lambda conn, cursor, statement, *a: seen.append(statement))
+    with db.session() as s:
+        report = evaluate(s, settings, RunContext(T0 + HOUR))
+    assert report.incidents_opened == 1 and report.tickets_opened == 1
+    into = [st.split("(")[0].split()[-1] for st in seen if st.lstrip().upper().startswith("INSERT INTO")]
+    assert into.count("incident") == 1 and into.count("ticket") == 1
+    reads = [st for st in seen if st.lstrip().upper().startswith("SELECT")]
+    assert not [st for st in reads if "WHERE incident.key" in st or "WHERE incident.id =" in st], reads
+    assert not [st for st in reads if "WHERE ticket.open_incident_id" in st], reads
+    with db.session() as s:   # a rerun opens nothing and the rows are whole
+        again = evaluate(s, settings, RunContext(T0 + 2 * HOUR))
+        incident, ticket = s.scalars(select(Incident)).one(), s.scalars(select(Ticket)).one()
+    assert again.incidents_opened == 0 and again.tickets_opened == 0
+    assert incident.mention_count == 1 and ticket.open_incident_id == incident.id and ticket.state == "new"

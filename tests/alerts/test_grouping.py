@@ -162,3 +162,20 @@ def test_anchored_coverage_joins_a_post_on_a_rare_word_the_incident_holds():
     on, off = Grouper(GroupSettings(cover=0.2, lead=False)), Grouper(GroupSettings(cover=0.0, lead=False))
     assert [on.group(p, target="星巴克", when=T)[0] for p in posts] == [1, 1, 1]
     assert [off.group(p, target="星巴克", when=T)[0] for p in posts] == [1, 2, 1]
+
+
+def test_words_are_the_whole_text_cut_though_runs_are_cut_and_kept_one_by_one():
+    """tokens() cuts each run of word characters on its own and keeps the result (reposts repeat runs):
+    the same words, in the same order, as jieba cutting the whole folded text."""
+    from alerts.incidents import grouping
+
+    def whole(text):
+        words = (w.strip() for w in grouping._jieba().lcut(grouping.fold(text), HMM=grouping.HMM))
+        return [w for w in words if len(w) >= 2 and w not in grouping.STOP and not grouping._NUM.match(w)
+                and grouping._KEEP.search(w)]
+
+    texts = [WRONG_ADDRESS, "Hello World 我的iPhone15 Pro坏了!!\r\n再说  #快送外卖# 3.5元 A-1_b 订单000123",
+             "快送外卖骑手又把餐送错了（订单000124）", "快送外卖骑手又把餐送错了（订单000125）"]
+    for text in texts:
+        assert tokens(text) == whole(text), text
+    assert grouping._run_tokens.cache_info().hits > 0   # the repeated runs were not cut again
