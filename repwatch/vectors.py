@@ -73,8 +73,10 @@ def store_given(session, mentions: Sequence[Mention], results, targets: Sequence
 
     def usable(m: Mention, r, names: list[str]):
         vec = getattr(r, "embedding", None)
+        if vec is None:   # most texts (and all, on words alone): no need to fold the title and text
+            return None
         text = mention_text(m)
-        return vec if vec is not None and encoder_text(text, names[0] if names else None) == text else None
+        return vec if encoder_text(text, names[0] if names else None) == text else None
 
     rows = rows_for((m.id, usable(m, r, names)) for m, r, names in zip(mentions, results, targets))
     if rows:
