@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 import importlib
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Callable, Iterable, cast
 
 from sqlalchemy import func, or_, select
@@ -37,10 +38,10 @@ def _chunks(seq: list, size: int):
         yield seq[start:start + size]
 
 
-def execute_dml(session: Session, stmt: Executable) -> CursorResult[Any]:
+def execute_dml(session: Session, stmt: Executable, params: dict | None = None) -> CursorResult[Any]:
     """Run an INSERT/UPDATE/DELETE; its result has `rowcount`. (Session.execute is typed as returning the
     base Result, though a DML statement's result is always a CursorResult.)"""
-    return cast(CursorResult[Any], session.execute(stmt))
+    return cast(CursorResult[Any], session.execute(stmt, params))
 
 
 def insert_ignore(session: Session, model, values: dict, conflict: list[str]) -> bool:
@@ -48,21 +49,38 @@ def insert_ignore(session: Session, model, values: dict, conflict: list[str]) ->
 
     Safe against a concurrent writer inserting the same key (two workers, one redelivered task),
     where a SELECT-then-INSERT would race."""
-    builder = _insert_builder(session)
+    if session.autoflush:   # as the ORM-enabled INSERT this was: pending changes go first
+        session.flush()
+    # One Core statement per table and key, built once, the row its parameters: building, keying and
+    # running an ORM-enabled INSERT for each row cost several times the statement itself (issue 18).
+    return execute_dml(session, _ignoring_insert(session.get_bind().dialect.name, model, tuple(conflict)),
+                            values).rowcount == 1
+
+
+@lru_cache(maxsize=64)
+def _ignoring_insert(dialect: str, model, conflict: tuple[str, ...]):
+    insert = importlib.import_module(f"sqlalchemy.dialects.{dialect}").insert
     # psycopg 3 forgets rowcount once SQLAlchemy closes the cursor (it reads -1); preserve_rowcount keeps it.
-    stmt = (builder(model).values(**values).on_conflict_do_nothing(index_elements=conflict)
+    return (insert(model.__table__).on_conflict_do_nothing(index_elements=list(conflict))
             .execution_options(preserve_rowcount=True))
-    return execute_dml(session, stmt).rowcount == 1
 
 
 def insert_returning_object(session: Session, model, values: dict, conflict: list[str]):
     """INSERT ... ON CONFLICT DO NOTHING RETURNING the whole row, loaded as the ORM object (in the session's
     identity map) in that one statement; None when the key was already there. Replaces insert_ignore followed
     by reading the id back and loading the row (three statements, and the ORM's bulk-insert path for one row)."""
+    stmt = _returning_insert(session.get_bind().dialect.name, model, tuple(conflict))
+    # the values as parameters of one statement built once, not in the statement: building and keying a new
+    # statement for every row was half of this call's CPU
+    return session.scalars(stmt, values).one_or_none()
+
+
+@lru_cache(maxsize=64)
+def _returning_insert(dialect: str, model, conflict: tuple[str, ...]):
     table = model.__table__
-    stmt = (_insert_builder(session)(table).values(**values).on_conflict_do_nothing(index_elements=conflict)
-            .returning(*table.c))
-    return session.scalars(select(model).from_statement(stmt)).one_or_none()
+    insert = importlib.import_module(f"sqlalchemy.dialects.{dialect}").insert
+    return select(model).from_statement(insert(table).on_conflict_do_nothing(index_elements=list(conflict))
+                                        .returning(*table.c))
 
 
 def insert_many_ignore(session: Session, model, rows: list[dict], conflict: list[str]) -> None:
