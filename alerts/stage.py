@@ -82,6 +82,7 @@ def evaluate(session: Session, settings: AlertSettings, ctx: RunContext) -> Eval
             report.incidents_opened += created
             if created:   # a new incident has no ticket yet: on_mention need not ask
                 open_tickets[incident.id] = None
+                changes.fresh.add(incident.id)
             if not added:
                 continue
             by_reach = reach_severity(incident.reach, settings.spread.reach)
