@@ -97,6 +97,7 @@ def run_demo(database_url: str | None, echo=print) -> int:
     from sentiment import Analyzer
     from storage import Database, default_url
     from storage.models import Analysis, Mention, Ticket
+    from alerts import mention_text
 
     with LoopbackHTTPServer() as http, SMTPSink() as smtp:
         http.routes.update(demo_routes(http.url("")))
@@ -128,11 +129,15 @@ def run_demo(database_url: str | None, echo=print) -> int:
             echo(f"  tickets: {len(tickets)}")
             for t in tickets[:10]:
                 echo(f"   #{t.id} [{t.severity}] {t.category or '-'} → {t.department or '-'}: {t.title[:50]}")
-                first = t.incident.mentions[0] if t.incident.mentions else None
-                if first:
-                    m = s.get(Mention, first.mention_id)
-                    assert m is not None   # linked to the incident
-                    echo(f"        evidence: {m.url}  signals: {', '.join(t.incident.signals[:4]) or '-'}")
+                posts = [s.get(Mention, link.mention_id) for link in t.incident.mentions]
+                # the post the title comes from (the one that set the severity), else the first
+                lead = next((m for m in posts if m is not None and mention_text(m)[:1000] == t.incident.title),
+                            posts[0] if posts else None)
+                if lead is not None:
+                    # what raised it first (safety, regulator, ...), the ever-present company cues last
+                    signals = sorted(t.incident.signals or [], key=lambda x: x.startswith(("company:", "intensity:")))
+                    size = f"{len(posts)} post" + ("s" if len(posts) != 1 else "")
+                    echo(f"        evidence: {lead.url} (of {size})  signals: {', '.join(signals[:4]) or '-'}")
         echo(f"  alert emails received by the loopback SMTP server: {len(smtp.messages)}")
         for msg in smtp.messages[:3]:
             echo(f"   - {msg['Subject']}")

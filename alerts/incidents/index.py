@@ -262,7 +262,10 @@ def absorb(incident: Incident, analysis: Labels, mention: Mention) -> None:
     incident.last_seen = max(incident.last_seen, when)
     if incident.category is None and analysis.categories:
         incident.category = analysis.categories[0]
-    raise_severity(incident, analysis.severity)
+    # The title is what a person reads first, in the queue, the alert and the ticket opened from it: it is
+    # the post that set the incident's severity, not merely the first one (which may be a mild or mistaken one).
+    if raise_severity(incident, analysis.severity):
+        incident.title = mention_text(mention)[:1000]
     incident.signals = sorted(set(incident.signals or []) | set(analysis.signals or []))
 
 

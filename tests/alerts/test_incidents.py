@@ -59,6 +59,19 @@ def test_reposts_across_sources_join_one_incident_and_other_issues_do_not(db, se
     assert [e["reach"] for e in top] == [5000, 200] and top[0]["url"].startswith("https://")
 
 
+def test_the_title_is_the_post_that_set_the_severity_not_the_first(db, seed, settings):
+    seed.mention(LATE, at=T0, severity="general")
+    urgent = LATE_REPOST + "，吃完拉肚子，已经投诉到12315"
+    seed.mention(urgent, at=T0 + H, severity="urgent")
+    seed.mention(LATE + "!", at=T0 + 2 * H, severity="important")   # joins, but raises nothing
+    run(db, settings, T0 + 3 * H)
+    with db.session() as s:
+        incident = s.scalars(select(Incident)).one()
+        ticket = s.scalars(select(Ticket)).one()
+    assert (incident.mention_count, incident.severity) == (3, "urgent")
+    assert incident.title == ticket.title == urgent
+
+
 def test_a_rerun_changes_nothing(db, seed, settings):
     seed.mention(LATE, at=T0)
     seed.mention(LATE_REPOST, at=T0)

@@ -3,11 +3,13 @@ database, data put there by the real pipeline from loopback feeds, logged-in HTT
 Debian's Chromium driven by Playwright (installed with apt-get when missing and we are root)."""
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import shutil
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from datetime import datetime
@@ -217,10 +219,15 @@ def chromium() -> str:
     """Debian's Chromium: installed with apt-get when missing and we are root, else a clear skip."""
     if not os.path.exists(CHROMIUM):
         if hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
-            env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-            subprocess.run(["apt-get", "update"], env=env, check=False, capture_output=True, timeout=900)
-            subprocess.run(["apt-get", "install", "-y", "chromium", "fonts-noto-cjk"], env=env, check=False,
-                           capture_output=True, timeout=1800)
+            # One installer at a time: `make test` runs two xdist workers, and the second apt-get found dpkg's
+            # lock taken and failed, so that worker skipped its browser tests on a fresh machine.
+            with open(os.path.join(tempfile.gettempdir(), "repwatch-tests-chromium.lock"), "a+") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                if not os.path.exists(CHROMIUM):
+                    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+                    subprocess.run(["apt-get", "update"], env=env, check=False, capture_output=True, timeout=900)
+                    subprocess.run(["apt-get", "install", "-y", "chromium", "fonts-noto-cjk"], env=env, check=False,
+                                   capture_output=True, timeout=1800)
         if not os.path.exists(CHROMIUM):
             pytest.skip("Debian's chromium is missing and could not be installed here; "
                         "run `sudo apt-get install -y chromium fonts-noto-cjk` (never `playwright install`)")
