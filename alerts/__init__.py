@@ -27,8 +27,9 @@ _export("alerts.notify.dispatch", "enqueue", "deliver_due", "DispatchReport", "a
 _export("alerts.incidents.evidence", "attach_evidence", "spread_of")
 _export("alerts.incidents.detect", "DetectorSettings", "SpreadDetector")
 # incidents
-_export("alerts.incidents.grouping", "Grouper", "encoder_text", vector_bytes="to_bytes")
-_export("alerts.incidents.index", "grouping_settings", "members", "backfill", "mention_text")
+_export("alerts.incidents.grouping", "Grouper", "encoder_text", "use_tokenizer", vector_bytes="to_bytes",
+        word_vector="vector")
+_export("alerts.incidents.index", "grouping_settings", "members", "backfill", "mention_text", "shingles")
 _export("alerts.incidents.merge", "move_out", "related", "merge_tickets",
         merge_incidents="merge", dismiss_incident="dismiss")
 # tickets and the complaint process
@@ -97,7 +98,8 @@ if TYPE_CHECKING:   # what the lazy names are, for type checkers and editors
     from alerts.incidents.evidence import attach_evidence, spread_of  # noqa: F401
     from alerts.exceptions import AlertError, ConcurrentPass, IllegalTransition  # noqa: F401
     from alerts.incidents.grouping import Grouper, encoder_text, to_bytes as vector_bytes  # noqa: F401
-    from alerts.incidents.index import backfill, grouping_settings, members, mention_text  # noqa: F401
+    from alerts.incidents.grouping import use_tokenizer, vector as word_vector  # noqa: F401
+    from alerts.incidents.index import backfill, grouping_settings, members, mention_text, shingles  # noqa: F401
     from alerts.tickets.lifecycle import TicketChanges, ensure_ticket  # noqa: F401
     from alerts.incidents.merge import dismiss as dismiss_incident, merge as merge_incidents  # noqa: F401
     from alerts.incidents.merge import merge_tickets, move_out, related  # noqa: F401

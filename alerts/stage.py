@@ -11,7 +11,7 @@ from datetime import datetime, tzinfo
 
 import numpy as np
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from alerts.incidents import spread
 from alerts.incidents.escalate import engagement_surges, reach_severity
@@ -23,7 +23,7 @@ from alerts.settings import AlertSettings
 from alerts.tickets.sla import check_sla
 from storage.context import RunContext
 from storage.timefmt import local_time
-from storage.models import Analysis, Incident, IncidentMention, Mention
+from storage.models import Analysis, Incident, IncidentMention, Mention, Ticket
 from storage.vocabulary import severities_at_least
 
 BATCH = 5000   # mentions joined per pass at most; the rest follow on the next run
@@ -46,8 +46,9 @@ def _pending(session: Session, settings: AlertSettings):
     sources are included: they are how a complaint spreads, and they join the original's incident."""
     wanted = severities_at_least(settings.incidents.min_severity)
     linked = select(IncidentMention.mention_id)
-    stmt = (select(Analysis, Mention).join(Mention, Mention.id == Analysis.mention_id)
-            .where(Analysis.severity.in_(wanted), Mention.id.not_in(linked)).order_by(Mention.id).limit(BATCH))
+    # the raw item and the model's per-category confidence are never read here: not decoded (JSON) for each
+    stmt = (select(Analysis, Mention).options(defer(Mention.raw), defer(Analysis.confidence))
+            .join(Mention, Mention.id == Analysis.mention_id).where(Analysis.severity.in_(wanted), Mention.id.not_in(linked)).order_by(Mention.id).limit(BATCH))
     return list(session.execute(stmt).all())
 
 
@@ -59,6 +60,8 @@ def evaluate(session: Session, settings: AlertSettings, ctx: RunContext) -> Eval
     # links and evidence events are kept back and written together (one statement each) at the end
     # of the loop, or earlier where a query in it reads them (TicketChanges.write_pending)
     index.links, changes.evidence = [], []
+    open_tickets: dict[int, Ticket | None] = {}
+    changes.open_tickets = open_tickets
     changes.write_links = lambda: index.write_links(session)
     # No autoflush while posts join: an incident changed by every post it absorbs (counts, grouping
     # state) is written once at the end instead of once per post. The loop's queries read rows that
@@ -77,6 +80,8 @@ def evaluate(session: Session, settings: AlertSettings, ctx: RunContext) -> Eval
             pre = (prepared, row_of[mention.id]) if prepared is not None and emb is not None else None
             incident, created, added = join(session, index, analysis, mention, now, emb, pre)
             report.incidents_opened += created
+            if created:   # a new incident has no ticket yet: on_mention need not ask
+                open_tickets[incident.id] = None
             if not added:
                 continue
             by_reach = reach_severity(incident.reach, settings.spread.reach)

@@ -20,6 +20,7 @@ Run: REPWATCH_ENCODER_THREADS=1 OMP_NUM_THREADS=1 .venv/bin/python bench/inciden
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gzip
 import hashlib
 import json
@@ -37,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from alerts.incidents.grouping import GroupSettings, Grouper, vector  # noqa: E402
+from alerts.incidents.grouping import GroupSettings, Grouper, centred, vector  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "grouping"
 if not DATA.exists():
@@ -116,9 +117,12 @@ def encoded(posts: list[dict], name: str = "ced") -> list[dict]:
 BATCH = 256   # posts scored against the open centroids in one matrix product, as `repwatch group` does
 
 
+OVERRIDE: dict = {}   # settings every grouping of the quality tables runs with (--coarse: the coarse index forced on)
+
+
 def run_grouper(posts: list[dict], settings: GroupSettings, tags: bool = True,
                 embs: np.ndarray | None = None) -> list[int]:
-    g = Grouper(settings)
+    g = Grouper(dataclasses.replace(settings, **OVERRIDE))
     out = []
     for i in range(0, len(posts), BATCH):
         chunk = [{"text": p["text"], "when": p["when"]} for p in posts[i:i + BATCH]]
@@ -258,12 +262,13 @@ def afqmc_minhash(pairs) -> tuple[float, float, float, int]:
 
 
 def cost(open_incidents: int, settings: GroupSettings, posts: list[dict], embs: np.ndarray | None = None,
-         measure: int = 3000, targets: int = 1) -> tuple[float, float]:
+         measure: int = 3000, targets: int = 1) -> tuple[float, float, float]:
     """Fill a grouper with `open_incidents` incidents, each the terms of two real CED posts mixed
     (the heaviest 12, as a real centroid keeps its rarest words) and, with `embs`, the sum of their two
     sentence vectors; then time `measure` real posts, BATCH at a time as the pipeline and `repwatch group`
     place them, tokenising and scoring included, encoding excluded (the vectors are given). Returns
-    (posts/s, MiB of memory held by the grouper's state, numpy's included)."""
+    (posts/s, MiB of memory held by the grouper's state, numpy's included, CPU seconds to lay out the coarse
+    index once filled, as a restart does: Grouper.layout)."""
     rng = random.Random(7)
     have = [(i, v) for i, v in enumerate(vector(p["text"]) for p in posts) if v]
     base = datetime(2026, 1, 1)
@@ -275,17 +280,41 @@ def cost(open_incidents: int, settings: GroupSettings, posts: list[dict], embs: 
         vec = dict(sorted(mixed.items(), key=lambda kv: -kv[1])[:12])
         n = sum(x * x for x in vec.values()) ** 0.5
         g.absorb(i + 1, {w: x / n for w, x in vec.items()}, None if targets == 1 else f"t{i % targets}", None, base,
-                 None if embs is None else embs[a] + embs[b])
+                 None if embs is None else centred(embs[a] + embs[b]))
+    t = time.process_time()
+    g.layout()   # the coarse index of a target beyond coarse_min incidents, as a restart builds it
+    layout = time.process_time() - t
     mem = tracemalloc.get_traced_memory()[0] / 2 ** 20
     tracemalloc.stop()
     picked = rng.sample(range(len(posts)), measure)
     chunk = [{"text": posts[i]["text"], "when": base + timedelta(seconds=k),
               "target": None if targets == 1 else f"t{k % targets}"} for k, i in enumerate(picked)]
     sample = None if embs is None else embs[picked]   # (the texts do not name these targets: nothing to cut)
+    found = coarse_recall(g, sample, targets, settings.meaning) if sample is not None else None
     t = time.process_time()   # CPU time of this process: the machine is shared, wall time is not ours
     for k in range(0, measure, BATCH):
         g.group_batch(chunk[k:k + BATCH], None if sample is None else sample[k:k + BATCH])
-    return measure / (time.process_time() - t), mem
+    return measure / (time.process_time() - t), mem, layout, found
+
+
+def coarse_recall(g: Grouper, sample: np.ndarray, targets: int, cut: float, n: int = 1000) -> tuple[float, float] | None:
+    """What the coarse index costs in matches, before the timed posts are placed: of the (post, incident) pairs
+    with cosine `cut` or more in an exact scan of the post's target, the share it finds, and the share of posts
+    (with one such pair) whose best incident it finds. None when no target has a coarse index."""
+    pairs = hit = posts = best = 0
+    for k, e in enumerate(centred(v) for v in sample[:n]):
+        index = g.vectors.get(None if targets == 1 else f"t{k % targets}")
+        if index is None or index.coarse is None:
+            continue
+        exact = {}
+        for block in index.blocks:
+            scores = block.mat[:len(block.ids)] @ e
+            exact.update((block.ids[r], float(scores[r])) for r in np.flatnonzero(scores >= cut))
+        got = index.above(e, cut, None)
+        pairs, hit = pairs + len(exact), hit + len(exact.keys() & got.keys())
+        if exact:
+            posts, best = posts + 1, best + (max(exact, key=exact.__getitem__) in got)
+    return (hit / pairs, best / posts) if pairs else None
 
 
 def encoder_speed(posts: list[dict], n: int = 200) -> float:
@@ -442,7 +471,12 @@ def main(argv=None) -> None:
     ap.add_argument("--cost", action="store_true", help="only the cost figures")
     ap.add_argument("--demo", action="store_true", help="only the demo's incidents, words and words + vectors")
     ap.add_argument("--meaning", type=float, nargs="*", default=[], help="with --demo: other cosines to show")
+    ap.add_argument("--coarse", nargs=2, type=int, metavar=("MIN", "PROBE"),
+                    help="quality with the coarse index from MIN incidents per target, PROBE lists per post (shipped: "
+                         "from 20,000, 24 lists; the CED and topic-tagged sets never reach 20,000 open incidents)")
     args = ap.parse_args(argv)
+    if args.coarse:
+        OVERRIDE.update(coarse_min=args.coarse[0], probe=args.coarse[1])
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.setdefault("REPWATCH_ENCODER_THREADS", "1")
     posts = sorted(load_ced(), key=lambda p: (p["when"], p["cascade"]))
@@ -588,13 +622,14 @@ def cost_table(posts: list[dict], settings: GroupSettings, quick: bool) -> None:
     """Cost on the tune split's posts (their vectors are cached first)."""
     embs = vectors(posts)
     print(f"\nencoder: {encoder_speed(posts):.1f} texts per CPU-second (sentiment.encoder.embed, batches of 64)")
-    print("\n| open incidents | watch targets | grouping | posts/s (encoding excluded) | memory (MiB) |\n"
-          "|---|---|---|---|---|")
+    print("\n| open incidents | watch targets | grouping | posts/s (encoding excluded) | memory (MiB) | coarse index "
+          "laid out (CPU s) | pairs above `meaning` / best incidents found by it |\n|---|---|---|---|---|---|---|")
     for n, targets in (((10_000, 1),) if quick else ((10_000, 1), (100_000, 1), (100_000, 20))):
         for name, kw, e in (("words", WORDS, None), ("words + vectors", {}, embs),
                             ("vectors only", dict(words=False, meaning=VECTORS_ONLY), embs)):
-            speed, mem = cost(n, GroupSettings(**{**settings.__dict__, **kw}), posts, e, targets=targets)
-            print(f"| {n:,} | {targets} | {name} | {speed:,.0f} | {mem:,.0f} |", flush=True)
+            speed, mem, layout, found = cost(n, GroupSettings(**{**settings.__dict__, **kw}), posts, e, targets=targets)
+            shown = f"{found[0]:.3f} / {found[1]:.3f}" if found else "exact"
+            print(f"| {n:,} | {targets} | {name} | {speed:,.0f} | {mem:,.0f} | {layout:.1f} | {shown} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -45,9 +45,21 @@ TEXTS = ["快送外卖的骑手态度恶劣，送餐晚了一个小时还骂人"
 TASK_LINE = re.compile(r"\] (collect|analyze|alerts) done in ([\d.]+)s \(database ([\d.]+)s\)")
 
 
+CORPUS: list[str] | None = None   # bench/run_overhead.py --corpus: one distinct real text per post instead
+
+
+def post_text(i: int, j: int, posts: int) -> str:
+    """Post j of feed i: one of TEXTS with an order number (a stream of near-duplicates), or CORPUS's."""
+    if CORPUS:
+        return CORPUS[(i * posts + j) % len(CORPUS)]
+    return f"{TEXTS[(i + j) % len(TEXTS)]}（订单{i:03d}{j:03d}）"
+
+
 def feed(i: int, posts: int) -> bytes:
+    from xml.sax.saxutils import escape
+
     items = "".join(f"<item><guid>s{i}-p{j}</guid><title>帖子{i}-{j}</title><link>http://example.com/{i}/{j}</link>"
-                    f"<description>{TEXTS[(i + j) % len(TEXTS)]}（订单{i:03d}{j:03d}）</description></item>"
+                    f"<description>{escape(post_text(i, j, posts))}</description></item>"
                     for j in range(posts))
     return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>f{i}</title>'
             f"<link>http://example.com/{i}</link><description>d</description>{items}</channel></rss>").encode()

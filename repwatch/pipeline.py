@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 from sqlalchemy import exists, insert, select, update
-from sqlalchemy.orm import object_session
+from sqlalchemy.orm import load_only, object_session
 
 from collectors import CollectError, CollectResult, Problem, SourceState, get_collector
 from collectors.health import HealthAlarm, alarm as health_alarm, record_outcome
@@ -414,8 +414,10 @@ def analyze_pending(db: Database, analyzer: Analyzer, *, batch_size: int = 500, 
     fetch = analyzer.batch_hint(batch_size)
     while True:
         with db.session() as s:
-            stmt = (select(Mention).where(~exists().where(Analysis.mention_id == Mention.id))
-                    .order_by(Mention.id).limit(fetch))
+            # only what the analyzer reads: not the raw item (JSON) and the rest of the row (issue 18)
+            stmt = (select(Mention).options(load_only(Mention.text, Mention.title, Mention.rating,
+                                                      Mention.author_followers, Mention.source_id, Mention.lang))
+                    .where(~exists().where(Analysis.mention_id == Mention.id)).order_by(Mention.id).limit(fetch))
             if mention_ids is not None:
                 stmt = stmt.where(Mention.id.in_(list(mention_ids)))
             mentions = list(s.scalars(stmt))
@@ -514,9 +516,11 @@ def alert_stage(db: Database, config: Config, now: datetime, *,
     notification log (each notifier gets those at or above its min_severity), then send everything due:
     new alerts, earlier retries, and alerts that waited for group_wait or the end of quiet hours.
     One function, so a run in-process and the distributed alerts task do the same thing."""
-    from alerts import ConcurrentPass, EvaluateReport, alert_rows, enqueue, evaluate
+    from alerts import ConcurrentPass, EvaluateReport, alert_rows, enqueue, evaluate, use_tokenizer
     from repwatch.vectors import encode_pending
+    from sentiment.complaint_model import _jieba as analyzers_tokenizer
 
+    use_tokenizer(analyzers_tokenizer())   # one jieba dictionary in the process, the analyzer's
     notifiers, policy = build_notifiers(config), config.alerts.delivery
     ctx = RunContext(now, config.tz, config.base_url)
     encode_pending(db, config)   # sentence vectors of the complaints about to be grouped (repwatch/vectors.py)

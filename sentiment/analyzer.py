@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from sentiment.evidence import Evidence, find_evidence
-from sentiment.grading import ESCALATION, GROWTH, judge, load_rules
+from sentiment.grading import ESCALATION, GROWTH, judge, load_rules, telling_kinds
 from sentiment.langdetect import detect_lang
 from sentiment.lexicon import load_lexicon
 from sentiment.normalize import normalize
@@ -287,7 +287,7 @@ class Analyzer:
             complaint = complaint_score >= self.settings.complaint_threshold
             lift = self.rules["complaint.signal_lifts_from"]
             if (not complaint and negative and complaint_score >= lift and _about_company(p.evidence, self.lexicon)
-                    and p.evidence.kinds() & (ESCALATION | GROWTH | {"safety"})):
+                    and telling_kinds(p.evidence, self.rules) & (ESCALATION | GROWTH | {"safety"})):
                 # safety, escalation, repeat or long-wait words about a company, in a negative text the model is
                 # unsure of
                 complaint = True

@@ -18,6 +18,9 @@ class Evidence:
     company: str | None = None                         # what ties the text to a company, if anything
     affect: int = 0                                    # positive minus negative feeling words
     emoticons: int = 0                                 # positive minus negative emoticons and emoji
+    # The report or advice cue of a text that has no word of the writer's own experience ("律师提醒", "last
+    # year"), else None. Not a signal: the complaint model's features count signal kinds, and this is none.
+    reported: str | None = None
 
     def kinds(self) -> set[str]:
         return {s.split(":", 1)[0] for s in self.signals}
@@ -64,9 +67,16 @@ def find_evidence(text: str, lexicon: Lexicon, *, emoticons: list[str] | None = 
         if hit:
             ev.signals.append(f"{kind}:{hit}")
     ev.company = _company(folded, lexicon, targets or {}, rated)
+    ev.reported = _reported(folded, lexicon)
     ev.affect = affect_score(folded, lexicon)
     ev.emoticons = emoticon_score(emoticons or [], text, lexicon)
     return ev
+
+
+def _reported(folded: str, lexicon: Lexicon) -> str | None:
+    voice = lexicon.voice_patterns
+    cue = first(voice.get("report"), folded, None)
+    return cue if cue and not first(voice.get("first_person"), folded, None) else None
 
 
 def _company(folded: str, lexicon: Lexicon, targets: dict[str, list[str]], rated: bool) -> str | None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from sentiment.evidence import Evidence
-from sentiment.lexicon import builtin_yaml
+from sentiment.lexicon import SIGNAL_KINDS, builtin_yaml
 from sentiment.matcher import compile_words, find
 from storage.vocabulary import SEVERITY_LEVELS
 from sentiment.exceptions import RulesError
@@ -70,13 +70,27 @@ class Verdict:
     signals: list[str]          # evidence plus what grading itself used (reach, intensity)
 
 
+def is_reported(ev: Evidence, rules: Rules) -> bool:
+    """A report or advice in nobody's own voice ("律师提醒：…可拨打12315投诉", "The FTC received 2.6 million
+    reports last year"): its signal words are what it is about, not what happened to its writer."""
+    return ev.reported is not None and not rules["complaint.reported_escalates"]
+
+
+def telling_kinds(ev: Evidence, rules: Rules) -> set[str]:
+    """The kinds of evidence that may make a text a complaint or raise its severity: every kind that fired,
+    but no signal kind of a reported text."""
+    kinds = ev.kinds()
+    return kinds - set(SIGNAL_KINDS) if is_reported(ev, rules) else kinds
+
+
 def judge(ev: Evidence, *, sentiment: float, negative: bool, folded_text: str, rules: Rules,
           followers: int | None = None, complaint: bool | None = None,
           learned_severity: float | None = None) -> Verdict:
     """`complaint` is the complaint model's decision (sentiment/complaint_model.py); None (a language the model
     does not read) falls back to the word-list rules. Escalation signals raise the severity only of a text
     that is itself a complaint; `learned_severity` (0–4, the severity head) can raise it to important."""
-    kinds = ev.kinds()
+    reported = is_reported(ev, rules)
+    kinds = telling_kinds(ev, rules)
     about_company = bool(ev.company or ev.categories)
     signals = list(ev.signals)
     c = rules["complaint"]
@@ -94,9 +108,11 @@ def judge(ev: Evidence, *, sentiment: float, negative: bool, folded_text: str, r
         return Verdict(False, "none", signals)
     if ev.company:
         signals.append(ev.company)
+    if reported:
+        signals.append(f"reported:{ev.reported}")
     # Distinct words, and a run of "!!!" counts once however often it recurs: one shouty writer is one signal.
-    intensity = list(dict.fromkeys(_PUNCT_RUN.sub(lambda m: m.group()[0] * 3, m.group())
-                                   for m in find(rules.intensity, folded_text)))
+    intensity = [] if reported else list(dict.fromkeys(_PUNCT_RUN.sub(lambda m: m.group()[0] * 3, m.group())
+                                                       for m in find(rules.intensity, folded_text)))
     signals += [f"intensity:{w}" for w in intensity]
     reach = followers or 0
     if reach >= rules["important.followers_at_least"]:

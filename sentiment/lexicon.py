@@ -9,6 +9,7 @@ The built-in files (sentiment/data/*.yaml, listed in BUILTIN_FILES) and the opti
     negations:   [...]                                    words that cancel the cue right after them
     affect:      {positive: [...], negative: [...]}       general feeling words (scoring, not evidence)
     emoticons:   {positive: [...], negative: [...]}       Weibo [..] names and emoji
+    voice:       {first_person: [...], report: [...]}     who speaks: the writer's own experience, or a report
 
 Entries are plain words or `re:` regular expressions (see sentiment/matcher.py).
 """
@@ -27,8 +28,11 @@ from sentiment.exceptions import RulesError
 
 SIGNAL_KINDS = ("media", "legal", "regulator", "warning", "head_office", "safety", "repeat", "long_wait")
 BUILTIN_FILES = ("lexicon.yaml", "lexicon_en.yaml", "affect.yaml", "emoticons.yaml")
-SECTIONS = ("categories", "signals", "company", "negations", "affect", "emoticons")
+SECTIONS = ("categories", "signals", "company", "negations", "affect", "emoticons", "voice")
 POLARITIES = ("positive", "negative")
+# A post that reports or advises (news, statistics, a lawyer's tip) with no word of the writer's own experience
+# is not itself a complaint, so its escalation signals ("12315", "lawyer") grade nothing (DOMAIN.md).
+VOICES = ("first_person", "report")
 # Cues that stay cues after a negation: "还没退款" is still about a refund, "不是第一次" is still a repeat.
 NOT_NEGATED = frozenset({"after_sales", "communication", "repeat", "long_wait"})
 
@@ -41,6 +45,7 @@ class Lexicon:
     negations: tuple[str, ...] = ()
     affect: dict[str, tuple[str, ...]] = field(default_factory=dict)
     emoticons: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    voice: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def merged(self, other: "Lexicon") -> "Lexicon":
         def merge(a: dict, b: dict) -> dict:
@@ -54,7 +59,8 @@ class Lexicon:
 
         return Lexicon(merge(self.categories, other.categories), merge(self.signals, other.signals),
                        join(self.company, other.company), join(self.negations, other.negations),
-                       merge(self.affect, other.affect), merge(self.emoticons, other.emoticons))
+                       merge(self.affect, other.affect), merge(self.emoticons, other.emoticons),
+                       merge(self.voice, other.voice))
 
     # Compiled once per lexicon (the lexicon is cached per process by load_lexicon).
     @cached_property
@@ -78,6 +84,10 @@ class Lexicon:
         return {p: compile_words(self.affect.get(p, ())) for p in POLARITIES}
 
     @cached_property
+    def voice_patterns(self) -> dict:
+        return {v: compile_words(self.voice.get(v, ())) for v in VOICES}
+
+    @cached_property
     def emoticon_polarity(self) -> dict[str, int]:
         out = {w: 1 for w in self.emoticons.get("positive", ())}
         out.update({w: -1 for w in self.emoticons.get("negative", ())})
@@ -96,11 +106,13 @@ def _words(value, where: str) -> tuple[str, ...]:
     return tuple(str(w) for w in value)
 
 
-def _polar(value, where: str) -> dict[str, tuple[str, ...]]:
+def _keyed(value, where: str, keys: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
     value = value or {}
-    bad = set(value) - set(POLARITIES)
+    if not isinstance(value, dict):
+        raise RulesError(f"{where}: expected a mapping with keys {', '.join(keys)}")
+    bad = set(value) - set(keys)
     if bad:
-        raise RulesError(f"{where}: unknown keys {sorted(bad)}; expected positive, negative")
+        raise RulesError(f"{where}: unknown keys {sorted(bad)}; expected {', '.join(keys)}")
     return {k: _words(v, f"{where}.{k}") for k, v in value.items()}
 
 
@@ -120,7 +132,9 @@ def from_mapping(data: dict, where: str) -> Lexicon:
         raise RulesError(f"{where}: unknown signals {sorted(bad)}; known: {', '.join(SIGNAL_KINDS)}")
     return Lexicon(cats, sigs, _words(data.get("company"), f"{where}: company"),
                    _words(data.get("negations"), f"{where}: negations"),
-                   _polar(data.get("affect"), f"{where}: affect"), _polar(data.get("emoticons"), f"{where}: emoticons"))
+                   _keyed(data.get("affect"), f"{where}: affect", POLARITIES),
+                   _keyed(data.get("emoticons"), f"{where}: emoticons", POLARITIES),
+                   _keyed(data.get("voice"), f"{where}: voice", VOICES))
 
 
 def builtin_text(name: str) -> str:

@@ -37,6 +37,7 @@ import re
 import threading
 import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime, timedelta
 from heapq import nlargest
 from pathlib import Path
@@ -91,9 +92,7 @@ def _idf() -> dict[str, float]:
     if _IDF is None:
         with _LOCK:
             if _IDF is None:
-                import jieba.analyse as ja   # lazy: the dictionary load costs about a second
-
-                table = dict(ja.TFIDF().idf_freq)
+                table = _jieba_idf()
                 if USE_SOCIAL:   # shipped with the package: a missing file is an error, not a silent fallback
                     with gzip.open(SOCIAL_IDF, "rt", encoding="utf-8") as f:
                         total = int(f.readline())
@@ -104,6 +103,21 @@ def _idf() -> dict[str, float]:
                             table[word] = min(known, (known + social) / 2)
                 _IDF = table
     return _IDF
+
+
+def _jieba_idf() -> dict[str, float]:
+    """jieba's IDF table (jieba/analyse/idf.txt, "word idf" per line), read straight from the file: what
+    jieba.analyse.TFIDF().idf_freq holds, without importing jieba.analyse, which also loads jieba.posseg's
+    tag dictionary and reads the table twice (about 2 s of CPU in the alert stage, against 0.2 s)."""
+    import jieba
+
+    table: dict[str, float] = {}
+    with open(Path(jieba.__file__).parent / "analyse" / "idf.txt", encoding="utf-8") as f:
+        for line in f:
+            word, _, weight = line.strip().rpartition(" ")
+            if word:
+                table[word] = float(weight)
+    return table
 
 
 def term_idf(word: str) -> float:
@@ -133,10 +147,21 @@ def hashtags(text: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-_JIEBA_READY = False   # jieba initialised (its dictionary loaded) in this process
+_TOKENIZER = None   # a jieba Tokenizer the wiring passed (use_tokenizer); None: jieba's default one
+_JIEBA_READY = False   # jieba's default tokenizer initialised (its dictionary loaded) in this process
+
+
+def use_tokenizer(tokenizer) -> None:
+    """Segment with this jieba Tokenizer (same dictionary, HMM off: the same words). The wiring passes the
+    analyzer's, so a process that analyzes and groups loads jieba's dictionary once, not twice (0.45 s of CPU
+    and its memory in `repwatch run`); this package may not import sentiment/ itself."""
+    global _TOKENIZER
+    _TOKENIZER = tokenizer
 
 
 def _jieba():
+    if _TOKENIZER is not None:
+        return _TOKENIZER
     import jieba
 
     global _JIEBA_READY
@@ -168,6 +193,12 @@ def tokens(text: str) -> list[str]:
     return out
 
 
+@lru_cache(maxsize=1024)
+def _name_tokens(name: str) -> tuple[str, ...]:
+    """A watch target's words, segmented once: every post about the target leaves them out (vector's `drop`)."""
+    return tuple(tokens(name))
+
+
 def vector(text: str, extra: Iterable[str] = (), drop: Iterable[str] = (), tags: bool = True) -> dict[str, float]:
     """Unit TF-IDF vector of a text. `extra` are anchor terms known from elsewhere and weigh as the
     rarest words; `drop` are texts whose words do not count (the watch target's own name: every post
@@ -178,7 +209,7 @@ def vector(text: str, extra: Iterable[str] = (), drop: Iterable[str] = (), tags:
         text = fold(text)
         for d in sorted(drop, key=len, reverse=True):
             text = text.replace(d, " ")
-    skip = {w for d in drop for w in tokens(d)}
+    skip = {w for d in drop for w in _name_tokens(d)}
     tf: dict[str, int] = {}
     for w in tokens(text):
         if w in skip:
@@ -224,6 +255,9 @@ class GroupSettings:
                                 # above 1 turns joining by vectors off (CED tune split, bench/incidents.py)
     floor: float = 0.3          # a join on words needs at least this cosine of sentence vectors, when both have one
     words: bool = True          # join on words (TF-IDF) at all; off: by sentence vectors alone (a bench row)
+    coarse_min: int = 20_000    # a target's incidents with vectors before a post is scored against a few lists of
+                                # them (a coarse index), not against all (bench/incidents.py: cost and recall)
+    probe: int = 24             # lists of the coarse index scored per post (of about sqrt(n): 316 at 100,000)
     average: bool = False       # score by meaning = the post's mean cosine with the incident's posts instead of its
                                 # cosine with their normalised centroid (measured: a little worse on CED, bench)
 
@@ -241,6 +275,7 @@ class GroupState:
     size: int = 0
     vec: np.ndarray | None = None   # sum of its posts' centred unit sentence vectors (float32), None: none known
     nvec: int = 0                   # how many posts' vectors are in that sum
+    first_norm: float = 1.0         # the norm of `first`, kept by the grouper (it is the divisor of every dup check)
 
     def vec_bytes(self) -> bytes | None:
         """The sentence-vector centroid as stored (Incident.centroid): float32, the unnormalised sum, so
@@ -314,7 +349,16 @@ def _norm(v: dict[str, float]) -> float:
 def _dot(a: dict[str, float], b: dict[str, float]) -> float:
     if len(a) > len(b):
         a, b = b, a
-    return sum(x * b.get(w, 0.0) for w, x in a.items())
+    return sum([x * b[w] for w, x in a.items() if w in b])   # in a's order: the same sum on every run
+
+
+def _top(scores: dict[int, float], n: int) -> list[int]:
+    """The `n` best-scored ids, best first, ties to the lower id: heapq.nlargest's answer, found by sorting the
+    scores alone (in C) for the n-th best and ordering only the ids at or above it."""
+    if len(scores) > n:
+        bar = sorted(scores.values(), reverse=True)[n - 1] if n > 0 else math.inf
+        return sorted((c for c, v in scores.items() if v >= bar), key=lambda c: (-scores[c], c))[:n]
+    return sorted(scores, key=lambda c: (-scores[c], c))
 
 
 def _compatible(incident: str | None, post) -> bool:
@@ -332,35 +376,74 @@ class Match:
     meaning: float | None = None   # cosine of the sentence vectors with the incident's centroid, when known
 
 
-class Prepared:
-    """A batch of posts scored against every active centroid of one watch target at once (_Vectors.prepare)."""
+LISTS = 1.0   # lists of the coarse index per square root of the rows (bench/incidents.py: cost and recall)
 
-    def __init__(self, scores: np.ndarray, rows: int, token: int):
-        self.scores, self.rows, self.token = scores, rows, token
+
+class Prepared:
+    """A batch of posts scored against the active centroids of one watch target at once (_Vectors.prepare):
+    each post's lists probed, and its hits - the rows (list, slot) with cosine `cut` or more, and the cosine -
+    post i's being entries start[i]:start[i + 1] of the hit arrays."""
+
+    def __init__(self, probes: np.ndarray, cut: float, start: np.ndarray, lists: np.ndarray, slots: np.ndarray,
+                 scores: np.ndarray, token: int):
+        self.probes, self.cut, self.token = probes, cut, token
+        self.start, self.lists, self.slots, self.scores = start, lists, slots, scores
 
 
 class Batch:
     """A batch of posts scored against the centroids of their own watch targets (Grouper.prepare): post i's
-    scores are row `at[i][1]` of `at[i][0]`."""
+    scores are row `at[i][1]` of `at[i][0]`; `vecs[i]` its centred sentence vector."""
 
-    def __init__(self, at: dict[int, tuple[Prepared, int]]):
-        self.at = at
+    def __init__(self, at: dict[int, tuple[Prepared, int]], vecs: np.ndarray):
+        self.at, self.vecs = at, vecs
+
+
+def post_vector(emb, pre: tuple[Batch, int] | None) -> np.ndarray | None:
+    """A post's centred sentence vector, centred once: taken from its batch (prepare() centred the batch's
+    rows), else centred now; None without a vector."""
+    if pre is not None:
+        return pre[0].vecs[pre[1]]
+    return None if emb is None else centred(emb)
+
+
+class _Block:
+    """The unit centroids of one list of the index, contiguous (one float32 matrix growing by doubling), with
+    each row's incident and the length of its vector sum (row × factor is the sum)."""
+
+    def __init__(self, dim: int, capacity: int):
+        self.mat = np.zeros((capacity, dim), dtype=np.float32)
+        self.factor = np.zeros(capacity, dtype=np.float32)
+        self.ids: list[int] = []
+
+    def append(self, incident_id: int, unit: np.ndarray, norm: float) -> int:
+        slot = len(self.ids)
+        if slot == len(self.mat):
+            self.mat = np.concatenate([self.mat, np.zeros_like(self.mat)])
+            self.factor = np.concatenate([self.factor, np.zeros_like(self.factor)])
+        self.mat[slot], self.factor[slot] = unit, norm
+        self.ids.append(incident_id)
+        return slot
 
 
 class _Vectors:
-    """Unit centroids of the incidents that have sentence vectors, one row each, in one float32 matrix that
-    grows by doubling; rows of dropped incidents are zeroed and reused. The index owns the vector sums:
-    row × `factor[row]` is the incident's sum (GroupState.vec is released once indexed, so 100k incidents
-    hold their vectors once, not twice). `dirty` holds the rows changed since the last prepare(), whose
-    scores in that batch are stale."""
+    """The incidents of one watch target that have sentence vectors, as unit centroids. The index owns the
+    vector sums: a row × its factor is the incident's sum (GroupState.vec is released once indexed, so 100k
+    incidents hold their vectors once, not twice).
 
-    def __init__(self):
-        self.mat: np.ndarray | None = None
-        self.factor: np.ndarray = np.zeros(0, dtype=np.float32)
-        self.row_of: dict[int, int] = {}
-        self.id_of: list[int] = []
-        self.free: list[int] = []
-        self.dirty: set[int] = set()
+    Up to `coarse_min` incidents, one list: a post is scored against every centroid (exact). Beyond, a coarse
+    index (inverted file): the centroids are split by the nearest of `lists` coarse centroids (spherical
+    k-means on the rows themselves, retrained when the count has grown fourfold), each list contiguous, and
+    a post is scored against the lists of its `probe` nearest coarse centroids only - a few percent of the
+    rows. A centroid that moves as its incident grows is moved to its nearest list. `dirty` holds the rows
+    changed since the last prepare() (slots, by list), whose scores in that batch are stale."""
+
+    def __init__(self, coarse_min: int = 20_000, probe: int = 24):
+        self.coarse_min, self.probe = coarse_min, probe
+        self.blocks: list[_Block] = []
+        self.coarse: np.ndarray | None = None   # (lists, dim) unit coarse centroids, None: one list, exact
+        self.trained = 0                         # rows when the coarse centroids were last trained
+        self.where: dict[int, tuple[int, int]] = {}   # incident -> (list, slot)
+        self.dirty: dict[int, set[int]] = {}   # list -> its slots changed since the last prepare()
         self.token = 0
 
     def put(self, incident_id: int, vec: np.ndarray, scale: float | None = None) -> None:
@@ -369,75 +452,158 @@ class _Vectors:
         norm = float(np.linalg.norm(vec)) if scale is None else float(scale)
         if not norm:
             return self.remove(incident_id)
-        row = self.row_of.get(incident_id)
-        if row is None:
-            if self.mat is None:
-                self.mat = np.zeros((1024, len(vec)), dtype=np.float32)
-                self.factor = np.zeros(1024, dtype=np.float32)
-            if self.free:
-                row = self.free.pop()
-                self.id_of[row] = incident_id
-            else:
-                row = len(self.id_of)
-                if row == len(self.mat):
-                    grown = np.zeros((2 * len(self.mat), self.mat.shape[1]), dtype=np.float32)
-                    grown[:row] = self.mat
-                    self.mat = grown
-                    self.factor = np.concatenate([self.factor, np.zeros_like(self.factor)])
-                self.id_of.append(incident_id)
-            self.row_of[incident_id] = row
-        assert self.mat is not None   # made above for the first row
-        self.mat[row] = vec / norm
-        self.factor[row] = norm
-        self.dirty.add(row)
+        unit = np.asarray(vec, dtype=np.float32) / norm
+        if not self.blocks:
+            self.blocks.append(_Block(len(unit), 1024))
+        at = self.where.get(incident_id)
+        home = 0 if self.coarse is None else int(np.argmax(self.coarse @ unit))
+        if at is not None and at[0] == home:
+            block = self.blocks[home]
+            block.mat[at[1]], block.factor[at[1]] = unit, norm
+            self.dirty.setdefault(home, set()).add(at[1])
+            return
+        if at is not None:
+            self.remove(incident_id)
+        slot = self.blocks[home].append(incident_id, unit, norm)
+        self.where[incident_id] = (home, slot)
+        self.dirty.setdefault(home, set()).add(slot)
 
     def sum_of(self, incident_id: int) -> np.ndarray | None:
-        row = self.row_of.get(incident_id)
-        return None if row is None or self.mat is None else self.mat[row] * self.factor[row]
+        at = self.where.get(incident_id)
+        if at is None:
+            return None
+        block = self.blocks[at[0]]
+        return block.mat[at[1]] * block.factor[at[1]]
 
     def remove(self, incident_id: int) -> None:
-        row = self.row_of.pop(incident_id, None)
-        if row is not None and self.mat is not None:
-            self.mat[row] = 0.0
-            self.id_of[row] = -1
-            self.free.append(row)
-            self.dirty.add(row)
+        """Out of its list; the list's last row moves into its slot, so every list stays contiguous."""
+        at = self.where.pop(incident_id, None)
+        if at is None:
+            return
+        lst, slot = at
+        block = self.blocks[lst]
+        last = len(block.ids) - 1
+        if slot != last:
+            moved = block.ids[last]
+            block.mat[slot], block.factor[slot], block.ids[slot] = block.mat[last], block.factor[last], moved
+            self.where[moved] = (lst, slot)
+        block.ids.pop()
+        self.dirty.setdefault(lst, set()).update((slot, last))
 
     def cosine(self, incident_id: int, e: np.ndarray) -> float | None:
-        row = self.row_of.get(incident_id)
-        return None if row is None or self.mat is None else float(self.mat[row] @ e)
+        at = self.where.get(incident_id)
+        return None if at is None else float(self.blocks[at[0]].mat[at[1]] @ e)
+
+    def layout(self) -> None:
+        """Train the coarse centroids when the rows first reach `coarse_min` and again each time they have
+        grown fourfold, and put every row in its list (called before scoring, never while a batch is placed
+        from its scores)."""
+        n = len(self.where)
+        if n < self.coarse_min or (self.coarse is not None and n < 4 * self.trained):
+            return
+        ids = sorted(self.where)   # in incident order: the same rows give the same lists after a restart
+        units = np.stack([self.blocks[lst].mat[slot] for lst, slot in (self.where[i] for i in ids)])
+        norms = np.array([self.blocks[lst].factor[slot] for lst, slot in (self.where[i] for i in ids)], np.float32)
+        self.coarse = kmeans(units, min(n, max(64, int(LISTS * math.sqrt(n)))))
+        home = _nearest(units, self.coarse)
+        self.blocks = [_Block(units.shape[1], 16) for _ in range(len(self.coarse))]
+        self.where = {}
+        for i, incident_id in enumerate(ids):
+            self.where[incident_id] = (int(home[i]), self.blocks[home[i]].append(incident_id, units[i], norms[i]))
+        self.trained = n
+        self.token += 1   # any earlier batch's scores name rows that have moved
+
+    def _probes(self, vecs: np.ndarray) -> np.ndarray:
+        """Each post's lists to score: all of one list, or its `probe` nearest coarse centroids."""
+        if self.coarse is None:
+            return np.zeros((len(vecs), 1), dtype=np.int64)
+        k = min(self.probe, len(self.coarse))
+        near = vecs @ self.coarse.T
+        return np.argsort(-near, axis=1, kind="stable")[:, :k]
 
     def above(self, e: np.ndarray, cut: float, pre: tuple[Prepared, int] | None) -> dict[int, float]:
-        """Incidents whose centroid has cosine `cut` or more with `e`: from the batch's scores for rows
-        unchanged since prepare(), computed afresh for the rest."""
-        if self.mat is None or not self.id_of:
+        """Incidents whose centroid has cosine `cut` or more with `e`, in the lists it probes: from the batch's
+        scores for rows unchanged since prepare(), computed afresh for the rest."""
+        if not self.where:
             return {}
-        n = len(self.id_of)
-        if pre is None or pre[0].token != self.token:
-            scores = self.mat[:n] @ e
-            rows = np.flatnonzero(scores >= cut)
-            return {self.id_of[r]: float(scores[r]) for r in rows if self.id_of[r] >= 0}
+        out: dict[int, float] = {}
+        if pre is None or pre[0].token != self.token or pre[0].cut != cut:
+            self.layout()
+            for lst in self._probes(e[None, :])[0]:
+                block = self.blocks[lst]
+                scores = block.mat[:len(block.ids)] @ e
+                out.update((block.ids[r], float(scores[r])) for r in np.flatnonzero(scores >= cut))
+            return out
         batch, i = pre
-        row_scores = batch.scores[i]
-        out = {self.id_of[r]: float(row_scores[r]) for r in np.flatnonzero(row_scores >= cut)
-               if r not in self.dirty and self.id_of[r] >= 0}
-        if self.dirty:
-            fresh = sorted(self.dirty)
-            scores = self.mat[fresh] @ e
-            for r, x in zip(fresh, scores):
-                if x >= cut and self.id_of[r] >= 0:
-                    out[self.id_of[r]] = float(x)
+        dirty = self.dirty
+        lo, hi = batch.start[i], batch.start[i + 1]
+        for lst, r, x in zip(batch.lists[lo:hi].tolist(), batch.slots[lo:hi].tolist(), batch.scores[lo:hi].tolist()):
+            if lst not in dirty or r not in dirty[lst]:   # unchanged since prepare(): its score stands
+                out[self.blocks[lst].ids[r]] = x
+        for lst in batch.probes[i] if dirty else ():
+            block = self.blocks[lst]
+            fresh = [r for r in dirty.get(int(lst), ()) if r < len(block.ids)]
+            if fresh:   # rescored in one product: a list may have had every post of the batch so far
+                scores = block.mat[fresh] @ e
+                out.update((block.ids[fresh[j]], float(scores[j])) for j in np.flatnonzero(scores >= cut))
         return out
 
-    def prepare(self, vecs: np.ndarray) -> Prepared:
+    def prepare(self, vecs: np.ndarray, cut: float) -> Prepared:
+        """Score a batch against the lists each post probes, one matrix product per list for all the posts
+        probing it, and keep the hits (cosine `cut` or more) by post."""
+        self.layout()
         self.token += 1
-        self.dirty = set()
-        n = len(self.id_of)
-        scores = vecs @ self.mat[:n].T if self.mat is not None and n else np.zeros((len(vecs), 0), np.float32)
-        return Prepared(scores, n, self.token)
+        self.dirty = {}
+        probes = self._probes(vecs)
+        flat = probes.ravel()
+        order = np.argsort(flat, kind="stable")
+        posts_of = order // probes.shape[1]   # the posts probing each list, list by list
+        bounds = np.flatnonzero(np.diff(flat[order])) + 1
+        found: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        for chunk in np.split(np.arange(len(order)), bounds) if len(order) else ():
+            lst = int(flat[order[chunk[0]]])
+            if lst >= len(self.blocks) or not self.blocks[lst].ids:
+                continue
+            block, idx = self.blocks[lst], posts_of[chunk]
+            scores = vecs[idx] @ block.mat[:len(block.ids)].T
+            r, c = np.nonzero(scores >= cut)
+            if len(r):
+                found.append((idx[r], np.full(len(r), lst), c, scores[r, c]))
+        if found:
+            post, lists, slots, hits = (np.concatenate(x) for x in zip(*found))
+            by_post = np.argsort(post, kind="stable")
+            post, lists, slots, hits = post[by_post], lists[by_post], slots[by_post], hits[by_post]
+        else:
+            post = lists = slots = np.zeros(0, np.int64)
+            hits = np.zeros(0, np.float32)
+        start = np.searchsorted(post, np.arange(len(vecs) + 1))
+        return Prepared(probes, cut, start, lists, slots, hits, self.token)
 
     def nbytes(self) -> int:
-        return 0 if self.mat is None else self.mat.nbytes
+        coarse = 0 if self.coarse is None else self.coarse.nbytes
+        return coarse + sum(b.mat.nbytes + b.factor.nbytes for b in self.blocks)
+
+
+def _nearest(units: np.ndarray, centres: np.ndarray, chunk: int = 8192) -> np.ndarray:
+    return np.concatenate([np.argmax(units[i:i + chunk] @ centres.T, axis=1) for i in range(0, len(units), chunk)])
+
+
+def kmeans(units: np.ndarray, k: int, rounds: int = 5, sample: int = 16_384) -> np.ndarray:
+    """Spherical k-means: `k` unit centres of unit rows, from evenly spaced rows (deterministic), on at most
+    `sample` evenly spaced rows. Coarse on purpose: it only decides which rows a post is scored against."""
+    step = max(1, len(units) // sample)
+    x = units[::step]
+    centres = x[np.linspace(0, len(x) - 1, k).astype(np.int64)].copy()
+    for _ in range(rounds):
+        home = _nearest(x, centres)
+        order = np.argsort(home, kind="stable")
+        used, starts = np.unique(home[order], return_index=True)
+        sums = np.zeros_like(centres)
+        sums[used] = np.add.reduceat(x[order], starts, axis=0)
+        norms = np.linalg.norm(sums, axis=1)
+        keep = norms > 0   # an empty centre stays where it was
+        centres[keep] = sums[keep] / norms[keep, None]
+    return centres
 
 
 class Grouper:
@@ -462,6 +628,7 @@ class Grouper:
         else:
             self.per_target[state.target] = self.per_target.get(state.target, 0) + 1
         self.states[state.id] = state
+        state.first_norm = _norm(state.first)
         norm = _norm(state.centroid)
         for w, x in state.centroid.items():
             self.postings.setdefault((state.target, w), {})[state.id] = x / norm
@@ -499,8 +666,14 @@ class Grouper:
     def _vectors(self, target: str | None) -> _Vectors:
         found = self.vectors.get(target)
         if found is None:
-            found = self.vectors[target] = _Vectors()
+            found = self.vectors[target] = _Vectors(self.settings.coarse_min, self.settings.probe)
         return found
+
+    def layout(self) -> None:
+        """Lay out the coarse index of every target now (after loading many incidents at once: a restart),
+        instead of at the first post scored; about a second of CPU for 100,000 incidents."""
+        for v in self.vectors.values():
+            v.layout()
 
     def vector_bytes(self) -> int:
         return sum(v.nbytes() for v in self.vectors.values())
@@ -531,21 +704,21 @@ class Grouper:
             rows.setdefault(t, []).append(i)
         at: dict[int, tuple[Prepared, int]] = {}
         for t, idx in rows.items():
-            prepared = self._vectors(t).prepare(batch[idx])
+            prepared = self._vectors(t).prepare(batch[idx], self.settings.meaning)
             for j, i in enumerate(idx):
                 at[i] = (prepared, j)
-        return Batch(at)
+        return Batch(at, batch)
 
     def match(self, vec: dict[str, float], target: str | None, category,
               when: datetime | None, emb: np.ndarray | None = None,
               pre: tuple[Batch, int] | None = None) -> Match:
         """The incident a post belongs to. `category` is the post's category, or all its categories;
-        `emb` its unit sentence vector, when the caller has one."""
+        `emb` its centred unit sentence vector (centred()), when the caller has one."""
         st = self.settings
-        scores: dict[int, float] = self._word_scores(vec, target) if st.words else {}
+        shared: dict[int, int] = {}   # terms in common per candidate, counted only when min_shared asks for it
+        scores: dict[int, float] = self._word_scores(vec, target, shared) if st.words else {}
+        need = min(st.min_shared, len(vec))
         by_meaning: dict[int, float] = {}
-        if emb is not None:
-            emb = centred(emb)
         if emb is not None and st.meaning <= 1.0:
             scored = pre[0].at.get(pre[1]) if pre is not None else None
             by_meaning = self._vectors(target).above(emb, st.meaning, scored)
@@ -553,9 +726,8 @@ class Grouper:
             return Match(None, 0.0)
         # near-duplicates first: they share most terms, so they are among the best-scored candidates
         best = Match(None, 0.0)
-        top = [cid for cid, _ in nlargest(st.recheck, scores.items(), key=lambda kv: (kv[1], -kv[0]))]
-        top += [cid for cid, _ in nlargest(st.recheck, by_meaning.items(), key=lambda kv: (kv[1], -kv[0]))
-                if cid not in scores]
+        top = _top(scores, st.recheck)
+        top += [cid for cid in _top(by_meaning, st.recheck) if cid not in scores]
         for cid in top:
             c = self.states[cid]
             if not _compatible(c.category, category):
@@ -566,7 +738,7 @@ class Grouper:
             meaning = by_meaning.get(cid)
             if meaning is None and emb is not None:
                 meaning = self._vectors(target).cosine(cid, emb)
-            dup = _dot(vec, c.first) / _norm(c.first) if st.words and c.first else 0.0
+            dup = _dot(vec, c.first) / c.first_norm if st.words and c.first else 0.0
             words = max(scores.get(cid, 0.0), dup if st.lead else 0.0)
             if dup >= st.duplicate:
                 m = Match(cid, dup, True, meaning)
@@ -575,7 +747,7 @@ class Grouper:
             elif meaning is not None and meaning >= st.meaning:
                 # ranked with joins on words on one scale: `threshold` of words counts as `meaning`
                 m = Match(cid, max(meaning, self._on_meaning_scale(words)), False, meaning)
-            elif (cid in scores and words >= st.threshold and shared_enough(vec, self, cid, target)
+            elif (cid in scores and words >= st.threshold and (need <= 1 or shared.get(cid, 0) >= need)
                   and (meaning is None or meaning >= st.floor)):
                 m = Match(cid, self._on_meaning_scale(words), False, meaning)
             else:
@@ -590,12 +762,17 @@ class Grouper:
             return words
         return st.meaning + (words - st.threshold) * (1 - st.meaning) / (1 - st.threshold)
 
-    def _word_scores(self, vec: dict[str, float], target: str | None) -> dict[int, float]:
+    def _word_scores(self, vec: dict[str, float], target: str | None,
+                     shared: dict[int, int] | None = None) -> dict[int, float]:
         """Cosine of the post's TF-IDF vector with each incident sharing a term with it (from the postings),
-        raised to the threshold and above where the post's weight lies on an anchored incident's terms."""
+        raised to the threshold and above where the post's weight lies on an anchored incident's terms.
+        With `min_shared` above 1, `shared` receives how many of the post's terms each candidate holds (in
+        the same pass over the postings)."""
         st = self.settings
         scores: dict[int, float] = {}
+        get = scores.get   # bound once: the hot loop of grouping on words
         cover: dict[int, float] = {}
+        count = shared is not None and st.min_shared > 1
         # a word in the centroids of many of this target's open incidents (the platform's name, the
         # shop's usual dish) says which target, not which issue: it is no anchor, and does not count
         common = self._common(target)
@@ -605,9 +782,13 @@ class Grouper:
                 continue
             anchor = st.cover > 0 and term_idf(w) >= st.anchor_idf
             for cid, cw in ids.items():
-                scores[cid] = scores.get(cid, 0.0) + x * cw
-                if anchor:
-                    cover[cid] = 0.0
+                scores[cid] = get(cid, 0.0) + x * cw
+            if anchor:
+                cover.update(dict.fromkeys(ids, 0.0))
+            if count:
+                assert shared is not None
+                for cid in ids:
+                    shared[cid] = shared.get(cid, 0) + 1
         if cover:
             # how much of what the post says the incident already holds, for incidents sharing an anchor:
             # a short post ("又拉肚子了，过期三明治") says little, all of it about the incident, while
@@ -630,8 +811,8 @@ class Grouper:
 
     def absorb(self, incident_id: int, vec: dict[str, float], target: str | None, category: str | None,
                when: datetime | None, emb: np.ndarray | None = None) -> GroupState:
-        """Add a post's vectors (terms, and its sentence vector when known) to an incident (a new one when
-        `incident_id` is not known yet)."""
+        """Add a post's vectors (terms, and its centred sentence vector when known: centred()) to an incident (a
+        new one when `incident_id` is not known yet)."""
         keep = self.settings.keep
         state = self.states.get(incident_id)
         if state is None:
@@ -644,7 +825,7 @@ class Grouper:
             merged[w] = merged.get(w, 0.0) + x
         state.centroid = dict(nlargest(keep, merged.items(), key=lambda kv: (kv[1], kv[0])))
         if emb is not None:
-            e = centred(emb)
+            e = np.asarray(emb, dtype=np.float32)
             known = self.vec_sum(incident_id) if incident_id in self.states else None
             state.vec = e.copy() if known is None else known + e
             state.nvec += 1
@@ -665,11 +846,12 @@ class Grouper:
         self._placed += 1
         if when is not None and self._placed % 1000 == 0:
             self.expire(when)
-        m = self.match(vec, target, category, when, emb, pre)
+        e = post_vector(emb, pre)   # centred once, for both the match and the centroid
+        m = self.match(vec, target, category, when, e, pre)
         incident_id = m.id
         if incident_id is None:
             incident_id = new_id if new_id is not None else self._next
-        self.absorb(incident_id, vec, target, category, when, emb)
+        self.absorb(incident_id, vec, target, category, when, e)
         return incident_id, m
 
     def group_batch(self, posts: Sequence[dict], embs: np.ndarray | None = None,
@@ -682,17 +864,3 @@ class Grouper:
                            None if embs is None else embs[i], None if pre is None else (pre, i))
                 for i, p in enumerate(posts)]
 
-
-def shared_enough(vec: dict[str, float], grouper: Grouper, cid: int, target: str | None) -> bool:
-    """At least `min_shared` of the post's words (or all of them, if it has fewer) are among the
-    incident's indexed terms."""
-    need = min(grouper.settings.min_shared, len(vec))
-    if need <= 1:
-        return True   # it is a candidate: it shares a term already
-    common = grouper._common(target)
-    n = 0
-    for w in vec:
-        ids = grouper.postings.get((target, w))
-        if ids and len(ids) <= common and cid in ids:
-            n += 1
-    return n >= need

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from alerts.exceptions import ConcurrentPass
 from alerts.incidents.grouping import (Batch, GroupSettings, GroupState, Grouper, centred, from_bytes, label,
-                                      vector)
+                                      post_vector, vector)
 from alerts.settings import IncidentSettings
 from storage.models import Incident, IncidentMention, Mention, MentionVector
 from storage.records import normalise
@@ -107,6 +107,7 @@ class IncidentIndex:
             store_state(session, incident)
             self.grouper.add_state(GroupState.from_json(incident.id, incident.target, incident.category,
                                                         incident.last_seen, incident.terms, incident.centroid))
+        self.grouper.layout()   # the coarse index of a target with many incidents, once, before any post
 
     def write_links(self, session: Session) -> None:
         """Write the links join() kept back, in one statement. Each pass reads only posts that were in no
@@ -144,23 +145,18 @@ def vectors_of(session: Session, mention_ids: Sequence[int]) -> dict[int, np.nda
 
 def state_of(session: Session, incident: Incident, keep: int = 30) -> GroupState:
     """An incident's grouping state computed from its posts, in order: what join() would have stored had
-    every post come through it (the same vectors, the same cut to `keep` terms; the sentence-vector
-    centroid from the posts' stored vectors)."""
-    state = GroupState(incident.id, incident.target, incident.category, incident.last_seen)
+    every post come through it - each post absorbed by a grouper of its own (Grouper.absorb, the one code that
+    sums terms and sentence vectors), with the posts' stored vectors."""
+    grouper = Grouper(GroupSettings(keep=keep))
     posts = members(session, incident.id)
     embs = vectors_of(session, [m.id for m in posts])
+    drop = (incident.target,) if incident.target else ()
     for m in posts:
-        if m.id in embs:
-            e = centred(embs[m.id])
-            state.vec = e if state.vec is None else state.vec + e
-            state.nvec += 1
-        vec = vector(mention_text(m), drop=(incident.target,) if incident.target else ())
-        if not state.first:
-            state.first = dict(sorted(vec.items(), key=lambda kv: (-kv[1], kv[0]))[:keep])
-        for w, x in vec.items():
-            state.centroid[w] = state.centroid.get(w, 0.0) + x
-        state.size += 1
-    state.centroid = dict(sorted(state.centroid.items(), key=lambda kv: (-kv[1], kv[0]))[:keep])
+        grouper.absorb(incident.id, vector(mention_text(m), drop=drop), incident.target, incident.category,
+                       incident.last_seen, centred(embs[m.id]) if m.id in embs else None)
+    state = grouper.states.get(incident.id) or GroupState(incident.id, incident.target, incident.category,
+                                                          incident.last_seen)
+    state.vec = grouper.vec_sum(incident.id)
     return state
 
 
@@ -225,7 +221,8 @@ def join(session: Session, index: IncidentIndex, analysis: Labels, mention: Ment
     text = mention_text(mention)
     when = event_time(mention.published_at, mention.collected_at)
     vec = vector(text, drop=(target,) if target else ())
-    incident_id = index.grouper.match(vec, target, analysis.categories or None, when, emb, pre).id
+    e = post_vector(emb, pre)   # centred once, for both the match and the centroid
+    incident_id = index.grouper.match(vec, target, analysis.categories or None, when, e, pre).id
     if incident_id is None:
         incident_id = index.match_hazard(target, analysis.signals)
     created = False
@@ -246,10 +243,10 @@ def join(session: Session, index: IncidentIndex, analysis: Labels, mention: Ment
     if added:
         absorb(incident, analysis, mention)
         index.note_hazards(incident.id, incident.target, analysis.signals)
-        state = index.grouper.absorb(incident.id, vec, incident.target, incident.category, incident.last_seen, emb)
+        state = index.grouper.absorb(incident.id, vec, incident.target, incident.category, incident.last_seen, e)
         incident.terms = state.to_json()
         incident.label = label(state.centroid) or None
-        if emb is not None:
+        if e is not None:
             incident.centroid = index.grouper.centroid_bytes(incident.id)
     return incident, created, added
 

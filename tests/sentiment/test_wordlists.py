@@ -71,6 +71,7 @@ def test_a_team_extends_the_lists(tmp_path):
     ("words: [x]\n", "unknown sections"),
     ("negations: [no]\n", "quote it"),
     ("affect:\n  happy: [x]\n", "expected positive, negative"),
+    ("voice:\n  third_person: [x]\n", "expected first_person, report"),
 ])
 def test_bad_lexicon_files_say_what_is_wrong(tmp_path, body, message):
     extra = tmp_path / "bad.yaml"
