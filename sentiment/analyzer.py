@@ -106,9 +106,10 @@ class Analyzer:
         self.rules = load_rules(self.settings.rules)
         self.targets = {name: [name, *aliases] for name, aliases in (targets or {}).items()}
         self._pool: WorkerPool | None = None
-        # Benchmarks only: another complaint model (cross-domain runs), or none at all (the word-list rules);
-        # another way to get the encoder's vectors (a cache).
+        # Benchmarks only: another complaint model or other encoder heads (cross-domain runs), or no models at all
+        # (the word-list rules); another way to get the encoder's vectors (a cache).
         self.complaint_model = None
+        self.encoder_heads = None
         self.use_models = True
         self.embed = None
 
@@ -215,7 +216,7 @@ class Analyzer:
         severity and sentiment figures. Updates `learned` and `log_odds` in place; returns the vectors."""
         from sentiment import encoder, encoder_heads  # noqa: PLC0415
 
-        heads = encoder_heads.shipped()
+        heads = self.encoder_heads or encoder_heads.shipped()
         if self.settings.encoder == "always":
             chosen = list(read)
         else:
@@ -227,14 +228,17 @@ class Analyzer:
                              [learned[i][1] for i in chosen], [learned[i][2] for i in chosen],
                              [log_odds[i] for i in chosen])
         for k, i in enumerate(chosen):
-            learned[i] = (float(comb.complaint[k]), comb.categories[k], float(comb.severity[k]), comb.category_threshold)
+            learned[i] = (float(comb.complaint[k]), comb.categories[k], float(comb.severity[k]),
+                          float(comb.category_threshold[k]))
             log_odds[i] = float(comb.sentiment_z[k])
         return {i: vecs[k] for k, i in enumerate(chosen)}
 
     def _unsure(self, heads, lang: str, learned: tuple) -> bool:
         """`encoder: auto`: is the encoder worth its cost here? When the n-gram complaint score is in the band
-        (chosen on validation, or `encoder_band`), or the text reads as a complaint but no category clears the
-        n-gram threshold (its routing is unsure)."""
+        (chosen on validation, or `encoder_band`), or the text reads as a complaint and either the encoder has a
+        share in its language's categories (chosen on validation: then every such complaint is routed with the
+        encoder's help, and carries its vector) or no category clears the n-gram threshold (its routing is
+        unsure)."""
         p, cats, _, threshold = learned
         band = self.settings.encoder_band
         if band is not None:
@@ -242,7 +246,7 @@ class Analyzer:
                 return True
         elif heads.in_band(p, lang):
             return True
-        return p >= self.settings.complaint_threshold and float(cats.max()) < threshold
+        return p >= self.settings.complaint_threshold and (heads.decides_categories(lang) or float(cats.max()) < threshold)
 
     def _prepare(self, item: TextIn) -> _Prepared:
         raw = " ".join(p for p in (_as_text(item.title), _as_text(item.text)) if p)

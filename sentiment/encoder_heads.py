@@ -9,8 +9,8 @@ Heads, all on the 384-number L2-normalised vector:
 
 Stacks, fitted on the validation split (the n-gram models are never refitted here): for complaint, per
 language, a logistic regression over (n-gram log-odds, encoder log-odds); for negativity the same over
-(the analyzer's sentiment log-odds, encoder log-odds); for categories and severity a weighted average whose
-weight is chosen on validation. Where the encoder did not run, the n-gram figures stand unchanged.
+(the analyzer's sentiment log-odds, encoder log-odds); for categories, per language, a weighted average of the
+log-odds and a threshold; for severity a weighted average; the weights chosen on validation. Where the encoder did not run, the n-gram figures stand unchanged.
 
 Encoding is about 29 texts per CPU-second, so the heads are trained on a capped, stratified, deterministic
 sample of each corpus (`select`), not on every text; the vectors are cached (encoder.embed_cached).
@@ -102,11 +102,25 @@ class EncoderHeads:
             cp[k] = sigmoid(a * zn[k] + c * raw[k, 0] + d)
             a, c, d = self.stack["sentiment"].get(lang, self.stack["sentiment"]["zh"])
             sz[k] = a * float(sent_z[k]) - c * raw[k, -1] + d
-        wc = self.stack["category"]["weight"]
-        cats = sigmoid((1 - wc) * logit(ngram_cats) + wc * raw[:, 1:1 + len(CATEGORIES)])
+        wc = np.array([[self.category_stack(lang)["weight"]] for lang in langs]).reshape(n, 1)
+        cats = sigmoid((1 - wc) * logit(ngram_cats).reshape(n, -1) + wc * raw[:, 1:1 + len(CATEGORIES)])
+        thresholds = np.array([float(self.category_stack(lang)["threshold"]) for lang in langs])
         ws = self.stack["severity"]["weight"]
         sev = np.clip((1 - ws) * np.asarray(ngram_sev, dtype=float) + ws * raw[:, 1 + len(CATEGORIES)], 0.0, 4.0)
-        return Combined(cp, cats, sev, sz, float(self.stack["category"]["threshold"]))
+        return Combined(cp, cats, sev, sz, thresholds)
+
+    def category_stack(self, lang: str) -> dict:
+        """{"weight": the encoder's share of the category log-odds, "threshold": ...} for a language (chosen per
+        language on validation; heads of format 1 before that had one pair for every language)."""
+        stack = self.stack["category"]
+        if "weight" in stack:
+            return stack
+        return stack.get(lang, stack["zh"])
+
+    def decides_categories(self, lang: str) -> bool:
+        """Does the encoder have a share in this language's categories? Then `encoder: auto` reads every
+        complaint of the language, so that its categories are decided with the encoder's help."""
+        return float(self.category_stack(lang)["weight"]) > 0
 
 
     def save(self, path: Path) -> str:
@@ -155,7 +169,7 @@ class Combined:
     categories: np.ndarray      # (n, len(CATEGORIES))
     severity: np.ndarray        # X-CI 0..4
     sentiment_z: np.ndarray     # log-odds of "positive"
-    category_threshold: float
+    category_threshold: np.ndarray   # (n,): per text, its language's threshold
 
 
 def logit(p):

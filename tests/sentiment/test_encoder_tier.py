@@ -138,3 +138,121 @@ def test_extra_examples_are_always_in_the_encoder_sample():
     assert chosen == encoder_heads.select(items)                 # deterministic
     share = np.mean([items[i].complaint for i in chosen[:-1]])
     assert abs(share - 0.5) < 0.01                               # stratified
+
+
+def _aspect_table() -> Table:
+    """Complaints with people-labelled categories in both languages: the Chinese ones carried by the n-gram
+    figures, the English ones only by the vector (as MAMS held out: English n-gram heads that never saw English
+    aspects), plus English complaints whose only labels are word-list labels, which the choice must ignore."""
+    rng = np.random.default_rng(1)
+    items, vecs, ng = [], [], []
+    for k in range(480):
+        lang = "zh" if k % 2 else "en"
+        split = ("train", "train", "validation")[k % 3]
+        cat = CATEGORIES[(k // 2) % 3]                                   # product, service, price
+        wordlist_only = lang == "en" and k % 5 == 0
+        items.append(Labelled(f"text {k}", lang, "aic2018_dianping" if lang == "zh" else "mams", 1, (cat,),
+                              known=() if wordlist_only else ("product", "service", "price"), split=split))
+        v = rng.normal(size=encoder.DIM)
+        if lang == "en":
+            v[1 + CATEGORIES.index(cat)] += 4
+        vecs.append(v / np.linalg.norm(v))
+        p = np.full(len(CATEGORIES), 0.3)
+        if lang == "zh":
+            p[CATEGORIES.index(cat)] = 0.9
+        else:
+            p[(CATEGORIES.index(cat) + 1) % 3] = 0.6                   # the English n-gram heads are wrong
+        ng.append(p)
+    n = len(items)
+    return Table(items, np.array(vecs, dtype=np.float32), np.full(n, 0.9), np.array(ng), np.full(n, 1.0),
+                 np.zeros(n), [set() for _ in range(n)], np.full(n, 30), 0.5)
+
+
+def test_the_category_stack_is_chosen_per_language_on_people_labelled_aspects():
+    heads = fit(_aspect_table(), log=lambda m: None)
+    zh, en = heads.category_stack("zh"), heads.category_stack("en")
+    assert zh["weight"] < en["weight"]
+    assert en["weight"] >= 0.75                       # English: the vector carries the categories
+    assert heads.decides_categories("en")
+    chosen = heads.meta["category_validation"]
+    assert chosen["en"]["chosen_on"] == "en" and chosen["zh"]["chosen_on"] == "zh"
+    assert chosen["en"]["texts"] < sum(1 for it in _aspect_table().items if it.lang == "en" and it.split == "validation")
+    t = _aspect_table()
+    comb = heads.combine(t.vecs, [it.lang for it in t.items], t.ng_p, t.ng_cats, t.ng_sev, t.sent_z)
+    assert comb.category_threshold.shape == (len(t.items),)
+    for lang in ("zh", "en"):      # the English n-gram figures alone are always wrong
+        right = [CATEGORIES[int(comb.categories[k].argmax())] == it.categories[0]
+                 for k, it in enumerate(t.items) if it.lang == lang]
+        assert np.mean(right) > 0.6, lang
+
+
+def test_a_language_without_aspect_labels_leaves_its_categories_to_the_encoder():
+    t = _aspect_table()
+    keep = [k for k, it in enumerate(t.items) if not (it.lang == "en" and it.split == "validation")]
+    heads = fit(t.take(keep), log=lambda m: None)
+    chosen = heads.meta["category_validation"]["en"]
+    assert chosen["texts"] == 0 and chosen["chosen_on"] == "other languages, encoder alone"
+    # its n-gram heads learned no aspects in this language; the encoder's space is shared with the other one
+    assert heads.category_stack("en") == {"weight": 1.0, "threshold": heads.meta["alone_category_threshold"]}
+    assert heads.meta["category_validation"]["zh"]["chosen_on"] == "zh"
+
+
+def test_the_band_keeps_within_the_token_budget():
+    from sentiment.encoder_train import TOKEN_BUDGET
+
+    t = _table()
+    bands = {}
+    for tokens in (8, 400):
+        t.tokens = np.full(len(t.items), tokens)
+        heads = fit(t, log=lambda m: None)
+        bands[tokens] = {lang: heads.meta[f"band_{lang}"] for lang in ("zh", "en")}
+    for lang in ("zh", "en"):
+        assert bands[8][lang]["tokens_per_text"] <= TOKEN_BUDGET[lang]
+        # over budget whatever it reads: the cheapest band, not the best one
+        assert bands[400][lang]["tokens_per_text"] > TOKEN_BUDGET[lang]
+        assert bands[400][lang]["coverage"] < bands[8][lang]["coverage"]
+
+
+ENGLISH_COMPLAINTS = ["The waiter ignored us for forty minutes and the soup was cold when it finally came",
+                      "Ordered a charger two weeks ago, still not delivered and nobody answers my emails"]
+
+
+@pytest.mark.parametrize("share", [0.0, 1.0])
+def test_an_english_complaint_is_routed_with_the_encoder_when_it_has_a_share(share):
+    """With a share of English categories (what validation chooses when English has no people-labelled aspects),
+    `auto` reads every English complaint, so its categories are the stacked ones and its vector is kept (grouping
+    reuses it); without one, a complaint outside the band whose n-gram categories are sure stays cheap."""
+    import copy
+
+    heads = copy.deepcopy(encoder_heads.shipped())
+    heads.stack["category"] = {lang: dict(heads.category_stack(lang)) for lang in ("zh", "en")}
+    heads.stack["category"]["en"]["weight"] = share
+    heads.stack["band"]["en"] = [0.0, 0.0]                  # no band: only the category reads are left
+    auto = analyzer(encoder="auto")
+    auto.encoder_heads = heads
+    never = analyzer(encoder="never")
+    always = analyzer(encoder="always")
+    always.encoder_heads = heads
+    items = [TextIn(t, lang="en") for t in ENGLISH_COMPLAINTS]
+    for a, c, full in zip(auto.score_here(items), never.score_here(items), always.score_here(items)):
+        assert c.complaint and a.complaint and a.categories
+        if share:
+            assert a.embedding is not None and a.embedding.shape == (encoder.DIM,)
+            assert (a.categories, a.confidence) == (full.categories, full.confidence)
+            assert a.confidence != c.confidence
+        elif max(c.confidence.values()) >= ngram_category_threshold():
+            assert a.embedding is None and (a.categories, a.confidence) == (c.categories, c.confidence)
+
+
+def ngram_category_threshold() -> float:
+    from sentiment import complaint_model
+
+    return complaint_model.shipped().thresholds["category"]
+
+
+def test_token_counts_follow_the_length_and_the_cap():
+    short, long = encoder.token_counts(["cold soup", "cold soup " * 100])
+    assert 2 < short < long
+    assert encoder.token_counts(["cold soup " * 100], max_chars=40)[0] < long
+    np.testing.assert_allclose(encoder.embed(["cold soup " * 100], max_chars=40), encoder.embed([("cold soup " * 100)[:40]]),
+                               atol=1e-5)
