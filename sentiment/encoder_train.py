@@ -311,6 +311,10 @@ def fit(table: Table, *, exclude: Sequence[str] = (), log: Callable[[str], None]
         truth = np.array([V[k].severity for k in m])
         for ws in SEVERITY_WEIGHTS:
             est = (1 - ws) * table.ng_sev[[va[k] for k in m]] + ws * raw[m, sev_col]
+            # a constant estimate (a tiny corpus, a weight of 0 over constant n-gram estimates) has no rank
+            # correlation: skip it rather than ask scipy for one (it warns and returns nan)
+            if np.ptp(est) == 0 or np.ptp(truth) == 0:
+                continue
             rho = float(spearmanr(truth, est)[0])
             if np.isfinite(rho) and (best_sev[0] is None or rho > best_sev[0] + 1e-4):
                 best_sev = (rho, ws)
