@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone, tzinfo
 from urllib.parse import urljoin, urlsplit
-from typing import Literal, Optional, get_args
+from typing import Literal, get_args
 from collectors.feed import strip_html
 from storage.clean import clean_text
 from storage.records import MentionIn, content_hash

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import click
 
 from repwatch.cli.terminal import echo
 from repwatch.cli.app import Context, cli, handle_errors, pass_ctx
