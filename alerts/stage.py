@@ -48,7 +48,8 @@ def _pending(session: Session, settings: AlertSettings):
     linked = select(IncidentMention.mention_id)
     # the raw item and the model's per-category confidence are never read here: not decoded (JSON) for each
     stmt = (select(Analysis, Mention).options(defer(Mention.raw), defer(Analysis.confidence))
-            .join(Mention, Mention.id == Analysis.mention_id).where(Analysis.severity.in_(wanted), Mention.id.not_in(linked)).order_by(Mention.id).limit(BATCH))
+            .join(Mention, Mention.id == Analysis.mention_id)
+            .where(Analysis.severity.in_(wanted), Mention.id.not_in(linked)).order_by(Mention.id).limit(BATCH))
     return list(session.execute(stmt).all())
 
 

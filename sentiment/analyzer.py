@@ -246,7 +246,8 @@ class Analyzer:
                 return True
         elif heads.in_band(p, lang):
             return True
-        return p >= self.settings.complaint_threshold and (heads.decides_categories(lang) or float(cats.max()) < threshold)
+        return p >= self.settings.complaint_threshold and (heads.decides_categories(lang)
+                                                           or float(cats.max()) < threshold)
 
     def _prepare(self, item: TextIn) -> _Prepared:
         raw = " ".join(p for p in (_as_text(item.title), _as_text(item.text)) if p)

@@ -25,9 +25,13 @@ INSERT_CHUNK = 500
 
 
 def _insert_builder(session: Session) -> Callable[[Any], postgresql.Insert | sqlite.Insert]:
-    """INSERT with ON CONFLICT for the session's dialect. Only that dialect's module is imported: the
+    """INSERT with ON CONFLICT for the session's dialect."""
+    return _dialect_insert(session.get_bind().dialect.name)
+
+
+def _dialect_insert(name: str) -> Callable[[Any], postgresql.Insert | sqlite.Insert]:
+    """INSERT with ON CONFLICT for a dialect by name. Only that dialect's module is imported: the
     other's is ~3 MiB a collection process never needs."""
-    name = session.get_bind().dialect.name
     if name not in ("postgresql", "sqlite"):
         raise KeyError(name)
     return importlib.import_module(f"sqlalchemy.dialects.{name}").insert
@@ -53,34 +57,36 @@ def insert_ignore(session: Session, model, values: dict, conflict: list[str]) ->
         session.flush()
     # One Core statement per table and key, built once, the row its parameters: building, keying and
     # running an ORM-enabled INSERT for each row cost several times the statement itself (issue 18).
-    return execute_dml(session, _ignoring_insert(session.get_bind().dialect.name, model, tuple(conflict)),
-                            values).rowcount == 1
+    stmt = _ignoring_insert(session.get_bind().dialect.name, model, tuple(conflict))
+    return execute_dml(session, stmt, values).rowcount == 1
 
 
 @lru_cache(maxsize=64)
 def _ignoring_insert(dialect: str, model, conflict: tuple[str, ...]):
-    insert = importlib.import_module(f"sqlalchemy.dialects.{dialect}").insert
     # psycopg 3 forgets rowcount once SQLAlchemy closes the cursor (it reads -1); preserve_rowcount keeps it.
-    return (insert(model.__table__).on_conflict_do_nothing(index_elements=list(conflict))
+    return (_dialect_insert(dialect)(model.__table__).on_conflict_do_nothing(index_elements=list(conflict))
             .execution_options(preserve_rowcount=True))
 
 
-def insert_returning_object(session: Session, model, values: dict, conflict: list[str]):
-    """INSERT ... ON CONFLICT DO NOTHING RETURNING the whole row, loaded as the ORM object (in the session's
-    identity map) in that one statement; None when the key was already there. Replaces insert_ignore followed
-    by reading the id back and loading the row (three statements, and the ORM's bulk-insert path for one row)."""
+def insert_or_get(session: Session, model, values: dict, conflict: list[str]) -> tuple[Any, bool]:
+    """The row with these key values (`conflict`) as the ORM object, and whether it was inserted now. A new row
+    takes one statement, INSERT ... ON CONFLICT DO NOTHING RETURNING the whole row, loaded into the session's
+    identity map (it replaced insert_ignore, reading the id back and loading the row: three statements); a
+    key already there (ours, or a concurrent writer's) is read instead."""
     stmt = _returning_insert(session.get_bind().dialect.name, model, tuple(conflict))
     # the values as parameters of one statement built once, not in the statement: building and keying a new
     # statement for every row was half of this call's CPU
-    return session.scalars(stmt, values).one_or_none()
+    row = session.scalars(stmt, values).one_or_none()
+    if row is not None:
+        return row, True
+    return session.scalars(select(model).filter_by(**{c: values[c] for c in conflict})).one(), False
 
 
 @lru_cache(maxsize=64)
 def _returning_insert(dialect: str, model, conflict: tuple[str, ...]):
     table = model.__table__
-    insert = importlib.import_module(f"sqlalchemy.dialects.{dialect}").insert
-    return select(model).from_statement(insert(table).on_conflict_do_nothing(index_elements=list(conflict))
-                                        .returning(*table.c))
+    return select(model).from_statement(
+        _dialect_insert(dialect)(table).on_conflict_do_nothing(index_elements=list(conflict)).returning(*table.c))
 
 
 def insert_many_ignore(session: Session, model, rows: list[dict], conflict: list[str]) -> None:

@@ -789,7 +789,7 @@ class Grouper:
         scores: dict[int, float] = {}
         get = scores.get   # bound once: the hot loop of grouping on words
         cover: dict[int, float] = {}
-        count = shared is not None and st.min_shared > 1
+        counts = shared if st.min_shared > 1 else None   # terms in common, kept only when min_shared asks
         # a word in the centroids of many of this target's open incidents (the platform's name, the
         # shop's usual dish) says which target, not which issue: it is no anchor, and does not count
         common = self._common(target)
@@ -802,10 +802,9 @@ class Grouper:
                 scores[cid] = get(cid, 0.0) + x * cw
             if anchor:
                 cover.update(dict.fromkeys(ids, 0.0))
-            if count:
-                assert shared is not None
+            if counts is not None:
                 for cid in ids:
-                    shared[cid] = shared.get(cid, 0) + 1
+                    counts[cid] = counts.get(cid, 0) + 1
         if cover:
             # how much of what the post says the incident already holds, for incidents sharing an anchor:
             # a short post ("又拉肚子了，过期三明治") says little, all of it about the incident, while

@@ -36,7 +36,7 @@ from alerts.settings import IncidentSettings
 from storage.models import Incident, IncidentMention, Mention, MentionVector
 from storage.records import normalise
 from storage.vocabulary import event_time, severity_rank
-from storage.writes import insert_ignore, insert_many_returning, insert_returning_object
+from storage.writes import insert_ignore, insert_many_returning, insert_or_get
 
 SEED = 1   # fixed, so signatures stored yesterday compare with today's
 SCHEME = "affine32"   # datasketch 2's permutation scheme, named because stored hash values do not carry it
@@ -228,12 +228,9 @@ def join(session: Session, index: IncidentIndex, analysis: Labels, mention: Ment
     created = False
     if incident_id is None:
         key = f"{target or '-'}/{category or 'other'}/m{mention.id}"
-        # one statement: the new row comes back as the ORM object (a key already there: read it)
-        opened = insert_returning_object(session, Incident, dict(
+        incident, created = insert_or_get(session, Incident, dict(
             key=key, target=target, category=category, title=text[:1000], severity=analysis.severity,
             signals=[], first_seen=when, last_seen=when, mention_count=0, reach=0, status="open"), ["key"])
-        created = opened is not None
-        incident = opened if opened is not None else session.scalar(select(Incident).where(Incident.key == key))
     else:
         incident = session.get(Incident, incident_id)
     assert incident is not None   # matched in the index, or inserted (by us or a concurrent writer) above

@@ -17,7 +17,7 @@ from alerts.settings import AlertSettings
 from storage.models import Incident, Ticket, TicketEvent
 from storage.vocabulary import OPEN_STATES  # noqa: F401  (callers of alerts.tickets.process use it)
 from storage.vocabulary import PAUSED_STATES, PRIORITY, RESOLVED_STATES, TICKET_STATES, severity_rank
-from storage.writes import insert_ignore, insert_returning_object
+from storage.writes import insert_ignore, insert_or_get
 
 STATES = TICKET_STATES
 TRANSITIONS: dict[str, tuple[str, ...]] = {
@@ -61,12 +61,8 @@ def open_ticket(session: Session, incident: Incident, settings: AlertSettings, n
         department=route.department, assignee=route.assignee, opened_at=now, updated_at=now,
         first_response_due=now + sla.first_response, resolution_due=now + sla.resolution, external_refs={},
     )
-    # one statement for a new ticket (its row comes back as the ORM object); a key already there (an open
-    # ticket, ours or a concurrent writer's) is read instead
-    opened = insert_returning_object(session, Ticket, values, ["open_incident_id"])
-    created = opened is not None
-    ticket = opened if opened is not None else session.scalar(select(Ticket).where(Ticket.open_incident_id == incident.id))
-    assert ticket is not None   # inserted just now, or by a concurrent writer
+    # one statement for a new ticket; an open ticket already there (ours or a concurrent writer's) is read
+    ticket, created = insert_or_get(session, Ticket, values, ["open_incident_id"])
     if created:
         record(session, ticket, at=now, actor=SYSTEM, kind="opened", to_state="new", key=f"t{ticket.id}:opened",
                detail={"severity": ticket.severity, "category": ticket.category, "department": ticket.department,
