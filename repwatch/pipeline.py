@@ -518,7 +518,7 @@ def alert_stage(db: Database, config: Config, now: datetime, *,
     One function, so a run in-process and the distributed alerts task do the same thing."""
     from alerts import ConcurrentPass, EvaluateReport, alert_rows, enqueue, evaluate, use_tokenizer
     from repwatch.vectors import encode_pending
-    from sentiment.complaint_model import _jieba as analyzers_tokenizer
+    from sentiment.complaint_model import tokenizer as analyzers_tokenizer
 
     use_tokenizer(analyzers_tokenizer())   # one jieba dictionary in the process, the analyzer's
     notifiers, policy = build_notifiers(config), config.alerts.delivery

@@ -61,7 +61,7 @@ def _import_jieba():
 
 
 @lru_cache(maxsize=1)
-def _jieba():
+def tokenizer():
     """jieba's tokenizer, its prefix dictionary cached in repwatch's cache directory (sentiment.snow_port's
     `cache_dir`, built by `make install`) rather than the system temporary directory, which services with a
     private /tmp lose at every start: building it costs as much again as loading it."""
@@ -72,16 +72,16 @@ def _jieba():
     jieba = _import_jieba()
 
     jieba.setLogLevel(logging.WARNING)
-    tokenizer = jieba.Tokenizer()
+    made = jieba.Tokenizer()
     folder = cache_dir()
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError:
         pass
     if os.access(folder, os.W_OK) or (folder / f"jieba-{jieba.__version__}.cache").is_file():
-        tokenizer.tmp_dir, tokenizer.cache_file = str(folder), f"jieba-{jieba.__version__}.cache"
-    tokenizer.initialize()
-    return tokenizer
+        made.tmp_dir, made.cache_file = str(folder), f"jieba-{jieba.__version__}.cache"
+    made.initialize()
+    return made
 
 
 def words(text: str) -> list[str]:
@@ -90,7 +90,7 @@ def words(text: str) -> list[str]:
     for m in _RUN.finditer(text):
         run = m.group()
         if "\u3400" <= run[0] <= "\u9fff":
-            toks.extend(_jieba().lcut(run, HMM=False) if len(run) > 1 else [run])
+            toks.extend(tokenizer().lcut(run, HMM=False) if len(run) > 1 else [run])
         else:
             toks.append(run)
     return toks + [f"{a} {b}" for a, b in zip(toks, toks[1:])]
