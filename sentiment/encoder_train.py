@@ -11,6 +11,7 @@ import numpy as np
 
 from sentiment import encoder_heads as eh
 from sentiment.complaint_data import Labelled
+from sentiment.complaint_model import sigmoid
 from sentiment.complaint_train import micro_f1
 from storage.vocabulary import CATEGORIES
 
@@ -135,7 +136,7 @@ def choose_categories(items: Sequence[Labelled], zn: np.ndarray, ze: np.ndarray,
     corpora = [np.array([it.corpus == c for it in items]) for c in sorted({it.corpus for it in items})]
     best = (-1.0, 0.0, 0.5)
     for wc in weights:
-        P = 1 / (1 + np.exp(-((1 - wc) * zn + wc * ze)))
+        P = sigmoid((1 - wc) * zn + wc * ze)
         top = P.argmax(axis=1)
         fallback = np.zeros_like(L)
         fallback[np.arange(len(items)), top] = P[np.arange(len(items)), top] >= floor
@@ -224,7 +225,8 @@ def fit(table: Table, *, exclude: Sequence[str] = (), log: Callable[[str], None]
     for lang in ("zh", "en"):
         rows = [k for k in cat_rows if V[k].lang == lang]
         if rows:
-            f, wc, t = choose_categories([V[k] for k in rows], zn_all[rows], ze_all[rows], [listed_all[k] for k in rows])
+            f, wc, t = choose_categories([V[k] for k in rows], zn_all[rows], ze_all[rows],
+                                         [listed_all[k] for k in rows])
             source = lang
         else:
             # No people-labelled aspects in this language (none in its training either: they come from the same
@@ -262,7 +264,8 @@ def fit(table: Table, *, exclude: Sequence[str] = (), log: Callable[[str], None]
         # what the analyzer reads besides the band: a complaint whose categories the n-gram heads are unsure
         # of, and every complaint when the encoder has a share in this language's categories
         decides = float(stack["category"][lang]["weight"]) > 0
-        routed = (cheap >= 0.5) & (decides | (table.ng_cats[[va[k] for k in m]].max(axis=1) < table.ng_cat_threshold))
+        unsure = table.ng_cats[[va[k] for k in m]].max(axis=1) < table.ng_cat_threshold
+        routed = (cheap >= 0.5) & (decides | unsure)
         q_cheap = cascade_quality(sub, yb, cheap, full, np.zeros(len(m), bool))
         q_full = cascade_quality(sub, yb, cheap, full, np.ones(len(m), bool))
         best_band = None
